@@ -1,0 +1,52 @@
+# buergerid — the two commands are `make run` and `make test`; the rest is for developers.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+PYTEST_WORKERS ?= 2
+
+.PHONY: run test bench fuzz lint demo constraints clean
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt pip setuptools wheel
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-build-isolation -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+## run: create the environment, then serve the issuer and wallet APIs on the embedded SQLite default
+run: $(STAMP)
+	$(VENV)/bin/buergerid-issuer dev
+
+## test: create the environment, then run every test (PostgreSQL tests need Debian's postgresql)
+test: $(STAMP)
+	$(PY) -m pytest -n $(PYTEST_WORKERS) -p no:cacheprovider
+
+## bench: the benchmarks of bench/ (ratios taken in one run)
+bench: $(STAMP)
+	$(PY) bench/formats.py
+	$(PY) bench/verify.py
+	$(PY) bench/issue.py
+	$(PY) bench/wallet.py
+
+## fuzz: atheris over every parser, a bounded number of runs each (FUZZ_RUNS)
+fuzz: $(STAMP)
+	$(PY) fuzz/run_all.py --runs $${FUZZ_RUNS:-200000}
+
+## demo: with `make run` serving, the whole story from issuing to a revoked verdict
+demo: $(STAMP)
+	$(PY) -m mobile_sdk_stub.demo
+
+## lint: ruff check, ruff format --check, mypy (strict on verifier/ and keys/)
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy verifier keys issuer wallet_api mobile_sdk_stub
+
+## constraints: re-pin every dependency after changing pyproject.toml
+constraints: $(STAMP)
+	{ echo '# Exact pins for every direct and transitive dependency (runtime, tests, tools).'; \
+	  echo '# Regenerate: make constraints'; \
+	  $(PY) -m pip freeze --all --exclude-editable | sort -f; } > constraints.txt
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,1 @@
+"""buergerid mobile_sdk_stub."""

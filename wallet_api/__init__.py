@@ -1,0 +1,1 @@
+"""buergerid wallet_api."""
