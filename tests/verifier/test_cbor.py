@@ -1,0 +1,122 @@
+"""Strict bounded CBOR decoding and RFC 8949 §4.2.1 deterministic encoding."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import cbor2
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from verifier import DecodeError, Reason, cbor_dumps, cbor_loads
+from verifier._cbor import MAX_DEPTH
+
+
+def test_bytewise_key_order_differs_from_cbor2_canonical() -> None:
+    # length-first (RFC 7049) gives 1, -1, 24; bytewise (RFC 8949 §4.2.1) gives 1, 24, -1
+    assert cbor2.dumps({1: 0, 24: 0, -1: 0}, canonical=True).hex() == "a301002000181800"
+    assert cbor_dumps({-1: 0, 24: 0, 1: 0}).hex() == "a301001818002000"
+    assert cbor_dumps({"a": 1, 1: 2, -65537: 3, b"x": 4}).hex() == (
+        "a401023a0001000003417804616101"
+    )
+
+
+def test_nested_maps_are_sorted_and_floats_refused() -> None:
+    assert cbor_dumps([{2: {"b": 1, "a": 2}, 1: []}]) == bytes.fromhex("81a2018002a2616102616201")
+    with pytest.raises(TypeError):
+        cbor_dumps({1: 1.5})
+
+
+@pytest.mark.parametrize(
+    "hex_input",
+    [
+        "",  # empty
+        "1b00",  # truncated argument
+        "5f4100ff",  # indefinite byte string
+        "9f01ff",  # indefinite array
+        "bf0101ff",  # indefinite map
+        "1c",  # reserved additional information
+        "ff",  # lone break
+        "0000",  # trailing bytes
+        "a201010102",  # duplicate key
+        "a2010101f93c00",  # duplicate key 1 and 1.0
+        "a2616101616102",  # duplicate text key
+        "5a7fffffff00",  # byte string longer than the input
+        "9b00000000ffffffff",  # array with 2^32-1 items declared
+        "d9010000",  # tag 256 not allowed
+        "f818",  # simple value 24 in two bytes
+        "62c328",  # invalid UTF-8
+        "81" * (MAX_DEPTH + 1) + "00",  # nested too deeply
+    ],
+)
+def test_malformed_input_is_refused(hex_input: str) -> None:
+    with pytest.raises(DecodeError) as info:
+        cbor_loads(bytes.fromhex(hex_input))
+    assert info.value.reason is Reason.BAD_CBOR
+
+
+def test_reason_and_bounds_are_parameters() -> None:
+    with pytest.raises(DecodeError) as info:
+        cbor_loads(b"\x00\x00", reason=Reason.BAD_COSE)
+    assert info.value.reason is Reason.BAD_COSE
+    assert cbor_loads(bytes.fromhex("81" * MAX_DEPTH + "00")) is not None
+    with pytest.raises(DecodeError):
+        cbor_loads(bytes.fromhex("818100"), max_depth=1)
+    with pytest.raises(DecodeError):
+        cbor_loads(b"\x40" * 2, max_bytes=1)
+    assert cbor_loads(bytes.fromhex("d28100")).tag == 18
+
+
+_leaves = st.one_of(
+    st.integers(min_value=-(2**64), max_value=2**64 - 1),
+    st.text(max_size=20),
+    st.binary(max_size=20),
+    st.booleans(),
+    st.none(),
+)
+_keys = st.one_of(st.integers(min_value=-(2**32), max_value=2**32), st.text(max_size=8))
+_values = st.recursive(
+    _leaves,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_keys, inner, max_size=4),
+    max_leaves=20,
+)
+
+
+def _sorted_bytewise(obj: Any) -> bool:
+    if isinstance(obj, dict):
+        encoded = [cbor2.dumps(k) for k in obj]
+        return encoded == sorted(encoded) and all(map(_sorted_bytewise, obj.values()))
+    if isinstance(obj, list):
+        return all(map(_sorted_bytewise, obj))
+    return True
+
+
+@settings(max_examples=200, deadline=None)
+@given(_values)
+def test_round_trip_is_deterministic(value: Any) -> None:
+    encoded = cbor_dumps(value)
+    decoded = cbor_loads(encoded)
+    assert cbor_dumps(decoded) == encoded
+    assert _sorted_bytewise(decoded)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.binary(max_size=200))
+def test_random_bytes_decode_or_fail_with_reason(data: bytes) -> None:
+    try:
+        cbor_loads(data)
+    except DecodeError as exc:
+        assert exc.reason is Reason.BAD_CBOR
+
+
+@settings(max_examples=200, deadline=None)
+@given(_values, st.data())
+def test_mutated_encodings_decode_or_fail_with_reason(value: Any, data: st.DataObject) -> None:
+    encoded = bytearray(cbor_dumps(value))
+    index = data.draw(st.integers(0, len(encoded) - 1))
+    encoded[index] = data.draw(st.integers(0, 255))
+    try:
+        cbor_loads(bytes(encoded))
+    except DecodeError as exc:
+        assert exc.reason is Reason.BAD_CBOR

@@ -1,0 +1,163 @@
+"""Strict, bounded CBOR (RFC 8949) on top of ``cbor2``, and deterministic encoding.
+
+Decoding first walks the item headers (a structural pre-scan, not a codec) and refuses
+indefinite lengths, reserved additional-information values, declared lengths beyond the
+input, nesting deeper than ``max_depth``, tags outside an allow-list and trailing bytes;
+``cbor2`` then produces the values, and the number of map entries it produced is compared
+with the number declared on the wire, which catches duplicate map keys (however they are
+spelled, e.g. ``1`` and ``1.0``). Every failure is ``DecodeError(reason)``.
+
+Encoding is RFC 8949 §4.2.1 core deterministic encoding: preferred (shortest) argument
+encodings, definite lengths, and map keys sorted by the bytewise lexicographic order of their
+encodings. ``cbor2``'s ``canonical=True`` sorts length-first (RFC 7049 §3.9), which differs
+for mixed keys (``{1, 24, -1}`` is ``1, -1, 24`` length-first but ``1, 24, -1`` bytewise),
+so maps are re-ordered here before ``cbor2`` writes them in insertion order.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping
+from typing import Any
+
+import cbor2
+
+from verifier._errors import DecodeError, Reason
+
+MAX_DEPTH = 16
+"""Deepest nesting of arrays, maps and tags :func:`loads` accepts (DESIGN §4 step 3)."""
+MAX_CBOR_BYTES = 4 * 1024 * 1024
+"""Largest CBOR input :func:`loads` accepts by default (a trust bundle is the biggest)."""
+COSE_TAGS = frozenset({16, 17, 18, 61, 96, 97, 98})
+"""Tags :func:`loads` lets through by default: the COSE message tags and CWT (RFC 8392)."""
+
+__all__ = ["COSE_TAGS", "MAX_CBOR_BYTES", "MAX_DEPTH", "dumps", "loads"]
+
+
+def _canonicalise(obj: object) -> object:
+    if isinstance(obj, Mapping):
+        items = [
+            (cbor2.dumps(k := _canonicalise(key)), k, _canonicalise(v)) for key, v in obj.items()
+        ]
+        items.sort(key=lambda item: item[0])
+        for (a, _, _), (b, _, _) in itertools.pairwise(items):
+            if a == b:
+                raise ValueError("duplicate map key after encoding")
+        return {k: v for _, k, v in items}
+    if isinstance(obj, list | tuple):
+        return [_canonicalise(item) for item in obj]
+    if isinstance(obj, cbor2.CBORTag):
+        return cbor2.CBORTag(obj.tag, _canonicalise(obj.value))
+    if isinstance(obj, float):
+        raise TypeError("floats are not part of our wire formats")
+    return obj
+
+
+def dumps(obj: object) -> bytes:
+    """Deterministically encoded CBOR (RFC 8949 §4.2.1, bytewise key order) of ``obj``."""
+    return cbor2.dumps(_canonicalise(obj))
+
+
+def _scan(data: bytes, max_depth: int, tags: frozenset[int]) -> int:
+    """Walk the item headers; returns the number of map entries declared. Raises ValueError."""
+    n = len(data)
+    pos = 0
+    stack: list[int] = []
+    remaining = 1
+    pairs = 0
+    while True:
+        if pos >= n:
+            raise ValueError("truncated")
+        ib = data[pos]
+        pos += 1
+        major = ib >> 5
+        ai = ib & 31
+        if ai < 24:
+            val = ai
+        elif ai == 24:
+            if pos >= n:
+                raise ValueError("truncated")
+            val = data[pos]
+            pos += 1
+        elif ai < 28:
+            size = 1 << (ai - 24)
+            if pos + size > n:
+                raise ValueError("truncated")
+            val = int.from_bytes(data[pos : pos + size], "big")
+            pos += size
+        else:
+            raise ValueError("indefinite length or reserved value")
+        count = 0
+        if major < 2:
+            pass
+        elif major == 7:
+            if ai == 24 and val < 32:
+                raise ValueError("simple value in two bytes below 32")
+        elif major < 4:
+            if val > n - pos:
+                raise ValueError("string beyond the input")
+            pos += val
+        elif major == 4:
+            count = val
+        elif major == 5:
+            count = 2 * val
+            pairs += val
+        else:  # tag
+            if val not in tags:
+                raise ValueError("tag not allowed")
+            count = 1
+        if count:
+            if count > n - pos:
+                raise ValueError("container beyond the input")
+            stack.append(remaining)
+            if len(stack) > max_depth:
+                raise ValueError("nested too deeply")
+            remaining = count
+            continue
+        remaining -= 1
+        while not remaining:
+            if not stack:
+                if pos != n:
+                    raise ValueError("trailing bytes")
+                return pairs
+            remaining = stack.pop() - 1
+
+
+def _count_pairs(obj: object) -> int:
+    if isinstance(obj, Mapping):
+        total = len(obj)
+        for key, value in obj.items():
+            total += _count_pairs(key) + _count_pairs(value)
+        return total
+    if isinstance(obj, list | tuple):
+        return sum(map(_count_pairs, obj))
+    if isinstance(obj, cbor2.CBORTag):
+        return _count_pairs(obj.value)
+    return 0
+
+
+def loads(
+    data: bytes,
+    *,
+    max_depth: int = MAX_DEPTH,
+    reason: Reason = Reason.BAD_CBOR,
+    max_bytes: int = MAX_CBOR_BYTES,
+    tags: frozenset[int] = COSE_TAGS,
+) -> Any:
+    """Decode exactly one strict, bounded CBOR item; any failure is ``DecodeError(reason)``."""
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise DecodeError(reason, "not bytes")
+    if len(data) > max_bytes:
+        raise DecodeError(reason, "input too large")
+    data = bytes(data)
+    try:
+        pairs = _scan(data, max_depth, tags)
+    except ValueError as exc:
+        raise DecodeError(reason, str(exc)) from None
+    try:
+        value = cbor2.loads(data)
+    except Exception as exc:  # cbor2 raises a zoo (CBORDecodeError, ValueError, TypeError, ...)
+        raise DecodeError(reason, "undecodable CBOR") from exc
+    if pairs and _count_pairs(value) != pairs:
+        raise DecodeError(reason, "duplicate map key")
+    return value
