@@ -282,12 +282,17 @@ def issue_sd_jwt(
 
 
 @dataclass(frozen=True, slots=True)
-class _Parsed:
-    jwt: str
+class _Signed:
     header: dict[str, Any]
-    payload: dict[str, Any]
     signing_input: bytes
     signature: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class _Parsed:
+    jwt: str
+    payload: dict[str, Any]
+    signatures: tuple[_Signed, ...]
     disclosures: tuple[str, ...]
     kb_jwt: str | None
     sd_hash_input: str
@@ -318,6 +323,8 @@ def _parse(presentation: str, max_chars: int, max_disclosures: int) -> _Parsed:
         raise TypeError("presentation must be str")
     if len(presentation) > max_chars:
         raise DecodeError(Reason.TOO_LARGE, "presentation too long")
+    if presentation.startswith("{"):
+        return _parse_json(presentation, max_disclosures)
     if not presentation.isascii():
         raise DecodeError(Reason.BAD_SD_JWT, "not ASCII")
     if presentation.count("~") > max_disclosures + 1:
@@ -329,16 +336,83 @@ def _parse(presentation: str, max_chars: int, max_disclosures: int) -> _Parsed:
     if any(d == "" for d in disclosures):
         raise DecodeError(Reason.BAD_SD_JWT, "empty Disclosure")
     header, payload, signing_input, signature = _split_jws(jwt, Reason.BAD_JWS)
-    sd_hash_input = presentation[: len(presentation) - len(last)]
     return _Parsed(
         jwt=jwt,
-        header=header,
         payload=payload,
-        signing_input=signing_input,
-        signature=signature,
+        signatures=(_Signed(header, signing_input, signature),),
         disclosures=tuple(disclosures),
         kb_jwt=last or None,
-        sd_hash_input=sd_hash_input,
+        sd_hash_input=presentation[: len(presentation) - len(last)],
+    )
+
+
+def _parse_json(presentation: str, max_disclosures: int) -> _Parsed:
+    """RFC 9901 §8: flattened or general JWS JSON serialization.
+
+    Disclosures and the KB-JWT ride in the unprotected header of the first signature;
+    `sd_hash` covers that signature in compact form plus the Disclosures.
+    """
+    document = _json_loads(presentation.encode("utf-8"), Reason.BAD_SD_JWT)
+    if not isinstance(document, dict) or not isinstance(document.get("payload"), str):
+        raise DecodeError(Reason.BAD_SD_JWT, "not a JWS JSON serialization")
+    entries = document.get("signatures", [document])
+    if (
+        not isinstance(entries, list)
+        or not entries
+        or ("signatures" in document and ("protected" in document or "signature" in document))
+    ):
+        raise DecodeError(Reason.BAD_SD_JWT, "signatures must be a non-empty array")
+    payload_b64 = document["payload"]
+    payload = _json_loads(_b64d(payload_b64, Reason.BAD_JWS), Reason.BAD_JWS)
+    if not isinstance(payload, dict):
+        raise DecodeError(Reason.BAD_JWS, "payload must be a JSON object")
+    signed: list[_Signed] = []
+    disclosures: list[str] = []
+    kb_jwt: str | None = None
+    for position, entry in enumerate(entries):
+        if not isinstance(entry, dict):
+            raise DecodeError(Reason.BAD_SD_JWT, "signature entry must be an object")
+        protected_b64, signature_b64 = entry.get("protected"), entry.get("signature")
+        unprotected = (
+            dict(entry.get("header", {})) if isinstance(entry.get("header", {}), dict) else None
+        )
+        if (
+            not isinstance(protected_b64, str)
+            or not isinstance(signature_b64, str)
+            or unprotected is None
+        ):
+            raise DecodeError(Reason.BAD_JWS, "protected, signature and header")
+        found_disclosures = unprotected.pop("disclosures", None)
+        found_kb = unprotected.pop("kb_jwt", None)
+        if position == 0:
+            if not isinstance(found_disclosures, list) or not all(
+                isinstance(d, str) and d and d.isascii() and "~" not in d for d in found_disclosures
+            ):
+                raise DecodeError(Reason.BAD_SD_JWT, "disclosures must be an array of strings")
+            if len(found_disclosures) > max_disclosures:
+                raise DecodeError(Reason.TOO_LARGE, "too many Disclosures")
+            if found_kb is not None and (not isinstance(found_kb, str) or not found_kb.isascii()):
+                raise DecodeError(Reason.BAD_SD_JWT, "kb_jwt must be a string")
+            disclosures, kb_jwt = found_disclosures, found_kb or None
+        elif found_disclosures is not None or found_kb is not None:
+            raise DecodeError(Reason.BAD_SD_JWT, "disclosures only in the first signature")
+        protected = _json_loads(_b64d(protected_b64, Reason.BAD_JWS), Reason.BAD_JWS)
+        if not isinstance(protected, dict) or set(protected) & set(unprotected):
+            raise DecodeError(Reason.BAD_JWS, "protected header")
+        if not protected_b64.isascii() or not payload_b64.isascii():
+            raise DecodeError(Reason.BAD_JWS, "not ASCII")
+        signing_input = (protected_b64 + "." + payload_b64).encode("ascii")
+        signature = _b64d(signature_b64, Reason.BAD_JWS)
+        signed.append(_Signed({**unprotected, **protected}, signing_input, signature))
+    first = entries[0]
+    jwt = first["protected"] + "." + payload_b64 + "." + first["signature"]
+    return _Parsed(
+        jwt=jwt,
+        payload=payload,
+        signatures=tuple(signed),
+        disclosures=tuple(disclosures),
+        kb_jwt=kb_jwt,
+        sd_hash_input="~".join([jwt, *disclosures, ""]),
     )
 
 
@@ -542,6 +616,19 @@ def _check_kb_jwt(
         raise VerifierError(Reason.BAD_SD_HASH, "sd_hash does not match the presentation")
 
 
+def _check_issuer_signature(
+    signed: _Signed, key: PublicKey, algorithms: Collection[str], expected_typ: str | None
+) -> None:
+    alg = signed.header.get("alg")
+    if not isinstance(alg, str) or alg == "none" or alg not in algorithms:
+        raise DecodeError(Reason.UNSUPPORTED_ALG, "issuer alg not allowed")
+    if "crit" in signed.header:
+        raise DecodeError(Reason.BAD_JWS, "unknown critical header")
+    if expected_typ is not None and signed.header.get("typ") != expected_typ:
+        raise DecodeError(Reason.BAD_SD_JWT, "unexpected typ")
+    _verify_signature(key, alg, signed.signing_input, signed.signature, Reason.BAD_SIGNATURE)
+
+
 def verify_sd_jwt(
     presentation: str,
     *,
@@ -570,16 +657,20 @@ def verify_sd_jwt(
         raise ValueError("alg none is never accepted")
     parsed = _parse(presentation, max_chars, max_disclosures)
 
-    # RFC 9901 §7.1 step 2: the Issuer-signed JWT
-    header = parsed.header
-    alg = header.get("alg")
-    if not isinstance(alg, str) or alg == "none" or alg not in algorithms:
-        raise DecodeError(Reason.UNSUPPORTED_ALG, "issuer alg not allowed")
-    if "crit" in header:
-        raise DecodeError(Reason.BAD_JWS, "unknown critical header")
-    if expected_typ is not None and header.get("typ") != expected_typ:
-        raise DecodeError(Reason.BAD_SD_JWT, "unexpected typ")
-    _verify_signature(issuer_key, alg, parsed.signing_input, parsed.signature, Reason.BAD_SIGNATURE)
+    # RFC 9901 §7.1 step 2: the Issuer-signed JWT; in the general JSON serialization one
+    # signature made with the pinned key suffices
+    failure: VerifierError | None = None
+    for signed in parsed.signatures:
+        try:
+            _check_issuer_signature(signed, issuer_key, algorithms, expected_typ)
+        except VerifierError as exc:
+            failure = failure or exc
+            continue
+        header = signed.header
+        break
+    else:
+        assert failure is not None
+        raise failure
     payload = parsed.payload
     sd_alg = payload.get("_sd_alg", SD_ALG)
     if sd_alg != SD_ALG:
