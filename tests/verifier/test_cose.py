@@ -1,0 +1,159 @@
+"""COSE_Sign1 build, parse and verify (RFC 9052 §4.2), permit profile."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import cbor2
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+from verifier import (
+    Alg,
+    DecodeError,
+    Reason,
+    SignatureError,
+    VerifierError,
+    cbor_dumps,
+    cose_kid,
+    decode_sign1,
+    encode_sign1,
+    sig_structure,
+    software_signer,
+    verify_sign1,
+)
+
+EC_PRIVATE = ec.derive_private_key(0x5EED_0001, ec.SECP256R1())
+ED_PRIVATE = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
+EC_KEY = EC_PRIVATE.public_key()
+ED_KEY = ED_PRIVATE.public_key()
+PAYLOAD = cbor_dumps({1: "05513000", 6: 1_700_000_000, 4: 1_800_000_000})
+
+
+def _token(private: Any = EC_PRIVATE, alg: Alg = Alg.ES256, **kwargs: Any) -> bytes:
+    return encode_sign1(
+        PAYLOAD,
+        alg=alg,
+        kid=cose_kid(private.public_key()),
+        sign=software_signer(private),
+        **kwargs,
+    )
+
+
+TOKEN = _token()
+
+
+def test_sig_structure_bytes() -> None:
+    # RFC 9052 §4.4 with the CBOR headers of each length class
+    assert sig_structure(b"\xa1\x01\x26", b"") == bytes.fromhex(
+        "846a5369676e61747572653143a101264040"
+    )
+    for n in (0, 23, 24, 255, 256, 65_535, 65_536):
+        payload = bytes(n)
+        assert sig_structure(b"\xa0", payload, b"aad") == cbor2.dumps(
+            ["Signature1", b"\xa0", b"aad", payload]
+        )
+
+
+@pytest.mark.parametrize(
+    ("private", "alg"), [(EC_PRIVATE, Alg.ES256), (ED_PRIVATE, Alg.EDDSA)], ids=["ES256", "EdDSA"]
+)
+def test_round_trip(private: Any, alg: Alg) -> None:
+    data = _token(private, alg)
+    assert data[:1] == b"\xd2"  # tag 18
+    msg = decode_sign1(data)
+    assert msg.alg is alg
+    assert msg.kid == cose_kid(private.public_key())
+    assert msg.payload == PAYLOAD
+    assert msg.protected == {1: int(alg), 4: msg.kid}
+    assert msg.unprotected == {}
+    assert msg.content_type is None
+    verify_sign1(msg, private.public_key())
+
+
+def test_content_type_and_wrong_key() -> None:
+    msg = decode_sign1(_token(content_type="application/statuslist+cwt"))
+    assert msg.content_type == "application/statuslist+cwt"
+    assert msg.protected[16] == "application/statuslist+cwt"
+    with pytest.raises(SignatureError) as info:
+        verify_sign1(msg, ec.derive_private_key(7, ec.SECP256R1()).public_key())
+    assert info.value.reason is Reason.BAD_SIGNATURE
+    with pytest.raises(SignatureError):
+        verify_sign1(msg, ED_KEY)
+
+
+def _rebuild(
+    protected: Any = None, unprotected: Any = None, tag: int | None = 18, **kw: Any
+) -> bytes:
+    msg = decode_sign1(_token())
+    parts = [
+        msg.protected_bytes if protected is None else protected,
+        {} if unprotected is None else unprotected,
+        kw.get("payload", msg.payload),
+        kw.get("signature", msg.signature),
+    ]
+    body: Any = parts if tag is None else cbor2.CBORTag(tag, parts)
+    return cbor2.dumps(body)
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (_rebuild(tag=None), Reason.BAD_COSE),
+        (_rebuild(tag=61), Reason.BAD_COSE),
+        (_rebuild(tag=998), Reason.BAD_COSE),
+        (_rebuild(protected=cbor2.dumps({1: -7})), Reason.BAD_COSE),  # no kid
+        (_rebuild(protected=cbor2.dumps({1: -7, 4: "kid"})), Reason.BAD_COSE),  # text kid
+        (_rebuild(protected=cbor2.dumps({4: b"k"})), Reason.BAD_COSE),  # no alg
+        (_rebuild(protected=cbor2.dumps({1: -35, 4: b"k"})), Reason.UNSUPPORTED_ALG),
+        (_rebuild(protected=cbor2.dumps({1: -37, 4: b"k"})), Reason.UNSUPPORTED_ALG),
+        (_rebuild(protected=cbor2.dumps({1: "ES256", 4: b"k"})), Reason.UNSUPPORTED_ALG),
+        (_rebuild(protected=cbor2.dumps({1: True, 4: b"k"})), Reason.UNSUPPORTED_ALG),
+        (_rebuild(protected=cbor2.dumps([1])), Reason.BAD_COSE),
+        (_rebuild(protected=b"\xa1\x01"), Reason.BAD_COSE),
+        (_rebuild(unprotected={4: b"x"}), Reason.BAD_COSE),  # label in both headers
+        (_rebuild(payload=None), Reason.BAD_COSE),  # detached payload
+        (cbor2.dumps(cbor2.CBORTag(18, [b"", {}, b""])), Reason.BAD_COSE),
+        (cbor2.dumps(cbor2.CBORTag(18, {})), Reason.BAD_COSE),
+        (_token() + b"\x00", Reason.BAD_COSE),
+        (_token()[:-1], Reason.BAD_COSE),
+        (b"", Reason.BAD_COSE),
+    ],
+)
+def test_malformed_messages(data: bytes, reason: Reason) -> None:
+    with pytest.raises(DecodeError) as info:
+        decode_sign1(data)
+    assert info.value.reason is reason
+
+
+def test_reason_is_a_parameter() -> None:
+    with pytest.raises(DecodeError) as info:
+        decode_sign1(b"\x00", reason=Reason.BAD_STATUS_LIST)
+    assert info.value.reason is Reason.BAD_STATUS_LIST
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data())
+def test_mutated_tokens_never_verify_and_fail_with_reason(data: st.DataObject) -> None:
+    token = bytearray(TOKEN)
+    for _ in range(data.draw(st.integers(1, 3))):
+        index = data.draw(st.integers(0, len(token) - 1))
+        token[index] ^= data.draw(st.integers(1, 255))
+    assume(bytes(token) != TOKEN)
+    try:
+        verify_sign1(decode_sign1(bytes(token)), EC_KEY)
+    except VerifierError as exc:
+        assert isinstance(exc.reason, Reason)
+    else:
+        raise AssertionError("a mutated token verified")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=300))
+def test_random_bytes_fail_with_reason(data: bytes) -> None:
+    with pytest.raises(DecodeError) as info:
+        decode_sign1(b"\xd2" + data)
+    assert info.value.reason in (Reason.BAD_COSE, Reason.UNSUPPORTED_ALG)

@@ -1,0 +1,176 @@
+"""COSE_Sign1 (RFC 9052 §4.2): build, parse and verify single-signer messages.
+
+Our own messages (permit QR, status list, trust bundle, plate index) follow
+``PERMIT_PROFILE``: CBOR tag 18, protected header ``{1: alg, 4: kid[, 16: content type]}``
+with ``alg`` in ``PERMIT_ALGS`` and a bstr ``kid``, unprotected header ``{}``, empty external
+AAD. ``CONFORMANCE_PROFILE`` widens decoding for third-party suites (DCC, COSE working group):
+untagged messages, tag 61 (CWT) around tag 18, a kid in the unprotected header or none, and
+every algorithm of ``Alg``. Neither profile accepts ``alg`` outside the protected header.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import cbor2
+
+from verifier._cbor import dumps, loads
+from verifier._errors import DecodeError, Reason
+from verifier._keys import PERMIT_ALGS, Alg, AnyPublicKey, Sign, verify_signature
+
+MAX_COSE_BYTES = 4 * 1024 * 1024
+"""Largest COSE_Sign1 :func:`decode_sign1` accepts (QR tokens are far smaller: 1,000 chars)."""
+
+TAG_SIGN1 = 18
+TAG_CWT = 61
+HEADER_ALG = 1
+HEADER_KID = 4
+HEADER_CONTENT_TYPE = 16
+
+_SIGNATURE1 = b"\x6aSignature1"
+
+
+@dataclass(frozen=True, slots=True)
+class CoseProfile:
+    """What :func:`decode_sign1` accepts beyond the wire grammar of RFC 9052."""
+
+    algorithms: frozenset[Alg] = PERMIT_ALGS
+    require_tag: bool = True
+    """True: exactly tag 18. False: also untagged, and tag 61 (CWT) around tag 18."""
+    require_kid: bool = True
+    """True: a bstr kid must be present; False: a missing kid reads as ``b""``."""
+    kid_in_unprotected: bool = False
+    """True: the protected kid first, else the unprotected one (DCC rule)."""
+
+
+PERMIT_PROFILE = CoseProfile()
+CONFORMANCE_PROFILE = CoseProfile(
+    algorithms=frozenset(Alg), require_tag=False, require_kid=False, kid_in_unprotected=True
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Sign1:
+    """A parsed, not yet verified COSE_Sign1 message."""
+
+    protected_bytes: bytes
+    protected: Mapping[int, Any]
+    unprotected: Mapping[Any, Any]
+    payload: bytes
+    signature: bytes
+    alg: Alg
+    kid: bytes
+    content_type: str | None  # label 16 when it is text; an integer content type reads as None
+
+
+def _bstr_header(n: int) -> bytes:
+    if n < 24:
+        return bytes((0x40 | n,))
+    if n < 0x100:
+        return bytes((0x58, n))
+    if n < 0x10000:
+        return b"\x59" + n.to_bytes(2, "big")
+    if n < 0x100000000:
+        return b"\x5a" + n.to_bytes(4, "big")
+    return b"\x5b" + n.to_bytes(8, "big")
+
+
+def sig_structure(protected_bytes: bytes, payload: bytes, external_aad: bytes = b"") -> bytes:
+    """The CBOR ``["Signature1", protected, external_aad, payload]`` (RFC 9052 §4.4)."""
+    return b"".join(
+        (
+            b"\x84",
+            _SIGNATURE1,
+            _bstr_header(len(protected_bytes)),
+            protected_bytes,
+            _bstr_header(len(external_aad)),
+            external_aad,
+            _bstr_header(len(payload)),
+            payload,
+        )
+    )
+
+
+def encode_sign1(
+    payload: bytes,
+    *,
+    alg: Alg,
+    kid: bytes,
+    sign: Sign,
+    content_type: str | None = None,
+) -> bytes:
+    """A tagged COSE_Sign1 with protected ``{1: alg, 4: kid[, 16: content_type]}``, signed."""
+    header: dict[int, Any] = {HEADER_ALG: int(alg), HEADER_KID: bytes(kid)}
+    if content_type is not None:
+        header[HEADER_CONTENT_TYPE] = content_type
+    protected = dumps(header)
+    signature = sign(sig_structure(protected, payload))
+    return dumps(cbor2.CBORTag(TAG_SIGN1, [protected, {}, payload, signature]))
+
+
+def decode_sign1(
+    data: bytes,
+    *,
+    reason: Reason = Reason.BAD_COSE,
+    profile: CoseProfile = PERMIT_PROFILE,
+    max_bytes: int = MAX_COSE_BYTES,
+) -> Sign1:
+    """Parse a COSE_Sign1 (not verified); ``DecodeError(reason)``, or ``UNSUPPORTED_ALG``."""
+    obj = loads(data, reason=reason, max_bytes=max_bytes)
+    if type(obj) is cbor2.CBORTag:
+        if obj.tag == TAG_CWT and not profile.require_tag:
+            obj = obj.value
+            if type(obj) is not cbor2.CBORTag:
+                raise DecodeError(reason, "tag 61 without tag 18 inside")
+        if obj.tag != TAG_SIGN1:
+            raise DecodeError(reason, "not tag 18")
+        obj = obj.value
+    elif profile.require_tag:
+        raise DecodeError(reason, "not tag 18")
+    if type(obj) is not list or len(obj) != 4:
+        raise DecodeError(reason, "not an array of 4")
+    protected_bytes, unprotected, payload, signature = obj
+    if not (
+        type(protected_bytes) is bytes
+        and type(unprotected) is dict
+        and type(payload) is bytes
+        and type(signature) is bytes
+    ):
+        raise DecodeError(reason, "not bstr, map, bstr, bstr")
+    protected = loads(protected_bytes, reason=reason) if protected_bytes else {}
+    if type(protected) is not dict:
+        raise DecodeError(reason, "protected header is not a map")
+    if unprotected and not protected.keys().isdisjoint(unprotected.keys()):
+        raise DecodeError(reason, "header label both protected and unprotected")
+    if HEADER_ALG not in protected:
+        raise DecodeError(reason, "no protected alg")
+    alg = protected[HEADER_ALG]
+    if type(alg) is not int or alg not in profile.algorithms:
+        raise DecodeError(Reason.UNSUPPORTED_ALG, "algorithm not supported")
+    kid = protected.get(HEADER_KID)
+    if kid is None and profile.kid_in_unprotected:
+        kid = unprotected.get(HEADER_KID)
+    if kid is None and not profile.require_kid:
+        kid = b""
+    if type(kid) is not bytes:
+        raise DecodeError(reason, "no bstr kid")
+    content_type = protected.get(HEADER_CONTENT_TYPE)
+    return Sign1(
+        protected_bytes=protected_bytes,
+        protected=protected,
+        unprotected=unprotected,
+        payload=payload,
+        signature=signature,
+        alg=Alg(alg),
+        kid=kid,
+        content_type=content_type if type(content_type) is str else None,
+    )
+
+
+def verify_sign1(msg: Sign1, key: AnyPublicKey, *, external_aad: bytes = b"") -> None:
+    """Verify the signature of a parsed COSE_Sign1; ``SignatureError(BAD_SIGNATURE)``."""
+    verify_signature(
+        key, msg.alg, sig_structure(msg.protected_bytes, msg.payload, external_aad), msg.signature
+    )
