@@ -1,0 +1,257 @@
+"""Fees: effective-dated schedules per tenant and permit type, money as integer cents.
+
+A schedule is one of four kinds (DOMAIN §1):
+
+- ``flat``:      ``{"amount_cents": 26000}`` for a permit of any duration (Münster, Freiburg);
+- ``duration``:  ``{"prices": [[months, cents], ...]}``, the first entry whose months cover the
+  validity (Köln 12 → 10000, 24 → 17000);
+- ``length_bands``: ``{"bands": [[max_length_mm or null, cents_per_year], ...]}`` (Köln 2025);
+- ``area``:      ``{"rate_cents": 45, "weeks": 52}``: length × width (m²) × rate × weeks per year
+  (Koblenz: L × W × 0.45 € × 52).
+
+Every kind takes ``min_cents`` (Koblenz 100 €) and, except ``flat`` and ``duration``, is pro rata
+per started month of validity. A schedule voided by a court (``void_schedule``) is replaced for
+new permits only: permits keep their ``fee_schedule_id`` and ``fee_cents``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from issuer.services.eligibility import PermitCode, PermitError, as_utc
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+FEE_KINDS = ("flat", "duration", "length_bands", "area")
+
+
+@dataclass(frozen=True, slots=True)
+class FeeBasis:
+    """What a fee depends on."""
+
+    months: int  # started months of validity, at least 1
+    length_mm: int | None = None
+    width_mm: int | None = None
+
+
+def months_between(start: datetime, end: datetime) -> int:
+    """Started months between two instants (≥ 1): 1 Jan → 1 Feb is 1, 1 Jan → 2 Feb is 2."""
+    months = (end.year - start.year) * 12 + (end.month - start.month)
+    if (end.day, end.time()) > (start.day, start.time()):
+        months += 1
+    return max(1, months)
+
+
+def _div_round(numerator: int, denominator: int) -> int:
+    """Integer division rounding half up (commercial rounding, non-negative inputs)."""
+    return (2 * numerator + denominator) // (2 * denominator)
+
+
+def validate_params(kind: str, params: Mapping[str, Any]) -> None:
+    """Refuse a malformed schedule (PermitError fee_schedule_invalid)."""
+
+    def bad(detail: str) -> PermitError:
+        return PermitError(PermitCode.FEE_SCHEDULE_INVALID, detail)
+
+    def is_cents(value: Any) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+    if kind not in FEE_KINDS:
+        raise bad("kind")
+    if "min_cents" in params and not is_cents(params["min_cents"]):
+        raise bad("min_cents")
+    if kind == "flat":
+        if not is_cents(params.get("amount_cents")):
+            raise bad("amount_cents")
+    elif kind == "duration":
+        prices = params.get("prices")
+        if not isinstance(prices, list) or not prices:
+            raise bad("prices")
+        for entry in prices:
+            if not (isinstance(entry, list) and len(entry) == 2 and all(map(is_cents, entry))):
+                raise bad("prices")
+    elif kind == "length_bands":
+        bands = params.get("bands")
+        if not isinstance(bands, list) or not bands:
+            raise bad("bands")
+        for entry in bands:
+            if not (isinstance(entry, list) and len(entry) == 2 and is_cents(entry[1])):
+                raise bad("bands")
+            if entry[0] is not None and not is_cents(entry[0]):
+                raise bad("bands")
+    elif kind == "area":
+        if not is_cents(params.get("rate_cents")) or not is_cents(params.get("weeks", 52)):
+            raise bad("rate_cents")
+
+
+def compute_fee(kind: str, params: Mapping[str, Any], basis: FeeBasis) -> int:
+    """The fee in cents; PermitError fee_not_applicable when the basis lacks what the kind needs."""
+    validate_params(kind, params)
+    months = max(1, basis.months)
+    amount: int
+    if kind == "flat":
+        amount = int(params["amount_cents"])
+    elif kind == "duration":
+        prices = sorted((int(m), int(c)) for m, c in params["prices"])
+        covering = [cents for max_months, cents in prices if months <= max_months]
+        if not covering:
+            raise PermitError(PermitCode.FEE_NOT_APPLICABLE, "duration")
+        amount = covering[0]
+    elif kind == "length_bands":
+        if basis.length_mm is None:
+            raise PermitError(PermitCode.FEE_NOT_APPLICABLE, "length")
+        annual = None
+        for max_mm, cents in sorted(
+            params["bands"], key=lambda b: float("inf") if b[0] is None else b[0]
+        ):
+            if max_mm is None or basis.length_mm <= max_mm:
+                annual = int(cents)
+                break
+        if annual is None:
+            raise PermitError(PermitCode.FEE_NOT_APPLICABLE, "length")
+        amount = _div_round(annual * months, 12)
+    else:  # area
+        if basis.length_mm is None or basis.width_mm is None:
+            raise PermitError(PermitCode.FEE_NOT_APPLICABLE, "dimensions")
+        weeks = int(params.get("weeks", 52))
+        # mm × mm = 10^-6 m²; per year, pro rata per started month
+        numerator = basis.length_mm * basis.width_mm * int(params["rate_cents"]) * weeks * months
+        amount = _div_round(numerator, 1_000_000 * 12)
+    return max(amount, int(params.get("min_cents", 0)))
+
+
+# ------------------------------------------------------------------------------ persistence
+
+
+def create_schedule(
+    session: Session,
+    *,
+    tenant_id: Any,
+    permit_type: str,
+    kind: str,
+    params: Mapping[str, Any],
+    effective_from: datetime,
+    effective_until: datetime | None,
+    actor: str,
+    now: datetime,
+    replaces_id: int | None = None,
+) -> Any:
+    """Add a schedule (audited)."""
+    from issuer.db.permit_models import FeeSchedule
+    from issuer.services import audit
+
+    validate_params(kind, params)
+    if effective_until is not None and effective_until <= effective_from:
+        raise PermitError(PermitCode.FEE_SCHEDULE_INVALID, "effective_until")
+    schedule = FeeSchedule(
+        tenant_id=tenant_id,
+        permit_type=permit_type,
+        kind=kind,
+        params=dict(params),
+        effective_from=effective_from,
+        effective_until=effective_until,
+        replaces_id=replaces_id,
+        created_at=now,
+    )
+    session.add(schedule)
+    session.flush()
+    audit.record(
+        session,
+        tenant_id=tenant_id,
+        actor=actor,
+        action="fee_schedule.created",
+        object_type="fee_schedule",
+        object_id=str(schedule.id),
+        reason=None,
+        now=now,
+    )
+    return schedule
+
+
+def void_schedule(
+    session: Session,
+    *,
+    tenant_id: Any,
+    schedule_id: int,
+    reason: str,
+    replacement: Mapping[str, Any] | None,
+    actor: str,
+    now: datetime,
+) -> Any:
+    """Void a schedule (e.g. a court ruling) and optionally add its replacement.
+
+    Issued permits are not touched: they keep the voided schedule's id and their amount.
+    Returns the replacement schedule or None.
+    """
+    from issuer.db.permit_models import FeeSchedule
+    from issuer.services import audit
+
+    schedule = session.get(FeeSchedule, schedule_id)
+    if schedule is None or schedule.tenant_id != tenant_id:
+        raise PermitError(PermitCode.NOT_FOUND, "fee_schedule")
+    if schedule.voided_at is not None:
+        raise PermitError(PermitCode.ILLEGAL_TRANSITION, "already voided")
+    schedule.voided_at = now
+    schedule.void_reason = reason
+    audit.record(
+        session,
+        tenant_id=tenant_id,
+        actor=actor,
+        action="fee_schedule.voided",
+        object_type="fee_schedule",
+        object_id=str(schedule.id),
+        reason=reason,
+        now=now,
+    )
+    if replacement is None:
+        session.flush()
+        return None
+    return create_schedule(
+        session,
+        tenant_id=tenant_id,
+        permit_type=replacement.get("permit_type", schedule.permit_type),
+        kind=replacement["kind"],
+        params=replacement["params"],
+        effective_from=replacement.get("effective_from") or now,
+        effective_until=replacement.get("effective_until"),
+        actor=actor,
+        now=now,
+        replaces_id=schedule.id,
+    )
+
+
+def schedule_at(session: Session, *, tenant_id: Any, permit_type: str, at: datetime) -> Any:
+    """The schedule in force at `at` (latest effective_from, not voided), or None (no fee)."""
+    from sqlalchemy import select
+
+    from issuer.db.permit_models import FeeSchedule
+
+    rows = session.scalars(
+        select(FeeSchedule)
+        .where(
+            FeeSchedule.tenant_id == tenant_id,
+            FeeSchedule.permit_type == permit_type,
+            FeeSchedule.voided_at.is_(None),
+        )
+        .order_by(FeeSchedule.effective_from.desc(), FeeSchedule.id.desc())
+    ).all()
+    for row in rows:
+        if as_utc(row.effective_from) <= at and (
+            row.effective_until is None or at < as_utc(row.effective_until)
+        ):
+            return row
+    return None
+
+
+def fee_for(
+    session: Session, *, tenant_id: Any, permit_type: str, at: datetime, basis: FeeBasis
+) -> tuple[int | None, int]:
+    """(schedule id or None, amount in cents) for a new permit applied for at `at`."""
+    schedule = schedule_at(session, tenant_id=tenant_id, permit_type=permit_type, at=at)
+    if schedule is None:
+        return None, 0
+    return schedule.id, compute_fee(schedule.kind, schedule.params, basis)
