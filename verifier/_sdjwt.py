@@ -13,7 +13,6 @@ work that grows with it. Time is a parameter; nothing here reads a clock.
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import json
 import re
@@ -22,13 +21,16 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
-
 from verifier._errors import DecodeError, Reason, SignatureError, VerifierError
+from verifier._keys import (
+    JOSE_NAMES,
+    Alg,
+    PublicKey,
+    Sign,
+    b64url_decode,
+    key_from_jwk,
+    verify_signature,
+)
 
 __all__ = [
     "KB_JWT_TYP",
@@ -62,27 +64,15 @@ VC_NEVER_DISCLOSABLE: frozenset[str] = frozenset(
     {"iss", "nbf", "exp", "cnf", "vct", "vct#integrity", "status"}
 )
 
-Sign: TypeAlias = Callable[[bytes], bytes]
-"""Signs the JWS signing input; returns the raw JWS signature (ES256: 64 bytes r||s)."""
-
 SaltSource: TypeAlias = Callable[[], str]
 """Returns a fresh salt string; by default 128 random bits from `secrets`, base64url."""
 
 ClaimPath: TypeAlias = tuple[str | int, ...]
 """A claim by keys and array indexes from the top: ("address", "locality"), ("nationalities", 0)."""
 
-PublicKey: TypeAlias = ec.EllipticCurvePublicKey | Ed25519PublicKey
 
-_CURVES: dict[str, tuple[type[ec.EllipticCurve], hashes.HashAlgorithm, int]] = {
-    "ES256": (ec.SECP256R1, hashes.SHA256(), 32),
-    "ES384": (ec.SECP384R1, hashes.SHA384(), 48),
-    "ES512": (ec.SECP521R1, hashes.SHA512(), 66),
-}
-_JWK_CURVES: dict[str, type[ec.EllipticCurve]] = {
-    "P-256": ec.SECP256R1,
-    "P-384": ec.SECP384R1,
-    "P-521": ec.SECP521R1,
-}
+_ALGS_BY_NAME: dict[str, Alg] = {name: alg for alg, name in JOSE_NAMES.items()}
+_OUR_ALGS: frozenset[str] = frozenset({"ES256", "EdDSA"})
 _B64URL = re.compile(r"[A-Za-z0-9_-]*")
 
 
@@ -125,12 +115,9 @@ def _b64e(data: bytes) -> str:
 
 
 def _b64d(text: str, reason: Reason) -> bytes:
-    if not _B64URL.fullmatch(text) or len(text) % 4 == 1:
+    if not _B64URL.fullmatch(text):
         raise DecodeError(reason, "not base64url")
-    try:
-        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-    except (binascii.Error, ValueError) as exc:
-        raise DecodeError(reason, "not base64url") from exc
+    return b64url_decode(text, reason=reason)
 
 
 def _json_dumps(value: Any) -> bytes:
@@ -252,7 +239,7 @@ def issue_sd_jwt(
     `decoys` adds that many decoy digests to every `_sd` array; `holder_jwk` becomes
     `cnf.jwk`. For `typ` dc+sd-jwt the claims of `VC_NEVER_DISCLOSABLE` must be plain.
     """
-    if alg == "none" or alg not in (*_CURVES, "EdDSA"):
+    if alg not in _OUR_ALGS:
         raise ValueError(f"unsupported alg {alg!r}")
     if typ == SD_JWT_VC_TYP:
         marked = {k.value for k in claims if isinstance(k, Sd)}
@@ -435,46 +422,17 @@ def _decode_disclosure(text: str) -> _Disclosure:
 # --------------------------------------------------------------------------- signatures
 
 
-def _key_from_jwk(jwk: Any) -> PublicKey:
-    """A public key from a JWK (EC P-256/384/521, OKP Ed25519); private members refused."""
-    if not isinstance(jwk, dict):
-        raise DecodeError(Reason.BAD_KEY, "JWK must be an object")
-    if "d" in jwk:
-        raise DecodeError(Reason.BAD_KEY, "private key material in a public JWK")
-    try:
-        if jwk.get("kty") == "EC" and jwk.get("crv") in _JWK_CURVES:
-            curve = _JWK_CURVES[jwk["crv"]]()
-            size = (curve.key_size + 7) // 8
-            x, y = _b64d(jwk["x"], Reason.BAD_KEY), _b64d(jwk["y"], Reason.BAD_KEY)
-            if len(x) != size or len(y) != size:
-                raise DecodeError(Reason.BAD_KEY, "coordinate length")
-            return ec.EllipticCurvePublicNumbers(
-                int.from_bytes(x, "big"), int.from_bytes(y, "big"), curve
-            ).public_key()
-        if jwk.get("kty") == "OKP" and jwk.get("crv") == "Ed25519":
-            return Ed25519PublicKey.from_public_bytes(_b64d(jwk["x"], Reason.BAD_KEY))
-    except (KeyError, TypeError, ValueError) as exc:
-        raise DecodeError(Reason.BAD_KEY, "malformed JWK") from exc
-    raise DecodeError(Reason.BAD_KEY, "unsupported JWK")
+def _jose_alg(name: str) -> Alg:
+    return _ALGS_BY_NAME[name]
 
 
 def _verify_signature(
     key: PublicKey, alg: str, signing_input: bytes, signature: bytes, reason: Reason
 ) -> None:
     try:
-        if alg == "EdDSA" and isinstance(key, Ed25519PublicKey):
-            key.verify(signature, signing_input)
-            return
-        if alg in _CURVES and isinstance(key, ec.EllipticCurvePublicKey):
-            curve, digest, size = _CURVES[alg]
-            if isinstance(key.curve, curve) and len(signature) == 2 * size:
-                r = int.from_bytes(signature[:size], "big")
-                s = int.from_bytes(signature[size:], "big")
-                key.verify(encode_dss_signature(r, s), signing_input, ec.ECDSA(digest))
-                return
-    except InvalidSignature as exc:
+        verify_signature(key, _jose_alg(alg), signing_input, signature)
+    except SignatureError as exc:
         raise SignatureError(reason, "signature does not verify") from exc
-    raise SignatureError(reason, "key does not fit the algorithm")
 
 
 # --------------------------------------------------------------------------- processing
@@ -653,8 +611,8 @@ def verify_sd_jwt(
     """
     if require_key_binding and (expected_aud is None or expected_nonce is None):
         raise ValueError("key binding needs expected_aud and expected_nonce")
-    if "none" in algorithms:
-        raise ValueError("alg none is never accepted")
+    if "none" in algorithms or not set(algorithms) <= set(_ALGS_BY_NAME):
+        raise ValueError("alg none is never accepted; only JOSE names of verifier._keys.Alg")
     parsed = _parse(presentation, max_chars, max_disclosures)
 
     # RFC 9901 §7.1 step 2: the Issuer-signed JWT; in the general JSON serialization one
@@ -701,7 +659,7 @@ def verify_sd_jwt(
             raise VerifierError(Reason.KEY_BINDING_REQUIRED, "KB-JWT without cnf key")
         _check_kb_jwt(
             parsed,
-            _key_from_jwk(holder_jwk),
+            key_from_jwk(holder_jwk),
             algorithms=algorithms,
             now=now,
             expected_aud=expected_aud,
