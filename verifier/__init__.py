@@ -28,6 +28,13 @@ from verifier._errors import (
     TrustError,
     VerifierError,
 )
+from verifier._jws import (
+    JOSE_ALGORITHMS,
+    MAX_JWS_CHARS,
+    decode_jws,
+    encode_jws,
+    peek_jws_header,
+)
 from verifier._keys import (
     JOSE_NAMES,
     PERMIT_ALGS,
@@ -63,10 +70,12 @@ from verifier._sdjwt import (
 
 __all__ = [
     "CONFORMANCE_PROFILE",
+    "JOSE_ALGORITHMS",
     "JOSE_NAMES",
     "KB_JWT_TYP",
     "MAX_COSE_BYTES",
     "MAX_DEPTH",
+    "MAX_JWS_CHARS",
     "PERMIT_ALGS",
     "PERMIT_PROFILE",
     "SD_JWT_VC_TYP",
@@ -92,7 +101,9 @@ __all__ = [
     "cbor_dumps",
     "cbor_loads",
     "cose_kid",
+    "decode_jws",
     "decode_sign1",
+    "encode_jws",
     "encode_sign1",
     "hash_disclosure",
     "is_permit_key",
@@ -102,6 +113,7 @@ __all__ = [
     "key_from_jwk",
     "key_to_cose",
     "key_to_jwk",
+    "peek_jws_header",
     "present_sd_jwt",
     "sig_structure",
     "software_signer",

@@ -1,0 +1,95 @@
+"""Compact JWS: signing through a Sign callable, verification through PyJWT, pinned algorithms."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from verifier import (
+    DecodeError,
+    Reason,
+    SignatureError,
+    VerifierError,
+    decode_jws,
+    encode_jws,
+    jws_kid,
+    peek_jws_header,
+    software_signer,
+)
+
+EC_PRIVATE = ec.derive_private_key(0x5EED_0001, ec.SECP256R1())
+ED_PRIVATE = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+@pytest.mark.parametrize(
+    ("private", "alg"), [(EC_PRIVATE, "ES256"), (ED_PRIVATE, "EdDSA")], ids=["ES256", "EdDSA"]
+)
+def test_round_trip_and_pyjwt_interop(private: Any, alg: str) -> None:
+    header = {"alg": alg, "typ": "statuslist+jwt", "kid": jws_kid(private.public_key())}
+    token = encode_jws(header, b'{"a":1}', software_signer(private))
+    assert decode_jws(token, private.public_key()) == (header, b'{"a":1}')
+    assert peek_jws_header(token) == header
+    # PyJWT signs with the private key; we verify
+    theirs = jwt.encode({"a": 1}, private, algorithm=alg)
+    assert json.loads(decode_jws(theirs, private.public_key())[1]) == {"a": 1}
+
+
+def test_wrong_key_algorithm_and_none() -> None:
+    token = encode_jws({"alg": "ES256"}, b"x", software_signer(EC_PRIVATE))
+    for key in (ED_PRIVATE.public_key(), ec.derive_private_key(9, ec.SECP256R1()).public_key()):
+        with pytest.raises(SignatureError) as info:
+            decode_jws(token, key)
+        assert info.value.reason is Reason.BAD_SIGNATURE
+    with pytest.raises(DecodeError) as derr:
+        decode_jws(token, EC_PRIVATE.public_key(), algorithms=("EdDSA",))
+    assert derr.value.reason is Reason.BAD_JWS
+    unsigned = _b64(b'{"alg":"none"}') + "." + _b64(b"x") + "."
+    with pytest.raises(DecodeError):
+        decode_jws(unsigned, EC_PRIVATE.public_key())
+    with pytest.raises(ValueError):
+        decode_jws(token, EC_PRIVATE.public_key(), algorithms=("none",))
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        "",
+        "a.b",
+        "a.b.c.d",
+        _b64(b'{"alg":"ES256","alg":"EdDSA"}') + ".e30.AA",  # duplicate member
+        _b64(b"[1]") + ".e30.AA",
+        _b64(b"\xff") + ".e30.AA",
+        "eyJhbGciOiJFUzI1NiJ9=.e30.AA",  # padding
+        "A" * 5000 + ".e30.AA",
+    ],
+)
+def test_malformed_headers(token: str) -> None:
+    with pytest.raises(DecodeError) as info:
+        peek_jws_header(token)
+    assert info.value.reason is Reason.BAD_JWS
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.data())
+def test_mutated_tokens_fail_with_reason(data: st.DataObject) -> None:
+    token = list(encode_jws({"alg": "ES256"}, b"payload", software_signer(EC_PRIVATE)))
+    index = data.draw(st.integers(0, len(token) - 1))
+    replacement = data.draw(st.sampled_from("AZaz09-_.=+/ "))
+    if token[index] == replacement:
+        return
+    token[index] = replacement
+    with pytest.raises(VerifierError) as info:
+        decode_jws("".join(token), EC_PRIVATE.public_key())
+    assert isinstance(info.value.reason, Reason)
