@@ -1,0 +1,155 @@
+"""The signer interface every backend implements, the in-memory signer, and key generation.
+
+`Signer.sign(message)` returns the raw signature: `r‖s` (64 bytes) for ES256, never DER
+(DESIGN §3), and the 64-byte Ed25519 signature for EdDSA. `sign_cose` and `sign_jws` are
+the only ways `keys/` and its callers should turn a signer into a token: they fill `alg` and
+`kid` from the signer, so a header can never name another key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol, runtime_checkable
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+
+from keys.errors import KeyRingError, KeysCode
+from keys.storage.file import PrivateKey
+from verifier._cose import encode_sign1
+from verifier._keys import Alg, PublicKey, cose_kid, jws_kid, thumbprint
+
+JWS_ALG = {Alg.ES256: "ES256", Alg.EDDSA: "EdDSA"}
+
+
+@runtime_checkable
+class Signer(Protocol):
+    """A private key that signs, wherever it lives; it never hands out private bytes."""
+
+    @property
+    def alg(self) -> Alg:
+        """COSE algorithm: ES256 (-7) or EdDSA (-8)."""
+        ...
+
+    @property
+    def public_key(self) -> PublicKey:
+        """The public key (cryptography object)."""
+        ...
+
+    @property
+    def thumbprint(self) -> bytes:
+        """DESIGN §3.1 thumbprint, 32 bytes."""
+        ...
+
+    @property
+    def cose_kid(self) -> bytes:
+        """The first 8 bytes of the thumbprint."""
+        ...
+
+    @property
+    def jws_kid(self) -> str:
+        """base64url(thumbprint), 43 characters."""
+        ...
+
+    def sign(self, message: bytes) -> bytes:
+        """Raw signature over `message` (ES256: r‖s, 64 bytes; Ed25519: 64 bytes)."""
+        ...
+
+
+def alg_for_public_key(public_key: PublicKey) -> Alg:
+    """The algorithm a public key signs with; other curves raise `unsupported_alg`."""
+    if isinstance(public_key, ed25519.Ed25519PublicKey):
+        return Alg.EDDSA
+    if isinstance(public_key, ec.EllipticCurvePublicKey) and isinstance(
+        public_key.curve, ec.SECP256R1
+    ):
+        return Alg.ES256
+    raise KeyRingError(KeysCode.UNSUPPORTED_ALG, "only P-256 and Ed25519 keys")
+
+
+def raw_ecdsa_signature(der: bytes) -> bytes:
+    """DER ECDSA-Sig-Value → raw r‖s for P-256 (2 × 32 bytes, big-endian)."""
+    r, s = decode_dss_signature(der)
+    return r.to_bytes(32, "big") + s.to_bytes(32, "big")
+
+
+class SoftwareSigner:
+    """A signer over a private key held in this process (loaded from an encrypted file)."""
+
+    __slots__ = ("_alg", "_private", "_public", "_thumbprint")
+
+    def __init__(self, private_key: PrivateKey) -> None:
+        self._private = private_key
+        self._public: PublicKey = private_key.public_key()
+        self._alg = alg_for_public_key(self._public)
+        self._thumbprint = thumbprint(self._public)
+
+    def __repr__(self) -> str:
+        return f"SoftwareSigner(alg={self._alg.name}, kid={self.jws_kid})"
+
+    @property
+    def alg(self) -> Alg:
+        return self._alg
+
+    @property
+    def public_key(self) -> PublicKey:
+        return self._public
+
+    @property
+    def thumbprint(self) -> bytes:
+        return self._thumbprint
+
+    @property
+    def cose_kid(self) -> bytes:
+        return cose_kid(self._public)
+
+    @property
+    def jws_kid(self) -> str:
+        return jws_kid(self._public)
+
+    @property
+    def private_key(self) -> PrivateKey:
+        """The private key object, for storing it encrypted (never print or log it)."""
+        return self._private
+
+    def sign(self, message: bytes) -> bytes:
+        if isinstance(self._private, ed25519.Ed25519PrivateKey):
+            return self._private.sign(message)
+        return raw_ecdsa_signature(self._private.sign(message, ec.ECDSA(hashes.SHA256())))
+
+
+def generate_private_key(alg: Alg) -> PrivateKey:
+    """A fresh P-256 (ES256) or Ed25519 (EdDSA) private key."""
+    if alg == Alg.ES256:
+        return ec.generate_private_key(ec.SECP256R1())
+    if alg == Alg.EDDSA:
+        return ed25519.Ed25519PrivateKey.generate()
+    raise KeyRingError(KeysCode.UNSUPPORTED_ALG, f"alg {alg}")
+
+
+def generate_signer(alg: Alg = Alg.ES256) -> SoftwareSigner:
+    """A software signer over a fresh key (tests, development, before storing it)."""
+    return SoftwareSigner(generate_private_key(alg))
+
+
+def sign_cose(signer: Signer, payload: bytes, content_type: str | None = None) -> bytes:
+    """COSE_Sign1 (tag 18) over `payload` with protected {1: alg, 4: kid[, 16: type]}."""
+    return encode_sign1(
+        payload,
+        alg=signer.alg,
+        kid=signer.cose_kid,
+        sign=signer.sign,
+        content_type=content_type,
+    )
+
+
+def sign_jws(signer: Signer, header: Mapping[str, Any], payload: Any) -> str:
+    """Compact JWS; `alg` and `kid` come from the signer and may not be given otherwise."""
+    from verifier._jws import encode_jws
+
+    full = dict(header)
+    for name, value in (("alg", JWS_ALG[signer.alg]), ("kid", signer.jws_kid)):
+        if full.setdefault(name, value) != value:
+            raise ValueError(f"header {name!r} does not match the signer")
+    return encode_jws(full, payload, signer.sign)
