@@ -54,6 +54,7 @@ from verifier._keys import (
     thumbprint,
     verify_signature,
 )
+from verifier._plates import canonical_plate, canonical_zone
 from verifier._sdjwt import (
     KB_JWT_TYP,
     SD_JWT_VC_TYP,
@@ -98,6 +99,8 @@ __all__ = [
     "alg_for_key",
     "b45decode",
     "b45encode",
+    "canonical_plate",
+    "canonical_zone",
     "cbor_dumps",
     "cbor_loads",
     "cose_kid",
