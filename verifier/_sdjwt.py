@@ -596,6 +596,7 @@ def verify_sd_jwt(
     expected_aud: str | None = None,
     expected_nonce: str | None = None,
     algorithms: Collection[str] = ("ES256",),
+    kb_algorithms: Collection[str] = ("ES256",),
     expected_typ: str | None = None,
     leeway_seconds: int = DEFAULT_LEEWAY_SECONDS,
     kb_max_age_seconds: int = DEFAULT_KB_MAX_AGE_SECONDS,
@@ -607,11 +608,13 @@ def verify_sd_jwt(
 
     `require_key_binding` is the verifier's policy (RFC 9901 §7.3 step 1), never inferred
     from the input; with it, `expected_aud` and `expected_nonce` are mandatory. A KB-JWT
-    that is present is always checked. `algorithms` pins the issuer and KB-JWT algorithms.
+    that is present is always checked. `algorithms` and `kb_algorithms` pin the issuer's
+    and the holder's algorithms.
     """
     if require_key_binding and (expected_aud is None or expected_nonce is None):
         raise ValueError("key binding needs expected_aud and expected_nonce")
-    if "none" in algorithms or not set(algorithms) <= set(_ALGS_BY_NAME):
+    pinned = {*algorithms, *kb_algorithms}
+    if "none" in pinned or not pinned <= set(_ALGS_BY_NAME):
         raise ValueError("alg none is never accepted; only JOSE names of verifier._keys.Alg")
     parsed = _parse(presentation, max_chars, max_disclosures)
 
@@ -660,7 +663,7 @@ def verify_sd_jwt(
         _check_kb_jwt(
             parsed,
             key_from_jwk(holder_jwk),
-            algorithms=algorithms,
+            algorithms=kb_algorithms,
             now=now,
             expected_aud=expected_aud,
             expected_nonce=expected_nonce,
@@ -705,6 +708,7 @@ def verify_sd_jwt_vc(
     expected_nonce: str | None = None,
     expected_vct: str | None = None,
     algorithms: Collection[str] = ("ES256",),
+    kb_algorithms: Collection[str] = ("ES256",),
     leeway_seconds: int = DEFAULT_LEEWAY_SECONDS,
     kb_max_age_seconds: int = DEFAULT_KB_MAX_AGE_SECONDS,
     max_chars: int = MAX_TOKEN_CHARS,
@@ -720,6 +724,7 @@ def verify_sd_jwt_vc(
         expected_aud=expected_aud,
         expected_nonce=expected_nonce,
         algorithms=algorithms,
+        kb_algorithms=kb_algorithms,
         expected_typ=SD_JWT_VC_TYP,
         leeway_seconds=leeway_seconds,
         kb_max_age_seconds=kb_max_age_seconds,
