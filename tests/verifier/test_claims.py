@@ -1,0 +1,193 @@
+"""Permit claims (DESIGN §3.2): encoding, strict decoding, hostile input."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import cbor2
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from verifier import (
+    DecodeError,
+    PermitClaims,
+    PermitType,
+    Reason,
+    Window,
+    decode_claims_map,
+    decode_permit_claims,
+    encode_permit_payload,
+    peek_issuer,
+    permit_claims_map,
+)
+
+CLAIMS = PermitClaims(
+    issuer="05513000",
+    iat=1_767_225_600,
+    exp=1_798_761_600,
+    nbf=None,
+    type=PermitType.BEW,
+    zones=("A3",),
+    plates=("GE-AB 1234",),
+    number=4711,
+    status_list=1,
+    status_idx=90_210,
+)
+CARE = dataclasses.replace(
+    CLAIMS,
+    type=PermitType.PFL,
+    nbf=1_767_300_000,
+    plates=(),
+    fleet="Pflegedienst Sonnenschein",
+    max_stay=120,
+    windows=(Window(31, 420, 1200), Window(32, 480, 720)),
+)
+
+
+def test_encoding_is_the_design_map() -> None:
+    payload = encode_permit_payload(CLAIMS)
+    assert cbor2.loads(payload) == {
+        1: "05513000",
+        6: 1_767_225_600,
+        4: 1_798_761_600,
+        -65537: {1: "BEW", 2: ["A3"], 3: ["GE-AB 1234"], 4: 4711, 5: 1, 6: 90_210},
+    }
+    assert payload.hex().startswith("a40168303535313330303004")  # bytewise key order
+
+
+@pytest.mark.parametrize("claims", [CLAIMS, CARE], ids=["resident", "care"])
+def test_round_trip(claims: PermitClaims) -> None:
+    decoded = decode_permit_claims(decode_claims_map(encode_permit_payload(claims)))
+    assert decoded == claims
+    assert peek_issuer(decode_claims_map(encode_permit_payload(claims))) == "05513000"
+
+
+def _mutated(path: tuple[Any, ...], value: Any) -> dict[Any, Any]:
+    m = permit_claims_map(CARE)
+    target = m
+    for key in path[:-1]:
+        target = target[key]
+    if value is _DELETE:
+        del target[path[-1]]
+    else:
+        target[path[-1]] = value
+    return m
+
+
+_DELETE = object()
+
+
+@pytest.mark.parametrize(
+    ("path", "value"),
+    [
+        ((1,), 5513000),
+        ((1,), _DELETE),
+        ((6,), 1.767e9),  # float time
+        ((4,), True),  # bool time
+        ((4,), _DELETE),
+        ((4,), 1_767_225_600),  # exp not after iat
+        ((5,), "soon"),
+        ((-65537,), _DELETE),
+        ((-65537, 1), "XYZ"),
+        ((-65537, 2), []),
+        ((-65537, 2), ["a3"]),  # not canonical
+        ((-65537, 3), ["ge ab 1234"]),
+        ((-65537, 7), _DELETE),  # no plate and no fleet
+        ((-65537, 4), -1),
+        ((-65537, 6), _DELETE),
+        ((-65537, 8), 0),
+        ((-65537, 9), []),
+        ((-65537, 9), [[0, 1, 2]]),
+        ((-65537, 9), [[128, 1, 2]]),
+        ((-65537, 9), [[1, 600, 600]]),  # from not before to
+        ((-65537, 9), [[1, 0, 1441]]),
+        ((-65537, 9), [[1, 0]]),
+        ((-65537, 10), 1),  # unknown permit key
+    ],
+)
+def test_strict_decoding(path: tuple[Any, ...], value: Any) -> None:
+    with pytest.raises(DecodeError) as info:
+        decode_permit_claims(_mutated(path, value))
+    assert info.value.reason is Reason.BAD_CLAIMS
+
+
+def test_encoder_refuses_invalid_claims_and_decoder_refuses_non_maps() -> None:
+    with pytest.raises(ValueError):
+        encode_permit_payload(dataclasses.replace(CLAIMS, zones=()))
+    for payload in (b"\x80", b"\xa1\x01", cbor2.dumps({1: "x"}) + b"\x00"):
+        with pytest.raises(DecodeError) as info:
+            decode_claims_map(payload)
+        assert info.value.reason is Reason.BAD_CLAIMS
+    with pytest.raises(DecodeError):
+        peek_issuer([])  # type: ignore[arg-type]
+
+
+_times = st.integers(0, 2**40)
+_zone = st.from_regex(r"[A-Z][0-9]{1,2}", fullmatch=True)
+_plate = st.sampled_from(["GE-AB 1234", "RE-X 7E", "NL:AB123C"])
+
+
+def _window(days: int, start: int) -> Window:
+    return Window(days, start, start + 1)
+
+
+_claims = st.builds(
+    PermitClaims,
+    issuer=st.from_regex(r"[0-9]{8}", fullmatch=True),
+    iat=_times,
+    exp=_times,
+    nbf=st.none() | _times,
+    type=st.sampled_from(list(PermitType)),
+    zones=st.lists(
+        st.from_regex(r"[A-Z][0-9]{1,2}", fullmatch=True), min_size=1, max_size=3, unique=True
+    ).map(tuple),
+    plates=st.lists(
+        st.sampled_from(["GE-AB 1234", "RE-X 7E", "NL:AB123C"]), max_size=3, unique=True
+    ).map(tuple),
+    number=st.integers(0, 2**64 - 1),
+    status_list=st.integers(0, 2**20),
+    status_idx=st.integers(0, 2**20),
+    fleet=st.none() | st.text(min_size=1, max_size=10),
+    max_stay=st.none() | st.integers(1, 600),
+    windows=st.none()
+    | st.lists(
+        st.tuples(st.integers(1, 127), st.integers(0, 1439)).map(
+            lambda t: Window(t[0], t[1], t[1] + 1)
+        ),
+        min_size=1,
+        max_size=3,
+    ).map(tuple),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(_claims)
+def test_round_trip_property(claims: PermitClaims) -> None:
+    try:
+        payload = encode_permit_payload(claims)
+    except ValueError:
+        return  # hypothesis drew claims the design refuses (exp <= iat, no plate nor fleet)
+    assert decode_permit_claims(decode_claims_map(payload)) == claims
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=200))
+def test_random_payloads_fail_with_reason(data: bytes) -> None:
+    try:
+        decode_permit_claims(decode_claims_map(data))
+    except DecodeError as exc:
+        assert exc.reason is Reason.BAD_CLAIMS
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.data())
+def test_mutated_payloads_fail_with_reason_or_decode(data: st.DataObject) -> None:
+    payload = bytearray(encode_permit_payload(CARE))
+    index = data.draw(st.integers(0, len(payload) - 1))
+    payload[index] = data.draw(st.integers(0, 255))
+    try:
+        decode_permit_claims(decode_claims_map(bytes(payload)))
+    except DecodeError as exc:
+        assert exc.reason is Reason.BAD_CLAIMS
