@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any, TypeAlias
 
 from verifier._errors import DecodeError, Reason, SignatureError, VerifierError
+from verifier._jws import encode_jws
 from verifier._keys import (
     JOSE_NAMES,
     Alg,
@@ -164,8 +165,7 @@ def _default_salt() -> str:
 
 
 def _encode_jws(header: Mapping[str, Any], payload: Mapping[str, Any], sign: Sign) -> str:
-    signing_input = _b64e(_json_dumps(dict(header))) + "." + _b64e(_json_dumps(dict(payload)))
-    return signing_input + "." + _b64e(sign(signing_input.encode("ascii")))
+    return encode_jws(header, _json_dumps(dict(payload)), sign)
 
 
 # --------------------------------------------------------------------------- issuance
