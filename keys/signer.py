@@ -18,9 +18,8 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from keys.errors import KeyRingError, KeysCode
 from keys.storage.file import PrivateKey
 from verifier._cose import encode_sign1
-from verifier._keys import Alg, PublicKey, cose_kid, jws_kid, thumbprint
-
-JWS_ALG = {Alg.ES256: "ES256", Alg.EDDSA: "EdDSA"}
+from verifier._jws import encode_jws
+from verifier._keys import JOSE_NAMES, Alg, PublicKey, cose_kid, jws_kid, thumbprint
 
 
 @runtime_checkable
@@ -144,12 +143,11 @@ def sign_cose(signer: Signer, payload: bytes, content_type: str | None = None) -
     )
 
 
-def sign_jws(signer: Signer, header: Mapping[str, Any], payload: Any) -> str:
+def sign_jws(signer: Signer, header: Mapping[str, Any], payload: bytes) -> str:
     """Compact JWS; `alg` and `kid` come from the signer and may not be given otherwise."""
-    from verifier._jws import encode_jws
 
     full = dict(header)
-    for name, value in (("alg", JWS_ALG[signer.alg]), ("kid", signer.jws_kid)):
+    for name, value in (("alg", JOSE_NAMES[signer.alg]), ("kid", signer.jws_kid)):
         if full.setdefault(name, value) != value:
             raise ValueError(f"header {name!r} does not match the signer")
     return encode_jws(full, payload, signer.sign)

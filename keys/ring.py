@@ -1,0 +1,647 @@
+"""The key ring: one directory per issuer (or for the operator's root) with its keys.
+
+Layout (see docs/keys.md):
+
+    <ring>/ring.json          metadata: issuer id, kind, every key's public key, window, types,
+                              backend and reference, withdrawn time; root rings: last bundle seq
+    <ring>/keys/<kid>.key     encrypted key files (file backend), mode 0600
+    <ring>/.ring.lock         advisory lock serialising read-modify-write of ring.json
+
+ring.json holds no secret. Each mutation (`add_key`, `rotate`, `withdraw`, `next_bundle_seq`)
+re-reads it under the lock and replaces it atomically, so several processes (the issuer,
+the CLI run by cron) can share a ring. Readers re-read it on every call (it is small) and
+cache decrypted signers by kid, so a key added by another process is seen at once.
+
+State is never stored: it is derived from the window and `withdrawn_at` at the `now` passed
+in (keys/lifecycle.py); no method reads a clock.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from keys.errors import KeyRingError, KeysCode, KeysError
+from keys.lifecycle import (
+    ISSUER_TYPES,
+    ROOT_TYPES,
+    KeyState,
+    KeyType,
+    KeyWindow,
+    PlannedKey,
+    RotationPolicy,
+    is_published,
+    key_state,
+    parse_types,
+    permit_types,
+    plan_rotation,
+)
+from keys.signer import Signer, SoftwareSigner, alg_for_public_key, generate_private_key
+from keys.storage._atomic import locked, read_bounded, write_atomic
+from keys.storage.file import DEFAULT_KDF, DEFAULT_MAX_MEMORY_KIB, KdfParams, read_key_file
+from keys.storage.file import write_key_file as _write_key_file
+from keys.storage.pkcs11 import Pkcs11Token
+from verifier._errors import Reason, VerifierError
+from verifier._keys import (
+    PERMIT_ALGS,
+    Alg,
+    PublicKey,
+    b64url_decode,
+    jws_kid,
+    key_from_jwk,
+    key_to_jwk,
+)
+
+if TYPE_CHECKING:
+    from verifier._bundle import BundleKey
+
+RING_FORMAT = 1
+METADATA = "ring.json"
+KEYS_DIR = "keys"
+LOCK = ".ring.lock"
+MAX_METADATA_BYTES = 4 * 1024 * 1024
+MIN_KID_PREFIX = 6
+
+
+class RingKind(StrEnum):
+    """An issuer's ring signs permits, lists and indexes; the root ring signs bundles."""
+
+    ISSUER = "issuer"
+    ROOT = "root"
+
+
+class Backend(StrEnum):
+    """Where a private key lives."""
+
+    FILE = "file"
+    PKCS11 = "pkcs11"
+
+
+@dataclass(frozen=True, slots=True)
+class KeyInfo:
+    """A key of the ring as seen at some `now` (no private material)."""
+
+    kid: str  # JWS kid: base64url(thumbprint), 43 characters
+    thumbprint: bytes  # 32 bytes; the bundle's kid
+    alg: Alg
+    public_key: PublicKey
+    window: KeyWindow
+    types: tuple[KeyType, ...]
+    backend: Backend
+    state: KeyState
+    withdrawn_at: int | None
+
+    @property
+    def cose_kid(self) -> bytes:
+        """The COSE kid: the first 8 bytes of the thumbprint."""
+        return self.thumbprint[:8]
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    """One key as stored in ring.json."""
+
+    kid: str
+    alg: Alg
+    public_key: PublicKey
+    window: KeyWindow
+    types: tuple[KeyType, ...]
+    backend: Backend
+    ref: dict[str, str]  # file: {"file": name}; pkcs11: {"token_label": ..., "id": hex}
+    withdrawn_at: int | None
+
+    def info(self, now: int) -> KeyInfo:
+        return KeyInfo(
+            kid=self.kid,
+            thumbprint=_thumbprint_of(self.kid),
+            alg=self.alg,
+            public_key=self.public_key,
+            window=self.window,
+            types=self.types,
+            backend=self.backend,
+            state=key_state(self.window, now, self.withdrawn_at),
+            withdrawn_at=self.withdrawn_at,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kid": self.kid,
+            "alg": int(self.alg),
+            "public_key": key_to_jwk(self.public_key),
+            "nbf": self.window.nbf,
+            "sign_until": self.window.sign_until,
+            "exp": self.window.exp,
+            "types": [t.value for t in self.types],
+            "backend": self.backend.value,
+            "ref": dict(self.ref),
+            "withdrawn_at": self.withdrawn_at,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class _Meta:
+    issuer_id: str
+    kind: RingKind
+    bundle_seq: int
+    entries: tuple[_Entry, ...]
+
+    def to_json(self) -> bytes:
+        doc = {
+            "format": RING_FORMAT,
+            "issuer_id": self.issuer_id,
+            "kind": self.kind.value,
+            "bundle_seq": self.bundle_seq,
+            "keys": [e.to_json() for e in self.entries],
+        }
+        return (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode("utf-8")
+
+
+def _thumbprint_of(kid: str) -> bytes:
+    return b64url_decode(kid, reason=Reason.BAD_KEY)
+
+
+def _bad(detail: str) -> KeyRingError:
+    return KeyRingError(KeysCode.RING_FORMAT, detail)
+
+
+def _int(doc: dict[str, Any], name: str) -> int:
+    value = doc.get(name)
+    if type(value) is not int:
+        raise _bad(f"{name} is not an integer")
+    return value
+
+
+def _parse_entry(doc: object) -> _Entry:
+    if not isinstance(doc, dict):
+        raise _bad("key entry is not an object")
+    try:
+        public_key = key_from_jwk(doc.get("public_key"))
+    except VerifierError as exc:
+        raise _bad("public_key") from exc
+    kid = doc.get("kid")
+    if kid != jws_kid(public_key):
+        raise _bad("kid does not match public_key")
+    alg_value = _int(doc, "alg")
+    if alg_value not in {int(a) for a in PERMIT_ALGS} or Alg(alg_value) != alg_for_public_key(
+        public_key
+    ):
+        raise _bad("alg")
+    withdrawn_at = doc.get("withdrawn_at")
+    if withdrawn_at is not None and type(withdrawn_at) is not int:
+        raise _bad("withdrawn_at")
+    types = doc.get("types")
+    if not isinstance(types, list) or not all(isinstance(t, str) for t in types):
+        raise _bad("types")
+    try:
+        backend = Backend(str(doc.get("backend")))
+    except ValueError as exc:
+        raise _bad("backend") from exc
+    ref = doc.get("ref")
+    if not isinstance(ref, dict) or not all(isinstance(v, str) for v in ref.values()):
+        raise _bad("ref")
+    if backend is Backend.FILE and set(ref) != {"file"}:
+        raise _bad("ref of a file key")
+    if backend is Backend.PKCS11 and set(ref) != {"token_label", "id"}:
+        raise _bad("ref of a PKCS#11 key")
+    try:
+        window = KeyWindow(_int(doc, "nbf"), _int(doc, "sign_until"), _int(doc, "exp"))
+        parsed_types = parse_types(types)
+    except KeyRingError as exc:
+        raise _bad(exc.detail) from exc
+    return _Entry(
+        kid=str(kid),
+        alg=Alg(alg_value),
+        public_key=public_key,
+        window=window,
+        types=parsed_types,
+        backend=backend,
+        ref={str(k): str(v) for k, v in ref.items()},
+        withdrawn_at=withdrawn_at,
+    )
+
+
+def _parse_meta(raw: bytes) -> _Meta:
+    try:
+        doc = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise _bad("ring.json is not JSON") from exc
+    if not isinstance(doc, dict):
+        raise _bad("ring.json is not an object")
+    if doc.get("format") != RING_FORMAT:
+        raise _bad("unknown ring format")
+    issuer_id = doc.get("issuer_id")
+    if not isinstance(issuer_id, str) or not issuer_id:
+        raise _bad("issuer_id")
+    try:
+        kind = RingKind(str(doc.get("kind")))
+    except ValueError as exc:
+        raise _bad("kind") from exc
+    keys = doc.get("keys")
+    if not isinstance(keys, list):
+        raise _bad("keys")
+    entries = tuple(_parse_entry(k) for k in keys)
+    if len({e.kid for e in entries}) != len(entries):
+        raise _bad("duplicate kid")
+    return _Meta(issuer_id, kind, _int(doc, "bundle_seq"), entries)
+
+
+class KeyRing:
+    """An issuer's (or the root's) keys in one directory. See the module docstring."""
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        passphrase: str | bytes | None,
+        pkcs11: Pkcs11Token | None,
+        kdf: KdfParams,
+        max_memory_kib: int,
+    ) -> None:
+        self._path = path
+        self._passphrase = passphrase
+        self._pkcs11 = pkcs11
+        self._kdf = kdf
+        self._max_memory_kib = max_memory_kib
+        self._signers: dict[str, Signer] = {}
+        self._cache_lock = threading.Lock()
+        self._raw: bytes | None = None
+        self._meta: _Meta | None = None
+        self._load()
+
+    def __repr__(self) -> str:
+        return f"KeyRing(path={self._path.name!r}, issuer_id={self.issuer_id!r})"
+
+    # --- construction -------------------------------------------------------------------
+
+    @classmethod
+    def create(
+        cls,
+        path: Path | str,
+        issuer_id: str,
+        *,
+        kind: RingKind = RingKind.ISSUER,
+        passphrase: str | bytes | None = None,
+        pkcs11: Pkcs11Token | None = None,
+        kdf: KdfParams = DEFAULT_KDF,
+    ) -> KeyRing:
+        """Create an empty ring in `path` (created if missing; must not hold a ring yet)."""
+        path = Path(path)
+        if not issuer_id:
+            raise KeyRingError(KeysCode.BAD_INPUT, "issuer id is empty")
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+            (path / KEYS_DIR).mkdir(mode=0o700, exist_ok=True)
+        except OSError as exc:
+            raise KeyRingError(KeysCode.RING_NOT_FOUND, "cannot create the ring directory") from exc
+        meta = _Meta(issuer_id=issuer_id, kind=RingKind(kind), bundle_seq=0, entries=())
+        try:
+            with locked(path / LOCK):
+                write_atomic(path / METADATA, meta.to_json(), overwrite=False)
+        except KeysError as exc:
+            if exc.code is KeysCode.KEY_FILE_EXISTS:
+                raise KeyRingError(KeysCode.RING_EXISTS, "a ring exists there") from exc
+            raise
+        return cls(
+            path,
+            passphrase=passphrase,
+            pkcs11=pkcs11,
+            kdf=kdf,
+            max_memory_kib=DEFAULT_MAX_MEMORY_KIB,
+        )
+
+    @classmethod
+    def open(
+        cls,
+        path: Path | str,
+        *,
+        passphrase: str | bytes | None = None,
+        pkcs11: Pkcs11Token | None = None,
+        kdf: KdfParams = DEFAULT_KDF,
+        max_memory_kib: int = DEFAULT_MAX_MEMORY_KIB,
+    ) -> KeyRing:
+        """Open an existing ring. The passphrase / token are needed only to sign or add keys."""
+        path = Path(path)
+        if not (path / METADATA).is_file():
+            raise KeyRingError(KeysCode.RING_NOT_FOUND, "no ring.json in the directory")
+        return cls(
+            path, passphrase=passphrase, pkcs11=pkcs11, kdf=kdf, max_memory_kib=max_memory_kib
+        )
+
+    # --- reading ------------------------------------------------------------------------
+
+    def _load(self) -> _Meta:
+        raw = read_bounded(self._path / METADATA, MAX_METADATA_BYTES)
+        with self._cache_lock:
+            if raw != self._raw or self._meta is None:
+                self._meta = _parse_meta(raw)
+                self._raw = raw
+            return self._meta
+
+    @property
+    def path(self) -> Path:
+        """The ring directory."""
+        return self._path
+
+    @property
+    def issuer_id(self) -> str:
+        """The issuer id (AGS) of an issuer ring, the operator's name for the root ring."""
+        assert self._meta is not None
+        return self._meta.issuer_id
+
+    @property
+    def kind(self) -> RingKind:
+        """Issuer or root ring."""
+        assert self._meta is not None
+        return self._meta.kind
+
+    def records(self, now: int) -> list[KeyInfo]:
+        """Every key, with its state at `now`, oldest `nbf` first."""
+        entries = sorted(self._load().entries, key=lambda e: (e.window.nbf, e.kid))
+        return [e.info(now) for e in entries]
+
+    def find(self, kid: str, now: int) -> KeyInfo:
+        """The key whose JWS kid is `kid` or starts with it (≥ 6 characters, unique)."""
+        return self._find(self._load(), kid).info(now)
+
+    def _find(self, meta: _Meta, kid: str) -> _Entry:
+        exact = [e for e in meta.entries if e.kid == kid]
+        if exact:
+            return exact[0]
+        matches = [e for e in meta.entries if len(kid) >= MIN_KID_PREFIX and e.kid.startswith(kid)]
+        if len(matches) != 1:
+            raise KeyRingError(KeysCode.UNKNOWN_KEY, "no key (or several) with that kid")
+        return matches[0]
+
+    def published(self, now: int) -> list[KeyInfo]:
+        """Keys that belong in the next bundle / JWKS: pending, active, retired; never withdrawn."""
+        return [k for k in self.records(now) if is_published(k.state)]
+
+    def bundle_keys(self, now: int) -> list[BundleKey]:
+        """The ring's keys for the trust bundle (DESIGN §3.4); `types` = permit types only."""
+        from verifier._bundle import BundleKey
+
+        return [
+            BundleKey(
+                kid=k.thumbprint,
+                key=k.public_key,
+                alg=k.alg,
+                nbf=k.window.nbf,
+                sign_until=k.window.sign_until,
+                exp=k.window.exp,
+                types=permit_types(k.types),
+            )
+            for k in self.published(now)
+        ]
+
+    def anchor_keys(self, now: int) -> list[PublicKey]:
+        """Root ring: the pending keys, announced as `anchors_next` before they sign bundles."""
+        return [k.public_key for k in self.records(now) if k.state is KeyState.PENDING]
+
+    def active(self, now: int, purpose: KeyType | str) -> KeyInfo:
+        """The key that signs `purpose` at `now`: active, allowed that type, newest `nbf`."""
+        wanted = KeyType(purpose)
+        candidates = [
+            k for k in self.records(now) if k.state is KeyState.ACTIVE and wanted in k.types
+        ]
+        if not candidates:
+            raise KeyRingError(KeysCode.NO_ACTIVE_KEY, f"no active key for {wanted.value}")
+        return max(candidates, key=lambda k: (k.window.nbf, k.kid))
+
+    def signer_for(self, now: int, purpose: KeyType | str) -> Signer:
+        """A signer for the key that signs `purpose` at `now` (see `active`)."""
+        info = self.active(now, purpose)
+        return self.signer(info.kid)
+
+    def signer(self, kid: str) -> Signer:
+        """The signer of the key `kid`, whatever its state (loaded once, then cached)."""
+        entry = self._find(self._load(), kid)
+        with self._cache_lock:
+            cached = self._signers.get(entry.kid)
+        if cached is not None:
+            return cached
+        signer = self._load_signer(entry)
+        if signer.thumbprint != _thumbprint_of(entry.kid):
+            raise KeyRingError(KeysCode.KEY_MISMATCH, "stored key is not the recorded key")
+        with self._cache_lock:
+            self._signers[entry.kid] = signer
+        return signer
+
+    def _load_signer(self, entry: _Entry) -> Signer:
+        if entry.backend is Backend.FILE:
+            if self._passphrase is None:
+                raise KeyRingError(KeysCode.PASSPHRASE_REQUIRED, "the key file needs it")
+            name = entry.ref["file"]
+            if "/" in name or name.startswith("."):
+                raise _bad("key file name")
+            private = read_key_file(
+                self._path / KEYS_DIR / name,
+                self._passphrase,
+                max_memory_kib=self._max_memory_kib,
+            )
+            return SoftwareSigner(private)
+        token = self._token(entry.ref["token_label"])
+        try:
+            key_id = bytes.fromhex(entry.ref["id"])
+        except ValueError as exc:
+            raise _bad("PKCS#11 id") from exc
+        return token.signer(key_id, entry.alg)
+
+    def _token(self, label: str | None = None) -> Pkcs11Token:
+        if self._pkcs11 is None:
+            raise KeyRingError(KeysCode.PKCS11_REQUIRED, "open the ring with a PKCS#11 token")
+        if label is not None and self._pkcs11.token_label != label:
+            raise KeyRingError(KeysCode.PKCS11_REQUIRED, f"the key is on token {label!r}")
+        return self._pkcs11
+
+    # --- mutation -----------------------------------------------------------------------
+
+    def _mutate(self, change: Callable[[_Meta], _Meta]) -> _Meta:
+        with locked(self._path / LOCK):
+            meta = _parse_meta(read_bounded(self._path / METADATA, MAX_METADATA_BYTES))
+            new = change(meta)
+            if new is not meta:
+                write_atomic(self._path / METADATA, new.to_json(), overwrite=True)
+        self._load()
+        return new
+
+    def _default_types(self) -> tuple[KeyType, ...]:
+        return ROOT_TYPES if self.kind is RingKind.ROOT else ISSUER_TYPES
+
+    def _check_types(self, types: Iterable[str] | None) -> tuple[KeyType, ...]:
+        parsed = self._default_types() if types is None else parse_types(types)
+        is_root = self.kind is RingKind.ROOT
+        if is_root != (KeyType.BUNDLE in parsed):
+            raise KeyRingError(KeysCode.BAD_TYPES, "bundle keys belong to the root ring only")
+        return parsed
+
+    def _generate(self, alg: Alg, backend: Backend) -> tuple[PublicKey, dict[str, str]]:
+        if alg not in PERMIT_ALGS:
+            raise KeyRingError(KeysCode.UNSUPPORTED_ALG, f"alg {int(alg)}")
+        if backend is Backend.FILE:
+            if self._passphrase is None:
+                raise KeyRingError(KeysCode.PASSPHRASE_REQUIRED, "a file key needs a passphrase")
+            private = generate_private_key(alg)
+            signer = SoftwareSigner(private)
+            name = f"{signer.jws_kid}.key"
+            _write_key_file(self._path / KEYS_DIR / name, private, self._passphrase, kdf=self._kdf)
+            with self._cache_lock:
+                self._signers[signer.jws_kid] = signer
+            return signer.public_key, {"file": name}
+        token = self._token()
+        hsm_signer = token.generate_key(alg, label=f"buergerid {self.issuer_id}")
+        with self._cache_lock:
+            self._signers[hsm_signer.jws_kid] = hsm_signer
+        return hsm_signer.public_key, {
+            "token_label": token.token_label,
+            "id": hsm_signer.key_id.hex(),
+        }
+
+    def add_key(
+        self,
+        *,
+        nbf: int,
+        sign_until: int,
+        exp: int,
+        alg: Alg = Alg.ES256,
+        backend: Backend | str = Backend.FILE,
+        types: Iterable[str] | None = None,
+        now: int | None = None,
+    ) -> KeyInfo:
+        """Generate a key in `backend` and record it with its window and types.
+
+        `types` defaults to every issuer purpose (issuer ring) or `bundle` (root ring). The
+        returned info has the state at `now` (default: `nbf`).
+        """
+        window = KeyWindow(nbf, sign_until, exp)
+        parsed_types = self._check_types(types)
+        try:
+            chosen = Backend(backend)
+        except ValueError as exc:
+            raise KeyRingError(KeysCode.UNSUPPORTED_BACKEND, str(backend)) from exc
+        public_key, ref = self._generate(Alg(alg), chosen)
+        entry = _Entry(
+            kid=jws_kid(public_key),
+            alg=Alg(alg),
+            public_key=public_key,
+            window=window,
+            types=parsed_types,
+            backend=chosen,
+            ref=ref,
+            withdrawn_at=None,
+        )
+        self._mutate(lambda meta: replace(meta, entries=(*meta.entries, entry)))
+        return entry.info(nbf if now is None else now)
+
+    def rotate(
+        self,
+        now: int,
+        policy: RotationPolicy,
+        *,
+        force: bool = False,
+        alg: Alg | None = None,
+        backend: Backend | str | None = None,
+        types: Iterable[str] | None = None,
+    ) -> KeyInfo | None:
+        """Run the rotation planner (keys/lifecycle.py) and apply its plan, under the ring lock.
+
+        Returns the new pending key, or None when a successor is already published and
+        `force` is false. Algorithm, backend and types default to the newest active key's.
+        """
+        created: list[_Entry] = []
+
+        def apply(current: _Meta) -> _Meta:
+            planned = [PlannedKey(e.kid, e.window, e.withdrawn_at) for e in current.entries]
+            plan = plan_rotation(planned, now, policy, force=force)
+            if plan is None:
+                return current
+            template = self._template(current, now)
+            new_alg = alg if alg is not None else (template.alg if template else Alg.ES256)
+            if backend is not None:
+                new_backend = Backend(backend)
+            else:
+                new_backend = template.backend if template else Backend.FILE
+            if types is not None:
+                new_types = self._check_types(types)
+            else:
+                new_types = template.types if template else self._default_types()
+            public_key, ref = self._generate(new_alg, new_backend)
+            entry = _Entry(
+                kid=jws_kid(public_key),
+                alg=new_alg,
+                public_key=public_key,
+                window=plan.new_window,
+                types=new_types,
+                backend=new_backend,
+                ref=ref,
+                withdrawn_at=None,
+            )
+            created.append(entry)
+            changed = dict(plan.changed)
+            entries = tuple(
+                replace(e, window=changed[e.kid]) if e.kid in changed else e
+                for e in current.entries
+            )
+            return replace(current, entries=(*entries, entry))
+
+        self._mutate(apply)
+        return created[0].info(now) if created else None
+
+    @staticmethod
+    def _template(meta: _Meta, now: int) -> _Entry | None:
+        live = [
+            e for e in meta.entries if key_state(e.window, now, e.withdrawn_at) is KeyState.ACTIVE
+        ]
+        if not live:
+            live = [e for e in meta.entries if e.withdrawn_at is None]
+        return max(live, key=lambda e: (e.window.nbf, e.kid), default=None)
+
+    def withdraw(self, kid: str, now: int) -> KeyInfo:
+        """Mark a key compromised from `now` on: it signs nothing and leaves the next bundle.
+
+        Withdrawing twice keeps the first time.
+        """
+        target = self._find(self._load(), kid)
+
+        def apply(current: _Meta) -> _Meta:
+            entries = tuple(
+                replace(e, withdrawn_at=now)
+                if e.kid == target.kid and e.withdrawn_at is None
+                else e
+                for e in current.entries
+            )
+            return _Meta(current.issuer_id, current.kind, current.bundle_seq, entries)
+
+        meta = self._mutate(apply)
+        with self._cache_lock:
+            self._signers.pop(target.kid, None)
+        return self._find(meta, target.kid).info(now)
+
+    def next_bundle_seq(self, requested: int | None = None) -> int:
+        """Root ring: reserve the next bundle `seq` (last + 1, or `requested` if higher)."""
+        if self.kind is not RingKind.ROOT:
+            raise KeyRingError(KeysCode.BAD_INPUT, "bundle seq is kept in the root ring")
+        reserved: list[int] = []
+
+        def apply(current: _Meta) -> _Meta:
+            seq = current.bundle_seq + 1 if requested is None else requested
+            if seq <= current.bundle_seq:
+                raise KeyRingError(
+                    KeysCode.SEQ_NOT_INCREASING, f"seq must exceed {current.bundle_seq}"
+                )
+            reserved.append(seq)
+            return _Meta(current.issuer_id, current.kind, seq, current.entries)
+
+        self._mutate(apply)
+        return reserved[0]
+
+
+def bundle_keys_of(source: KeyRing | Sequence[BundleKey], now: int) -> list[BundleKey]:
+    """A ring's bundle keys at `now`, or a given list as is."""
+    if isinstance(source, KeyRing):
+        return source.bundle_keys(now)
+    return list(source)
