@@ -1,0 +1,81 @@
+"""Dependencies of the wallet routes (``Annotated`` aliases), as in ``issuer/deps.py``.
+
+``WalletStateDep`` is the per-app state (settings, session factory, clock, policy, rate
+limiter), set by ``create_wallet_app``; ``WalletSessionDep`` a session routes commit
+explicitly before answering; ``GrantDep`` the live grant behind ``Authorization: Bearer``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session, sessionmaker
+
+from issuer.services.clock import Clock
+from issuer.settings import Settings
+from wallet_api.errors import BearerError
+from wallet_api.models import WalletGrant
+from wallet_api.services.offers import grant_for_access_token
+from wallet_api.services.policy import WalletPolicy
+from wallet_api.services.rate_limits import RateLimiter
+
+MAX_BEARER_CHARS = 512
+
+
+@dataclass
+class WalletState:
+    """Everything a wallet request needs, built once per app."""
+
+    settings: Settings
+    sessions: sessionmaker[Session]
+    clock: Clock
+    policy: WalletPolicy
+    token_limiter: RateLimiter
+
+    @property
+    def credential_issuer(self) -> str:
+        """The Credential Issuer Identifier (OpenID4VCI 1.0 §11.2.1): our public base URL."""
+        return self.settings.public_base_url.rstrip("/")
+
+
+def get_state(request: Request) -> WalletState:
+    """The app's wallet state."""
+    state: WalletState = request.app.state.wallet
+    return state
+
+
+WalletStateDep = Annotated[WalletState, Depends(get_state)]
+
+
+def get_session(state: WalletStateDep) -> Iterator[Session]:
+    """A session; routes commit what they mean to keep, the rest is rolled back."""
+    with state.sessions() as session:
+        try:
+            yield session
+        finally:
+            session.rollback()
+
+
+WalletSessionDep = Annotated[Session, Depends(get_session)]
+
+
+def bearer_token(request: Request) -> str:
+    """The access token of ``Authorization: Bearer`` (RFC 6750 §2.1)."""
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token or len(token) > MAX_BEARER_CHARS:
+        raise BearerError("invalid_token", "a bearer access token is required")
+    return token.strip()
+
+
+def get_grant(state: WalletStateDep, session: WalletSessionDep, request: Request) -> WalletGrant:
+    """The live grant of the request's access token."""
+    return grant_for_access_token(
+        session, access_token=bearer_token(request), now=state.clock.now()
+    )
+
+
+GrantDep = Annotated[WalletGrant, Depends(get_grant)]

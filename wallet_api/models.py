@@ -1,0 +1,114 @@
+"""Wallet tables, on the issuer's declarative ``Base`` (one database, DESIGN §2).
+
+    wallet_offers        a credential offer: pre-authorized code (SHA-256), tx_code (argon2id),
+                         wrong-attempt counter, state, lifetime
+    wallet_grants        access and refresh tokens of a redeemed offer (SHA-256 each)
+    wallet_nonces        c_nonce values (SHA-256), single use, short-lived
+    wallet_devices       a wallet's proven device key (thumbprint unique: one citizen per key)
+    wallet_credentials   every credential issued, with its status list number and index
+
+Secrets are never stored in clear. Times are UTC datetimes (timezone-aware).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from issuer.db.base import Base, UTCDateTime
+
+
+class OfferState:
+    """Values of ``WalletOffer.state``."""
+
+    PENDING = "pending"  # created, code not yet redeemed
+    REDEEMED = "redeemed"  # the pre-authorized code was exchanged for tokens
+    DEAD = "dead"  # too many wrong tx_codes, or withdrawn
+
+
+class WalletOffer(Base):
+    """A credential offer made through the municipal API."""
+
+    __tablename__ = "wallet_offers"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
+    resident_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("residents.id"), index=True)
+    permit_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("permits.id"), nullable=True)
+    configuration_ids: Mapped[list[str]] = mapped_column(JSON)
+    code_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    tx_code_hash: Mapped[str] = mapped_column(String(200))
+    tx_code_digits: Mapped[int] = mapped_column(Integer)
+    failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    state: Mapped[str] = mapped_column(String(16), default=OfferState.PENDING)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    redeemed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class WalletGrant(Base):
+    """Tokens of one redeemed offer; refresh rotates both digests."""
+
+    __tablename__ = "wallet_grants"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    offer_id: Mapped[str] = mapped_column(ForeignKey("wallet_offers.id"), unique=True)
+    access_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    access_expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    refresh_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    refresh_expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class WalletNonce(Base):
+    """A c_nonce handed out by the nonce endpoint."""
+
+    __tablename__ = "wallet_nonces"
+
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class WalletDevice(Base):
+    """A device key proven by a wallet; a key belongs to exactly one resident."""
+
+    __tablename__ = "wallet_devices"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
+    resident_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("residents.id"), index=True)
+    thumbprint: Mapped[str] = mapped_column(String(43), unique=True)
+    jwk: Mapped[dict[str, str]] = mapped_column(JSON)
+    label: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class WalletCredential(Base):
+    """One credential issued to one device key, with its own status index."""
+
+    __tablename__ = "wallet_credentials"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "status_list", "status_idx", name="uq_wallet_cred_status"),
+        Index("ix_wallet_credentials_device", "device_id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
+    resident_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("residents.id"), index=True)
+    grant_id: Mapped[str] = mapped_column(ForeignKey("wallet_grants.id"), index=True)
+    device_id: Mapped[str] = mapped_column(ForeignKey("wallet_devices.id"))
+    permit_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("permits.id"), nullable=True)
+    configuration_id: Mapped[str] = mapped_column(String(64))
+    status_list: Mapped[int] = mapped_column(Integer)
+    status_idx: Mapped[int] = mapped_column(Integer)
+    notification_id: Mapped[str] = mapped_column(String(64), index=True)
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    wallet_event: Mapped[str | None] = mapped_column(String(32), nullable=True)

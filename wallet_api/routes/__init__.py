@@ -1,0 +1,1 @@
+"""Wallet API routes: parse, call one service function, map the result."""

@@ -1,0 +1,171 @@
+"""The one place the wallet reaches into the issuer: tenants, residents, permits, status
+indices, signing keys and the permit QR token. Everything else in wallet_api goes
+through these functions, so the issuer's services are used, never re-implemented.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from issuer.db.models import Resident, Tenant
+from issuer.db.permit_models import Permit
+from issuer.settings import Settings
+from wallet_api.errors import CredentialError
+from wallet_api.services.sd_jwt_vc import IssuerKey, PermitFacts, ResidenceFacts
+
+# Permit states in which a credential may be (re-)issued.
+ISSUABLE_PERMIT_STATES = frozenset({"active"})
+
+
+def tenant(session: Session, tenant_id: int) -> Tenant:
+    """The tenant row (it exists: offers reference it)."""
+    row = session.get(Tenant, tenant_id)
+    assert row is not None
+    return row
+
+
+def status_uri(settings: Settings, tenant: Tenant, list_no: int) -> str:
+    """The status list URI (JWT form by content negotiation) of a tenant's list."""
+    from issuer.services.status_lists import list_uri
+
+    return list_uri(settings, tenant.ags, list_no)
+
+
+def allocate(session: Session, *, tenant_id: int, now: datetime) -> tuple[int, int]:
+    """A fresh random status index of the tenant (issuer.services.status_lists)."""
+    from issuer.services.status_lists import allocate_index
+
+    return allocate_index(session, tenant_id=tenant_id, now=now)
+
+
+def revoke_indices(session: Session, *, tenant_id: int, entries: list[tuple[int, int]]) -> int:
+    """Set every (list_no, idx) to INVALID at once; returns how many changed."""
+    from issuer.services.status_lists import revoke_tokens
+
+    return revoke_tokens(session, tenant_id=tenant_id, tokens=entries)
+
+
+def signing_key(
+    settings: Settings, tenant: Tenant, now: datetime, *, permit_type: str | None
+) -> IssuerKey:
+    """The tenant's active signer as the SD-JWT code needs it."""
+    from issuer.services.signing import tenant_signer
+
+    signer = tenant_signer(settings, tenant, now, permit_type=permit_type)
+    return IssuerKey(kid=signer.jws_kid, sign=signer.sign)
+
+
+def active_permit(
+    session: Session, *, tenant: Tenant, permit_id: uuid.UUID | None, now: datetime
+) -> Permit:
+    """The offer's permit, if it may still be delivered; else credential_request_denied."""
+    permit = session.get(Permit, permit_id) if permit_id is not None else None
+    if (
+        permit is None
+        or permit.tenant_id != tenant.id
+        or permit.state not in ISSUABLE_PERMIT_STATES
+        or now >= permit.valid_until
+    ):
+        raise CredentialError("credential_request_denied", "the permit is not active")
+    return permit
+
+
+def qr_token(session: Session, settings: Settings, *, permit: Permit, now: datetime) -> str:
+    """A fresh ``BID1:`` token of the permit (issuer.services.permits.issue_qr_token)."""
+    from issuer.services.permits import issue_qr_token
+
+    return issue_qr_token(session, settings, permit=permit, now=now)
+
+
+def record_permit_token(
+    session: Session, *, permit: Permit, list_no: int, idx: int, iat: int, exp: int, now: datetime
+) -> None:
+    """Record an SD-JWT VC of a permit, so revoking the permit revokes it too (DESIGN §5)."""
+    from issuer.services.permits import record_token
+
+    record_token(
+        session, permit=permit, list_no=list_no, idx=idx, kind="sd-jwt", iat=iat, exp=exp, now=now
+    )
+
+
+def permit_facts(session: Session, *, permit: Permit) -> PermitFacts:
+    """What the parking-permit credential shows."""
+    given, family = "", permit.holder_label or ""
+    if permit.resident_id is not None:
+        resident = session.get(Resident, permit.resident_id)
+        if resident is not None:
+            given, family = resident.given_name, resident.family_name
+    return PermitFacts(
+        permit_type=permit.permit_type,
+        zones=tuple(permit.zone_codes),
+        plates=tuple(p.plate for p in permit.plates),
+        number=permit.number,
+        valid_from=int(permit.valid_from.timestamp()),
+        valid_until=int(permit.valid_until.timestamp()),
+        holder_given_name=given,
+        holder_family_name=family,
+        fleet=permit.fleet,
+    )
+
+
+def find_permit(session: Session, *, tenant: Tenant, permit_id: uuid.UUID) -> Permit | None:
+    """A permit of the tenant by id, or None."""
+    permit = session.get(Permit, permit_id)
+    if permit is None or permit.tenant_id != tenant.id:
+        return None
+    return permit
+
+
+def find_resident(session: Session, *, tenant_id: int, resident_id: uuid.UUID) -> Resident | None:
+    """A resident of the tenant by id, or None."""
+    resident = session.get(Resident, resident_id)
+    if resident is None or resident.tenant_id != tenant_id:
+        return None
+    return resident
+
+
+def residence_facts(
+    session: Session, *, tenant: Tenant, resident_id: uuid.UUID, today: date
+) -> ResidenceFacts:
+    """The resident's current residence (main preferred); none → credential_request_denied."""
+    resident = find_resident(session, tenant_id=tenant.id, resident_id=resident_id)
+    if resident is None or resident.birth_date is None:
+        raise CredentialError("credential_request_denied", "no registered residence")
+    current = [
+        r
+        for r in resident.residences
+        if r.valid_from <= today and (r.valid_until is None or today < r.valid_until)
+    ]
+    if not current:
+        raise CredentialError("credential_request_denied", "no registered residence")
+    current.sort(key=lambda r: (r.kind != "main", r.valid_from))
+    residence = current[0]
+    return ResidenceFacts(
+        given_name=resident.given_name,
+        family_name=resident.family_name,
+        birth_date=resident.birth_date,
+        street_address=f"{residence.street} {residence.house_number}",
+        postal_code=residence.postcode,
+        locality=tenant.name,
+        residence_kind=residence.kind,
+        resident_since=residence.valid_from,
+    )
+
+
+def tenant_by_ags(session: Session, ags: str) -> Tenant | None:
+    """A tenant by AGS."""
+    return session.scalars(select(Tenant).where(Tenant.ags == ags)).one_or_none()
+
+
+def all_tenants(session: Session) -> list[Tenant]:
+    """Every tenant, by AGS."""
+    return list(session.scalars(select(Tenant).order_by(Tenant.ags)).all())
+
+
+def utc(moment: datetime) -> datetime:
+    """An aware UTC datetime."""
+    return moment.astimezone(UTC)

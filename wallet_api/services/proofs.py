@@ -1,0 +1,121 @@
+"""Validation of OpenID4VCI key proofs (OpenID4VCI 1.0 Appendix F.1, proof type ``jwt``).
+
+A proof is a compact JWS the wallet signs with the key it wants the credential bound to:
+header ``typ: openid4vci-proof+jwt``, ``alg: ES256`` (the only algorithm we accept), the
+public key as ``jwk`` (no ``kid``, ``x5c`` or ``trust_chain`` alongside it, no private
+parameters); claims ``aud`` = the credential issuer identifier, ``iat`` within a window
+around now, ``nonce`` = a ``c_nonce`` from the nonce endpoint. The checks run structure
+first, then the signature, then the claims; the nonce's single use is enforced by the
+caller against the database. Time is a parameter.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+from jwt.exceptions import InvalidTokenError, PyJWKError
+
+from wallet_api.errors import CredentialError
+
+PROOF_TYP = "openid4vci-proof+jwt"
+MAX_PROOF_CHARS = 4096
+# How far in the past a proof's iat may be, and how far in the future (clock skew).
+IAT_MAX_AGE_SECONDS = 300
+IAT_MAX_SKEW_SECONDS = 60
+_FORBIDDEN_KEY_HEADERS = ("kid", "x5c", "x5u", "trust_chain", "jku")
+_PRIVATE_JWK_MEMBERS = ("d", "p", "q", "dp", "dq", "qi", "k")
+
+
+@dataclass(frozen=True, slots=True)
+class ProvenKey:
+    """A public key whose possession a proof demonstrated, with the proof's nonce."""
+
+    jwk: dict[str, str]
+    thumbprint: str  # base64url(SHA-256 RFC 7638 thumbprint), 43 characters (DESIGN §3.1)
+    nonce: str
+    iat: int
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def jwk_thumbprint(jwk: dict[str, Any]) -> str:
+    """base64url SHA-256 RFC 7638 thumbprint of a P-256 public JWK (DESIGN §3.1 JWS kid)."""
+    members = {name: jwk[name] for name in ("crv", "kty", "x", "y")}
+    canonical = json.dumps(members, sort_keys=True, separators=(",", ":")).encode("utf-8")
+    return _b64url(hashlib.sha256(canonical).digest())
+
+
+def _refuse(description: str) -> CredentialError:
+    return CredentialError("invalid_proof", description)
+
+
+def _public_p256_jwk(header: dict[str, Any]) -> dict[str, str]:
+    jwk = header.get("jwk")
+    if not isinstance(jwk, dict):
+        raise _refuse("the proof header must carry the key as jwk")
+    if any(name in header for name in _FORBIDDEN_KEY_HEADERS):
+        raise _refuse("jwk must be the only key parameter")
+    if any(name in jwk for name in _PRIVATE_JWK_MEMBERS):
+        raise _refuse("jwk must be a public key")
+    if jwk.get("kty") != "EC" or jwk.get("crv") != "P-256":
+        raise _refuse("jwk must be an EC P-256 key")
+    if not all(isinstance(jwk.get(name), str) for name in ("x", "y")):
+        raise _refuse("jwk must have x and y")
+    return {"kty": "EC", "crv": "P-256", "x": jwk["x"], "y": jwk["y"]}
+
+
+def validate_proof(proof: object, *, audience: str, now: int) -> ProvenKey:
+    """Check one ``proofs.jwt`` element; raise ``CredentialError`` (``invalid_proof``).
+
+    The nonce is returned, not checked: the caller consumes it exactly once.
+    """
+    if not isinstance(proof, str) or not 0 < len(proof) <= MAX_PROOF_CHARS:
+        raise _refuse("a proof must be a compact JWS string")
+    try:
+        header = jwt.get_unverified_header(proof)
+    except InvalidTokenError as exc:
+        raise _refuse("the proof is not a JWS") from exc
+    if header.get("typ") != PROOF_TYP:
+        raise _refuse("typ must be openid4vci-proof+jwt")
+    if header.get("alg") != "ES256":
+        raise _refuse("alg must be ES256")
+    if "crit" in header:
+        raise _refuse("no critical header parameters are understood")
+    jwk = _public_p256_jwk(header)
+    try:
+        key = jwt.PyJWK(jwk, algorithm="ES256")
+        claims = jwt.decode(
+            proof,
+            key=key,
+            algorithms=["ES256"],
+            options={
+                "verify_signature": True,
+                "verify_aud": False,
+                "verify_iat": False,
+                "verify_exp": False,
+                "verify_nbf": False,
+                "verify_iss": False,
+            },
+        )
+    except (InvalidTokenError, PyJWKError, ValueError) as exc:
+        raise _refuse("the proof signature does not verify") from exc
+    aud = claims.get("aud")
+    if not (aud == audience or (isinstance(aud, list) and aud == [audience])):
+        raise _refuse("aud must be the credential issuer identifier")
+    iat = claims.get("iat")
+    if not isinstance(iat, int) or isinstance(iat, bool):
+        raise _refuse("iat must be an integer")
+    if iat < now - IAT_MAX_AGE_SECONDS or iat > now + IAT_MAX_SKEW_SECONDS:
+        raise _refuse("iat is outside the accepted window")
+    nonce = claims.get("nonce")
+    if not isinstance(nonce, str) or not nonce:
+        # OpenID4VCI 1.0 §8.3.1.2: a missing or wrong c_nonce is invalid_nonce.
+        raise CredentialError("invalid_nonce", "the proof carries no nonce")
+    return ProvenKey(jwk=jwk, thumbprint=jwk_thumbprint(jwk), nonce=nonce, iat=iat)
