@@ -1,0 +1,176 @@
+"""Trust bundle payload (DESIGN §3.4): round trip, strict decoding, hostile input."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import cbor2
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from verifier import (
+    TYP_TRUST_BUNDLE,
+    Alg,
+    DecodeError,
+    IssuerEntry,
+    Reason,
+    StatusList,
+    StatusListToken,
+    TrustBundle,
+    bundle_key,
+    cose_kid,
+    decode_bundle_payload,
+    decode_sign1,
+    encode_bundle_payload,
+    encode_sign1,
+    encode_status_list_cwt,
+    key_to_cose,
+    software_signer,
+    thumbprint,
+    verify_sign1,
+)
+
+ROOT = ec.derive_private_key(0x5EED_0000, ec.SECP256R1())
+ISSUER = ec.derive_private_key(0x5EED_0001, ec.SECP256R1())
+ISSUER_ED = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
+T0 = 1_767_225_600
+STATUS = encode_status_list_cwt(
+    StatusListToken(
+        "https://gkd.example/sl/1", T0, T0 + 86_400, 43_200, StatusList.from_values(2, 1024, {5: 1})
+    ),
+    alg=Alg.ES256,
+    kid=cose_kid(ISSUER.public_key()),
+    sign=software_signer(ISSUER),
+)
+KEYS = (
+    bundle_key(
+        ISSUER.public_key(), nbf=T0 - 10, sign_until=T0 + 100, exp=T0 + 1000, types=("BEW", "BES")
+    ),
+    bundle_key(ISSUER_ED.public_key(), nbf=T0, sign_until=T0 + 200, exp=T0 + 2000, types=()),
+)
+BUNDLE = TrustBundle(
+    seq=7,
+    iat=T0,
+    fresh_until=T0 + 3600,
+    exp=T0 + 86_400,
+    issuers={
+        "05513000": IssuerEntry(
+            "05513000", "Gelsenkirchen", "https://ge.example", KEYS, {1: STATUS}
+        )
+    },
+    anchors_next=(ec.derive_private_key(0x5EED_0002, ec.SECP256R1()).public_key(),),
+)
+
+
+def _same(a: TrustBundle, b: TrustBundle) -> bool:
+    return encode_bundle_payload(a) == encode_bundle_payload(b)
+
+
+def test_round_trip_and_signed_message() -> None:
+    payload = encode_bundle_payload(BUNDLE)
+    decoded = decode_bundle_payload(payload)
+    assert _same(decoded, BUNDLE)
+    assert decoded.issuers["05513000"].keys[0].kid == thumbprint(ISSUER.public_key())
+    assert decoded.issuers["05513000"].keys[1].alg is Alg.EDDSA
+    assert decoded.issuers["05513000"].status == {1: STATUS}
+    assert set(cbor2.loads(payload)) == {
+        "v",
+        "seq",
+        "iat",
+        "fresh_until",
+        "exp",
+        "issuers",
+        "anchors_next",
+    }
+    data = encode_sign1(
+        payload,
+        alg=Alg.ES256,
+        kid=cose_kid(ROOT.public_key()),
+        sign=software_signer(ROOT),
+        content_type=TYP_TRUST_BUNDLE,
+    )
+    msg = decode_sign1(data)
+    verify_sign1(msg, ROOT.public_key())
+    assert msg.content_type == TYP_TRUST_BUNDLE
+    assert _same(decode_bundle_payload(msg.payload), BUNDLE)
+    assert "anchors_next" not in cbor2.loads(
+        encode_bundle_payload(dataclasses.replace(BUNDLE, anchors_next=()))
+    )
+
+
+def _mutate(edit: Any) -> bytes:
+    m = cbor2.loads(encode_bundle_payload(BUNDLE))
+    edit(m)
+    return cbor2.dumps(m)
+
+
+def _key(m: dict[str, Any]) -> dict[str, Any]:
+    entry: dict[str, Any] = m["issuers"]["05513000"]["keys"][0]
+    return entry
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda m: m.update(v=2),
+        lambda m: m.pop("seq"),
+        lambda m: m.update(extra=1),
+        lambda m: m.update(seq=-1),
+        lambda m: m.update(iat=1.5),
+        lambda m: m.update(fresh_until=m["exp"] + 1),
+        lambda m: m.update(issuers=[]),
+        lambda m: m["issuers"]["05513000"].pop("url"),
+        lambda m: m["issuers"]["05513000"].update(status={1: "token"}),
+        lambda m: m["issuers"]["05513000"].update(status={-1: b"x"}),
+        lambda m: m["issuers"]["05513000"]["keys"].append(_key(m)),  # repeated key
+        lambda m: _key(m).update(kid=_key(m)["kid"][:8]),
+        lambda m: _key(m).update(kid=bytes(32)),
+        lambda m: _key(m).update(alg=-8),
+        lambda m: _key(m).update(sign_until=_key(m)["exp"] + 1),
+        lambda m: _key(m).update(types=["XYZ"]),
+        lambda m: _key(m).update(types=["BEW", "BEW"]),
+        lambda m: _key(m)["key"].update({-3: bytes(32)}),  # off the curve
+        lambda m: m.update(anchors_next=[{1: 2}]),
+        lambda m: m.update(anchors_next=[key_to_cose(ROOT.public_key())] * 9),
+    ],
+)
+def test_strict_decoding(edit: Any) -> None:
+    with pytest.raises(DecodeError) as info:
+        decode_bundle_payload(_mutate(edit))
+    assert info.value.reason is Reason.BAD_BUNDLE
+
+
+def test_encoder_refuses_inconsistent_bundles() -> None:
+    with pytest.raises(ValueError):
+        encode_bundle_payload(dataclasses.replace(BUNDLE, exp=BUNDLE.iat))
+    wrong = dataclasses.replace(KEYS[0], kid=bytes(32))
+    entry = IssuerEntry("05513000", "x", "https://x", (wrong,), {})
+    with pytest.raises(ValueError):
+        encode_bundle_payload(dataclasses.replace(BUNDLE, issuers={"05513000": entry}))
+
+
+_PAYLOAD = encode_bundle_payload(BUNDLE)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.data())
+def test_mutated_payloads_fail_with_reason(data: st.DataObject) -> None:
+    payload = bytearray(_PAYLOAD)
+    index = data.draw(st.integers(0, len(payload) - 1))
+    payload[index] ^= data.draw(st.integers(1, 255))
+    try:
+        decode_bundle_payload(bytes(payload))
+    except DecodeError as exc:
+        assert exc.reason is Reason.BAD_BUNDLE
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=300))
+def test_random_bytes_fail_with_reason(data: bytes) -> None:
+    with pytest.raises(DecodeError) as info:
+        decode_bundle_payload(data)
+    assert info.value.reason is Reason.BAD_BUNDLE
