@@ -6,4 +6,4 @@ clocks). Add a module here by listing it in ``pytest_plugins`` below.
 
 from __future__ import annotations
 
-pytest_plugins: list[str] = []
+pytest_plugins: list[str] = ["tests.support.clock", "tests.support.db", "tests.support.http"]

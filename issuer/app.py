@@ -1,0 +1,81 @@
+"""`create_app(settings)`: the municipal API as a FastAPI app. Nothing runs at import."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from issuer.db.session import make_engine, make_session_factory
+from issuer.middleware import (
+    BodyLimitMiddleware,
+    IdempotencyMiddleware,
+    RequestIdMiddleware,
+    install_idempotency_handler,
+)
+from issuer.problems import install_problem_handlers
+from issuer.routes import (
+    audit,
+    clients,
+    enforcement,
+    health,
+    imports,
+    permits,
+    publication,
+    residents,
+    tenants,
+    vehicles,
+    zones,
+)
+from issuer.services.clients import SecretHasher
+from issuer.services.clock import Clock, SystemClock
+from issuer.settings import Settings
+
+API_PREFIX = "/api/v1"
+
+
+def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
+    """The issuer app with its own engine, session factory, clock and secret hasher."""
+    settings = settings or Settings()
+    engine = make_engine(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        engine.dispose()
+
+    app = FastAPI(
+        title="buergerid municipal API",
+        version="1",
+        description="Tenants, registry, permits and publication of buergerid (DESIGN §5).",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.session_factory = make_session_factory(engine)
+    app.state.clock = clock or SystemClock()
+    app.state.hasher = SecretHasher(
+        time_cost=settings.argon2_time_cost,
+        memory_kib=settings.argon2_memory_kib,
+        parallelism=settings.argon2_parallelism,
+    )
+
+    install_problem_handlers(app)
+    install_idempotency_handler(app)
+    # added innermost first: RequestId → BodyLimit → Idempotency → routes
+    app.add_middleware(IdempotencyMiddleware)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_request_bytes=settings.max_request_bytes,
+        max_import_bytes=settings.max_import_bytes,
+    )
+    app.add_middleware(RequestIdMiddleware)
+
+    app.include_router(health.router)
+    for module in (tenants, clients, residents, vehicles, zones, audit, imports):
+        app.include_router(module.router, prefix=API_PREFIX)
+    # the permits engineer's routers carry their own paths
+    for module in (permits, publication, enforcement):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,124 @@
+"""Request dependencies as `Annotated` aliases; authentication, scope and tenant checks live here.
+
+SessionDep    the request's Session, one transaction, committed before the response is sent
+ClockDep      the app's Clock
+SettingsDep   the app's Settings
+ApiClientDep  the authenticated Principal (401 problem otherwise); claims Idempotency-Keys
+TenantDep     the principal's Tenant row (403 for operator clients)
+require_scope("permits:issue", ...)  a dependency: 403 unless the principal has one of them
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session, sessionmaker
+
+from issuer.db.models import Tenant
+from issuer.errors import ErrorCode, Forbidden, Unauthenticated
+from issuer.middleware import IDEMPOTENCY_SCOPE_KEY, IdempotencyContext, claim_idempotency_key
+from issuer.services import clients as clients_service
+from issuer.services.clients import Principal, SecretHasher
+from issuer.services.clock import Clock
+from issuer.settings import Settings
+
+
+def get_settings(request: Request) -> Settings:
+    """The app's Settings."""
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_clock(request: Request) -> Clock:
+    """The app's Clock."""
+    clock: Clock = request.app.state.clock
+    return clock
+
+
+def get_session_factory(request: Request) -> sessionmaker[Session]:
+    """The app's session factory."""
+    factory: sessionmaker[Session] = request.app.state.session_factory
+    return factory
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """One session and transaction per request; rolled back on any exception."""
+    with get_session_factory(request)() as session, session.begin():
+        yield session
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+ClockDep = Annotated[Clock, Depends(get_clock)]
+# scope="function": commit before the response leaves, so a client never sees an answer
+# whose transaction could still fail
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+
+
+def _bearer(request: Request) -> str:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthenticated()
+    return token.strip()
+
+
+def get_principal(request: Request, clock: ClockDep) -> Principal:
+    """Authenticate the bearer token (one argon2 verification) and claim an Idempotency-Key."""
+    token = _bearer(request)
+    factory = get_session_factory(request)
+    hasher: SecretHasher = request.app.state.hasher
+    now = clock.now()
+    with factory() as session, session.begin():
+        principal = clients_service.authenticate(session, hasher, token, now=now)
+    ctx = request.scope.get(IDEMPOTENCY_SCOPE_KEY)
+    if isinstance(ctx, IdempotencyContext) and ctx.record_id is None:
+        claim_idempotency_key(
+            factory, ctx, client_id=principal.client_id, tenant_id=principal.tenant_id, now=now
+        )
+    request.state.principal = principal
+    return principal
+
+
+ApiClientDep = Annotated[Principal, Depends(get_principal)]
+
+
+def require_scope(*scopes: str) -> Callable[[Principal], Principal]:
+    """A dependency: the principal, if it holds at least one of `scopes`, else 403."""
+    wanted = tuple(clients_service.Scope(s).value for s in scopes)
+
+    def _check(principal: ApiClientDep) -> Principal:
+        if not principal.has_any(wanted):
+            raise Forbidden(ErrorCode.INSUFFICIENT_SCOPE)
+        return principal
+
+    _check.__name__ = "require_scope_" + "_".join(s.replace(":", "_") for s in wanted)
+    return _check
+
+
+def get_tenant(principal: ApiClientDep, session: SessionDep) -> Tenant:
+    """The tenant of a tenant-level client; operator clients get 403 tenant_required."""
+    if principal.tenant_id is None:
+        raise Forbidden(ErrorCode.TENANT_REQUIRED)
+    tenant = session.get(Tenant, principal.tenant_id)
+    if tenant is None:  # deleted under us
+        raise Unauthenticated()
+    return tenant
+
+
+def require_operator(principal: ApiClientDep) -> Principal:
+    """An operator-level client with the admin scope, else 403."""
+    if not principal.is_operator or "admin" not in principal.scopes:
+        raise Forbidden(ErrorCode.OPERATOR_REQUIRED)
+    return principal
+
+
+TenantDep = Annotated[Tenant, Depends(get_tenant)]
+OperatorDep = Annotated[Principal, Depends(require_operator)]
+RegistryWriter = Annotated[Principal, Depends(require_scope("registry:write"))]
+RegistryReader = Annotated[
+    Principal, Depends(require_scope("registry:write", "permits:issue", "permits:revoke"))
+]
+AuditReader = Annotated[Principal, Depends(require_scope("audit:read"))]
+TenantAdmin = Annotated[Principal, Depends(require_scope("admin"))]

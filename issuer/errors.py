@@ -1,0 +1,162 @@
+"""Errors of the issuer: one family, every instance carries a stable code and an HTTP status.
+
+    IssuerError                 a request was refused (never raised for our own bugs)
+    ├── InvalidRequest          400/422 malformed or semantically invalid input
+    ├── Unauthenticated         401 missing, unknown, wrong, expired or revoked credential
+    ├── Forbidden               403 authenticated, but the scope or role does not allow it
+    ├── NotFound                404 no such object *for this tenant* (never says whether it exists)
+    ├── Conflict                409 state conflict (duplicate, idempotency key in flight)
+    ├── Refused                 422 an application failed rules; `errors` lists every rule code
+    ├── PayloadTooLarge         413 body or import beyond the configured bound
+    └── Unavailable             503 a dependency (database, keys) is not ready
+
+`ErrorCode` values are the contract: clients switch on `code`, never on `title` or `detail`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from enum import StrEnum
+from typing import Any, ClassVar
+
+
+class ErrorCode(StrEnum):
+    """Stable problem codes (the `code` member of every problem+json body)."""
+
+    INVALID_REQUEST = "invalid_request"
+    UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
+    UNAUTHENTICATED = "unauthenticated"
+    INSUFFICIENT_SCOPE = "insufficient_scope"
+    TENANT_REQUIRED = "tenant_required"
+    OPERATOR_REQUIRED = "operator_required"
+    NOT_FOUND = "not_found"
+    METHOD_NOT_ALLOWED = "method_not_allowed"
+    CONFLICT = "conflict"
+    ALREADY_EXISTS = "already_exists"
+    IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
+    IDEMPOTENCY_IN_PROGRESS = "idempotency_in_progress"
+    APPLICATION_REFUSED = "application_refused"
+    REQUEST_TOO_LARGE = "request_too_large"
+    IMPORT_TOO_LARGE = "import_too_large"
+    INVALID_PLATE = "invalid_plate"
+    UNAVAILABLE = "unavailable"
+    INTERNAL_ERROR = "internal_error"
+
+
+TITLES: dict[ErrorCode, str] = {
+    ErrorCode.INVALID_REQUEST: "The request is not valid",
+    ErrorCode.UNSUPPORTED_MEDIA_TYPE: "Unsupported media type",
+    ErrorCode.UNAUTHENTICATED: "Authentication required",
+    ErrorCode.INSUFFICIENT_SCOPE: "The credential lacks the required scope",
+    ErrorCode.TENANT_REQUIRED: "A tenant credential is required",
+    ErrorCode.OPERATOR_REQUIRED: "An operator credential is required",
+    ErrorCode.NOT_FOUND: "Not found",
+    ErrorCode.METHOD_NOT_ALLOWED: "Method not allowed",
+    ErrorCode.CONFLICT: "Conflict",
+    ErrorCode.ALREADY_EXISTS: "The object already exists",
+    ErrorCode.IDEMPOTENCY_KEY_REUSED: "Idempotency-Key reused with a different request",
+    ErrorCode.IDEMPOTENCY_IN_PROGRESS: "A request with this Idempotency-Key is in progress",
+    ErrorCode.APPLICATION_REFUSED: "The application was refused",
+    ErrorCode.REQUEST_TOO_LARGE: "Request body too large",
+    ErrorCode.IMPORT_TOO_LARGE: "Import too large",
+    ErrorCode.INVALID_PLATE: "The licence plate is not valid",
+    ErrorCode.UNAVAILABLE: "Service unavailable",
+    ErrorCode.INTERNAL_ERROR: "Internal server error",
+}
+
+PROBLEM_TYPE_PREFIX = "urn:buergerid:problem:"
+
+
+def problem_type(code: ErrorCode) -> str:
+    """The RFC 9457 `type` URI of a code."""
+    return PROBLEM_TYPE_PREFIX + code.value
+
+
+class IssuerError(Exception):
+    """A refused request; `code` is stable, `detail` must never carry personal data."""
+
+    status: ClassVar[int] = 400
+    default_code: ClassVar[ErrorCode] = ErrorCode.INVALID_REQUEST
+
+    def __init__(
+        self,
+        code: ErrorCode | None = None,
+        detail: str = "",
+        *,
+        errors: Sequence[dict[str, Any]] = (),
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        self.code = code or self.default_code
+        self.detail = detail
+        self.errors = list(errors)
+        self.headers = headers or {}
+        super().__init__(f"{self.code}: {detail}" if detail else str(self.code))
+
+    @property
+    def title(self) -> str:
+        """Short human summary of the code."""
+        return TITLES.get(self.code, self.code.value)
+
+    @property
+    def type_uri(self) -> str:
+        """RFC 9457 `type` member."""
+        return problem_type(self.code)
+
+
+class InvalidRequest(IssuerError):
+    """Malformed or semantically invalid input."""
+
+    status = 422
+    default_code = ErrorCode.INVALID_REQUEST
+
+
+class Unauthenticated(IssuerError):
+    """Missing, unknown, wrong, expired or revoked credential (one answer for all)."""
+
+    status = 401
+    default_code = ErrorCode.UNAUTHENTICATED
+
+    def __init__(self, code: ErrorCode | None = None, detail: str = "") -> None:
+        super().__init__(code, detail, headers={"WWW-Authenticate": 'Bearer realm="buergerid"'})
+
+
+class Forbidden(IssuerError):
+    """Authenticated, but not allowed."""
+
+    status = 403
+    default_code = ErrorCode.INSUFFICIENT_SCOPE
+
+
+class NotFound(IssuerError):
+    """No such object for this tenant; the same answer whether it exists elsewhere or not."""
+
+    status = 404
+    default_code = ErrorCode.NOT_FOUND
+
+
+class Conflict(IssuerError):
+    """The request conflicts with the current state."""
+
+    status = 409
+    default_code = ErrorCode.CONFLICT
+
+
+class Refused(IssuerError):
+    """An application failed one or more rules; `errors` lists each by code."""
+
+    status = 422
+    default_code = ErrorCode.APPLICATION_REFUSED
+
+
+class PayloadTooLarge(IssuerError):
+    """A body or import beyond the configured bound."""
+
+    status = 413
+    default_code = ErrorCode.REQUEST_TOO_LARGE
+
+
+class Unavailable(IssuerError):
+    """The database or the keys are not ready."""
+
+    status = 503
+    default_code = ErrorCode.UNAVAILABLE

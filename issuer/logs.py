@@ -1,0 +1,64 @@
+"""Structured logging: JSON lines with a constant event name, ids and the request id.
+
+Never log tokens, bodies, names, birth dates, addresses, plates, keys or passphrases: callers
+pass identifiers only, as `extra=` fields.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from contextvars import ContextVar
+from datetime import UTC, datetime
+from typing import Any
+
+request_id_var: ContextVar[str | None] = ContextVar("buergerid_request_id", default=None)
+
+# attributes every LogRecord has; anything else came in through `extra=`
+_STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
+
+
+class RequestIdFilter(logging.Filter):
+    """Adds the current request id (if any) to every record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not hasattr(record, "request_id"):
+            record.request_id = request_id_var.get()
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: ts, level, logger, event, request_id and the extra fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        body: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "event": record.msg if isinstance(record.msg, str) else repr(record.msg),
+        }
+        for key, value in record.__dict__.items():
+            if key not in _STANDARD and value is not None:
+                body[key] = value if isinstance(value, int | float | bool | str) else str(value)
+        if record.exc_info and record.exc_info[0] is not None:
+            # the exception type only: messages and tracebacks may carry request data
+            body["exc_type"] = record.exc_info[0].__name__
+        return json.dumps(body, separators=(",", ":"), ensure_ascii=False)
+
+
+def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
+    """Configure the root logger once, from the entry point (never at import)."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(RequestIdFilter())
+    if fmt == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level)
+    # uvicorn's access log prints query strings; ours (middleware) does not
+    logging.getLogger("uvicorn.access").disabled = True

@@ -1,0 +1,406 @@
+"""Pure ASGI middleware: request ids + access log, body size limit, Idempotency-Key replay.
+
+Order (outermost first): RequestIdMiddleware → BodyLimitMiddleware → IdempotencyMiddleware → app.
+
+Idempotency (draft-ietf-httpapi-idempotency-key-header): for a POST with `Idempotency-Key`
+the body is spooled (bounded by the body limit, memory-capped, then disk) and hashed; the
+authentication dependency (`deps.py`) then *claims* (client, key) with a unique constraint
+in its own committed transaction, so a concurrent duplicate finds the claim and gets 409
+`idempotency_in_progress`; a retry after completion gets the stored first answer; the same
+key with another body gets 422 `idempotency_key_reused`. The claim is made only after the
+credential verified, so nobody can poison another client's keys.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import anyio
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from issuer.db.models import IdempotencyRecord
+from issuer.errors import Conflict, ErrorCode, InvalidRequest
+from issuer.logs import request_id_var
+from issuer.problems import problem_body
+
+log = logging.getLogger(__name__)
+
+REQUEST_ID_HEADER = "x-request-id"
+_REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+_IDEMPOTENCY_KEY_RE = re.compile(r"^[\x21-\x7e]{1,255}$")
+IDEMPOTENCY_SCOPE_KEY = "buergerid.idempotency"
+IMPORT_PATH_PREFIX = "/api/v1/imports/"
+# a claim whose request never finished (crashed worker) may be taken over after this
+STALE_CLAIM = timedelta(minutes=2)
+_MAX_STORED_RESPONSE_BYTES = 1024 * 1024
+_SPOOL_MEMORY_BYTES = 1024 * 1024
+
+
+async def _send_problem(send: Send, status: int, code: ErrorCode, path: str) -> None:
+    import json
+
+    body = json.dumps(problem_body(status, code, path)).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/problem+json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+class RequestIdMiddleware:
+    """Takes or makes `X-Request-ID`, echoes it, and logs one access line (no path values)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = ""
+        for name, value in scope["headers"]:
+            if name == b"x-request-id":
+                incoming = value.decode("latin-1")
+        request_id = incoming if _REQUEST_ID_RE.match(incoming) else uuid.uuid4().hex
+        token = request_id_var.set(request_id)
+        status = 500
+        started = time.perf_counter()
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = [h for h in message.get("headers", []) if h[0] != b"x-request-id"]
+                headers.append((b"x-request-id", request_id.encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            route = scope.get("route")
+            log.info(
+                "http_request",
+                extra={
+                    "method": scope["method"],
+                    # the route template, never the raw path (it may hold references)
+                    "route": getattr(route, "path", "unmatched"),
+                    "status": status,
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                },
+            )
+            request_id_var.reset(token)
+
+
+class RequestTooLarge(StarletteHTTPException):
+    """Raised from `receive` once a body passes the limit (also for chunked bodies)."""
+
+    def __init__(self) -> None:
+        super().__init__(status_code=413)
+
+
+class BodyLimitMiddleware:
+    """Refuses bodies beyond `max_request_bytes` (imports: `max_import_bytes`) with 413."""
+
+    def __init__(self, app: ASGIApp, *, max_request_bytes: int, max_import_bytes: int) -> None:
+        self.app = app
+        self.max_request_bytes = max_request_bytes
+        self.max_import_bytes = max_import_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        limit = (
+            self.max_import_bytes if path.startswith(IMPORT_PATH_PREFIX) else self.max_request_bytes
+        )
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                try:
+                    declared = int(value)
+                except ValueError:
+                    declared = -1
+                if declared < 0 or declared > limit:
+                    code = (
+                        ErrorCode.REQUEST_TOO_LARGE if declared >= 0 else ErrorCode.INVALID_REQUEST
+                    )
+                    await _send_problem(send, 413 if declared >= 0 else 400, code, path)
+                    return
+        received = 0
+        response_started = False
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise RequestTooLarge()
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal response_started
+            if message["type"] == "http.response.start":
+                response_started = True
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, tracking_send)
+        except RequestTooLarge:
+            if response_started:
+                raise
+            await _send_problem(send, 413, ErrorCode.REQUEST_TOO_LARGE, path)
+
+
+@dataclass(slots=True)
+class IdempotencyContext:
+    """What the middleware learnt about a POST with an Idempotency-Key (in the ASGI scope)."""
+
+    key: str
+    request_hash: str
+    record_id: int | None = None  # set by the claim in deps.py
+
+
+class IdempotentReplay(Exception):
+    """Raised by the claim when a completed first answer exists; rendered as that answer."""
+
+    def __init__(self, status_code: int, content_type: str | None, body: bytes) -> None:
+        super().__init__("idempotent replay")
+        self.status_code = status_code
+        self.content_type = content_type
+        self.body = body
+
+
+def install_idempotency_handler(app: FastAPI) -> None:
+    """Render `IdempotentReplay` as the stored response."""
+
+    @app.exception_handler(IdempotentReplay)
+    async def _replay(_request: Request, exc: IdempotentReplay) -> Response:
+        return Response(
+            exc.body,
+            status_code=exc.status_code,
+            media_type=exc.content_type,
+            headers={"Idempotent-Replayed": "true"},
+        )
+
+
+def claim_idempotency_key(
+    factory: sessionmaker[Session],
+    ctx: IdempotencyContext,
+    *,
+    client_id: uuid.UUID,
+    tenant_id: int | None,
+    now: Any,
+) -> None:
+    """Claim (client, key) or raise: replay, reused key (422) or in progress (409)."""
+    try:
+        with factory() as session, session.begin():
+            record = IdempotencyRecord(
+                tenant_id=tenant_id,
+                client_id=client_id,
+                key=ctx.key,
+                request_hash=ctx.request_hash,
+                created_at=now,
+            )
+            session.add(record)
+            session.flush()
+            ctx.record_id = record.id
+        return
+    except IntegrityError:
+        pass
+    with factory() as session, session.begin():
+        existing = session.scalars(
+            select(IdempotencyRecord).where(
+                IdempotencyRecord.client_id == client_id, IdempotencyRecord.key == ctx.key
+            )
+        ).one()
+        if existing.request_hash != ctx.request_hash:
+            raise InvalidRequest(ErrorCode.IDEMPOTENCY_KEY_REUSED)
+        if existing.status_code is not None:
+            raise IdempotentReplay(
+                existing.status_code, existing.content_type, existing.response_body or b""
+            )
+        if existing.created_at > now - STALE_CLAIM:
+            raise Conflict(ErrorCode.IDEMPOTENCY_IN_PROGRESS, headers={"Retry-After": "1"})
+        # the first request died without an answer: take the claim over
+        taken = session.execute(
+            update(IdempotencyRecord)
+            .where(
+                IdempotencyRecord.id == existing.id,
+                IdempotencyRecord.created_at == existing.created_at,
+                IdempotencyRecord.status_code.is_(None),
+            )
+            .values(created_at=now)
+        )
+        if taken.rowcount != 1:  # type: ignore[attr-defined]
+            raise Conflict(ErrorCode.IDEMPOTENCY_IN_PROGRESS, headers={"Retry-After": "1"})
+        ctx.record_id = existing.id
+
+
+def _finish_claim(
+    factory: sessionmaker[Session],
+    record_id: int,
+    status: int,
+    content_type: str | None,
+    body: bytes | None,
+) -> None:
+    with factory() as session, session.begin():
+        if body is None:
+            session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.id == record_id))
+        else:
+            session.execute(
+                update(IdempotencyRecord)
+                .where(IdempotencyRecord.id == record_id)
+                .values(status_code=status, content_type=content_type, response_body=body)
+            )
+
+
+class IdempotencyMiddleware:
+    """Spools and hashes POST bodies with an Idempotency-Key; stores the first answer."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        key = None
+        for name, value in scope["headers"]:
+            if name == b"idempotency-key":
+                key = value.decode("latin-1")
+        if key is None:
+            await self.app(scope, receive, send)
+            return
+        if not _IDEMPOTENCY_KEY_RE.match(key):
+            await _send_problem(send, 400, ErrorCode.INVALID_REQUEST, scope["path"])
+            return
+
+        spool = tempfile.SpooledTemporaryFile(max_size=_SPOOL_MEMORY_BYTES)
+        try:
+            digest = hashlib.sha256()
+            digest.update(scope["method"].encode() + b"\0" + scope["path"].encode() + b"\0")
+            digest.update(scope.get("query_string", b"") + b"\0")
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    return
+                chunk = message.get("body", b"")
+                digest.update(chunk)
+                spool.write(chunk)
+                if not message.get("more_body", False):
+                    break
+            spool.seek(0)
+            ctx = IdempotencyContext(key=key, request_hash=digest.hexdigest())
+            scope[IDEMPOTENCY_SCOPE_KEY] = ctx
+            await self._run(scope, receive, send, spool, ctx)
+        finally:
+            spool.close()
+
+    async def _run(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        spool: Any,
+        ctx: IdempotencyContext,
+    ) -> None:
+        replay_done = False
+        total = _spool_size(spool)
+
+        async def replay_receive() -> Message:
+            nonlocal replay_done
+            if replay_done:
+                return await receive()
+            chunk = spool.read(64 * 1024)
+            more = bool(chunk) and spool.tell() < total
+            if not more:
+                replay_done = True
+            return {"type": "http.request", "body": chunk, "more_body": more}
+
+        start: Message | None = None
+        chunks: list[bytes] = []
+        size = 0
+
+        async def buffering_send(message: Message) -> None:
+            nonlocal start, size
+            if ctx.record_id is None:
+                await send(message)
+                return
+            if message["type"] == "http.response.start":
+                start = message
+                return
+            if message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+                size += len(chunks[-1])
+                if message.get("more_body", False):
+                    return
+                assert start is not None
+                await self._store(scope, ctx, start, b"".join(chunks) if size else b"")
+                await send(start)
+                await send({"type": "http.response.body", "body": b"".join(chunks)})
+                return
+            await send(message)
+
+        try:
+            await self.app(scope, replay_receive, buffering_send)
+        except BaseException:
+            if ctx.record_id is not None and start is None:
+                await self._release(scope, ctx)
+            raise
+
+    async def _store(
+        self, scope: Scope, ctx: IdempotencyContext, start: Message, body: bytes
+    ) -> None:
+        assert ctx.record_id is not None
+        status = int(start["status"])
+        content_type = None
+        for name, value in start.get("headers", []):
+            if name == b"content-type":
+                content_type = value.decode("latin-1")
+        keep = status < 500 and len(body) <= _MAX_STORED_RESPONSE_BYTES
+        factory = scope["app"].state.session_factory
+        record_id = ctx.record_id
+        try:
+            await anyio.to_thread.run_sync(
+                _finish_claim, factory, record_id, status, content_type, body if keep else None
+            )
+        except Exception as exc:  # the answer still goes out; a retry then re-runs
+            log.error("idempotency_store_failed", extra={"exc_type": type(exc).__name__})
+
+    async def _release(self, scope: Scope, ctx: IdempotencyContext) -> None:
+        assert ctx.record_id is not None
+        factory = scope["app"].state.session_factory
+        try:
+            await anyio.to_thread.run_sync(_finish_claim, factory, ctx.record_id, 0, None, None)
+        except Exception as exc:
+            log.error("idempotency_release_failed", extra={"exc_type": type(exc).__name__})
+
+
+def _spool_size(spool: Any) -> int:
+    pos = spool.tell()
+    spool.seek(0, 2)
+    end = spool.tell()
+    spool.seek(pos)
+    return int(end)

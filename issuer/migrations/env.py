@@ -1,0 +1,68 @@
+"""Alembic environment: URL from the config attributes (set from Settings), metadata from every
+models module. Run through `issuer.migrations.upgrade()` or `buergerid-issuer migrate`."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+
+from alembic import context
+from sqlalchemy.engine import Connection
+
+from issuer.db.base import Base
+from issuer.db.session import make_engine
+
+# Every module that puts tables on Base; optional ones are imported when they exist.
+MODEL_MODULES = ("issuer.db.models", "issuer.db.permit_models")
+for _name in MODEL_MODULES:
+    if importlib.util.find_spec(_name) is not None:
+        importlib.import_module(_name)
+
+target_metadata = Base.metadata
+config = context.config
+
+
+def _url() -> str:
+    url = config.attributes.get("database_url") or config.get_main_option("sqlalchemy.url")
+    if not url:
+        raise RuntimeError("no database URL: use issuer.migrations.upgrade(url)")
+    return str(url)
+
+
+def run_migrations_offline() -> None:
+    """Emit SQL without a connection (`alembic upgrade --sql`)."""
+    context.configure(
+        url=_url(), target_metadata=target_metadata, literal_binds=True, render_as_batch=True
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def run_migrations_online() -> None:
+    """Run against a live connection; SQLite needs batch mode for ALTERs."""
+    connection = config.attributes.get("connection")
+    if connection is not None:
+        _run(connection)
+        return
+    engine = make_engine(_url())
+    try:
+        with engine.connect() as conn:
+            _run(conn)
+    finally:
+        engine.dispose()
+
+
+def _run(connection: Connection) -> None:
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        render_as_batch=connection.dialect.name == "sqlite",
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+if context.is_offline_mode():
+    run_migrations_offline()
+else:
+    run_migrations_online()

@@ -1,0 +1,7 @@
+"""Imports routes."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter()

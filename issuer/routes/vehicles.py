@@ -1,0 +1,7 @@
+"""Vehicles routes."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter()

@@ -1,0 +1,57 @@
+"""Shared API schema pieces: pages, problem documents (for OpenAPI), health."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ApiModel(BaseModel):
+    """Base of request bodies: unknown fields are refused."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class HealthOut(BaseModel):
+    """Health answer."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"status": "ok"}]})
+
+    status: str
+
+
+class ProblemOut(BaseModel):
+    """RFC 9457 problem details with the stable `code`."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "type": "urn:buergerid:problem:not_found",
+                    "title": "Not found",
+                    "status": 404,
+                    "code": "not_found",
+                    "instance": "/api/v1/residents/0b5f…",
+                }
+            ]
+        }
+    )
+
+    type: str
+    title: str
+    status: int
+    code: str
+    instance: str
+    detail: str | None = None
+    errors: list[dict[str, Any]] | None = None
+
+
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"model": ProblemOut, "description": "missing or invalid credential"},
+    403: {"model": ProblemOut, "description": "insufficient scope"},
+    404: {"model": ProblemOut, "description": "not found for this tenant"},
+    422: {"model": ProblemOut, "description": "invalid request"},
+}
+
+LimitQuery = Field(default=50, ge=1, le=500)

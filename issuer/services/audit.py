@@ -1,0 +1,221 @@
+"""Append-only, hash-chained audit log (one chain per tenant, plus `global` for the operator).
+
+Each entry's hash is SHA-256 over a canonical JSON encoding of its fields including the
+previous entry's hash, so changing or deleting a row breaks the chain at that sequence.
+Appends lock the chain's head row (`UPDATE ... RETURNING` takes the row lock on PostgreSQL;
+on SQLite every transaction starts with BEGIN IMMEDIATE), so concurrent appends serialise.
+Entries carry ids only, never personal data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from issuer.db.models import AuditEntry, AuditHead
+
+GENESIS_HASH = "0" * 64
+GLOBAL_CHAIN = "global"
+
+
+def chain_for(tenant_id: int | None) -> str:
+    """The chain name of a tenant (`t<id>`) or the operator chain."""
+    return GLOBAL_CHAIN if tenant_id is None else f"t{tenant_id}"
+
+
+def entry_hash(
+    *,
+    chain: str,
+    seq: int,
+    at: datetime,
+    tenant_id: int | None,
+    actor: str,
+    action: str,
+    object_type: str,
+    object_id: str,
+    reason: str | None,
+    prev_hash: str,
+) -> str:
+    """SHA-256 hex over the canonical JSON (sorted keys, no spaces, UTC microseconds)."""
+    canonical = json.dumps(
+        {
+            "chain": chain,
+            "seq": seq,
+            "at": at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            "tenant_id": tenant_id,
+            "actor": actor,
+            "action": action,
+            "object_type": object_type,
+            "object_id": object_id,
+            "reason": reason,
+            "prev_hash": prev_hash,
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def ensure_chain(session: Session, tenant_id: int | None) -> None:
+    """Create the chain head of a tenant (called in the tenant-creating transaction)."""
+    chain = chain_for(tenant_id)
+    if session.get(AuditHead, chain) is None:
+        session.add(AuditHead(chain=chain, seq=0, hash=GENESIS_HASH))
+        session.flush()
+
+
+def record(
+    session: Session,
+    *,
+    tenant_id: int | None,
+    actor: str,
+    action: str,
+    object_type: str,
+    object_id: str,
+    reason: str | None = None,
+    now: datetime,
+) -> AuditEntry:
+    """Append one entry in the caller's transaction; ids only, never personal data."""
+    chain = chain_for(tenant_id)
+    # the UPDATE takes the head's row lock; RETURNING gives the new seq and the *old* hash
+    row = session.execute(
+        update(AuditHead)
+        .where(AuditHead.chain == chain)
+        .values(seq=AuditHead.seq + 1)
+        .returning(AuditHead.seq, AuditHead.hash)
+        .execution_options(synchronize_session=False)
+    ).one_or_none()
+    if row is None:
+        ensure_chain(session, tenant_id)
+        return record(
+            session,
+            tenant_id=tenant_id,
+            actor=actor,
+            action=action,
+            object_type=object_type,
+            object_id=object_id,
+            reason=reason,
+            now=now,
+        )
+    seq, prev_hash = int(row[0]), str(row[1])
+    at = now.astimezone(UTC)
+    digest = entry_hash(
+        chain=chain,
+        seq=seq,
+        at=at,
+        tenant_id=tenant_id,
+        actor=actor,
+        action=action,
+        object_type=object_type,
+        object_id=object_id,
+        reason=reason,
+        prev_hash=prev_hash,
+    )
+    entry = AuditEntry(
+        chain=chain,
+        seq=seq,
+        at=at,
+        tenant_id=tenant_id,
+        actor=actor,
+        action=action,
+        object_type=object_type,
+        object_id=object_id,
+        reason=reason,
+        prev_hash=prev_hash,
+        hash=digest,
+    )
+    session.add(entry)
+    session.execute(
+        update(AuditHead)
+        .where(AuditHead.chain == chain)
+        .values(hash=digest)
+        .execution_options(synchronize_session=False)
+    )
+    session.flush()
+    return entry
+
+
+def list_entries(
+    session: Session, *, tenant_id: int, after_seq: int = 0, limit: int = 100
+) -> list[AuditEntry]:
+    """A tenant's entries in chain order, after `after_seq`."""
+    return list(
+        session.scalars(
+            select(AuditEntry)
+            .where(AuditEntry.chain == chain_for(tenant_id), AuditEntry.seq > after_seq)
+            .order_by(AuditEntry.seq)
+            .limit(limit)
+        )
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ChainBreak:
+    """Where a chain stops verifying, and why (`changed`, `missing`, `head_mismatch`)."""
+
+    chain: str
+    seq: int
+    problem: str
+
+
+def _iter_chain(session: Session, chain: str) -> Iterator[AuditEntry]:
+    last = 0
+    while True:
+        batch = list(
+            session.scalars(
+                select(AuditEntry)
+                .where(AuditEntry.chain == chain, AuditEntry.seq > last)
+                .order_by(AuditEntry.seq)
+                .limit(1000)
+            )
+        )
+        if not batch:
+            return
+        yield from batch
+        last = batch[-1].seq
+
+
+def verify_chains(session: Session, *, chain: str | None = None) -> list[ChainBreak]:
+    """Recompute every chain (or one); returns the first break of each broken chain."""
+    heads = session.scalars(
+        select(AuditHead).where(AuditHead.chain == chain) if chain else select(AuditHead)
+    ).all()
+    breaks: list[ChainBreak] = []
+    for head in sorted(heads, key=lambda h: h.chain):
+        expected_seq, prev = 1, GENESIS_HASH
+        broken: ChainBreak | None = None
+        for entry in _iter_chain(session, head.chain):
+            if entry.seq != expected_seq:
+                broken = ChainBreak(head.chain, expected_seq, "missing")
+                break
+            recomputed = entry_hash(
+                chain=entry.chain,
+                seq=entry.seq,
+                at=entry.at,
+                tenant_id=entry.tenant_id,
+                actor=entry.actor,
+                action=entry.action,
+                object_type=entry.object_type,
+                object_id=entry.object_id,
+                reason=entry.reason,
+                prev_hash=entry.prev_hash,
+            )
+            if entry.prev_hash != prev or recomputed != entry.hash:
+                broken = ChainBreak(head.chain, entry.seq, "changed")
+                break
+            prev, expected_seq = entry.hash, expected_seq + 1
+        if broken is None and (head.seq != expected_seq - 1 or head.hash != prev):
+            # the newest rows were deleted (or the head was tampered with)
+            broken = ChainBreak(
+                head.chain, expected_seq, "missing" if head.seq >= expected_seq else "head_mismatch"
+            )
+        if broken is not None:
+            breaks.append(broken)
+    return breaks

@@ -1,0 +1,96 @@
+"""Server configuration: the one `Settings` class, the only issuer module reading the environment.
+
+Build it in the entry point (`cli.py`) or in a test and pass it down; nothing reads it at import.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+log = logging.getLogger(__name__)
+
+DEV_PASSPHRASE_FILE = "dev-passphrase"
+
+
+class Settings(BaseSettings):
+    """Every knob of the issuer (and the wallet API, which shares the database and keys)."""
+
+    model_config = SettingsConfigDict(env_prefix="BUERGERID_", extra="forbid")
+
+    environment: Literal["development", "test", "production"] = "development"
+    data_dir: Path = Path("var")
+    # empty: sqlite:///<data_dir>/buergerid.db (filled in by the validator below)
+    database_url: str = ""
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    public_base_url: str = ""
+    # None: a development passphrase file in data_dir (0600, with a warning); refused in production
+    key_passphrase: SecretStr | None = None
+
+    max_request_bytes: int = Field(default=64 * 1024, ge=1024)
+    max_import_bytes: int = Field(default=256 * 1024 * 1024, ge=1024)
+    max_import_line_bytes: int = Field(default=8 * 1024, ge=256)
+    import_batch_rows: int = Field(default=2000, ge=1)
+
+    # argon2id for API client secrets (RFC 9106 second recommended option by default)
+    argon2_time_cost: int = Field(default=3, ge=1)
+    argon2_memory_kib: int = Field(default=64 * 1024, ge=8)
+    argon2_parallelism: int = Field(default=1, ge=1)
+    client_rotation_grace_seconds: int = Field(default=24 * 3600, ge=0)
+
+    # publication (permits engineer): root ring under keys_dir, freshness of signed artefacts
+    root_key_ring: str = "root"
+    trust_bundle_fresh_seconds: int = Field(default=24 * 3600, ge=60)
+    trust_bundle_exp_seconds: int = Field(default=7 * 24 * 3600, ge=60)
+    status_list_ttl_seconds: int = Field(default=3600, ge=60)
+    status_list_exp_seconds: int = Field(default=7 * 24 * 3600, ge=60)
+    status_list_refresh_seconds: int = Field(default=6 * 3600, ge=60)
+    plate_index_exp_seconds: int = Field(default=24 * 3600, ge=60)
+    retention_erase_after_days: int = Field(default=365, ge=0)
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["json", "text"] = "json"
+    sqlite_busy_timeout_ms: int = Field(default=10_000, ge=0)
+
+    @model_validator(mode="after")
+    def _defaults_and_production_guards(self) -> Settings:
+        if not self.database_url:
+            self.database_url = f"sqlite:///{self.data_dir / 'buergerid.db'}"
+        if not self.public_base_url:
+            self.public_base_url = f"http://{self.host}:{self.port}"
+        if self.environment == "production":
+            if self.key_passphrase is None:
+                raise ValueError("key_passphrase is required in production (no dev fallback)")
+            if self.database_url.startswith("sqlite"):
+                log.warning("production_on_sqlite")
+        return self
+
+    @property
+    def keys_dir(self) -> Path:
+        """Where the per-tenant key rings live: data_dir/keys/<ags>/."""
+        return self.data_dir / "keys"
+
+
+def resolve_key_passphrase(settings: Settings) -> str:
+    """The key-file passphrase: configured, or a generated development one (0600, warned)."""
+    if settings.key_passphrase is not None:
+        return settings.key_passphrase.get_secret_value()
+    if settings.environment == "production":  # the validator refuses this; belt and braces
+        raise ValueError("key_passphrase is required in production")
+    path = settings.data_dir / DEV_PASSPHRASE_FILE
+    if path.exists():
+        return path.read_text(encoding="utf-8").strip()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(value + "\n")
+    log.warning("dev_passphrase_generated", extra={"file": path.name})
+    return value
