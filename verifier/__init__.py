@@ -76,6 +76,14 @@ from verifier._keys import (
     thumbprint,
     verify_signature,
 )
+from verifier._plate_index import (
+    MAX_PLATE_INDEX_BYTES,
+    PlateEntry,
+    PlateIndex,
+    decode_plate_index_payload,
+    encode_plate_index_payload,
+    plate_key,
+)
 from verifier._plates import canonical_plate, canonical_zone
 from verifier._sdjwt import (
     KB_JWT_TYP,
@@ -116,6 +124,7 @@ __all__ = [
     "MAX_COSE_BYTES",
     "MAX_DEPTH",
     "MAX_JWS_CHARS",
+    "MAX_PLATE_INDEX_BYTES",
     "MAX_STATUS_LIST_BYTES",
     "MAX_STATUS_LIST_TOKEN_BYTES",
     "PERMIT_ALGS",
@@ -135,6 +144,8 @@ __all__ = [
     "Notice",
     "PermitClaims",
     "PermitType",
+    "PlateEntry",
+    "PlateIndex",
     "PublicKey",
     "Reason",
     "Sd",
@@ -163,6 +174,7 @@ __all__ = [
     "decode_claims_map",
     "decode_jws",
     "decode_permit_claims",
+    "decode_plate_index_payload",
     "decode_sign1",
     "decode_status_list_cwt",
     "decode_status_list_jwt",
@@ -170,6 +182,7 @@ __all__ = [
     "encode_bundle_payload",
     "encode_jws",
     "encode_permit_payload",
+    "encode_plate_index_payload",
     "encode_sign1",
     "encode_status_list_cwt",
     "encode_status_list_jwt",
@@ -184,6 +197,7 @@ __all__ = [
     "peek_issuer",
     "peek_jws_header",
     "permit_claims_map",
+    "plate_key",
     "present_sd_jwt",
     "sig_structure",
     "software_signer",
