@@ -255,3 +255,18 @@ def fee_for(
     if schedule is None:
         return None, 0
     return schedule.id, compute_fee(schedule.kind, schedule.params, basis)
+
+
+def list_schedules(session: Session, *, tenant_id: Any) -> list[Any]:
+    """Every schedule of a tenant, voided ones included, newest first."""
+    from sqlalchemy import select
+
+    from issuer.db.permit_models import FeeSchedule
+
+    return list(
+        session.scalars(
+            select(FeeSchedule)
+            .where(FeeSchedule.tenant_id == tenant_id)
+            .order_by(FeeSchedule.effective_from.desc(), FeeSchedule.id.desc())
+        )
+    )

@@ -251,6 +251,7 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(length=8), nullable=False),
         sa.Column("iat", sa.Integer(), nullable=False),
         sa.Column("exp", sa.Integer(), nullable=False),
+        sa.Column("text", sa.Text(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["permit_id"],

@@ -1,0 +1,230 @@
+"""Status lists (DESIGN §3.3): random never-reused indices, 2-bit statuses, cached signed tokens.
+
+- `allocate_index` draws a uniformly random index with `secrets` from a list with room and
+  inserts it into `status_entries`, whose unique (tenant, list_no, idx) makes reuse
+  impossible; a collision (another transaction took the same index) retries inside a
+  savepoint. Lists hold 2^17 entries and are filled to at most half, so a draw collides
+  rarely and a list stays large enough for herd privacy; a full tenant gets a new list.
+- `set_status` writes the entry and bumps the list's `version` in the caller's transaction;
+  the signed tokens cached on the list row carry the version they were built from, and
+  `current_tokens` rebuilds them once when stale (never per request).
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from issuer.db.permit_models import StatusEntry, StatusList
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from issuer.settings import Settings
+
+LIST_SIZE = 2**17
+BITS = 2
+FILL_LIMIT = 0.5  # a list takes new indices until half full
+VALID, INVALID, SUSPENDED = 0, 1, 2
+MAX_DRAWS = 64
+
+
+def _open_list(session: Session, tenant_id: int, now: datetime) -> StatusList:
+    """A list of the tenant with room, created when there is none (row-locked)."""
+    limit = int(LIST_SIZE * FILL_LIMIT)
+    stmt = (
+        select(StatusList)
+        .where(StatusList.tenant_id == tenant_id, StatusList.allocated < limit)
+        .order_by(StatusList.list_no)
+        .limit(1)
+        .with_for_update()
+    )
+    row = session.scalars(stmt).first()
+    if row is not None:
+        return row
+    for _ in range(5):
+        last = session.scalar(
+            select(func.max(StatusList.list_no)).where(StatusList.tenant_id == tenant_id)
+        )
+        row = StatusList(
+            tenant_id=tenant_id,
+            list_no=(last or 0) + 1,
+            size=LIST_SIZE,
+            bits=BITS,
+            allocated=0,
+            version=1,
+            created_at=now,
+        )
+        try:
+            with session.begin_nested():
+                session.add(row)
+                session.flush()
+        except IntegrityError:
+            continue  # another transaction created that list number; take the next
+        return row
+    raise RuntimeError("could not create a status list")
+
+
+def allocate_index(
+    session: Session, *, tenant_id: int, now: datetime | None = None
+) -> tuple[int, int]:
+    """A fresh random (list_no, idx) for one token, recorded in this transaction."""
+    from issuer.services.clock import SystemClock
+
+    at = now or SystemClock().now()
+    status_list = _open_list(session, tenant_id, at)
+    for _ in range(MAX_DRAWS):
+        idx = secrets.randbelow(status_list.size)
+        entry = StatusEntry(
+            tenant_id=tenant_id,
+            list_no=status_list.list_no,
+            idx=idx,
+            status=VALID,
+            allocated_at=at,
+        )
+        try:
+            with session.begin_nested():
+                session.add(entry)
+                session.flush()
+        except IntegrityError:
+            continue
+        status_list.allocated += 1
+        return status_list.list_no, idx
+    raise RuntimeError("no free status index after many draws")
+
+
+def set_status(session: Session, *, tenant_id: int, list_no: int, idx: int, value: int) -> None:
+    """Set one index to VALID (0), INVALID (1) or SUSPENDED (2); marks the list for rebuild."""
+    set_statuses(session, tenant_id=tenant_id, entries=[(list_no, idx)], value=value)
+
+
+def set_statuses(
+    session: Session, *, tenant_id: int, entries: Iterable[tuple[int, int]], value: int
+) -> int:
+    """Set many indices at once (revoking a permit sets all of its tokens); returns the count."""
+    if value not in (VALID, INVALID, SUSPENDED):
+        raise ValueError("status value must be 0, 1 or 2")
+    by_list: dict[int, list[int]] = {}
+    for list_no, idx in entries:
+        by_list.setdefault(list_no, []).append(idx)
+    changed = 0
+    for list_no, indices in sorted(by_list.items()):
+        # lock the list row first: every writer of this list queues here, in list order
+        bump = (
+            update(StatusList)
+            .where(StatusList.tenant_id == tenant_id, StatusList.list_no == list_no)
+            .values(version=StatusList.version + 1)
+        )
+        session.execute(bump)
+        for start in range(0, len(indices), 500):
+            chunk = indices[start : start + 500]
+            result = session.execute(
+                update(StatusEntry)
+                .where(
+                    StatusEntry.tenant_id == tenant_id,
+                    StatusEntry.list_no == list_no,
+                    StatusEntry.idx.in_(chunk),
+                )
+                .values(status=value)
+                .execution_options(synchronize_session=False)
+            )
+            changed += int(getattr(result, "rowcount", 0) or 0)
+    return changed
+
+
+def revoke_tokens(session: Session, *, tenant_id: int, tokens: Iterable[tuple[int, int]]) -> int:
+    """Revoke a list of (list_no, idx) tokens at once (e.g. a lost phone's credentials)."""
+    return set_statuses(session, tenant_id=tenant_id, entries=tokens, value=INVALID)
+
+
+def status_of(session: Session, *, tenant_id: int, list_no: int, idx: int) -> int | None:
+    """The stored status of one index, None if it was never allocated."""
+    return session.scalar(
+        select(StatusEntry.status).where(
+            StatusEntry.tenant_id == tenant_id,
+            StatusEntry.list_no == list_no,
+            StatusEntry.idx == idx,
+        )
+    )
+
+
+# ------------------------------------------------------------------------------- building
+
+
+def pack(size: int, statuses: Iterable[tuple[int, int]], bits: int = BITS) -> bytes:
+    """The raw bitstring: entry i in byte i*bits//8 at bit (i*bits)%8, LSB first (draft §4)."""
+    data = bytearray((size * bits + 7) // 8)
+    per_byte = 8 // bits
+    for idx, value in statuses:
+        if value:
+            data[idx // per_byte] |= value << ((idx % per_byte) * bits)
+    return bytes(data)
+
+
+def list_bits(session: Session, *, tenant_id: int, list_no: int, size: int) -> bytes:
+    """The current bitstring of one list, from the non-VALID entries."""
+    rows = session.execute(
+        select(StatusEntry.idx, StatusEntry.status).where(
+            StatusEntry.tenant_id == tenant_id,
+            StatusEntry.list_no == list_no,
+            StatusEntry.status != VALID,
+        )
+    ).all()
+    return pack(size, ((int(i), int(s)) for i, s in rows))
+
+
+def list_uri(settings: Settings, ags: str, list_no: int) -> str:
+    """The https URI of a list, the `sub` of its token and the `uri` in credentials."""
+    return f"{settings.public_base_url.rstrip('/')}/status-lists/{ags}/{list_no}"
+
+
+def needs_rebuild(row: StatusList, now: datetime, refresh: timedelta) -> bool:
+    """Stale when the state changed since the build, or the token nears its expiry."""
+    if row.built_version != row.version or row.built_at is None or row.cwt is None:
+        return True
+    from issuer.services.eligibility import as_utc
+
+    return now >= as_utc(row.built_at) + refresh
+
+
+def ensure_built(
+    session: Session, settings: Settings, *, tenant: Any, row: StatusList, now: datetime
+) -> StatusList:
+    """Rebuild and store the signed CWT and JWT of a list when stale; returns the row."""
+    from issuer.services.signing import sign_status_list
+
+    if not needs_rebuild(row, now, status_refresh(settings)):
+        return row
+    version = row.version
+    bits = list_bits(session, tenant_id=row.tenant_id, list_no=row.list_no, size=row.size)
+    cwt, jwt = sign_status_list(
+        settings, tenant, uri=list_uri(settings, tenant.ags, row.list_no), bits=bits, now=now
+    )
+    # only store when nobody changed the list meanwhile (version unchanged)
+    session.execute(
+        update(StatusList)
+        .where(StatusList.id == row.id, StatusList.version == version)
+        .values(cwt=cwt, jwt=jwt, built_version=version, built_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    row.cwt, row.jwt, row.built_version, row.built_at = cwt, jwt, version, now
+    return row
+
+
+def status_refresh(settings: Settings) -> timedelta:
+    """How long a built status list token is served before a fresh one is signed."""
+    return timedelta(seconds=int(getattr(settings, "status_list_refresh_seconds", 3600)))
+
+
+def tenant_lists(session: Session, *, tenant_id: int) -> list[StatusList]:
+    """Every list of a tenant, by number."""
+    return list(
+        session.scalars(
+            select(StatusList).where(StatusList.tenant_id == tenant_id).order_by(StatusList.list_no)
+        )
+    )
