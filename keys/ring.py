@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from keys.errors import KeyRingError, KeysCode, KeysError
 from keys.lifecycle import (
@@ -46,6 +46,7 @@ from keys.storage._atomic import locked, read_bounded, write_atomic
 from keys.storage.file import DEFAULT_KDF, DEFAULT_MAX_MEMORY_KIB, KdfParams, read_key_file
 from keys.storage.file import write_key_file as _write_key_file
 from keys.storage.pkcs11 import Pkcs11Token
+from verifier._bundle import BundleKey
 from verifier._errors import Reason, VerifierError
 from verifier._keys import (
     PERMIT_ALGS,
@@ -57,8 +58,8 @@ from verifier._keys import (
     key_to_jwk,
 )
 
-if TYPE_CHECKING:
-    from verifier._bundle import BundleKey
+Passphrase = str | bytes | Callable[[], str | bytes] | None
+"""A passphrase, or a function asked once when a file key is first needed (e.g. a prompt)."""
 
 RING_FORMAT = 1
 METADATA = "ring.json"
@@ -149,11 +150,15 @@ class _Meta:
     kind: RingKind
     bundle_seq: int
     entries: tuple[_Entry, ...]
+    name: str = ""
+    url: str = ""
 
     def to_json(self) -> bytes:
         doc = {
             "format": RING_FORMAT,
             "issuer_id": self.issuer_id,
+            "name": self.name,
+            "url": self.url,
             "kind": self.kind.value,
             "bundle_seq": self.bundle_seq,
             "keys": [e.to_json() for e in self.entries],
@@ -247,7 +252,10 @@ def _parse_meta(raw: bytes) -> _Meta:
     entries = tuple(_parse_entry(k) for k in keys)
     if len({e.kid for e in entries}) != len(entries):
         raise _bad("duplicate kid")
-    return _Meta(issuer_id, kind, _int(doc, "bundle_seq"), entries)
+    name, url = doc.get("name", ""), doc.get("url", "")
+    if not isinstance(name, str) or not isinstance(url, str):
+        raise _bad("name or url")
+    return _Meta(issuer_id, kind, _int(doc, "bundle_seq"), entries, name, url)
 
 
 class KeyRing:
@@ -257,7 +265,7 @@ class KeyRing:
         self,
         path: Path,
         *,
-        passphrase: str | bytes | None,
+        passphrase: Passphrase,
         pkcs11: Pkcs11Token | None,
         kdf: KdfParams,
         max_memory_kib: int,
@@ -285,11 +293,16 @@ class KeyRing:
         issuer_id: str,
         *,
         kind: RingKind = RingKind.ISSUER,
-        passphrase: str | bytes | None = None,
+        name: str = "",
+        url: str = "",
+        passphrase: Passphrase = None,
         pkcs11: Pkcs11Token | None = None,
         kdf: KdfParams = DEFAULT_KDF,
     ) -> KeyRing:
-        """Create an empty ring in `path` (created if missing; must not hold a ring yet)."""
+        """Create an empty ring in `path` (created if missing; must not hold a ring yet).
+
+        `name` and `url` (the https issuer id of SD-JWT VCs) go into the trust bundle.
+        """
         path = Path(path)
         if not issuer_id:
             raise KeyRingError(KeysCode.BAD_INPUT, "issuer id is empty")
@@ -298,7 +311,14 @@ class KeyRing:
             (path / KEYS_DIR).mkdir(mode=0o700, exist_ok=True)
         except OSError as exc:
             raise KeyRingError(KeysCode.RING_NOT_FOUND, "cannot create the ring directory") from exc
-        meta = _Meta(issuer_id=issuer_id, kind=RingKind(kind), bundle_seq=0, entries=())
+        meta = _Meta(
+            issuer_id=issuer_id,
+            kind=RingKind(kind),
+            bundle_seq=0,
+            entries=(),
+            name=name,
+            url=url,
+        )
         try:
             with locked(path / LOCK):
                 write_atomic(path / METADATA, meta.to_json(), overwrite=False)
@@ -319,7 +339,7 @@ class KeyRing:
         cls,
         path: Path | str,
         *,
-        passphrase: str | bytes | None = None,
+        passphrase: Passphrase = None,
         pkcs11: Pkcs11Token | None = None,
         kdf: KdfParams = DEFAULT_KDF,
         max_memory_kib: int = DEFAULT_MAX_MEMORY_KIB,
@@ -352,6 +372,16 @@ class KeyRing:
         """The issuer id (AGS) of an issuer ring, the operator's name for the root ring."""
         assert self._meta is not None
         return self._meta.issuer_id
+
+    @property
+    def name(self) -> str:
+        """The issuer's display name (the municipality), as published in the bundle."""
+        return self._load().name
+
+    @property
+    def url(self) -> str:
+        """The issuer's https URL (SD-JWT VC `iss`), as published in the bundle."""
+        return self._load().url
 
     @property
     def kind(self) -> RingKind:
@@ -433,14 +463,13 @@ class KeyRing:
 
     def _load_signer(self, entry: _Entry) -> Signer:
         if entry.backend is Backend.FILE:
-            if self._passphrase is None:
-                raise KeyRingError(KeysCode.PASSPHRASE_REQUIRED, "the key file needs it")
+            passphrase = self._get_passphrase()
             name = entry.ref["file"]
             if "/" in name or name.startswith("."):
                 raise _bad("key file name")
             private = read_key_file(
                 self._path / KEYS_DIR / name,
-                self._passphrase,
+                passphrase,
                 max_memory_kib=self._max_memory_kib,
             )
             return SoftwareSigner(private)
@@ -450,6 +479,14 @@ class KeyRing:
         except ValueError as exc:
             raise _bad("PKCS#11 id") from exc
         return token.signer(key_id, entry.alg)
+
+    def _get_passphrase(self) -> str | bytes:
+        with self._cache_lock:
+            if callable(self._passphrase):
+                self._passphrase = self._passphrase()  # asked once, when first needed
+            if not self._passphrase:
+                raise KeyRingError(KeysCode.PASSPHRASE_REQUIRED, "file keys need a passphrase")
+            return self._passphrase
 
     def _token(self, label: str | None = None) -> Pkcs11Token:
         if self._pkcs11 is None:
@@ -483,12 +520,11 @@ class KeyRing:
         if alg not in PERMIT_ALGS:
             raise KeyRingError(KeysCode.UNSUPPORTED_ALG, f"alg {int(alg)}")
         if backend is Backend.FILE:
-            if self._passphrase is None:
-                raise KeyRingError(KeysCode.PASSPHRASE_REQUIRED, "a file key needs a passphrase")
+            passphrase = self._get_passphrase()
             private = generate_private_key(alg)
             signer = SoftwareSigner(private)
             name = f"{signer.jws_kid}.key"
-            _write_key_file(self._path / KEYS_DIR / name, private, self._passphrase, kdf=self._kdf)
+            _write_key_file(self._path / KEYS_DIR / name, private, passphrase, kdf=self._kdf)
             with self._cache_lock:
                 self._signers[signer.jws_kid] = signer
             return signer.public_key, {"file": name}
@@ -614,7 +650,7 @@ class KeyRing:
                 else e
                 for e in current.entries
             )
-            return _Meta(current.issuer_id, current.kind, current.bundle_seq, entries)
+            return replace(current, entries=entries)
 
         meta = self._mutate(apply)
         with self._cache_lock:
@@ -634,7 +670,7 @@ class KeyRing:
                     KeysCode.SEQ_NOT_INCREASING, f"seq must exceed {current.bundle_seq}"
                 )
             reserved.append(seq)
-            return _Meta(current.issuer_id, current.kind, seq, current.entries)
+            return replace(current, bundle_seq=seq)
 
         self._mutate(apply)
         return reserved[0]
