@@ -43,6 +43,7 @@ __all__ = [
     "Sign",
     "StatusReference",
     "VerifiedSdJwt",
+    "disclosable_paths",
     "hash_disclosure",
     "issue_sd_jwt",
     "present_sd_jwt",
@@ -797,6 +798,19 @@ def _holder_index(sd_jwt: str) -> tuple[str, list[tuple[ClaimPath, tuple[str, ..
 
     walk(parsed.payload, (), ())
     return parsed.jwt, index
+
+
+def disclosable_paths(sd_jwt: str) -> tuple[ClaimPath, ...]:
+    """The claim paths of an issued SD-JWT that the holder may show or withhold (not verified).
+
+    For a wallet's consent screen; the issuer signature is checked when the credential is
+    received (`verify_sd_jwt_vc` with `require_key_binding=False`).
+    """
+    _, index = _holder_index(sd_jwt)
+    needs_of = dict(index)
+    return tuple(
+        path for path, needs in index if needs and needs_of.get(path[:-1], ()) != needs
+    )
 
 
 def present_sd_jwt(
