@@ -1,7 +1,8 @@
 """SD-JWT (RFC 9901) and SD-JWT VC (draft-ietf-oauth-sd-jwt-vc), both directions.
 
-Issue (`issue_sd_jwt`), present (`present_sd_jwt`) and verify (`verify_sd_jwt`,
-`verify_sd_jwt_vc`) in the compact serialization only (DESIGN §3.6). Digests are
+Issue (`issue_sd_jwt`) and present (`present_sd_jwt`) in the compact serialization
+(DESIGN §3.6); verify (`verify_sd_jwt`, `verify_sd_jwt_vc`) the compact and the JWS JSON
+serialization (RFC 9901 §8, flattened and general). Digests are
 SHA-256 (`_sd_alg` "sha-256"); signatures go through a `Sign` callable returning the raw
 JWS signature (ES256: r||s), so issuer and holder keys may sit in an HSM.
 
@@ -58,6 +59,7 @@ SD_ALG = "sha-256"
 MAX_TOKEN_CHARS = 64 * 1024
 MAX_DISCLOSURES = 512
 MAX_DEPTH = 32
+MAX_JSON_SIGNATURES = 4
 DEFAULT_LEEWAY_SECONDS = 60
 DEFAULT_KB_MAX_AGE_SECONDS = 300
 
@@ -344,6 +346,8 @@ def _parse_json(presentation: str, max_disclosures: int) -> _Parsed:
     if not isinstance(document, dict) or not isinstance(document.get("payload"), str):
         raise DecodeError(Reason.BAD_SD_JWT, "not a JWS JSON serialization")
     entries = document.get("signatures", [document])
+    if isinstance(entries, list) and len(entries) > MAX_JSON_SIGNATURES:
+        raise DecodeError(Reason.TOO_LARGE, "too many signatures")
     if (
         not isinstance(entries, list)
         or not entries
@@ -708,6 +712,7 @@ def verify_sd_jwt_vc(
     expected_aud: str | None = None,
     expected_nonce: str | None = None,
     expected_vct: str | None = None,
+    expected_iss: str | None = None,
     algorithms: Collection[str] = ("ES256",),
     kb_algorithms: Collection[str] = ("ES256",),
     leeway_seconds: int = DEFAULT_LEEWAY_SECONDS,
@@ -716,7 +721,11 @@ def verify_sd_jwt_vc(
     max_disclosures: int = MAX_DISCLOSURES,
     max_depth: int = MAX_DEPTH,
 ) -> VerifiedSdJwt:
-    """`verify_sd_jwt` plus the SD-JWT VC rules: typ dc+sd-jwt, vct, plain claims, status."""
+    """`verify_sd_jwt` plus the SD-JWT VC rules: typ dc+sd-jwt, vct, plain claims, status.
+
+    `expected_vct` and `expected_iss`, when given, must equal `vct` and `iss`; the
+    `status.status_list` reference is returned for the caller's status check.
+    """
     result = verify_sd_jwt(
         presentation,
         issuer_key=issuer_key,
@@ -744,6 +753,8 @@ def verify_sd_jwt_vc(
         raise VerifierError(Reason.BAD_VCT, "unexpected vct")
     if "iss" in claims and not isinstance(claims["iss"], str):
         raise DecodeError(Reason.BAD_CLAIMS, "iss must be a string")
+    if expected_iss is not None and claims.get("iss") != expected_iss:
+        raise VerifierError(Reason.UNKNOWN_ISSUER, "iss is not the issuer of the pinned key")
     return VerifiedSdJwt(
         claims=claims,
         disclosed_paths=result.disclosed_paths,
@@ -808,9 +819,7 @@ def disclosable_paths(sd_jwt: str) -> tuple[ClaimPath, ...]:
     """
     _, index = _holder_index(sd_jwt)
     needs_of = dict(index)
-    return tuple(
-        path for path, needs in index if needs and needs_of.get(path[:-1], ()) != needs
-    )
+    return tuple(path for path, needs in index if needs and needs_of.get(path[:-1], ()) != needs)
 
 
 def present_sd_jwt(

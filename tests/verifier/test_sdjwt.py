@@ -446,3 +446,22 @@ def test_random_payloads_and_disclosures(body: Any, disclosure_contents: list[li
         _verify_vc(presentation, require_key_binding=False)
     except VerifierError as exc:
         assert isinstance(exc.reason, Reason)
+
+
+def test_expected_issuer() -> None:
+    assert _verify_vc(PRESENTED, expected_iss=ISS).claims["iss"] == ISS
+    assert _reason(_verify_vc, PRESENTED, expected_iss="https://other.example") is (
+        Reason.UNKNOWN_ISSUER
+    )
+
+
+def test_json_serialization_signature_count_is_bounded() -> None:
+    jwt = PRESENTED.split("~")[0]
+    protected, payload, signature = jwt.split(".")
+    entry = {"protected": protected, "signature": signature, "header": {}}
+    first = {**entry, "header": {"disclosures": []}}
+    document = {"payload": payload, "signatures": [first] + [entry] * 5}
+    presentation = json.dumps(document)
+    assert _reason(_verify_vc, presentation, require_key_binding=False) is Reason.TOO_LARGE
+    document["signatures"] = [first]
+    assert _verify_vc(json.dumps(document), require_key_binding=False).claims["vct"] == VCT
