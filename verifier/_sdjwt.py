@@ -199,10 +199,14 @@ class _Issuer:
     def build_object(self, claims: Mapping[Any, Any], depth: int) -> dict[str, Any]:
         out: dict[str, Any] = {}
         digests: list[str] = []
+        names: set[str] = set()
         for key, value in claims.items():
             name = key.value if isinstance(key, Sd) else key
             if not isinstance(name, str):
                 raise ValueError("claim names are strings")
+            if name in names:
+                raise ValueError(f"claim name {name!r} given twice")
+            names.add(name)
             if name in ("_sd", "...") or (depth == 0 and name == "_sd_alg"):
                 raise ValueError(f"claim name {name!r} is reserved by RFC 9901")
             built = self.build(value, depth + 1)
@@ -253,10 +257,11 @@ def issue_sd_jwt(
     issuer = _Issuer(salt or _default_salt, decoys)
     payload = issuer.build_object(claims, 0)
     if holder_jwk is not None:
-        if "cnf" in payload:
+        if "cnf" in payload or any(isinstance(k, Sd) and k.value == "cnf" for k in claims):
             raise ValueError("cnf given twice")
-        public = {k: v for k, v in holder_jwk.items() if k not in ("d", "p", "q", "dp", "dq")}
-        payload["cnf"] = {"jwk": public}
+        if {"d", "p", "q", "dp", "dq", "qi", "oth", "k"} & set(holder_jwk):
+            raise ValueError("holder_jwk must be a public key")
+        payload["cnf"] = {"jwk": dict(holder_jwk)}
     payload["_sd_alg"] = SD_ALG
     header: dict[str, Any] = {"alg": alg, "typ": typ}
     if kid is not None:

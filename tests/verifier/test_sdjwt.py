@@ -198,6 +198,10 @@ def test_issuer_refuses_misuse() -> None:
         _issue(alg="none")
     with pytest.raises(ValueError):
         _issue(alg="HS256")
+    with pytest.raises(ValueError):
+        _issue({Sd("a"): 1, "a": 2})
+    with pytest.raises(ValueError):
+        _issue(holder_jwk={**key_to_jwk(HOLDER.public_key()), "d": "secret"})
 
 
 # --------------------------------------------------------------------------- SD-JWT VC rules
