@@ -44,13 +44,10 @@ async def credential(
         now=state.clock.now(),
     )
     await run_in_threadpool(session.commit)
-    return JSONResponse(
-        {
-            "credentials": [{"credential": c} for c in issued.credentials],
-            "notification_id": issued.notification_id,
-        },
-        headers=NO_STORE,
-    )
+    response: dict[str, object] = {"credentials": [{"credential": c} for c in issued.credentials]}
+    if issued.notification_id is not None:
+        response["notification_id"] = issued.notification_id
+    return JSONResponse(response, headers=NO_STORE)
 
 
 @router.post("/wallet/notification", status_code=204)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, date, datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -92,7 +93,7 @@ def record_permit_token(
     )
 
 
-def permit_facts(session: Session, *, permit: Permit) -> PermitFacts:
+def permit_facts(session: Session, *, permit: Permit, tenant_name: str) -> PermitFacts:
     """What the parking-permit credential shows."""
     given, family = "", permit.holder_label or ""
     if permit.resident_id is not None:
@@ -109,6 +110,7 @@ def permit_facts(session: Session, *, permit: Permit) -> PermitFacts:
         holder_given_name=given,
         holder_family_name=family,
         fleet=permit.fleet,
+        issuer_name=tenant_name,
     )
 
 
@@ -154,6 +156,13 @@ def residence_facts(
         residence_kind=residence.kind,
         resident_since=residence.valid_from,
     )
+
+
+def tenant_jwks(settings: Settings, tenant: Tenant, now: datetime) -> dict[str, Any]:
+    """The tenant's published public keys as a JWKS (issuer.services.signing)."""
+    from issuer.services.signing import public_jwks
+
+    return public_jwks(settings, [tenant], now)
 
 
 def tenant_by_ags(session: Session, ags: str) -> Tenant | None:

@@ -38,7 +38,7 @@ class IssuedCredentials:
     """The credential response (§8.3): one entry per proof key, and a notification id."""
 
     credentials: tuple[str, ...]
-    notification_id: str
+    notification_id: str | None  # none for the QR token: nothing to track
 
 
 def _unix(moment: datetime) -> int:
@@ -136,7 +136,7 @@ def issue_credentials(
             raise CredentialError("invalid_proof", "the QR credential takes no proof")
         permit = bridge.active_permit(session, tenant=tenant, permit_id=offer.permit_id, now=now)
         qr = bridge.qr_token(session, settings, permit=permit, now=now)
-        return IssuedCredentials(credentials=(qr,), notification_id=notification_id)
+        return IssuedCredentials(credentials=(qr,), notification_id=None)
 
     if not proofs:
         raise CredentialError("invalid_proof", "this credential needs proofs.jwt")
@@ -146,8 +146,8 @@ def issue_credentials(
     issued: list[str] = []
     if parsed.kind == PARKING_PERMIT:
         permit = bridge.active_permit(session, tenant=tenant, permit_id=offer.permit_id, now=now)
-        facts = bridge.permit_facts(session, permit=permit)
-        signer_key = bridge.signing_key(settings, tenant, now, permit_type=facts.permit_type)
+        facts = bridge.permit_facts(session, permit=permit, tenant_name=tenant.name)
+        signer_key = bridge.signing_key(settings, tenant, now, permit_type=None)
         expires_at = datetime.fromtimestamp(facts.valid_until, UTC)
     elif parsed.kind == RESIDENCE:
         residence = bridge.residence_facts(

@@ -54,6 +54,7 @@ class PermitFacts:
     holder_given_name: str
     holder_family_name: str
     fleet: str | None = None
+    issuer_name: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +158,7 @@ def permit_credential(
             "zones": list(facts.zones),
             "plates": list(facts.plates),
             "permit_number": facts.number,
+            "issuing_authority": facts.issuer_name,
             "valid_from": facts.valid_from,
             "valid_until": facts.valid_until,
             Sd("holder"): {

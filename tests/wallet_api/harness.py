@@ -1,0 +1,190 @@
+"""A wallet test environment: the combined app over real HTTP (uvicorn on 127.0.0.1), a
+tenant with keys, a resident with a residence, an active permit, and API credentials."""
+
+from __future__ import annotations
+
+import socket
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+
+from issuer.db.models import Residence, Resident, Tenant
+from issuer.db.permit_models import Permit, PermitPlate
+from issuer.services import clients as clients_service
+from issuer.services import tenants as tenants_service
+from issuer.services.clock import FixedClock
+from issuer.settings import Settings
+from keys.ring import KeyRing
+from keys.storage.file import KdfParams
+from tests.support.db import TEST_PASSPHRASE
+from tests.support.http import live_server
+from wallet_api.app import create_combined_app
+from wallet_api.services.policy import WalletPolicy
+
+AGS = "05513000"
+PLATE = "GE-AB 1234"
+CHEAP_KDF = KdfParams(time_cost=1, memory_kib=8 * 1024, parallelism=1)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def ensure_ring(path: Path, now: int) -> None:
+    """An issuer key ring with an active ES256 key (until provisioning makes one itself)."""
+    if (path / "ring.json").exists() or any(path.glob("*.json")):
+        return
+    ring = KeyRing.create(
+        path,
+        AGS,
+        name="Gelsenkirchen",
+        url=f"https://{AGS}.example.de",
+        passphrase=TEST_PASSPHRASE,
+        kdf=CHEAP_KDF,
+    )
+    ring.add_key(nbf=now - 3600, sign_until=now + 2 * 365 * 86400, exp=now + 3 * 365 * 86400)
+
+
+@dataclass
+class WalletEnv:
+    """Everything a wallet test needs."""
+
+    base_url: str
+    app: FastAPI
+    clock: FixedClock
+    http: httpx.Client
+    headers: dict[str, str]  # municipal API key with permits:issue and permits:revoke
+    tenant_id: int
+    resident_id: uuid.UUID
+    other_resident_id: uuid.UUID
+    permit_id: uuid.UUID
+    settings: Settings
+
+    def now(self) -> float:
+        return self.clock.now().timestamp()
+
+    def offer(self, **body: Any) -> dict[str, Any]:
+        """POST /api/v1/offers; default: the permit."""
+        payload = body or {"kind": "permit", "permit_id": str(self.permit_id)}
+        response = self.http.post("/api/v1/offers", json=payload, headers=self.headers)
+        assert response.status_code == 201, response.text
+        result: dict[str, Any] = response.json()
+        return result
+
+
+def _seed(app: FastAPI, clock: FixedClock) -> tuple[int, uuid.UUID, uuid.UUID, uuid.UUID, str]:
+    settings: Settings = app.state.settings
+    now = clock.now()
+    with app.state.session_factory() as sess, sess.begin():
+        ring_dir = tenants_service.provision_key_ring(
+            settings.keys_dir, AGS, passphrase=TEST_PASSPHRASE, now=now
+        )
+        ensure_ring(ring_dir, int(now.timestamp()))
+        tenant: Tenant = tenants_service.create_tenant(
+            sess,
+            ags=AGS,
+            name="Gelsenkirchen",
+            issuer_url=f"https://{AGS}.example.de",
+            actor="test",
+            now=now,
+        )
+        residents = []
+        for ref, given, family, born in (
+            ("A", "Erika", "Mustermann", date(1980, 2, 29)),
+            ("B", "Max", "Muster", date(2010, 1, 1)),
+        ):
+            resident = Resident(
+                tenant_id=tenant.id,
+                external_ref=ref,
+                given_name=given,
+                family_name=family,
+                birth_date=born,
+                created_at=now,
+                updated_at=now,
+            )
+            sess.add(resident)
+            sess.flush()
+            sess.add(
+                Residence(
+                    tenant_id=tenant.id,
+                    resident_id=resident.id,
+                    kind="main",
+                    street="Ebertstraße",
+                    house_number="11",
+                    postcode="45879",
+                    valid_from=date(2015, 4, 1),
+                )
+            )
+            residents.append(resident.id)
+        permit = Permit(
+            tenant_id=tenant.id,
+            number=1001,
+            permit_type="BEW",
+            state="active",
+            resident_id=residents[0],
+            zone_codes=["A3"],
+            valid_from=now - timedelta(days=1),
+            valid_until=now + timedelta(days=365),
+            exclusive_key=str(residents[0]),
+            created_at=now,
+            updated_at=now,
+        )
+        sess.add(permit)
+        sess.flush()
+        sess.add(
+            PermitPlate(
+                permit_id=permit.id,
+                tenant_id=tenant.id,
+                permit_type="BEW",
+                position=0,
+                plate=PLATE,
+                lock_key=PLATE,
+            )
+        )
+        issued = clients_service.create_client(
+            sess,
+            app.state.hasher,
+            tenant_id=tenant.id,
+            name="counter",
+            scopes=("permits:issue", "permits:revoke", "registry:write"),
+            actor="test",
+            now=now,
+        )
+        return tenant.id, residents[0], residents[1], permit.id, issued.token
+
+
+@contextmanager
+def wallet_env(
+    settings: Settings, clock: FixedClock, policy: WalletPolicy | None = None
+) -> Iterator[WalletEnv]:
+    """The combined app on a free port, its public base URL matching (the proofs' aud)."""
+    port = free_port()
+    settings = settings.model_copy(update={"public_base_url": f"http://127.0.0.1:{port}"})
+    app = create_combined_app(settings, clock=clock, policy=policy)
+    tenant_id, resident, other, permit, token = _seed(app, clock)
+    with live_server(app, port=port) as base_url, httpx.Client(base_url=base_url) as http:
+        yield WalletEnv(
+            base_url=base_url,
+            app=app,
+            clock=clock,
+            http=http,
+            headers={"Authorization": f"Bearer {token}"},
+            tenant_id=tenant_id,
+            resident_id=resident,
+            other_resident_id=other,
+            permit_id=permit,
+            settings=settings,
+        )
+
+
+def wallet_dir(tmp_path: Path, name: str = "phone") -> Path:
+    return tmp_path / name

@@ -1,0 +1,106 @@
+"""App factories. Nothing runs at import.
+
+- ``create_wallet_app(settings)``: the public wallet API (internet-facing): discovery,
+  token, nonce, credential, notification and the holder's devices.
+- ``create_municipal_app(settings)``: the issuer's municipal API (intranet) plus the wallet
+  functions municipalities call (offers, a resident's devices, removing a lost phone).
+- ``create_combined_app(settings)``: both in one process, as ``make run`` serves them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from issuer.app import create_app
+from issuer.db.session import make_engine, make_session_factory
+from issuer.middleware import BodyLimitMiddleware, RequestIdMiddleware
+from issuer.problems import install_problem_handlers
+from issuer.services.clock import Clock, SystemClock
+from issuer.settings import Settings
+from wallet_api.deps import WalletState
+from wallet_api.problems import install_wallet_handlers
+from wallet_api.routes import devices, issuance, metadata, municipal, token
+from wallet_api.services.policy import WalletPolicy
+from wallet_api.services.rate_limits import RateLimiter
+
+PUBLIC_ROUTERS = (metadata.router, token.router, issuance.router, devices.router)
+
+
+def _install_state(app: FastAPI, policy: WalletPolicy | None) -> None:
+    policy = policy or WalletPolicy()
+    app.state.wallet = WalletState(
+        settings=app.state.settings,
+        sessions=app.state.session_factory,
+        clock=app.state.clock,
+        policy=policy,
+        token_limiter=RateLimiter(policy.token_requests_per_window, policy.token_window_seconds),
+    )
+    install_wallet_handlers(app)
+
+
+def create_wallet_app(
+    settings: Settings | None = None,
+    *,
+    clock: Clock | None = None,
+    policy: WalletPolicy | None = None,
+) -> FastAPI:
+    """The public wallet API with its own engine on the shared database."""
+    settings = settings or Settings()
+    engine = make_engine(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        engine.dispose()
+
+    app = FastAPI(
+        title="buergerid wallet API",
+        version="1",
+        description="OpenID4VCI 1.0 subset: pre-authorized code flow (DESIGN §7).",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.session_factory = make_session_factory(engine)
+    app.state.clock = clock or SystemClock()
+    install_problem_handlers(app)
+    _install_state(app, policy)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_request_bytes=settings.max_request_bytes,
+        max_import_bytes=settings.max_request_bytes,
+    )
+    app.add_middleware(RequestIdMiddleware)
+    for router in PUBLIC_ROUTERS:
+        app.include_router(router)
+    return app
+
+
+def create_municipal_app(
+    settings: Settings | None = None,
+    *,
+    clock: Clock | None = None,
+    policy: WalletPolicy | None = None,
+) -> FastAPI:
+    """The issuer app plus the municipal wallet routes (offers, devices)."""
+    app = create_app(settings, clock=clock)
+    _install_state(app, policy)
+    app.include_router(municipal.router)
+    return app
+
+
+def create_combined_app(
+    settings: Settings | None = None,
+    *,
+    clock: Clock | None = None,
+    policy: WalletPolicy | None = None,
+) -> FastAPI:
+    """Municipal API and wallet API in one process (``make run``)."""
+    app = create_municipal_app(settings, clock=clock, policy=policy)
+    app.title = "buergerid (municipal + wallet API)"
+    for router in PUBLIC_ROUTERS:
+        app.include_router(router)
+    return app
