@@ -1,0 +1,34 @@
+"""atheris: permit claims (CWT claims set with the permit map) decoding."""
+
+from __future__ import annotations
+
+import atheris
+from _common import qr_texts, run, sign1_payload
+
+with atheris.instrument_imports(include=["verifier"]):
+    from verifier._base45 import b45decode
+    from verifier._claims import decode_claims_map, decode_permit_claims, peek_issuer
+    from verifier._errors import VerifierError
+
+
+def target(data: bytes) -> None:
+    try:
+        claims = decode_claims_map(data)
+        peek_issuer(claims)
+        decode_permit_claims(claims)
+    except VerifierError:
+        return
+
+
+def seeds() -> list[bytes]:
+    out = []
+    for text in qr_texts():
+        try:
+            out.append(sign1_payload(b45decode(text[5:])))
+        except Exception:  # seeds only: a malformed vector simply gives no seed
+            continue
+    return out
+
+
+if __name__ == "__main__":
+    run(target, seeds)

@@ -1,0 +1,33 @@
+"""atheris: COSE_Sign1 parsing (permit profile)."""
+
+from __future__ import annotations
+
+import atheris
+from _common import qr_texts, run, status_tokens
+
+with atheris.instrument_imports(include=["verifier"]):
+    from verifier._base45 import b45decode
+    from verifier._cose import decode_sign1, sig_structure
+    from verifier._errors import VerifierError
+
+
+def target(data: bytes) -> None:
+    try:
+        msg = decode_sign1(data)
+    except VerifierError:
+        return
+    sig_structure(msg.protected_bytes, msg.payload)
+
+
+def seeds() -> list[bytes]:
+    out = []
+    for text in qr_texts():
+        try:
+            out.append(b45decode(text[5:]))
+        except VerifierError:
+            continue
+    return out + status_tokens()
+
+
+if __name__ == "__main__":
+    run(target, seeds)

@@ -1,0 +1,21 @@
+"""atheris: plate index payload decoding."""
+
+from __future__ import annotations
+
+import atheris
+from _common import main_store_blobs, run, sign1_payload
+
+with atheris.instrument_imports(include=["verifier"]):
+    from verifier._errors import VerifierError
+    from verifier._plate_index import decode_plate_index_payload
+
+
+def target(data: bytes) -> None:
+    try:
+        decode_plate_index_payload(data)
+    except VerifierError:
+        return
+
+
+if __name__ == "__main__":
+    run(target, lambda: [sign1_payload(blob) for blob in main_store_blobs()[1:]])

@@ -1,0 +1,294 @@
+"""The offline check of DESIGN §4: ``verify`` for a QR text, ``verify_plate`` for a typed plate.
+
+Both are pure functions of their arguments: the loaded ``TrustStore`` and ``now`` (integer
+seconds since the epoch) — no clock, no I/O. The steps run in the order of DESIGN §4, each
+failing fast with its stable reason. Only ``VerifierError`` is turned into a verdict;
+anything else is a bug and propagates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from verifier import _base45, _claims, _cose, _keys, _plate_index, _plates
+from verifier._errors import Notice, Reason, SignatureError, VerifierError
+from verifier._store import StoreKey, TrustStore, UsablePlateIndex
+from verifier._verdict import BundleInfo, Context, Outcome, Permit, Verdict, failed
+
+PREFIX = "BID1:"
+MAX_QR_CHARS = 1000
+"""DESIGN §4 step 1: the whole text, prefix included."""
+DEFAULT_LEEWAY_SECONDS = 60
+"""DESIGN §4 step 4 and 8: tolerated clock skew towards the start of a validity."""
+BERLIN = ZoneInfo("Europe/Berlin")
+
+_PREFIX_LEN = len(PREFIX)
+_STATUS_REASON = {1: Reason.REVOKED, 2: Reason.SUSPENDED}
+_NO_WARNINGS: tuple[Notice, ...] = ()
+_STALE = (Notice.BUNDLE_STALE,)
+
+
+class _Stop(Exception):
+    """Internal: a check after the signature failed; the verdict still shows the permit."""
+
+    def __init__(self, reason: Reason) -> None:
+        self.reason = reason
+
+
+def _bundle_info(store: TrustStore, now: int) -> BundleInfo | None:
+    if store.bundle_bytes is None:
+        return None
+    return BundleInfo(store.seq, store.iat, now - store.iat)
+
+
+def _bundle_warnings(store: TrustStore, now: int) -> tuple[Notice, ...]:
+    if store.bundle_bytes is not None and now >= store.fresh_until:
+        return _STALE
+    return _NO_WARNINGS
+
+
+def _check_bundle(store: TrustStore, now: int, leeway: int) -> None:
+    """DESIGN §4 step 4 (all three indeterminate)."""
+    if store.bundle_bytes is None:
+        raise VerifierError(Reason.NO_BUNDLE)
+    if now < store.iat - leeway:
+        raise VerifierError(Reason.CLOCK_BEHIND)
+    if now >= store.exp:
+        raise VerifierError(Reason.BUNDLE_EXPIRED)
+
+
+def verify(
+    qr_text: str,
+    store: TrustStore,
+    now: int,
+    context: Context | None = None,
+    *,
+    leeway_seconds: int = DEFAULT_LEEWAY_SECONDS,
+) -> Verdict:
+    """Check one QR text (``BID1:`` + Base45 COSE_Sign1) offline: DESIGN §4 steps 1–11."""
+    bundle = _bundle_info(store, now)
+    warnings = _bundle_warnings(store, now)
+    try:
+        # 1. format
+        if len(qr_text) > MAX_QR_CHARS or not qr_text.startswith(PREFIX):
+            raise VerifierError(Reason.UNSUPPORTED_FORMAT)
+        # 2.-3. strict Base45; bounded CBOR, COSE_Sign1 shape, bstr kid, alg
+        sign1 = _cose.decode_sign1(_base45.b45decode(qr_text[_PREFIX_LEN:]))
+        # 4. trust store
+        _check_bundle(store, now, leeway_seconds)
+        # 5. issuer and key
+        claims_map = _claims.decode_claims_map(sign1.payload)
+        issuer = _claims.peek_issuer(claims_map)
+        if issuer not in store.issuers:
+            raise VerifierError(Reason.UNKNOWN_ISSUER)
+        alg = sign1.alg
+        candidates = [k for k in store.keys.get((issuer, sign1.kid), ()) if k.alg == alg]
+        if not candidates:
+            raise VerifierError(Reason.UNKNOWN_KEY)
+        # 6. signature over the Sig_structure with every candidate; only then the claims
+        message = _cose.sig_structure(sign1.protected_bytes, sign1.payload)
+        signers = [k for k in candidates if _signs(k, alg, message, sign1.signature)]
+        if not signers:
+            raise VerifierError(Reason.BAD_SIGNATURE)
+        claims = _claims.decode_permit_claims(claims_map)
+    except VerifierError as exc:
+        return failed(exc.reason, warnings=warnings, bundle=bundle)
+
+    permit = _permit_from_claims(claims, store)
+    extra: list[Notice] = []
+    try:
+        # 7. key window and type
+        iat = claims.iat
+        ptype = permit.type
+        if not any(k.signs_at(iat) and now < k.exp and ptype in k.types for k in signers):
+            raise _Stop(Reason.KEY_NOT_VALID)
+        # 8. validity, leeway only towards the start (RFC 8392: at exp it is expired)
+        start = iat if claims.nbf is None or claims.nbf < iat else claims.nbf
+        if now < start - leeway_seconds:
+            raise _Stop(Reason.NOT_YET_VALID)
+        if now >= claims.exp:
+            raise _Stop(Reason.EXPIRED)
+        # 9. status
+        _check_status(store, issuer, claims.status_list, claims.status_idx, now, extra)
+        # 10. time windows, always
+        if permit.windows is not None and not in_windows(permit.windows, now):
+            raise _Stop(Reason.OUTSIDE_HOURS)
+        # 11. officer context
+        if context is not None:
+            _check_context(context, permit, extra)
+    except _Stop as stop:
+        return failed(stop.reason, warnings=(*warnings, *extra), permit=permit, bundle=bundle)
+    return Verdict(Outcome.VALID, None, (*warnings, *extra) if extra else warnings, permit, bundle)
+
+
+def _signs(key: StoreKey, alg: _keys.Alg, message: bytes, signature: bytes) -> bool:
+    try:
+        _keys.verify_signature(key.key, alg, message, signature)
+    except SignatureError:
+        return False
+    return True
+
+
+def _permit_from_claims(claims: _claims.PermitClaims, store: TrustStore) -> Permit:
+    info = store.issuers.get(claims.issuer)
+    windows = claims.windows
+    return Permit(
+        issuer=claims.issuer,
+        type=str(claims.type),
+        zones=claims.zones,
+        plates=claims.plates,
+        fleet=claims.fleet,
+        number=claims.number,
+        iat=claims.iat,
+        nbf=claims.nbf,
+        exp=claims.exp,
+        max_stay=claims.max_stay,
+        windows=None
+        if windows is None
+        else tuple((w.days, w.start_minute, w.end_minute) for w in windows),
+        issuer_name=None if info is None else info.name,
+    )
+
+
+def _check_status(
+    store: TrustStore, issuer: str, list_no: int, idx: int, now: int, extra: list[Notice]
+) -> None:
+    """DESIGN §4 step 9: a missing or unusable list is ``status_unknown``."""
+    usable = store.status.get((issuer, list_no))
+    if usable is None or now >= usable.exp or now >= usable.key_exp or idx >= usable.size:
+        raise _Stop(Reason.STATUS_UNKNOWN)
+    stale_at = usable.stale_at
+    if stale_at is not None and now >= stale_at:
+        extra.append(Notice.STATUS_STALE)
+    value = usable.status_list.get(idx)
+    if value:
+        raise _Stop(_STATUS_REASON.get(value, Reason.STATUS_UNKNOWN))
+
+
+def in_windows(windows: Iterable[tuple[int, int, int]], now: int) -> bool:
+    """DESIGN §3.2: inside any ``[days, from, to)`` at ``now``, in Europe/Berlin local time."""
+    local = datetime.fromtimestamp(now, BERLIN)
+    day_bit = 1 << local.weekday()  # Monday = 1 … Sunday = 64
+    minute = local.hour * 60 + local.minute
+    return any(days & day_bit and start <= minute < end for days, start, end in windows)
+
+
+def _canonical_or_none(text: str, canonicalise: object) -> str | None:
+    try:
+        return canonicalise(text)  # type: ignore[operator, no-any-return]
+    except VerifierError:
+        return None
+
+
+def _zone_matches(zone: str, zones: tuple[str, ...]) -> bool:
+    wanted = _canonical_or_none(zone, _plates.canonical_zone)
+    return wanted is not None and wanted in zones  # permit zones are canonical (claims check)
+
+
+def _check_context(context: Context, permit: Permit, extra: list[Notice]) -> None:
+    """DESIGN §4 step 11, both sides canonicalised; zone first, then plate."""
+    if context.zone is not None and not _zone_matches(context.zone, permit.zones):
+        raise _Stop(Reason.WRONG_ZONE)
+    if context.plate is not None:
+        plate = _canonical_or_none(context.plate, _plates.canonical_plate)
+        if plate is None or plate not in permit.plates:
+            if permit.fleet is None:
+                raise _Stop(Reason.WRONG_PLATE)
+            # a fleet permit covers changing vehicles: nothing to compare the plate with
+            extra.append(Notice.PLATE_NOT_CHECKED)
+
+
+# --------------------------------------------------------------------------- plates
+
+
+def verify_plate(
+    plate: str,
+    store: TrustStore,
+    now: int,
+    zone: str | None = None,
+    *,
+    leeway_seconds: int = DEFAULT_LEEWAY_SECONDS,
+) -> Verdict:
+    """A digital-only permit by plate (DESIGN §3.5 and the CLI contract ``plate``).
+
+    No usable index (none synced, past its ``exp`` or its key's, or the bundle unusable)
+    is ``no_plate_index``; a plate in no index is ``no_permit``. Each entry found is checked
+    with DESIGN §4 steps 7–11: valid if any entry is valid, else indeterminate if any is,
+    else invalid with the first entry's reason.
+    """
+    bundle = _bundle_info(store, now)
+    warnings = _bundle_warnings(store, now)
+    usable = [pi for pi in store.plate_indexes.values() if now < pi.exp and now < pi.key_exp]
+    try:
+        if not usable:
+            raise VerifierError(Reason.NO_PLATE_INDEX)
+        try:
+            _check_bundle(store, now, leeway_seconds)
+        except VerifierError as exc:
+            # the index is only as good as the bundle whose keys verified it
+            raise VerifierError(Reason.NO_PLATE_INDEX, exc.detail) from None
+        canonical = _canonical_or_none(plate, _plates.canonical_plate)
+        if canonical is None:
+            raise VerifierError(Reason.NO_PERMIT)
+        verdicts = [
+            _verify_entry(pi, entry, canonical, store, now, zone, leeway_seconds, bundle, warnings)
+            for pi in usable
+            for entry in pi.index.lookup(canonical)
+        ]
+    except VerifierError as exc:
+        return failed(exc.reason, warnings=warnings, bundle=bundle)
+    if not verdicts:
+        return failed(Reason.NO_PERMIT, warnings=warnings, bundle=bundle)
+    for outcome in (Outcome.VALID, Outcome.INDETERMINATE):
+        for verdict in verdicts:
+            if verdict.outcome is outcome:
+                return verdict
+    return verdicts[0]
+
+
+def _verify_entry(
+    pi: UsablePlateIndex,
+    entry: _plate_index.PlateEntry,
+    plate: str,
+    store: TrustStore,
+    now: int,
+    zone: str | None,
+    leeway: int,
+    bundle: BundleInfo | None,
+    warnings: tuple[Notice, ...],
+) -> Verdict:
+    info = store.issuers.get(pi.issuer)
+    permit = Permit(
+        issuer=pi.issuer,
+        type=str(entry.type),
+        zones=tuple(entry.zones),
+        plates=(plate,),
+        fleet=None,
+        number=entry.number,
+        iat=None,
+        nbf=entry.nbf,
+        exp=entry.exp,
+        max_stay=None,
+        windows=None,
+        issuer_name=None if info is None else info.name,
+    )
+    extra: list[Notice] = []
+    try:
+        # 7. the keys that signed the index must be allowed to sign this type
+        if permit.type not in pi.types:
+            raise _Stop(Reason.KEY_NOT_VALID)
+        # 8.
+        if now < entry.nbf - leeway:
+            raise _Stop(Reason.NOT_YET_VALID)
+        if now >= entry.exp:
+            raise _Stop(Reason.EXPIRED)
+        # 9.
+        _check_status(store, pi.issuer, entry.status_list, entry.status_idx, now, extra)
+        # 10. index entries carry no windows; 11. zone (the plate matched by the lookup)
+        if zone is not None and not _zone_matches(zone, permit.zones):
+            raise _Stop(Reason.WRONG_ZONE)
+    except _Stop as stop:
+        return failed(stop.reason, warnings=(*warnings, *extra), permit=permit, bundle=bundle)
+    return Verdict(Outcome.VALID, None, (*warnings, *extra), permit, bundle)
