@@ -469,3 +469,47 @@ def test_json_serialization_signature_count_is_bounded() -> None:
     assert _reason(_verify_vc, presentation, require_key_binding=False) is Reason.TOO_LARGE
     document["signatures"] = [first]
     assert _verify_vc(json.dumps(document), require_key_binding=False).claims["vct"] == VCT
+
+
+def _plain(value: Any) -> Any:
+    """The claims without their `Sd` marks: what a full disclosure must give back."""
+    if isinstance(value, dict):
+        return {(k.value if isinstance(k, Sd) else k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v.value if isinstance(v, Sd) else v) for v in value]
+    return value
+
+
+_REGISTERED = {"iss", "iat", "nbf", "exp", "vct", "vct#integrity", "cnf", "status", "_sd_alg"}
+_leaves = st.none() | st.booleans() | st.integers() | st.text(max_size=6)
+_names = st.text(min_size=1, max_size=5).filter(lambda n: n not in ("_sd", "...", "_sd_alg"))
+
+
+def _marked(children: Any) -> Any:
+    return st.lists(st.one_of(children, children.map(Sd)), max_size=3) | st.dictionaries(
+        st.one_of(_names, _names.map(Sd)), children, max_size=3
+    ).filter(lambda d: len({k.value if isinstance(k, Sd) else k for k in d}) == len(d))
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.dictionaries(
+        st.one_of(_names, _names.map(Sd)).filter(
+            lambda k: (k.value if isinstance(k, Sd) else k) not in _REGISTERED
+        ),
+        st.recursive(_leaves, _marked, max_leaves=10),
+        max_size=4,
+    ).filter(lambda d: len({k.value if isinstance(k, Sd) else k for k in d}) == len(d)),
+    st.integers(min_value=0, max_value=2),
+)
+def test_full_disclosure_round_trip(claims: dict[Any, Any], decoys: int) -> None:
+    sd_jwt = issue_sd_jwt(
+        {"iss": ISS, "vct": VCT, "exp": EXP, **claims},
+        sign=SIGN,
+        holder_jwk=key_to_jwk(HOLDER.public_key()),
+        decoys=decoys,
+    )
+    presentation = _present(sd_jwt, [(name,) for name in _plain(claims)])
+    result = _verify_vc(presentation)
+    shown = {k: v for k, v in result.claims.items() if k not in _REGISTERED}
+    assert shown == _plain(claims)
