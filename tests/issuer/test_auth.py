@@ -73,7 +73,9 @@ def test_rotation_without_grace_revokes_old_secret(
 ) -> None:
     creds = api_client(scopes=["admin"])
     response = client.post(
-        f"/api/v1/clients/{creds.client_id}/rotate", headers=creds.headers, json={"grace_seconds": 0}
+        f"/api/v1/clients/{creds.client_id}/rotate",
+        headers=creds.headers,
+        json={"grace_seconds": 0},
     )
     assert response.status_code == 200
     new_headers = {"Authorization": f"Bearer {response.json()['token']}"}
@@ -102,7 +104,9 @@ def test_created_client_secret_is_shown_once_and_works(
 ) -> None:
     admin = api_client(scopes=["admin"])
     response = client.post(
-        "/api/v1/clients", headers=admin.headers, json={"name": "Bürgerbüro", "scopes": ["audit:read"]}
+        "/api/v1/clients",
+        headers=admin.headers,
+        json={"name": "Bürgerbüro", "scopes": ["audit:read"]},
     )
     assert response.status_code == 201
     body = response.json()

@@ -183,7 +183,12 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.fixture(params=[pytest.param(k, marks=[pytest.mark.postgres] if k == "postgresql" else [], id=k) for k in DB_KINDS])
+@pytest.fixture(
+    params=[
+        pytest.param(k, marks=[pytest.mark.postgres] if k == "postgresql" else [], id=k)
+        for k in DB_KINDS
+    ]
+)
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A fresh migrated database per test, once on SQLite and once on PostgreSQL."""
     if request.param == "sqlite":
