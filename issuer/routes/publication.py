@@ -1,7 +1,105 @@
-"""Routes (stub; filled in by the permits engineer)."""
+"""Public artefacts: status lists (CWT/JWT by content negotiation), the trust bundle, the JWKS.
+
+Served with a strong ETag and Cache-Control; `If-None-Match` answers 304. The bytes are built
+when state changed and stored, never signed per request.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Path, Request, Response
 
-router = APIRouter()
+from issuer.deps import ClockDep, SessionDep, SettingsDep
+from issuer.schemas.common import PROBLEM_RESPONSES
+from issuer.services import publication as service
+
+router = APIRouter(tags=["publication"], responses=PROBLEM_RESPONSES)
+
+TRUST_BUNDLE_TYPE = "application/vnd.buergerid.trust-bundle+cbor"
+
+
+def _matches(request: Request, etag: str) -> bool:
+    header = request.headers.get("if-none-match", "")
+    if not header:
+        return False
+    if header.strip() == "*":
+        return True
+    tags = [t.strip().removeprefix("W/") for t in header.split(",")]
+    return etag in tags
+
+
+def _serve(
+    request: Request, body: bytes, etag: str, media_type: str, cache_control: str
+) -> Response:
+    headers = {"ETag": etag, "Cache-Control": cache_control, "Vary": "Accept"}
+    if _matches(request, etag):
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type=media_type, headers=headers)
+
+
+@router.get(
+    "/status-lists/{ags}/{list_no}",
+    response_class=Response,
+    responses={
+        200: {"content": {"application/statuslist+cwt": {}, "application/statuslist+jwt": {}}}
+    },
+)
+def get_status_list(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    clock: ClockDep,
+    ags: str = Path(pattern=r"^\d{8}$"),
+    list_no: int = Path(ge=0, le=2**31 - 1),
+) -> Response:
+    """A Status List Token: CWT by default, JWT for `Accept: application/statuslist+jwt`."""
+    accept = request.headers.get("accept", "")
+    form = "jwt" if "statuslist+jwt" in accept and "statuslist+cwt" not in accept else "cwt"
+    artefact = service.status_list(
+        session, settings, ags=ags, list_no=list_no, form=form, now=clock.now()
+    )
+    max_age = min(int(getattr(settings, "status_list_ttl_seconds", 3600)), 300)
+    return _serve(
+        request,
+        artefact.body,
+        artefact.etag,
+        artefact.media_type,
+        f"public, max-age={max_age}, must-revalidate",
+    )
+
+
+@router.get(
+    "/trust-bundle",
+    response_class=Response,
+    responses={200: {"content": {TRUST_BUNDLE_TYPE: {}}}},
+)
+def get_trust_bundle(
+    request: Request, session: SessionDep, settings: SettingsDep, clock: ClockDep
+) -> Response:
+    """The signed trust bundle (DESIGN §3.4); `seq` grows whenever its content changes."""
+    record = service.trust_bundle(session, settings, now=clock.now())
+    return _serve(
+        request,
+        record.body,
+        record.etag,
+        TRUST_BUNDLE_TYPE,
+        "public, max-age=60, must-revalidate",
+    )
+
+
+@router.get(
+    "/.well-known/jwks.json",
+    response_class=Response,
+    responses={200: {"content": {"application/jwk-set+json": {}}}},
+)
+def get_jwks(
+    request: Request, session: SessionDep, settings: SettingsDep, clock: ClockDep
+) -> Response:
+    """Every tenant's published public keys (kid = JWS kid)."""
+    artefact = service.jwks(session, settings, now=clock.now())
+    return _serve(
+        request,
+        artefact.body,
+        artefact.etag,
+        artefact.media_type,
+        "public, max-age=300, must-revalidate",
+    )

@@ -19,7 +19,7 @@ from typing import Any
 from issuer.errors import IssuerError, Refused
 
 RESIDENCE_KINDS = frozenset({"main", "secondary"})
-USE_KINDS = frozenset({"own", "company", "leasing", "hire", "family", "carsharing"})
+USE_KINDS = frozenset({"own", "company", "leasing", "hire", "family", "car-sharing"})
 VEHICLE_CLASSES = frozenset({"pkw", "krad", "lkw", "wohnmobil", "anhaenger"})
 PERMIT_TYPES = ("BEW", "BES", "HAN", "PFL", "SON")
 

@@ -131,20 +131,34 @@ def public_jwks(settings: Settings, tenants: list[Any], now: datetime) -> dict[s
 
 
 def ensure_ring(
-    settings: Settings, relative: str, issuer_id: str, *, root: bool, now: datetime
+    settings: Settings,
+    relative: str,
+    issuer_id: str,
+    *,
+    root: bool,
+    now: datetime,
+    kdf: Any = None,
 ) -> KeyRing:
     """Development and tests: open the ring at keys_dir/<relative>, creating it with one active
-    key (valid from a day ago for two years) when it is missing or has no active key."""
+    key (valid from a day ago for two years) when it is missing or has no active key.
+
+    `kdf` (keys.storage.file.KdfParams) lets tests use cheap argon2 parameters."""
     from issuer.settings import resolve_key_passphrase
     from keys.ring import RingKind
+    from keys.storage.file import DEFAULT_KDF
 
     path = Path(settings.keys_dir) / relative
     passphrase = resolve_key_passphrase(settings)
+    chosen = kdf or DEFAULT_KDF
     try:
-        ring = KeyRing.open(path, passphrase=passphrase)
+        ring = KeyRing.open(path, passphrase=passphrase, kdf=chosen)
     except KeysError:
         ring = KeyRing.create(
-            path, issuer_id, kind=RingKind.ROOT if root else RingKind.ISSUER, passphrase=passphrase
+            path,
+            issuer_id,
+            kind=RingKind.ROOT if root else RingKind.ISSUER,
+            passphrase=passphrase,
+            kdf=chosen,
         )
     at = int(now.timestamp())
     purpose = "bundle" if root else "BEW"
@@ -153,5 +167,5 @@ def ensure_ring(
     except KeysError:
         ring.add_key(nbf=at - 86400, sign_until=at + 365 * 86400, exp=at + 2 * 365 * 86400)
     with _LOCK:
-        _RINGS.pop((str(path.resolve()), passphrase), None)
+        _RINGS[(str(path.resolve()), passphrase)] = ring
     return ring

@@ -1,0 +1,159 @@
+"""The plate index of a tenant (DESIGN §3.5), for enforcement devices only.
+
+Built from the live permits (active and suspended, not yet expired) and the status index of
+each permit's newest QR token; a new random salt for every build. Cached in `plate_indexes`
+with the tenant's publication version it was built from: rebuilt when a permit changed or the
+index nears its `exp`, never per request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from issuer.db.permit_models import (
+    Permit,
+    PermitPlate,
+    PermitToken,
+    PlateIndexRecord,
+    PublicationState,
+)
+from issuer.services.eligibility import as_utc
+from issuer.services.signing import sign_cose, tenant_signer
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from issuer.db.models import Tenant
+    from issuer.settings import Settings
+
+INDEXED_STATES = ("active", "suspended")
+
+
+def collect_entries(
+    session: Session, *, tenant_id: int, now: datetime
+) -> dict[str, list[list[Any]]]:
+    """canonical plate → [[number, list, idx, nbf, exp, [zones], type], ...] (one query each)."""
+    at = int(now.timestamp())
+    newest: dict[Any, tuple[int, int]] = {}
+    token_rows = session.execute(
+        select(PermitToken.permit_id, PermitToken.list_no, PermitToken.idx)
+        .join(Permit, Permit.id == PermitToken.permit_id)
+        .where(
+            Permit.tenant_id == tenant_id,
+            Permit.state.in_(INDEXED_STATES),
+            Permit.valid_until > now,
+            PermitToken.kind == "qr",
+        )
+        .order_by(PermitToken.id)
+    )
+    for permit_id, list_no, idx in token_rows:
+        newest[permit_id] = (int(list_no), int(idx))
+    rows = session.execute(
+        select(
+            PermitPlate.plate,
+            Permit.id,
+            Permit.number,
+            Permit.valid_from,
+            Permit.valid_until,
+            Permit.zone_codes,
+            Permit.permit_type,
+        )
+        .join(Permit, Permit.id == PermitPlate.permit_id)
+        .where(
+            Permit.tenant_id == tenant_id,
+            Permit.state.in_(INDEXED_STATES),
+            Permit.valid_until > now,
+        )
+    )
+    entries: dict[str, list[list[Any]]] = {}
+    for plate, permit_id, number, valid_from, valid_until, zones, permit_type in rows:
+        token = newest.get(permit_id)
+        if token is None:
+            continue
+        exp = int(as_utc(valid_until).timestamp())
+        nbf = min(int(as_utc(valid_from).timestamp()), at)
+        entries.setdefault(plate, []).append(
+            [int(number), token[0], token[1], nbf, exp, list(zones), permit_type]
+        )
+    return entries
+
+
+def build(
+    settings: Settings, *, tenant: Tenant, entries: dict[str, list[list[Any]]], now: datetime
+) -> tuple[bytes, int, int]:
+    """Sign a plate index over `entries` with a fresh salt; (bytes, iat, exp)."""
+    from verifier._bundle import TYP_PLATE_INDEX
+    from verifier._plate_index import (
+        MAX_ENTRIES_PER_PLATE,
+        PlateEntry,
+        PlateIndex,
+        encode_plate_index_payload,
+        plate_key,
+    )
+
+    salt = secrets.token_bytes(16)
+    iat = int(now.timestamp())
+    exp = iat + int(getattr(settings, "plate_index_exp_seconds", 24 * 3600))
+    keyed: dict[bytes, tuple[PlateEntry, ...]] = {}
+    for plate, items in entries.items():
+        # newest permits first, bounded as the verifier bounds them
+        chosen = sorted(items, key=lambda e: -e[0])[:MAX_ENTRIES_PER_PLATE]
+        keyed[plate_key(salt, plate)] = tuple(
+            PlateEntry(e[0], e[1], e[2], e[3], e[4], tuple(e[5]), e[6]) for e in chosen
+        )
+    payload = encode_plate_index_payload(
+        PlateIndex(iss=tenant.ags, iat=iat, exp=exp, salt=salt, entries=keyed)
+    )
+    signer = tenant_signer(settings, tenant, now, "plate-index")
+    return sign_cose(signer, payload, content_type=TYP_PLATE_INDEX), iat, exp
+
+
+def current(
+    session: Session, settings: Settings, *, tenant: Tenant, now: datetime
+) -> PlateIndexRecord:
+    """The tenant's plate index, rebuilt when permits changed or half its lifetime passed."""
+    version = session.scalar(
+        select(PublicationState.version).where(PublicationState.tenant_id == tenant.id)
+    )
+    version = int(version or 0)
+    record = session.get(PlateIndexRecord, tenant.id)
+    at = int(now.timestamp())
+    if (
+        record is not None
+        and record.state_version == version
+        and at < (record.iat + record.exp) // 2
+    ):
+        return record
+    entries = collect_entries(session, tenant_id=tenant.id, now=now)
+    body, iat, exp = build(settings, tenant=tenant, entries=entries, now=now)
+    etag = '"pi-' + hashlib.sha256(body).hexdigest()[:32] + '"'
+    if record is None:
+        record = PlateIndexRecord(
+            tenant_id=tenant.id,
+            state_version=version,
+            body=body,
+            etag=etag,
+            iat=iat,
+            exp=exp,
+            created_at=now,
+        )
+        try:
+            with session.begin_nested():
+                session.add(record)
+                session.flush()
+        except IntegrityError:
+            # another request built it at the same time: serve that one
+            found = session.get(PlateIndexRecord, tenant.id)
+            assert found is not None
+            return found
+        return record
+    record.state_version = version
+    record.body, record.etag, record.iat, record.exp, record.created_at = body, etag, iat, exp, now
+    session.flush()
+    return record
