@@ -107,10 +107,10 @@ def test_lost_phone_removed_by_the_municipality_revokes_its_credentials(
         devices = env.http.get(
             f"/api/v1/residents/{env.resident_id}/devices", headers=env.headers
         ).json()
-        assert len(devices) == 1 and devices[0]["credentials"] == 2
+        assert len(devices) == 1 and devices[0]["credentials"] == 3
         removed = env.http.delete(f"/api/v1/devices/{devices[0]['id']}", headers=env.headers)
         assert removed.status_code == 200
-        assert removed.json()["revoked_credentials"] == 2
+        assert removed.json()["revoked_credentials"] == 3
         from issuer.services.status_lists import status_of
 
         with env.app.state.session_factory() as sess:

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from issuer.db.models import Resident, Tenant
-from issuer.db.permit_models import Permit
+from issuer.db.permit_models import Permit, PermitToken
 from issuer.settings import Settings
 from wallet_api.errors import CredentialError
 from wallet_api.services.sd_jwt_vc import IssuerKey, PermitFacts, ResidenceFacts
@@ -80,6 +80,17 @@ def qr_token(session: Session, settings: Settings, *, permit: Permit, now: datet
     from issuer.services.permits import issue_qr_token
 
     return issue_qr_token(session, settings, permit=permit, now=now)
+
+
+def latest_qr_index(session: Session, *, permit: Permit) -> tuple[int, int]:
+    """The (list_no, idx) of the QR token just issued for the permit."""
+    row = session.execute(
+        select(PermitToken.list_no, PermitToken.idx)
+        .where(PermitToken.permit_id == permit.id, PermitToken.kind == "qr")
+        .order_by(PermitToken.id.desc())
+        .limit(1)
+    ).one()
+    return int(row[0]), int(row[1])
 
 
 def record_permit_token(

@@ -134,9 +134,39 @@ def issue_credentials(
     if parsed.kind == PERMIT_QR:
         if proofs:
             raise CredentialError("invalid_proof", "the QR credential takes no proof")
+        # The QR goes to a wallet that proved a device key under this grant, and is recorded
+        # against that device: removing a lost phone revokes its QR token as well.
+        device_id = session.scalar(
+            select(WalletCredential.device_id)
+            .where(WalletCredential.grant_id == grant.id, WalletCredential.revoked_at.is_(None))
+            .order_by(WalletCredential.issued_at.desc())
+            .limit(1)
+        )
+        if device_id is None:
+            raise CredentialError(
+                "credential_request_denied", "fetch the key-bound credential first"
+            )
         permit = bridge.active_permit(session, tenant=tenant, permit_id=offer.permit_id, now=now)
         qr = bridge.qr_token(session, settings, permit=permit, now=now)
-        return IssuedCredentials(credentials=(qr,), notification_id=None)
+        list_no, idx = bridge.latest_qr_index(session, permit=permit)
+        session.add(
+            WalletCredential(
+                id=str(uuid.uuid4()),
+                tenant_id=tenant.id,
+                resident_id=offer.resident_id,
+                grant_id=grant.id,
+                device_id=device_id,
+                permit_id=permit.id,
+                configuration_id=configuration_id,
+                status_list=list_no,
+                status_idx=idx,
+                notification_id=notification_id,
+                issued_at=now,
+                expires_at=permit.valid_until,
+            )
+        )
+        session.flush()
+        return IssuedCredentials(credentials=(qr,), notification_id=notification_id)
 
     if not proofs:
         raise CredentialError("invalid_proof", "this credential needs proofs.jwt")
