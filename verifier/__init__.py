@@ -84,7 +84,12 @@ from verifier._plate_index import (
     encode_plate_index_payload,
     plate_key,
 )
-from verifier._plates import canonical_plate, canonical_zone
+from verifier._plates import (
+    canonical_plate,
+    canonical_zone,
+    is_canonical_plate,
+    is_canonical_zone,
+)
 from verifier._sdjwt import (
     KB_JWT_TYP,
     SD_JWT_VC_TYP,
@@ -187,6 +192,8 @@ __all__ = [
     "encode_status_list_cwt",
     "encode_status_list_jwt",
     "hash_disclosure",
+    "is_canonical_plate",
+    "is_canonical_zone",
     "is_permit_key",
     "issue_sd_jwt",
     "jws_kid",

@@ -3,9 +3,10 @@
 Decoding first walks the item headers (a structural pre-scan, not a codec) and refuses
 indefinite lengths, reserved additional-information values, declared lengths beyond the
 input, nesting deeper than ``max_depth``, tags outside an allow-list and trailing bytes;
-``cbor2`` then produces the values, and the number of map entries it produced is compared
-with the number declared on the wire, which catches duplicate map keys (however they are
-spelled, e.g. ``1`` and ``1.0``). Every failure is ``DecodeError(reason)``.
+``cbor2`` then produces the values, and the number of map entries it produced (counted by an
+``object_hook``) is compared with the number declared on the wire, which catches duplicate
+map keys (however they are spelled, e.g. ``1`` and ``1.0``). Every failure is
+``DecodeError(reason)``.
 
 Encoding is RFC 8949 §4.2.1 core deterministic encoding: preferred (shortest) argument
 encodings, definite lengths, and map keys sorted by the bytewise lexicographic order of their
@@ -65,75 +66,63 @@ def _scan(data: bytes, max_depth: int, tags: frozenset[int]) -> int:
     stack: list[int] = []
     remaining = 1
     pairs = 0
-    while True:
-        if pos >= n:
-            raise ValueError("truncated")
-        ib = data[pos]
-        pos += 1
-        major = ib >> 5
-        ai = ib & 31
-        if ai < 24:
-            val = ai
-        elif ai == 24:
-            if pos >= n:
-                raise ValueError("truncated")
-            val = data[pos]
+    try:
+        while True:
+            ib = data[pos]  # IndexError past the end: truncated
             pos += 1
-        elif ai < 28:
-            size = 1 << (ai - 24)
-            if pos + size > n:
-                raise ValueError("truncated")
-            val = int.from_bytes(data[pos : pos + size], "big")
-            pos += size
-        else:
-            raise ValueError("indefinite length or reserved value")
-        count = 0
-        if major < 2:
-            pass
-        elif major == 7:
-            if ai == 24 and val < 32:
-                raise ValueError("simple value in two bytes below 32")
-        elif major < 4:
-            if val > n - pos:
-                raise ValueError("string beyond the input")
-            pos += val
-        elif major == 4:
-            count = val
-        elif major == 5:
-            count = 2 * val
-            pairs += val
-        else:  # tag
-            if val not in tags:
-                raise ValueError("tag not allowed")
-            count = 1
-        if count:
-            if count > n - pos:
-                raise ValueError("container beyond the input")
-            stack.append(remaining)
-            if len(stack) > max_depth:
-                raise ValueError("nested too deeply")
-            remaining = count
-            continue
-        remaining -= 1
-        while not remaining:
-            if not stack:
-                if pos != n:
-                    raise ValueError("trailing bytes")
-                return pairs
-            remaining = stack.pop() - 1
-
-
-def _count_pairs(obj: object) -> int:
-    if isinstance(obj, Mapping):
-        total = len(obj)
-        for key, value in obj.items():
-            total += _count_pairs(key) + _count_pairs(value)
-        return total
-    if isinstance(obj, list | tuple):
-        return sum(map(_count_pairs, obj))
-    if isinstance(obj, cbor2.CBORTag):
-        return _count_pairs(obj.value)
-    return 0
+            ai = ib & 31
+            if ai < 24:
+                val = ai
+            elif ai == 24:
+                val = data[pos]
+                pos += 1
+            elif ai < 28:
+                size = 1 << (ai - 24)
+                if pos + size > n:
+                    raise ValueError("truncated")
+                val = int.from_bytes(data[pos : pos + size], "big")
+                pos += size
+            else:
+                raise ValueError("indefinite length or reserved value")
+            major = ib >> 5
+            if major < 2:
+                remaining -= 1
+            elif major < 4:
+                if val > n - pos:
+                    raise ValueError("string beyond the input")
+                pos += val
+                remaining -= 1
+            elif major == 7:
+                if ai == 24 and val < 32:
+                    raise ValueError("simple value in two bytes below 32")
+                remaining -= 1
+            else:
+                if major == 4:
+                    count = val
+                elif major == 5:
+                    count = 2 * val
+                    pairs += val
+                else:  # tag
+                    if val not in tags:
+                        raise ValueError("tag not allowed")
+                    count = 1
+                if count:
+                    if count > n - pos:
+                        raise ValueError("container beyond the input")
+                    stack.append(remaining)
+                    if len(stack) > max_depth:
+                        raise ValueError("nested too deeply")
+                    remaining = count
+                    continue
+                remaining -= 1
+            while not remaining:
+                if not stack:
+                    if pos != n:
+                        raise ValueError("trailing bytes")
+                    return pairs
+                remaining = stack.pop() - 1
+    except IndexError:
+        raise ValueError("truncated") from None
 
 
 def loads(
@@ -154,10 +143,21 @@ def loads(
         pairs = _scan(data, max_depth, tags)
     except ValueError as exc:
         raise DecodeError(reason, str(exc)) from None
+    if not pairs:
+        try:
+            return cbor2.loads(data)
+        except Exception as exc:  # cbor2 raises a zoo (CBORDecodeError, ValueError, ...)
+            raise DecodeError(reason, "undecodable CBOR") from exc
+    counted = [0]
+
+    def count(_decoder: object, mapping: Any) -> Any:  # every decoded map, keys included
+        counted[0] += len(mapping)
+        return mapping
+
     try:
-        value = cbor2.loads(data)
-    except Exception as exc:  # cbor2 raises a zoo (CBORDecodeError, ValueError, TypeError, ...)
+        value = cbor2.loads(data, object_hook=count)
+    except Exception as exc:  # cbor2 raises a zoo (CBORDecodeError, ValueError, ...)
         raise DecodeError(reason, "undecodable CBOR") from exc
-    if pairs and _count_pairs(value) != pairs:
+    if counted[0] != pairs:
         raise DecodeError(reason, "duplicate map key")
     return value

@@ -15,7 +15,7 @@ from typing import Any
 
 from verifier._cbor import dumps, loads
 from verifier._errors import DecodeError, Reason
-from verifier._plates import canonical_plate, canonical_zone
+from verifier._plates import is_canonical_plate, is_canonical_zone
 
 MAX_CLAIMS_BYTES = 4096
 """Largest permit payload :func:`decode_claims_map` accepts (a QR holds far less)."""
@@ -142,12 +142,12 @@ def decode_permit_claims(payload: Mapping[Any, Any]) -> PermitClaims:
     kind = permit.get(P_TYPE)
     if type(kind) is not str or kind not in PermitType.__members__:
         raise _bad("unknown permit type")
-    zones = tuple(
-        _canonical(z, canonical_zone) for z in _array(permit.get(P_ZONES), "zones", MAX_ZONES)
-    )
-    plates = tuple(
-        _canonical(p, canonical_plate) for p in _array(permit.get(P_PLATES), "plates", MAX_PLATES)
-    )
+    zones = tuple(_array(permit.get(P_ZONES), "zones", MAX_ZONES))
+    if not all(map(is_canonical_zone, zones)):
+        raise _bad("zone is not a canonical zone code")
+    plates = tuple(_array(permit.get(P_PLATES), "plates", MAX_PLATES))
+    if not all(map(is_canonical_plate, plates)):
+        raise _bad("plate is not a canonical plate")
     fleet = None
     if P_FLEET in permit:
         fleet = _text(permit[P_FLEET], "fleet")
@@ -180,15 +180,6 @@ def decode_permit_claims(payload: Mapping[Any, Any]) -> PermitClaims:
         max_stay=max_stay,
         windows=windows,
     )
-
-
-def _canonical(value: object, canonicalise: Any) -> str:
-    if type(value) is not str:
-        raise _bad("not text")
-    canonical: str = canonicalise(value, reason=Reason.BAD_CLAIMS)
-    if canonical != value:
-        raise _bad("not in canonical form")
-    return canonical
 
 
 def permit_claims_map(c: PermitClaims) -> dict[int, Any]:

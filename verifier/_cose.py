@@ -110,6 +110,50 @@ def encode_sign1(
     return dumps(cbor2.CBORTag(TAG_SIGN1, [protected, {}, payload, signature]))
 
 
+# The exact bytes our encoder writes for a permit token: tag 18, array of 4, protected bstr of
+# 13 bytes {1: alg, 4: 8-byte kid}, unprotected {}, payload bstr, 64-byte signature bstr. A
+# message of exactly this shape is recognised by comparing fixed header bytes (no decoding:
+# every byte outside the payload and signature content is fixed or the kid); anything else
+# takes the general strict path. Both paths give equal ``Sign1`` values (tests check this).
+_FAST_PREFIX = b"\xd2\x84\x4d\xa2\x01"
+_FAST_ALGS = {0x26: Alg.ES256, 0x27: Alg.EDDSA}
+_FAST_SIGNATURE_HEADER = b"\x58\x40"
+
+
+def _fast_sign1(data: bytes, profile: CoseProfile) -> Sign1 | None:
+    if data[:5] != _FAST_PREFIX or data[6:8] != b"\x04\x48" or data[16:17] != b"\xa0":
+        return None
+    alg = _FAST_ALGS.get(data[5])
+    if alg is None or alg not in profile.algorithms:
+        return None
+    head = data[17:18]
+    if not head:
+        return None
+    ib = head[0]
+    if 0x40 <= ib < 0x58:
+        start, length = 18, ib - 0x40
+    elif ib == 0x58 and len(data) > 18 and data[18] >= 24:
+        start, length = 19, data[18]
+    elif ib == 0x59 and len(data) > 19 and data[18] != 0:
+        start, length = 20, int.from_bytes(data[18:20], "big")
+    else:
+        return None
+    end = start + length
+    if len(data) != end + 66 or data[end : end + 2] != _FAST_SIGNATURE_HEADER:
+        return None
+    kid = data[8:16]
+    return Sign1(
+        protected_bytes=data[3:16],
+        protected={HEADER_ALG: int(alg), HEADER_KID: kid},
+        unprotected={},
+        payload=data[start:end],
+        signature=data[end + 2 :],
+        alg=alg,
+        kid=kid,
+        content_type=None,
+    )
+
+
 def decode_sign1(
     data: bytes,
     *,
@@ -118,6 +162,14 @@ def decode_sign1(
     max_bytes: int = MAX_COSE_BYTES,
 ) -> Sign1:
     """Parse a COSE_Sign1 (not verified); ``DecodeError(reason)``, or ``UNSUPPORTED_ALG``."""
+    if type(data) is bytes and len(data) <= max_bytes:
+        fast = _fast_sign1(data, profile)
+        if fast is not None:
+            return fast
+    return _decode_sign1(data, reason, profile, max_bytes)
+
+
+def _decode_sign1(data: bytes, reason: Reason, profile: CoseProfile, max_bytes: int) -> Sign1:
     obj = loads(data, reason=reason, max_bytes=max_bytes)
     if type(obj) is cbor2.CBORTag:
         if obj.tag == TAG_CWT and not profile.require_tag:

@@ -23,6 +23,9 @@ MAX_ZONE_CHARS = 16
 _GERMAN = re.compile(r"([A-Z]{1,3})(?:-| +| *- *)([A-Z]{1,2}) *([1-9][0-9]{0,3})([EH]?)")
 _FOREIGN = re.compile(r"([A-Z]{2}) *: *([A-Z0-9 -]+)")
 _FOREIGN_BODY = re.compile(r"[A-Z0-9]{1,12}")  # MAX_FOREIGN_PLATE_CHARS
+_CANONICAL_PLATE = re.compile(
+    r"[A-Z]{1,3}-[A-Z]{1,2} [1-9][0-9]{0,3}[EH]?|(?!DE)[A-Z]{2}:[A-Z0-9]{1,12}"
+)
 _ZONE = re.compile(r"[A-Z0-9][A-Z0-9._-]{0,15}")  # MAX_ZONE_CHARS
 
 
@@ -54,3 +57,17 @@ def canonical_zone(text: str, *, reason: Reason = Reason.BAD_CLAIMS) -> str:
     if not _ZONE.fullmatch(zone):
         raise DecodeError(reason, "not a zone code")
     return zone
+
+
+def is_canonical_plate(text: object) -> bool:
+    """True when ``text`` is already a canonical plate (what ``canonical_plate`` returns)."""
+    if type(text) is not str or not _CANONICAL_PLATE.fullmatch(text):
+        return False
+    if text[2] == ":":
+        return True
+    return len(text) - 2 - (text[-1] in "EH") <= 8  # FZV § 8: at most 8 letters and digits
+
+
+def is_canonical_zone(text: object) -> bool:
+    """True when ``text`` is already a canonical zone code."""
+    return type(text) is str and _ZONE.fullmatch(text) is not None

@@ -12,7 +12,10 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from verifier import (
+    MAX_COSE_BYTES,
+    PERMIT_PROFILE,
     Alg,
+    CoseProfile,
     DecodeError,
     Reason,
     SignatureError,
@@ -25,6 +28,7 @@ from verifier import (
     software_signer,
     verify_sign1,
 )
+from verifier._cose import _decode_sign1, _fast_sign1
 
 EC_PRIVATE = ec.derive_private_key(0x5EED_0001, ec.SECP256R1())
 ED_PRIVATE = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
@@ -159,3 +163,22 @@ def test_random_bytes_fail_with_reason(data: bytes) -> None:
     with pytest.raises(DecodeError) as info:
         decode_sign1(b"\xd2" + data)
     assert info.value.reason in (Reason.BAD_COSE, Reason.UNSUPPORTED_ALG)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.sampled_from([Alg.ES256, Alg.EDDSA]),
+    st.binary(min_size=8, max_size=8),
+    st.binary(max_size=600),
+    st.binary(min_size=64, max_size=64),
+)
+def test_fast_path_equals_general_path(alg: Alg, kid: bytes, payload: bytes, sig: bytes) -> None:
+    data = encode_sign1(payload, alg=alg, kid=kid, sign=lambda _: sig)
+    fast = _fast_sign1(data, PERMIT_PROFILE)
+    assert fast is not None
+    assert fast == _decode_sign1(data, Reason.BAD_COSE, PERMIT_PROFILE, MAX_COSE_BYTES)
+    assert decode_sign1(data) == fast
+    # a profile without the algorithm still refuses it on the fast path's behalf
+    with pytest.raises(DecodeError) as info:
+        decode_sign1(data, profile=CoseProfile(algorithms=frozenset({Alg.ES384})))
+    assert info.value.reason is Reason.UNSUPPORTED_ALG

@@ -6,7 +6,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from verifier import DecodeError, Reason, canonical_plate, canonical_zone
+from verifier import (
+    DecodeError,
+    Reason,
+    canonical_plate,
+    canonical_zone,
+    is_canonical_plate,
+    is_canonical_zone,
+)
 
 
 @pytest.mark.parametrize(
@@ -73,3 +80,29 @@ def test_random_text_is_canonical_or_refused(text: str) -> None:
         assert exc.reason is Reason.BAD_PLATE
     else:
         assert canonical_plate(plate) == plate
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.one_of(
+        st.text(max_size=16),
+        st.from_regex(r"[A-Z]{1,4}-[A-Z]{1,3} [0-9]{1,5}[EHX]?", fullmatch=True),
+        st.from_regex(r"[A-Z]{2}:[A-Z0-9]{0,14}", fullmatch=True),
+    )
+)
+def test_is_canonical_plate_agrees_with_canonical_plate(text: str) -> None:
+    try:
+        canonical = canonical_plate(text) == text
+    except DecodeError:
+        canonical = False
+    assert is_canonical_plate(text) is canonical
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet="AZ09az-_. :\u00c4", max_size=18))
+def test_is_canonical_zone_agrees_with_canonical_zone(text: str) -> None:
+    try:
+        canonical = canonical_zone(text) == text
+    except DecodeError:
+        canonical = False
+    assert is_canonical_zone(text) is canonical
