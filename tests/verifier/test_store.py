@@ -1,0 +1,196 @@
+"""The trust store: data dir, anchors, atomic sync, fetching, what is pre-parsed once."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import cbor2
+import httpx
+import pytest
+
+from tests.vectors import own_vectors_root
+from verifier import _keys, _status, _store
+from verifier._errors import DecodeError, Reason, TrustError, VerifierError
+from verifier._store import DataDir, default_data_dir, fetch, parse_anchor
+from verifier._verdict import Outcome
+from verifier._verify import verify
+
+VECTORS = json.loads((own_vectors_root() / "verify.json").read_text(encoding="utf-8"))
+CASES = {c["name"]: c for c in VECTORS["cases"]}
+SYNC = {s["name"]: s for s in VECTORS["sync"]}
+NOW = CASES["valid_es256"]["now"]
+VALID = CASES["valid_es256"]["input"]
+
+
+def data_dir_with(tmp_path: Path, store: str = "main") -> DataDir:
+    spec = VECTORS["stores"][store]
+    data_dir = DataDir(tmp_path / "data")
+    for anchor in spec["anchors"]:
+        data_dir.add_anchor(bytes.fromhex(anchor))
+    for blob in spec["sync"]:
+        data_dir.sync_bytes(bytes.fromhex(blob))
+    return data_dir
+
+
+def files(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+def test_default_data_dir() -> None:
+    assert default_data_dir({"BUERGERID_VERIFY_DATA": "/x/y"}) == Path("/x/y")
+    assert default_data_dir({"XDG_DATA_HOME": "/xdg"}) == Path("/xdg/buergerid-verify")
+    assert default_data_dir({"XDG_DATA_HOME": "relative"}) == (
+        Path.home() / ".local" / "share" / "buergerid-verify"
+    )
+    assert default_data_dir({}) == Path.home() / ".local" / "share" / "buergerid-verify"
+
+
+def test_anchor_forms() -> None:
+    cose = bytes.fromhex(VECTORS["stores"]["main"]["anchors"][0])
+    jwk = bytes.fromhex(VECTORS["stores"]["no_index"]["anchors"][0])
+    assert _keys.thumbprint(parse_anchor(cose)) == _keys.thumbprint(parse_anchor(jwk))
+    private = json.loads(jwk)
+    private["d"] = "AAAA"
+    for bad in (json.dumps(private).encode(), b"{not json", b"[1]", b"\xa0", b"x" * 20000):
+        with pytest.raises(DecodeError) as info:
+            parse_anchor(bad)
+        assert info.value.reason in (Reason.BAD_KEY,)
+
+
+def test_anchor_is_pinned_once(tmp_path: Path) -> None:
+    data_dir = DataDir(tmp_path)
+    cose = bytes.fromhex(VECTORS["stores"]["main"]["anchors"][0])
+    assert data_dir.add_anchor(cose)[1] is True
+    assert data_dir.add_anchor(cose)[1] is False
+    assert len(data_dir.read_anchors()) == 1
+
+
+def test_root_rotation_pins_anchors_next(tmp_path: Path) -> None:
+    data_dir = data_dir_with(tmp_path, "rotated")
+    assert len(data_dir.read_anchors()) == 2
+    store = data_dir.load()
+    assert store.seq == 3
+    assert verify(VALID, store, NOW).outcome is Outcome.VALID
+
+
+def test_crash_during_sync_keeps_the_previous_bundle(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seq = SYNC["higher_seq"]
+    data_dir = DataDir(tmp_path)
+    data_dir.add_anchor(bytes.fromhex(seq["anchors"][0]))
+    data_dir.sync_bytes(bytes.fromhex(seq["steps"][0]["data"]))
+    before = files(tmp_path)
+
+    def crash(src: Any, dst: Any) -> None:
+        raise OSError("power cut")
+
+    monkeypatch.setattr(_store.os, "replace", crash)
+    with pytest.raises(OSError):
+        data_dir.sync_bytes(bytes.fromhex(seq["steps"][1]["data"]))
+    monkeypatch.undo()
+    assert files(tmp_path) == before  # no temp file left, old bundle intact
+    assert data_dir.load().seq == 1
+
+
+def test_tampered_stored_bundle_does_not_load(tmp_path: Path) -> None:
+    data_dir = data_dir_with(tmp_path, "no_index")
+    raw = bytearray(data_dir.bundle_path.read_bytes())
+    raw[-1] ^= 1
+    data_dir.bundle_path.write_bytes(bytes(raw))
+    with pytest.raises(TrustError) as info:
+        data_dir.load()
+    assert info.value.reason is Reason.UNTRUSTED_BUNDLE
+
+
+def test_keys_and_lists_are_parsed_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """After load, a scan parses no key and inflates no list."""
+    store = data_dir_with(tmp_path).load()
+
+    def forbidden(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("parsed again during a scan")
+
+    monkeypatch.setattr(_status.StatusList, "from_lst", forbidden)
+    monkeypatch.setattr(_keys, "key_from_cose", forbidden)
+    monkeypatch.setattr(_keys, "key_from_jwk", forbidden)
+    for _ in range(3):
+        assert verify(VALID, store, NOW).outcome is Outcome.VALID
+    assert isinstance(store.status[("05513000", 1)].status_list, _status.StatusList)
+    first = store.issuer_keys["05513000"][0]
+    assert first in store.keys[("05513000", first.kid[:8])]
+
+
+def test_bad_lists_are_recorded_not_fatal(tmp_path: Path) -> None:
+    store = data_dir_with(tmp_path).load()
+    assert set(store.unusable_status) == {("05513000", 2), ("05513000", 4), ("05513000", 6)}
+    assert all(r is Reason.BAD_STATUS_LIST for r in store.unusable_status.values())
+
+
+def test_plate_index_needs_its_issuers_key(tmp_path: Path) -> None:
+    seq = SYNC["plate_index_other_issuers_key"]
+    data_dir = DataDir(tmp_path)
+    data_dir.add_anchor(bytes.fromhex(seq["anchors"][0]))
+    data_dir.sync_bytes(bytes.fromhex(seq["steps"][0]["data"]))
+    with pytest.raises(TrustError) as info:
+        data_dir.sync_bytes(bytes.fromhex(seq["steps"][1]["data"]))
+    assert info.value.reason is Reason.UNTRUSTED_PLATE_INDEX
+    assert not data_dir.plates_dir.exists()
+
+
+def _transport(status: int, body: bytes, headers: dict[str, str], seen: list[httpx.Request]) -> Any:
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(status, content=body, headers=headers)
+
+    return httpx.MockTransport(handler)
+
+
+def test_fetch_sends_the_etag_and_understands_304() -> None:
+    seen: list[httpx.Request] = []
+    got = fetch(
+        "https://bundle.example/tb",
+        etag='"abc"',
+        transport=_transport(304, b"", {}, seen),
+    )
+    assert got.data is None
+    assert seen[0].headers["If-None-Match"] == '"abc"'
+    got = fetch(
+        "https://bundle.example/tb", transport=_transport(200, b"xyz", {"ETag": '"n"'}, seen)
+    )
+    assert (got.data, got.etag) == (b"xyz", '"n"')
+    assert "If-None-Match" not in seen[1].headers
+
+
+def test_fetch_bounds_the_body() -> None:
+    seen: list[httpx.Request] = []
+    with pytest.raises(DecodeError) as info:
+        fetch("https://b.example/", max_bytes=10, transport=_transport(200, b"x" * 11, {}, seen))
+    assert info.value.reason is Reason.TOO_LARGE
+
+
+def test_fetch_errors_are_operational(tmp_path: Path) -> None:
+    seen: list[httpx.Request] = []
+    with pytest.raises(OSError):
+        fetch("https://b.example/", transport=_transport(500, b"", {}, seen))
+    with pytest.raises(TrustError):
+        fetch("http://bundle.example/tb")  # plain http only to loopback
+    with pytest.raises(OSError):
+        fetch(str(tmp_path / "missing.cbor"))
+    big = tmp_path / "big.cbor"
+    big.write_bytes(b"x" * 11)
+    with pytest.raises(DecodeError):
+        fetch(str(big), max_bytes=10)
+
+
+def test_sync_refuses_other_documents(tmp_path: Path) -> None:
+    data_dir = data_dir_with(tmp_path, "no_index")
+    before = files(data_dir.root)
+    bundle = cbor2.loads(data_dir.bundle_path.read_bytes()).value[2]
+    status_token = cbor2.loads(bundle)["issuers"]["05513000"]["status"][1]
+    for other in (b"", status_token):
+        with pytest.raises(VerifierError) as info:
+            data_dir.sync_bytes(other)
+        assert info.value.reason is Reason.BAD_BUNDLE
+    assert files(data_dir.root) == before
