@@ -29,8 +29,8 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def write_atomic(path: Path, data: bytes, *, overwrite: bool) -> None:
-    """Write `data` to `path` (mode 0600) atomically; with `overwrite=False` never replace a file.
+def write_atomic(path: Path, data: bytes, *, overwrite: bool, mode: int = FILE_MODE) -> None:
+    """Write `data` to `path` (mode 0600 unless given) atomically; `overwrite=False`: never replace.
 
     Raises KeyFileError `key_file_exists` when `overwrite` is false and `path` exists, and
     `key_file_io` when the file system refuses; the target is then untouched.
@@ -45,7 +45,7 @@ def write_atomic(path: Path, data: bytes, *, overwrite: bool) -> None:
     tmp = Path(tmp_name)
     try:
         try:
-            os.fchmod(fd, FILE_MODE)
+            os.fchmod(fd, mode)
             view = memoryview(data)
             while view:
                 written = os.write(fd, view)

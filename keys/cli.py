@@ -1,0 +1,466 @@
+"""`buergerid-keys`: key rings, rotation, withdrawal, public key export and trust bundles.
+
+The only module of `keys/` that reads the environment, the wall clock, prompts and prints.
+Secrets never come from arguments: the key-file passphrase from `BUERGERID_KEY_PASSPHRASE`
+or a prompt, the PKCS#11 PIN from `BUERGERID_PKCS11_PIN` or a prompt; the PKCS#11 module
+from `BUERGERID_PKCS11_MODULE` (default: Debian's SoftHSM2), the token label from
+`--token-label` or `BUERGERID_PKCS11_TOKEN`. `--at UNIX` replaces the wall clock.
+
+Exit status: 0 done, 2 usage or operational error (one line on stderr, never a traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, NoReturn
+
+from rich.console import Console
+from rich.table import Table
+
+from keys.bundle import IssuerSource, build_trust_bundle, issuer_from_ring
+from keys.errors import KeyRingError, KeysCode, KeysError
+from keys.lifecycle import KeyState, RotationPolicy
+from keys.ring import Backend, KeyInfo, KeyRing, RingKind
+from keys.storage._atomic import write_atomic
+from keys.storage.file import DEFAULT_KDF, KdfParams
+from keys.storage.pkcs11 import Pkcs11Token, module_path
+from verifier._cbor import dumps as cbor_dumps
+from verifier._errors import VerifierError
+from verifier._keys import JOSE_NAMES, Alg, key_to_cose, key_to_jwk
+
+PROG = "buergerid-keys"
+EXIT_OK = 0
+EXIT_ERROR = 2
+DAY = 86_400
+PASSPHRASE_ENV = "BUERGERID_KEY_PASSPHRASE"
+PIN_ENV = "BUERGERID_PKCS11_PIN"
+TOKEN_ENV = "BUERGERID_PKCS11_TOKEN"
+MAX_STATUS_FILE_BYTES = 4 * 1024 * 1024
+
+# defaults: issuer keys sign 180 days; the longest token (a printed permit) lives 2 years
+ISSUER_SIGN_SECONDS = 180 * DAY
+ISSUER_MAX_TOKEN_SECONDS = 731 * DAY
+# root keys sign bundles for 2 years; a bundle lives at most BUNDLE_VALID_SECONDS
+ROOT_SIGN_SECONDS = 731 * DAY
+BUNDLE_FRESH_SECONDS = DAY
+BUNDLE_VALID_SECONDS = 7 * DAY
+ALGS = {"es256": Alg.ES256, "ed25519": Alg.EDDSA}
+
+
+class UsageError(Exception):
+    """A usage or operational error: one line on stderr, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message)
+
+
+def _unix(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected integer seconds") from None
+    return value
+
+
+def _positive(text: str) -> int:
+    value = _unix(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError("expected a positive number of seconds")
+    return value
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = _Parser(add_help=False)
+    common.add_argument("--at", type=_unix, metavar="UNIX", help="use this time instead of now")
+    hsm = _Parser(add_help=False)
+    hsm.add_argument("--token-label", help=f"PKCS#11 token (default ${TOKEN_ENV})")
+    new_key = _Parser(add_help=False)
+    new_key.add_argument("--alg", choices=sorted(ALGS), help="default es256 (rotate: as current)")
+    new_key.add_argument("--backend", choices=[b.value for b in Backend])
+    new_key.add_argument("--types", help="comma-separated, e.g. BEW,BES,status")
+    new_key.add_argument("--kdf-time-cost", type=_positive, default=DEFAULT_KDF.time_cost)
+    new_key.add_argument("--kdf-memory-kib", type=_positive, default=DEFAULT_KDF.memory_kib)
+    new_key.add_argument("--kdf-parallelism", type=_positive, default=DEFAULT_KDF.parallelism)
+
+    parser = _Parser(prog=PROG, description="Key rings and trust bundles of buergerid.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    p = sub.add_parser("create", parents=[common, hsm, new_key], help="create a ring and/or a key")
+    p.add_argument("ring", type=Path)
+    p.add_argument("--issuer", help="issuer id (AGS) or operator name; creates the ring")
+    p.add_argument("--root", action="store_true", help="the ring signs trust bundles")
+    p.add_argument("--name", default="", help="display name published in the bundle")
+    p.add_argument("--url", default="", help="https issuer URL published in the bundle")
+    p.add_argument("--no-key", action="store_true", help="only create the ring")
+    p.add_argument("--nbf", type=_unix, help="start signing at (default: now)")
+    p.add_argument("--sign-seconds", type=_positive, help="how long the key signs")
+    p.add_argument("--max-token-seconds", type=_positive, help="longest token it signs")
+
+    p = sub.add_parser("list", parents=[common], help="list the keys of a ring")
+    p.add_argument("ring", type=Path)
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("rotate", parents=[common, hsm, new_key], help="plan and add the next key")
+    p.add_argument("ring", type=Path)
+    p.add_argument("--fresh-seconds", type=_positive, default=BUNDLE_FRESH_SECONDS)
+    p.add_argument("--max-token-seconds", type=_positive)
+    p.add_argument("--sign-seconds", type=_positive)
+    p.add_argument("--force", action="store_true", help="rotate now (e.g. after a withdrawal)")
+
+    p = sub.add_parser("withdraw", parents=[common], help="withdraw a compromised key")
+    p.add_argument("ring", type=Path)
+    p.add_argument(
+        "kid", help="JWS kid or a unique prefix (≥ 6 characters); put -- before one starting with -"
+    )
+
+    p = sub.add_parser("export-public", parents=[common], help="export public keys")
+    p.add_argument("ring", type=Path)
+    p.add_argument(
+        "--kid", help="one key (write --kid=VALUE if it starts with -); default: every published"
+    )
+    p.add_argument("--format", choices=["jwk", "cose"], default="jwk")
+    p.add_argument("--out", type=Path, help="file to write (default stdout)")
+
+    p = sub.add_parser("bundle", parents=[common, hsm], help="build and sign a trust bundle")
+    p.add_argument("--root", type=Path, required=True, help="the root ring")
+    p.add_argument("--issuer", type=Path, action="append", default=[], help="an issuer ring")
+    p.add_argument(
+        "--status",
+        action="append",
+        default=[],
+        metavar="ISSUER:LIST=FILE",
+        help="a Status List Token (CWT) file for an issuer's list number",
+    )
+    p.add_argument("--seq", type=_unix, help="default: the root ring's last seq + 1")
+    p.add_argument("--fresh-seconds", type=_positive, default=BUNDLE_FRESH_SECONDS)
+    p.add_argument("--valid-seconds", type=_positive, default=BUNDLE_VALID_SECONDS)
+    p.add_argument("--out", type=Path, required=True)
+    return parser
+
+
+# --------------------------------------------------------------------------- secrets
+
+
+def _passphrase(environ: Mapping[str, str], *, confirm: bool) -> Callable[[], str]:
+    def ask() -> str:
+        value = environ.get(PASSPHRASE_ENV)
+        if value:
+            return value
+        if not sys.stdin.isatty():
+            raise KeyRingError(KeysCode.PASSPHRASE_REQUIRED, f"set {PASSPHRASE_ENV}")
+        first = getpass.getpass("Key passphrase: ")
+        if confirm and getpass.getpass("Repeat passphrase: ") != first:
+            raise KeyRingError(KeysCode.PASSPHRASE_REQUIRED, "the passphrases differ")
+        return first
+
+    return ask
+
+
+def _token(args: argparse.Namespace, environ: Mapping[str, str]) -> Pkcs11Token | None:
+    label = getattr(args, "token_label", None) or environ.get(TOKEN_ENV)
+    if not label:
+        return None
+    pin = environ.get(PIN_ENV)
+    if not pin:
+        if not sys.stdin.isatty():
+            raise KeyRingError(KeysCode.PKCS11_REQUIRED, f"set {PIN_ENV}")
+        pin = getpass.getpass("PKCS#11 user PIN: ")
+    return Pkcs11Token.open(token_label=label, pin=pin, module=module_path(environ))
+
+
+# --------------------------------------------------------------------------- output
+
+
+def _out(line: str) -> None:
+    sys.stdout.write(line + "\n")
+
+
+def _err(line: str) -> None:
+    sys.stderr.write(line.replace("\n", " ") + "\n")
+
+
+def _time(value: int) -> str:
+    return datetime.fromtimestamp(value, UTC).strftime("%Y-%m-%d %H:%MZ")
+
+
+def _info_json(k: KeyInfo) -> dict[str, Any]:
+    return {
+        "kid": k.kid,
+        "alg": JOSE_NAMES[k.alg],
+        "state": k.state.value,
+        "backend": k.backend.value,
+        "nbf": k.window.nbf,
+        "sign_until": k.window.sign_until,
+        "exp": k.window.exp,
+        "types": [t.value for t in k.types],
+        "withdrawn_at": k.withdrawn_at,
+    }
+
+
+_STATE_STYLE = {
+    KeyState.PENDING: "cyan",
+    KeyState.ACTIVE: "bold green",
+    KeyState.RETIRED: "yellow",
+    KeyState.EXPIRED: "dim",
+    KeyState.WITHDRAWN: "bold red",
+}
+
+
+def _print_table(ring: KeyRing, records: Sequence[KeyInfo], console: Console) -> None:
+    table = Table(title=f"{ring.kind.value} ring {ring.issuer_id}")
+    for column in ("state", "alg", "kid", "backend", "nbf", "sign_until", "exp", "types"):
+        table.add_column(column, no_wrap=column in {"kid", "nbf", "sign_until", "exp"})
+    for k in records:
+        table.add_row(
+            f"[{_STATE_STYLE[k.state]}]{k.state.value}[/]",
+            JOSE_NAMES[k.alg],
+            k.kid,
+            k.backend.value,
+            _time(k.window.nbf),
+            _time(k.window.sign_until),
+            _time(k.window.exp),
+            ",".join(t.value for t in k.types),
+        )
+    console.print(table)
+
+
+# --------------------------------------------------------------------------- commands
+
+
+def _kdf(args: argparse.Namespace) -> KdfParams:
+    kdf = KdfParams(args.kdf_time_cost, args.kdf_memory_kib, args.kdf_parallelism)
+    kdf.check()
+    return kdf
+
+
+def _types(args: argparse.Namespace) -> list[str] | None:
+    if not args.types:
+        return None
+    return [t.strip() for t in args.types.split(",") if t.strip()]
+
+
+def _cmd_create(args: argparse.Namespace, now: int, environ: Mapping[str, str]) -> int:
+    token = _token(args, environ)
+    try:
+        passphrase = _passphrase(environ, confirm=True)
+        kdf = _kdf(args)
+        if args.issuer is not None:
+            kind = RingKind.ROOT if args.root else RingKind.ISSUER
+            ring = KeyRing.create(
+                args.ring,
+                args.issuer,
+                kind=kind,
+                name=args.name,
+                url=args.url,
+                passphrase=passphrase,
+                pkcs11=token,
+                kdf=kdf,
+            )
+        else:
+            ring = KeyRing.open(args.ring, passphrase=passphrase, pkcs11=token, kdf=kdf)
+        if args.no_key:
+            _out(f"ring {ring.issuer_id} created")
+            return EXIT_OK
+        is_root = ring.kind is RingKind.ROOT
+        sign = args.sign_seconds or (ROOT_SIGN_SECONDS if is_root else ISSUER_SIGN_SECONDS)
+        tail = args.max_token_seconds or (
+            BUNDLE_VALID_SECONDS if is_root else ISSUER_MAX_TOKEN_SECONDS
+        )
+        nbf = now if args.nbf is None else args.nbf
+        backend = args.backend or (Backend.PKCS11 if token is not None else Backend.FILE)
+        info = ring.add_key(
+            nbf=nbf,
+            sign_until=nbf + sign,
+            exp=nbf + sign + tail,
+            alg=ALGS[args.alg or "es256"],
+            backend=backend,
+            types=_types(args),
+            now=now,
+        )
+    finally:
+        if token is not None:
+            token.close()
+    _out(f"{info.state.value} {JOSE_NAMES[info.alg]} {info.kid}")
+    return EXIT_OK
+
+
+def _cmd_list(args: argparse.Namespace, now: int, environ: Mapping[str, str]) -> int:
+    ring = KeyRing.open(args.ring)
+    records = ring.records(now)
+    if args.json:
+        _out(json.dumps([_info_json(k) for k in records], indent=2))
+    else:
+        # a pipe gets the full table rather than one squeezed to 80 columns
+        _print_table(ring, records, Console(width=None if sys.stdout.isatty() else 200))
+    return EXIT_OK
+
+
+def _cmd_rotate(args: argparse.Namespace, now: int, environ: Mapping[str, str]) -> int:
+    token = _token(args, environ)
+    try:
+        ring = KeyRing.open(
+            args.ring,
+            passphrase=_passphrase(environ, confirm=False),
+            pkcs11=token,
+            kdf=_kdf(args),
+        )
+        is_root = ring.kind is RingKind.ROOT
+        policy = RotationPolicy(
+            fresh_seconds=args.fresh_seconds,
+            max_token_seconds=args.max_token_seconds
+            or (BUNDLE_VALID_SECONDS if is_root else ISSUER_MAX_TOKEN_SECONDS),
+            sign_seconds=args.sign_seconds
+            or (ROOT_SIGN_SECONDS if is_root else ISSUER_SIGN_SECONDS),
+        )
+        info = ring.rotate(
+            now,
+            policy,
+            force=args.force,
+            alg=ALGS[args.alg] if args.alg else None,
+            backend=args.backend,
+            types=_types(args),
+        )
+    finally:
+        if token is not None:
+            token.close()
+    if info is None:
+        _out("a successor key is already published; nothing to do")
+    else:
+        _out(f"{info.state.value} {JOSE_NAMES[info.alg]} {info.kid} signs from {info.window.nbf}")
+    return EXIT_OK
+
+
+def _cmd_withdraw(args: argparse.Namespace, now: int, environ: Mapping[str, str]) -> int:
+    info = KeyRing.open(args.ring).withdraw(args.kid, now)
+    _out(f"withdrawn {info.kid} at {info.withdrawn_at}; rebuild and publish the trust bundle")
+    return EXIT_OK
+
+
+def _cmd_export(args: argparse.Namespace, now: int, environ: Mapping[str, str]) -> int:
+    ring = KeyRing.open(args.ring)
+    keys = [ring.find(args.kid, now)] if args.kid else ring.published(now)
+    data: bytes
+    if args.format == "jwk":
+        jwks = [
+            {**key_to_jwk(k.public_key), "kid": k.kid, "alg": JOSE_NAMES[k.alg], "use": "sig"}
+            for k in keys
+        ]
+        doc: object = jwks[0] if args.kid else {"keys": jwks}
+        data = (json.dumps(doc, indent=2) + "\n").encode("utf-8")
+    else:
+        cose = [key_to_cose(k.public_key) for k in keys]
+        data = cbor_dumps(cose[0] if args.kid else cose)
+    if args.out is None:
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+    else:
+        write_atomic(args.out, data, overwrite=True, mode=0o644)
+    return EXIT_OK
+
+
+def _status_inputs(values: Sequence[str]) -> dict[str, dict[int, bytes]]:
+    result: dict[str, dict[int, bytes]] = {}
+    for value in values:
+        issuer, sep, rest = value.partition(":")
+        number_text, sep2, file_name = rest.partition("=")
+        if not (sep and sep2 and issuer and number_text.isdigit() and file_name):
+            raise UsageError(f"--status expects ISSUER:LIST=FILE, got {value!r}")
+        path = Path(file_name)
+        try:
+            with path.open("rb") as fh:
+                token = fh.read(MAX_STATUS_FILE_BYTES + 1)
+        except OSError as exc:
+            raise UsageError(f"cannot read {file_name!r}: {exc.strerror}") from None
+        if len(token) > MAX_STATUS_FILE_BYTES:
+            raise UsageError(f"{file_name!r} is too large for a status list token")
+        number = int(number_text)
+        if number in result.setdefault(issuer, {}):
+            raise UsageError(f"status list {issuer}:{number} given twice")
+        result[issuer][number] = token
+    return result
+
+
+def _cmd_bundle(args: argparse.Namespace, now: int, environ: Mapping[str, str]) -> int:
+    status = _status_inputs(args.status)
+    token = _token(args, environ)
+    try:
+        root = KeyRing.open(args.root, passphrase=_passphrase(environ, confirm=False), pkcs11=token)
+        if root.kind is not RingKind.ROOT:
+            raise UsageError("--root must be a root ring (create --root)")
+        sources: list[IssuerSource] = []
+        for path in args.issuer:
+            ring = KeyRing.open(path)
+            if ring.kind is not RingKind.ISSUER:
+                raise UsageError(f"{path.name!r} is not an issuer ring")
+            sources.append(issuer_from_ring(ring, status.pop(ring.issuer_id, {})))
+        if status:
+            raise UsageError(f"status lists for issuers not given: {', '.join(sorted(status))}")
+
+        def make(seq: int) -> bytes:
+            return build_trust_bundle(
+                issuers=sources,
+                seq=seq,
+                now=now,
+                fresh_seconds=args.fresh_seconds,
+                valid_seconds=args.valid_seconds,
+                root=root,
+            )
+
+        make(0)  # a refusal must not use up a seq: build once before reserving it
+        seq = root.next_bundle_seq(args.seq)
+        blob = make(seq)
+    finally:
+        if token is not None:
+            token.close()
+    write_atomic(args.out, blob, overwrite=True, mode=0o644)
+    keys = sum(len(s.keys.bundle_keys(now)) for s in sources if isinstance(s.keys, KeyRing))
+    _out(f"bundle seq {seq}: {len(sources)} issuer(s), {keys} key(s), {len(blob)} bytes")
+    return EXIT_OK
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace, int, Mapping[str, str]], int]] = {
+    "create": _cmd_create,
+    "list": _cmd_list,
+    "rotate": _cmd_rotate,
+    "withdraw": _cmd_withdraw,
+    "export-public": _cmd_export,
+    "bundle": _cmd_bundle,
+}
+
+
+def run(argv: Sequence[str], environ: Mapping[str, str], clock: Callable[[], float]) -> int:
+    """Parse `argv` and run one command; returns the exit status (errors: one line, 2)."""
+    try:
+        args = _parser().parse_args(argv)
+        now = int(clock()) if args.at is None else args.at
+        return COMMANDS[args.command](args, now, environ)
+    except UsageError as exc:
+        _err(f"{PROG}: error: {exc}")
+    except KeysError as exc:
+        _err(f"{PROG}: error: {exc.code}: {exc.detail}")
+    except VerifierError as exc:
+        _err(f"{PROG}: error: {exc.reason}: {exc.detail}")
+    except OSError as exc:
+        _err(f"{PROG}: error: {exc.strerror or type(exc).__name__}")
+    except KeyboardInterrupt:
+        _err(f"{PROG}: interrupted")
+    return EXIT_ERROR
+
+
+def main() -> NoReturn:
+    """Console script entry point."""
+    sys.exit(run(sys.argv[1:], os.environ, time.time))
+
+
+if __name__ == "__main__":
+    main()
