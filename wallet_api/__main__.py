@@ -1,0 +1,45 @@
+"""``python -m wallet_api``: what ``make run`` serves. Bootstraps the development data
+(``issuer.devserver.bootstrap_dev``: migrations, keys, demo tenant, demo API key), then
+serves the municipal and the wallet API in one process on BUERGERID_HOST:BUERGERID_PORT."""
+
+from __future__ import annotations
+
+import sys
+
+import uvicorn
+
+from issuer.settings import Settings
+from wallet_api.app import create_combined_app
+
+
+def main() -> int:
+    """Bootstrap, print what to do next, serve until interrupted."""
+    settings = Settings()
+    from issuer.devserver import bootstrap_dev  # the platform engineer's development setup
+
+    info = bootstrap_dev(settings)
+    base = settings.public_base_url.rstrip("/")
+    lines = [
+        "buergerid is serving (municipal API + wallet API):",
+        f"  municipal API   {base}/api/v1/   (docs: {base}/docs)",
+        f"  wallet API      {base}/.well-known/openid-credential-issuer",
+        f"  trust bundle    {base}/trust-bundle",
+        f"  data directory  {settings.data_dir}",
+    ]
+    api_key = getattr(info, "api_key", None) if info is not None else None
+    if api_key:
+        lines.append(f"  demo API key    {api_key}")
+    lines += [
+        "next:",
+        "  make demo                      the whole story against this server",
+        "  .venv/bin/buergerid-wallet --help",
+        "  .venv/bin/buergerid-verify --help",
+    ]
+    sys.stdout.write("\n".join(lines) + "\n")
+    sys.stdout.flush()
+    uvicorn.run(create_combined_app(settings), host=settings.host, port=settings.port)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
