@@ -1,1 +1,66 @@
-"""buergerid keys."""
+"""buergerid keys: key lifecycle, storage (encrypted file, PKCS#11), rings and builders.
+
+The issuer uses `KeyRing` (one directory per issuer, one for the operator's root) to get the
+`Signer` of the active key for a purpose, and the builders to publish the trust bundle and
+plate indexes. See docs/keys.md.
+"""
+
+from __future__ import annotations
+
+from keys.bundle import IssuerSource, build_trust_bundle, issuer_from_ring
+from keys.errors import BuildError, KeyFileError, KeyRingError, KeysCode, KeysError, Pkcs11Error
+from keys.lifecycle import (
+    ISSUER_TYPES,
+    PERMIT_TYPES,
+    ROOT_TYPES,
+    KeyState,
+    KeyType,
+    KeyWindow,
+    PlannedKey,
+    RotationPlan,
+    RotationPolicy,
+    key_state,
+    plan_rotation,
+)
+from keys.plate_index import build_plate_index
+from keys.ring import Backend, KeyInfo, KeyRing, RingKind
+from keys.signer import Signer, SoftwareSigner, generate_signer, sign_cose, sign_jws
+from keys.status_list import sign_status_list_cwt, sign_status_list_jwt
+from keys.storage.file import DEFAULT_KDF, KdfParams
+
+__all__ = [
+    "DEFAULT_KDF",
+    "ISSUER_TYPES",
+    "PERMIT_TYPES",
+    "ROOT_TYPES",
+    "Backend",
+    "BuildError",
+    "IssuerSource",
+    "KdfParams",
+    "KeyFileError",
+    "KeyInfo",
+    "KeyRing",
+    "KeyRingError",
+    "KeyState",
+    "KeyType",
+    "KeyWindow",
+    "KeysCode",
+    "KeysError",
+    "Pkcs11Error",
+    "PlannedKey",
+    "RingKind",
+    "RotationPlan",
+    "RotationPolicy",
+    "Signer",
+    "SoftwareSigner",
+    "build_plate_index",
+    "build_trust_bundle",
+    "generate_signer",
+    "issuer_from_ring",
+    "key_state",
+    "plan_rotation",
+    "sign_cose",
+    "sign_jws",
+    "sign_status_list_cwt",
+    "sign_status_list_jwt",
+]
