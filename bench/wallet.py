@@ -1,0 +1,102 @@
+"""Wallet benchmark, one run, ratios in the same run (not a test).
+
+1. Complete offer → credential flows per second over real HTTP (uvicorn on 127.0.0.1, the
+   combined app on a temporary SQLite database): municipal offer, token with tx_code,
+   nonce, proof, SD-JWT VC, QR token, notification, all with the stub client.
+2. SD-JWT VC presentation verification (KB-JWT, disclosures, status reference) against a
+   bare ES256 signature verification: the ratio says what the SD-JWT layer costs.
+
+    .venv/bin/python bench/wallet.py [--flows N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from issuer.migrations import upgrade
+from issuer.services.clock import FixedClock
+from mobile_sdk_stub.client import WalletClient
+from tests.support.db import make_test_settings
+from tests.wallet_api.harness import wallet_env
+from verifier._keys import key_from_jwk
+from verifier._sdjwt import verify_sd_jwt_vc
+
+
+def _timed(fn, repeat: int) -> float:  # type: ignore[no-untyped-def]
+    start = time.perf_counter()
+    for _ in range(repeat):
+        fn()
+    return (time.perf_counter() - start) / repeat
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--flows", type=int, default=40)
+    parser.add_argument("--verifications", type=int, default=2000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        db = root / "bench.db"
+        upgrade(f"sqlite:///{db}")
+        settings = make_test_settings(f"sqlite:///{db}", root / "data")
+        clock = FixedClock(datetime.now(UTC).replace(microsecond=0))
+        with wallet_env(settings, clock) as env:
+            # warm-up (connections, key ring, caches)
+            offer = env.offer()
+            with WalletClient(env.base_url, root / "warm", clock=env.now) as wallet:
+                (stored,) = wallet.redeem(offer["credential_offer_uri"], offer["tx_code"])
+                jwks = env.http.get("/.well-known/jwt-vc-issuer").json()["jwks"]["keys"]
+            start = time.perf_counter()
+            for i in range(args.flows):
+                offer = env.offer()
+                with WalletClient(env.base_url, root / f"p{i}", clock=env.now) as wallet:
+                    wallet.redeem(offer["credential_offer_uri"], offer["tx_code"])
+            elapsed = time.perf_counter() - start
+
+            with WalletClient(env.base_url, root / "warm", clock=env.now) as wallet:
+                presentation = wallet.present(
+                    stored.id, [("holder", "family_name")], aud="https://rp.example", nonce="n"
+                )
+            now = int(env.now())
+    issuer_jwk = {k: v for k, v in jwks[0].items() if k in ("kty", "crv", "x", "y")}
+    issuer_key = key_from_jwk(issuer_jwk)
+
+    def verify_presentation() -> None:
+        verify_sd_jwt_vc(
+            presentation,
+            issuer_key=issuer_key,
+            now=now,
+            require_key_binding=True,
+            expected_aud="https://rp.example",
+            expected_nonce="n",
+        )
+
+    private = ec.generate_private_key(ec.SECP256R1())
+    message = b"x" * 600
+    signature = private.sign(message, ec.ECDSA(hashes.SHA256()))
+    public = private.public_key()
+
+    def bare_verify() -> None:
+        public.verify(signature, message, ec.ECDSA(hashes.SHA256()))
+
+    sd = _timed(verify_presentation, args.verifications)
+    bare = _timed(bare_verify, args.verifications)
+    print(f"offer→credential flows over HTTP: {args.flows / elapsed:.1f} /s "
+          f"({elapsed / args.flows * 1000:.1f} ms each, {args.flows} flows)")  # fmt: skip
+    print(f"SD-JWT VC presentation verify: {sd * 1e6:.0f} µs; bare ES256 verify: "
+          f"{bare * 1e6:.0f} µs; ratio {sd / bare:.1f}x")  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
