@@ -59,7 +59,7 @@ def dumps(obj: object) -> bytes:
     return cbor2.dumps(_canonicalise(obj))
 
 
-def _scan(data: bytes, max_depth: int, tags: frozenset[int]) -> int:
+def _scan(data: bytes, max_depth: int, tags: frozenset[int] | None) -> int:
     """Walk the item headers; returns the number of map entries declared. Raises ValueError."""
     n = len(data)
     pos = 0
@@ -103,7 +103,7 @@ def _scan(data: bytes, max_depth: int, tags: frozenset[int]) -> int:
                     count = 2 * val
                     pairs += val
                 else:  # tag
-                    if val not in tags:
+                    if tags is not None and val not in tags:
                         raise ValueError("tag not allowed")
                     count = 1
                 if count:
@@ -125,20 +125,51 @@ def _scan(data: bytes, max_depth: int, tags: frozenset[int]) -> int:
         raise ValueError("truncated") from None
 
 
+# bytes that can open a nesting level: array (0x80-0x9f), map (0xa0-0xbf), tag (0xc0-0xdb)
+_NESTING = bytes(1 if 0x80 <= b <= 0xDB else 0 for b in range(256))
+
+
+def _round_trip(data: bytes, max_depth: int) -> Any:
+    """Fast path: the value if ``cbor2`` re-encodes it to exactly ``data``, else ``None``.
+
+    Byte-identical re-encoding proves definite lengths, preferred argument encodings, no
+    duplicate keys (they shrink the map) and no trailing bytes. Nesting deeper than
+    ``max_depth`` needs more than ``max_depth`` bytes in 0x80-0xdb; with fewer, depth is safe.
+    Anything else (including valid but non-preferred encodings) goes to the full scan.
+    """
+    if data.translate(_NESTING).count(1) > max_depth:
+        return None
+    try:
+        value = cbor2.loads(data)
+        if cbor2.dumps(value) == data:
+            return value
+    except Exception:  # anything unusual: let the full scan decide and name the failure
+        return None
+    return None
+
+
 def loads(
     data: bytes,
     *,
     max_depth: int = MAX_DEPTH,
     reason: Reason = Reason.BAD_CBOR,
     max_bytes: int = MAX_CBOR_BYTES,
-    tags: frozenset[int] = COSE_TAGS,
+    tags: frozenset[int] | None = COSE_TAGS,
 ) -> Any:
-    """Decode exactly one strict, bounded CBOR item; any failure is ``DecodeError(reason)``."""
+    """Decode exactly one strict, bounded CBOR item; any failure is ``DecodeError(reason)``.
+
+    ``tags``: the tags allowed (default: the COSE tags); ``None`` allows every tag and turns
+    on a re-encoding fast path (used for claims sets, whose values are type-checked after).
+    """
     if not isinstance(data, bytes | bytearray | memoryview):
         raise DecodeError(reason, "not bytes")
     if len(data) > max_bytes:
         raise DecodeError(reason, "input too large")
     data = bytes(data)
+    if tags is None:
+        value = _round_trip(data, max_depth)
+        if value is not None:
+            return value
     try:
         pairs = _scan(data, max_depth, tags)
     except ValueError as exc:

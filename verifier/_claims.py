@@ -47,6 +47,9 @@ class PermitType(StrEnum):
     SON = "SON"  # other
 
 
+_TYPES: dict[str, PermitType] = {t.value: t for t in PermitType}
+
+
 @dataclass(frozen=True, slots=True)
 class Window:
     """``[days, from, to]``: days bit mask Monday = 1 … Sunday = 64, minutes, ``to`` exclusive."""
@@ -99,7 +102,7 @@ def _array(value: object, name: str, max_items: int) -> list[Any] | tuple[Any, .
 
 def decode_claims_map(payload: bytes) -> dict[Any, Any]:
     """The CWT claims set of a COSE payload, decoded bounded; ``BAD_CLAIMS`` unless a map."""
-    claims = loads(payload, reason=Reason.BAD_CLAIMS, max_bytes=MAX_CLAIMS_BYTES)
+    claims = loads(payload, reason=Reason.BAD_CLAIMS, max_bytes=MAX_CLAIMS_BYTES, tags=None)
     if type(claims) is not dict:
         raise _bad("claims set is not a map")
     return claims
@@ -107,7 +110,7 @@ def decode_claims_map(payload: bytes) -> dict[Any, Any]:
 
 def peek_issuer(payload: Mapping[Any, Any]) -> str:
     """The ``iss`` claim (key 1) of a decoded claims set, unverified; ``BAD_CLAIMS`` if not text."""
-    if not isinstance(payload, Mapping):
+    if type(payload) is not dict and not isinstance(payload, Mapping):
         raise _bad("claims set is not a map")
     return _text(payload.get(CLAIM_ISS), "iss")
 
@@ -135,12 +138,16 @@ def decode_permit_claims(payload: Mapping[Any, Any]) -> PermitClaims:
     if exp <= iat or (nbf is not None and exp <= nbf):
         raise _bad("exp is not after iat and nbf")
     permit = payload.get(CLAIM_PERMIT)
-    if not isinstance(permit, Mapping):
+    if type(permit) is not dict and not isinstance(permit, Mapping):
         raise _bad("no permit map")
-    if not _PERMIT_KEYS.issuperset(permit) or any(type(k) is not int for k in permit):
+    if not _PERMIT_KEYS.issuperset(permit):
         raise _bad("unknown key in the permit map")
+    for key in permit:
+        if type(key) is not int:  # True == 1 would pass the subset test
+            raise _bad("unknown key in the permit map")
     kind = permit.get(P_TYPE)
-    if type(kind) is not str or kind not in PermitType.__members__:
+    kind = _TYPES.get(kind) if type(kind) is str else None
+    if kind is None:
         raise _bad("unknown permit type")
     zones = tuple(_array(permit.get(P_ZONES), "zones", MAX_ZONES))
     if not all(map(is_canonical_zone, zones)):
@@ -170,7 +177,7 @@ def decode_permit_claims(payload: Mapping[Any, Any]) -> PermitClaims:
         iat=iat,
         exp=exp,
         nbf=nbf,
-        type=PermitType(kind),
+        type=kind,
         zones=zones,
         plates=plates,
         number=_int(permit.get(P_NUMBER), "number", 0, MAX_UINT),
