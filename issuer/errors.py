@@ -8,6 +8,7 @@
     ├── Conflict                409 state conflict (duplicate, idempotency key in flight)
     ├── Refused                 422 an application failed rules; `errors` lists every rule code
     ├── PayloadTooLarge         413 body or import beyond the configured bound
+    ├── UnsupportedMediaType    415 a body in a format we do not read
     └── Unavailable             503 a dependency (database, keys) is not ready
 
 `ErrorCode` values are the contract: clients switch on `code`, never on `title` or `detail`.
@@ -153,6 +154,13 @@ class PayloadTooLarge(IssuerError):
 
     status = 413
     default_code = ErrorCode.REQUEST_TOO_LARGE
+
+
+class UnsupportedMediaType(IssuerError):
+    """A body in a format we do not read."""
+
+    status = 415
+    default_code = ErrorCode.UNSUPPORTED_MEDIA_TYPE
 
 
 class Unavailable(IssuerError):

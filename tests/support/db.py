@@ -230,9 +230,13 @@ def settings(db_url: str, tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-def app(settings: Settings, clock: FixedClock) -> FastAPI:
-    """The issuer app on the test database with the FixedClock."""
-    return create_app(settings, clock=clock)
+def app(settings: Settings, clock: FixedClock) -> Iterator[FastAPI]:
+    """The issuer app on the test database with the FixedClock (engine disposed after)."""
+    application = create_app(settings, clock=clock)
+    try:
+        yield application
+    finally:
+        application.state.engine.dispose()
 
 
 @pytest.fixture
