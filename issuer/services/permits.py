@@ -938,7 +938,12 @@ def replace(
         permit_type=base.permit_type,
         resident_id=base.resident_id,
         zone_codes=tuple(zone_codes) if zone_codes else base.zone_codes,
-        vehicle_ids=tuple(vehicle_ids) if vehicle_ids is not None else base.vehicle_ids,
+        # named plates replace every vehicle (plate correction); vehicles replace the plates
+        vehicle_ids=(
+            tuple(vehicle_ids)
+            if vehicle_ids is not None
+            else (() if plates is not None else base.vehicle_ids)
+        ),
         plates=tuple(plates) if plates is not None else base.plates,
         fleet=base.fleet,
         holder_label=base.holder_label,
