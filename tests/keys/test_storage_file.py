@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import stat
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -303,3 +305,37 @@ def test_concurrent_passphrase_changes_do_not_corrupt(tmp_path: Path) -> None:
 
 def test_repr_of_the_key_holds_no_secret(private_key: PrivateKey) -> None:
     assert _raw(private_key).hex() not in repr(private_key)
+
+
+def _process_writer(path: str, der: bytes, overwrite: bool, start: Any, results: Any) -> None:
+    key = serialization.load_der_private_key(der, password=None)
+    start.wait()
+    try:
+        for _ in range(5 if overwrite else 1):
+            write_key_file(Path(path), key, PASS, kdf=CHEAP, overwrite=overwrite)  # type: ignore[arg-type]
+        results.put("ok")
+    except KeyFileError as exc:
+        results.put(str(exc.code))
+
+
+@pytest.mark.parametrize("overwrite", [False, True], ids=["create", "overwrite"])
+def test_concurrent_processes(tmp_path: Path, overwrite: bool) -> None:
+    ctx = multiprocessing.get_context("fork")
+    path = tmp_path / "k.key"
+    keys = [ec.generate_private_key(ec.SECP256R1()) for _ in range(4)]
+    start, results = ctx.Barrier(len(keys)), ctx.Queue()
+    procs = [
+        ctx.Process(target=_process_writer, args=(str(path), _raw(k), overwrite, start, results))
+        for k in keys
+    ]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(timeout=60)
+        assert p.exitcode == 0
+    outcomes = sorted(results.get(timeout=10) for _ in procs)
+    expected = ["ok"] * 4 if overwrite else ["key_file_exists"] * 3 + ["ok"]
+    assert outcomes == expected
+    assert _raw(read_key_file(path, PASS)) in {_raw(k) for k in keys}
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert [p.name for p in tmp_path.iterdir() if p.suffix == ".tmp"] == []
