@@ -133,7 +133,7 @@ class WalletClient:
         wallet_dir: Path,
         transport: httpx.BaseTransport | None = None,
         *,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] | None = None,
         timeout_seconds: float = 30.0,
     ) -> None:
         self.base_url = base_url.rstrip("/")
@@ -159,7 +159,7 @@ class WalletClient:
 
     def now(self) -> int:
         """The wallet's clock, integer seconds."""
-        return int(self._clock())
+        return int(self._clock() if self._clock is not None else time.time())
 
     # ------------------------------------------------------------------ HTTP plumbing
 
