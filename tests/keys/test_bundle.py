@@ -10,15 +10,20 @@ from keys.bundle import IssuerSource, build_trust_bundle, issuer_from_ring
 from keys.errors import BuildError, KeyRingError, KeysCode
 from keys.lifecycle import KeyType, RotationPolicy
 from keys.ring import KeyRing, RingKind
-from keys.signer import generate_signer
+from keys.signer import generate_signer, sign_cose
 from keys.status_list import sign_status_list_cwt, sign_status_list_jwt
 from tests.keys.conftest import CHEAP_KDF, T0
+from verifier._base45 import b45encode
 from verifier._bundle import TYP_TRUST_BUNDLE, TrustBundle, decode_bundle_payload
+from verifier._claims import PermitClaims, encode_permit_payload
 from verifier._cose import decode_sign1, verify_sign1
-from verifier._errors import SignatureError
+from verifier._errors import Reason, SignatureError
 from verifier._jws import decode_jws
 from verifier._keys import Alg, PublicKey, thumbprint
 from verifier._status import StatusList, StatusListToken, decode_status_list_cwt
+from verifier._store import TrustStore
+from verifier._verdict import Outcome
+from verifier._verify import verify
 
 PASS = "pw"
 DAY = 86_400
@@ -232,3 +237,71 @@ def test_status_list_helpers(tmp_path: Path, alg: Alg) -> None:
     assert msg.kid == signer.cose_kid and decoded.status_list.get(1) == 2
     header, _ = decode_jws(sign_status_list_jwt(signer, token), signer.public_key)
     assert header["kid"] == signer.jws_kid and header["typ"] == "statuslist+jwt"
+
+
+def _permit_qr(ring: KeyRing, now: int, idx: int) -> str:
+    claims = PermitClaims(
+        issuer=ring.issuer_id,
+        iat=now,
+        exp=now + DAY,
+        nbf=None,
+        type="BEW",
+        zones=("A3",),
+        plates=("GE-AB 1234",),
+        number=1,
+        status_list=1,
+        status_idx=idx,
+    )
+    signer = ring.signer_for(now, KeyType.BEW)
+    return "BID1:" + b45encode(sign_cose(signer, encode_permit_payload(claims)))
+
+
+def test_end_to_end_with_the_verifier(tmp_path: Path) -> None:
+    issuer = _issuer_ring(tmp_path)
+    root = _root_ring(tmp_path)
+    anchors = [root.signer_for(T0, KeyType.BUNDLE).public_key]
+
+    def store_at(now: int, seq: int) -> TrustStore:
+        blob = build_trust_bundle(
+            issuers=[issuer_from_ring(issuer, {1: _status_token(issuer, now)})],
+            seq=seq,
+            now=now,
+            fresh_seconds=DAY,
+            valid_seconds=7 * DAY,
+            root=root,
+        )
+        store = TrustStore.from_bundle(blob, anchors)
+        assert ("05513000", 1) in store.status and not store.unusable_status
+        return store
+
+    store = store_at(T0, 1)
+    good, revoked = _permit_qr(issuer, T0, 3), _permit_qr(issuer, T0, 7)
+    assert verify(good, store, T0 + 60).outcome is Outcome.VALID
+    assert verify(revoked, store, T0 + 60).reason is Reason.REVOKED
+    # compromise: withdraw the key, rotate at once; the next bundle drops the old key
+    (old,) = issuer.records(T0)
+    issuer.withdraw(old.kid, T0 + 120)
+    new = issuer.rotate(T0 + 120, POLICY, force=True)
+    assert new is not None
+    later = new.window.nbf
+    store = store_at(later, 2)
+    assert verify(good, store, later + 60).reason is Reason.UNKNOWN_KEY
+    fresh_permit = _permit_qr(issuer, later, 3)
+    assert verify(fresh_permit, store, later + 60).outcome is Outcome.VALID
+
+
+def test_bundle_is_accepted_by_the_trust_store(tmp_path: Path) -> None:
+
+    issuer = _issuer_ring(tmp_path)
+    root = _root_ring(tmp_path)
+    blob = build_trust_bundle(
+        issuers=[issuer_from_ring(issuer, {1: _status_token(issuer)})],
+        seq=1,
+        now=T0,
+        fresh_seconds=DAY,
+        valid_seconds=7 * DAY,
+        root=root,
+    )
+    store = TrustStore.from_bundle(blob, [root.signer_for(T0, KeyType.BUNDLE).public_key])
+    assert store.seq == 1
+    assert ("05513000", 1) in store.status and not store.unusable_status
