@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from verifier import DecodeError, Reason, cbor_dumps, cbor_loads
+from verifier import DecodeError, Reason, VerifierError, cbor_dumps, cbor_loads
 from verifier._cbor import MAX_DEPTH
 
 
@@ -120,3 +120,74 @@ def test_mutated_encodings_decode_or_fail_with_reason(value: Any, data: st.DataO
         cbor_loads(bytes(encoded))
     except DecodeError as exc:
         assert exc.reason is Reason.BAD_CBOR
+
+
+# Hostile CBOR shapes fed to every decoder of the package: nothing but a VerifierError with a
+# Reason may escape. Each shape is wrapped around or spliced into otherwise plausible input.
+def _hostile_fragment() -> st.SearchStrategy[bytes]:
+    deep = st.integers(MAX_DEPTH - 2, 200).map(lambda n: b"\x81" * n + b"\x00")
+    deep_maps = st.integers(MAX_DEPTH - 2, 100).map(lambda n: b"\xa1\x01" * n + b"\x00")
+    deep_tags = st.integers(MAX_DEPTH - 2, 100).map(lambda n: b"\xd2" * n + b"\x80")
+    indefinite = st.sampled_from(
+        [b"\x5f\x41\x00\xff", b"\x7f\x61a\xff", b"\x9f\x01\xff", b"\xbf\x01\x01\xff", b"\xff"]
+    )
+    duplicates = st.sampled_from(
+        [b"\xa2\x01\x01\x01\x02", b"\xa2\x61v\x01\x61v\x01", b"\xa2\x01\x00\xf9\x3c\x00\x00"]
+    )
+    huge = st.sampled_from(
+        [
+            b"\x5b" + b"\xff" * 8,
+            b"\x7a\x7f\xff\xff\xff",
+            b"\x9b" + b"\x7f" + b"\xff" * 7,
+            b"\xbb" + b"\x00\x00\x00\x01" + b"\x00" * 4,
+            b"\x59\xff\xff",
+            b"\xda\xff\xff\xff\xff",
+        ]
+    )
+    return st.one_of(deep, deep_maps, deep_tags, indefinite, duplicates, huge)
+
+
+def _decoders() -> list[Any]:
+    from verifier import (
+        StatusList,
+        decode_bundle_payload,
+        decode_claims_map,
+        decode_permit_claims,
+        decode_plate_index_payload,
+        decode_sign1,
+        decode_status_list_cwt,
+    )
+
+    return [
+        pytest.param(cbor_loads, id="cbor"),
+        pytest.param(decode_sign1, id="cose"),
+        pytest.param(lambda d: decode_permit_claims(decode_claims_map(d)), id="claims"),
+        pytest.param(decode_status_list_cwt, id="status-cwt"),
+        pytest.param(lambda d: StatusList.from_lst(2, d), id="status-lst"),
+        pytest.param(decode_bundle_payload, id="bundle"),
+        pytest.param(decode_plate_index_payload, id="plate-index"),
+    ]
+
+
+@pytest.mark.parametrize("decode", _decoders())
+@settings(max_examples=60, deadline=None)
+@given(
+    prefix=st.sampled_from([b"", b"\xd2\x84", b"\xa1\x01", b"\xa1\x61v", b"\x82\x40", b"\x78\xda"]),
+    fragment=_hostile_fragment(),
+    suffix=st.binary(max_size=8),
+)
+def test_hostile_cbor_never_escapes(
+    decode: Any, prefix: bytes, fragment: bytes, suffix: bytes
+) -> None:
+    try:
+        decode(prefix + fragment + suffix)
+    except VerifierError as exc:
+        assert isinstance(exc.reason, Reason)
+
+
+def test_exports() -> None:
+    import verifier
+
+    assert len(set(verifier.__all__)) == len(verifier.__all__)
+    for name in verifier.__all__:
+        assert hasattr(verifier, name), name
