@@ -157,13 +157,11 @@ def status_of(session: Session, *, tenant_id: int, list_no: int, idx: int) -> in
 
 
 def pack(size: int, statuses: Iterable[tuple[int, int]], bits: int = BITS) -> bytes:
-    """The raw bitstring: entry i in byte i*bits//8 at bit (i*bits)%8, LSB first (draft §4)."""
-    data = bytearray((size * bits + 7) // 8)
-    per_byte = 8 // bits
-    for idx, value in statuses:
-        if value:
-            data[idx // per_byte] |= value << ((idx % per_byte) * bits)
-    return bytes(data)
+    """The raw bitstring of a list (the verifier's StatusList does the bit layout)."""
+    from verifier._status import StatusList as WireStatusList
+
+    values = {idx: value for idx, value in statuses if value}
+    return WireStatusList.from_values(bits, size, values).data
 
 
 def list_bits(session: Session, *, tenant_id: int, list_no: int, size: int) -> bytes:

@@ -1,0 +1,153 @@
+"""Publication: status lists (CWT/JWT), trust bundle, JWKS, plate index; ETags, caching, scopes,
+rebuilt on change and never re-signed per request."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from issuer.db.models import Tenant
+from issuer.db.permit_models import StatusList
+from issuer.services import signing
+from tests.issuer.test_permits import World, make_world
+
+
+@pytest.fixture
+def world(app: Any, client: Any, clock: Any, api_client: Any) -> World:
+    return make_world(app, client, clock, api_client)
+
+
+def _tenant_keys(world: World) -> list[Any]:
+    with world.app.state.session_factory() as session:
+        tenant = session.get(Tenant, world.tenant_id)
+        ring = signing.tenant_ring(world.app.state.settings, tenant)  # type: ignore[arg-type]
+    return [k.public_key for k in ring.published(int(world.clock.now().timestamp()))]
+
+
+def test_status_list_cwt_and_jwt_follow_revocation(world: World) -> None:
+    from verifier._status import decode_status_list_cwt, decode_status_list_jwt
+
+    out = world.issue()
+    with world.app.state.session_factory() as session:
+        list_no = session.scalars(select(StatusList.list_no)).one()
+    url = f"/status-lists/{world.ags}/{list_no}"
+    first = world.client.get(url)
+    assert first.status_code == 200
+    assert first.headers["content-type"] == "application/statuslist+cwt"
+    assert "public" in first.headers["cache-control"]
+    _msg, token = decode_status_list_cwt(first.content)
+    assert token.sub.endswith(url) and token.status_list.size == 2**17
+    # served from the cache: byte-identical, and 304 for the same ETag
+    assert world.client.get(url).content == first.content
+    cached = world.client.get(url, headers={"If-None-Match": first.headers["etag"]})
+    assert cached.status_code == 304 and cached.content == b""
+
+    jwt = world.client.get(url, headers={"Accept": "application/statuslist+jwt"})
+    assert jwt.headers["content-type"] == "application/statuslist+jwt"
+    assert jwt.headers["etag"] != first.headers["etag"]
+    key = _tenant_keys(world)[0]
+    assert decode_status_list_jwt(jwt.text, key).status_list.size == 2**17
+
+    world.post(f"/api/v1/permits/{out['id']}/revoke", {"reason": "misuse"})
+    after = world.client.get(url, headers={"If-None-Match": first.headers["etag"]})
+    assert after.status_code == 200 and after.headers["etag"] != first.headers["etag"]
+    _msg, revoked = decode_status_list_cwt(after.content)
+    claims = _qr_claims(out["qr"])
+    assert revoked.status_list.get(claims.status_idx) == 1
+
+    assert world.client.get(f"/status-lists/{world.ags}/99").status_code == 404
+    assert world.client.get("/status-lists/99999999/1").status_code == 404
+
+
+def _qr_claims(text: str) -> Any:
+    from verifier import b45decode
+    from verifier._claims import decode_claims_map, decode_permit_claims
+    from verifier._cose import decode_sign1
+
+    return decode_permit_claims(decode_claims_map(decode_sign1(b45decode(text[5:])).payload))
+
+
+def _bundle(content: bytes) -> Any:
+    from verifier._bundle import decode_bundle_payload
+    from verifier._cose import decode_sign1
+
+    return decode_bundle_payload(decode_sign1(content).payload)
+
+
+def test_trust_bundle_is_rebuilt_only_on_change_with_increasing_seq(world: World) -> None:
+    out = world.issue()
+    first = world.client.get("/trust-bundle")
+    assert first.status_code == 200
+    assert first.headers["content-type"] == "application/vnd.buergerid.trust-bundle+cbor"
+    bundle = _bundle(first.content)
+    issuer = bundle.issuers[world.ags]
+    assert issuer.url == f"https://{world.ags}.example.de"
+    assert list(issuer.status) == [1] and issuer.keys
+    # root signature
+    from verifier._cose import decode_sign1, verify_sign1
+
+    settings = world.app.state.settings
+    root = signing.root_ring(settings)
+    root_key = root.records(int(world.clock.now().timestamp()))[0].public_key
+    verify_sign1(decode_sign1(first.content), root_key)
+
+    again = world.client.get("/trust-bundle")
+    assert again.content == first.content  # no change: the same bytes, not re-signed
+    not_modified = world.client.get(
+        "/trust-bundle", headers={"If-None-Match": first.headers["etag"]}
+    )
+    assert not_modified.status_code == 304
+
+    world.post(f"/api/v1/permits/{out['id']}/suspend", {"reason": "investigation"})
+    changed = world.client.get("/trust-bundle", headers={"If-None-Match": first.headers["etag"]})
+    assert changed.status_code == 200
+    assert _bundle(changed.content).seq == bundle.seq + 1
+    # time alone (past half the freshness period) also brings a new bundle
+    world.clock.advance(settings.trust_bundle_fresh_seconds)
+    later = _bundle(world.client.get("/trust-bundle").content)
+    assert later.seq == bundle.seq + 2 and later.iat > bundle.iat
+
+
+def test_jwks_lists_every_tenant_key(world: World, api_client: Any) -> None:
+    make_world(world.app, world.client, world.clock, api_client, ags="05562000")
+    r = world.client.get("/.well-known/jwks.json")
+    assert r.status_code == 200 and r.headers["etag"]
+    keys = r.json()["keys"]
+    assert {k["iss"] for k in keys} == {
+        "https://05513000.example.de",
+        "https://05562000.example.de",
+    }
+    assert all(len(k["kid"]) == 43 and "d" not in k for k in keys)
+
+
+def test_plate_index_for_enforcement_only_never_cached(world: World, api_client: Any) -> None:
+    from verifier._cose import decode_sign1, verify_sign1
+    from verifier._plate_index import decode_plate_index_payload
+
+    out = world.issue()
+    officer = api_client(scopes=("enforcement:read",), ags=world.ags)
+    assert world.get("/api/v1/enforcement/plate-index").status_code == 403
+    assert world.client.get("/api/v1/enforcement/plate-index").status_code == 401
+    r = world.client.get("/api/v1/enforcement/plate-index", headers=officer.headers)
+    assert r.status_code == 200
+    assert "no-store" in r.headers["cache-control"] and "private" in r.headers["cache-control"]
+    assert "public" not in r.headers["cache-control"]
+    msg = decode_sign1(r.content)
+    assert msg.content_type == "application/vnd.buergerid.plate-index+cbor"
+    verify_sign1(msg, _tenant_keys(world)[0])
+    index = decode_plate_index_payload(msg.payload)
+    assert index.iss == world.ags
+    entries = index.lookup("GE-AB 100")
+    claims = _qr_claims(out["qr"])
+    assert [(e.number, e.status_list, e.status_idx, e.zones, e.type) for e in entries] == [
+        (out["number"], claims.status_list, claims.status_idx, ("A3",), "BEW")
+    ]
+    again = world.client.get("/api/v1/enforcement/plate-index", headers=officer.headers)
+    assert again.content == r.content  # nothing changed: cached
+    world.post(f"/api/v1/permits/{out['id']}/revoke", {"reason": "misuse"})
+    fresh = world.client.get("/api/v1/enforcement/plate-index", headers=officer.headers)
+    rebuilt = decode_plate_index_payload(decode_sign1(fresh.content).payload)
+    assert rebuilt.salt != index.salt
+    assert rebuilt.lookup("GE-AB 100") == ()
