@@ -269,3 +269,19 @@ def test_offer_creation_needs_the_scope_and_a_subject_of_the_tenant(env: WalletE
     assert bad.headers["content-type"].startswith("application/problem+json")
     invalid = env.http.post("/api/v1/offers", json={"kind": "residence"}, headers=env.headers)
     assert invalid.status_code == 422 and invalid.json()["code"] == "invalid_request"
+
+
+def test_the_token_endpoint_is_rate_limited_per_client_address(
+    settings: Settings, clock: FixedClock
+) -> None:
+    from wallet_api.services.policy import WalletPolicy
+
+    with wallet_env(settings, clock, WalletPolicy(token_requests_per_window=3)) as env:
+        codes = [
+            env.http.post(
+                "/wallet/token", data={"grant_type": "refresh_token", "refresh_token": "x"}
+            )
+            for _ in range(4)
+        ]
+        assert [c.status_code for c in codes] == [400, 400, 400, 429]
+        assert _error(codes[-1]) == "slow_down" and "retry-after" in codes[-1].headers

@@ -125,3 +125,28 @@ def test_lost_phone_removed_by_the_municipality_revokes_its_credentials(
         with pytest.raises(Exception) as info:
             wallet.redeem(offer["credential_offer_uri"], offer["tx_code"])
         assert getattr(info.value, "code", None) == "invalid_proof"
+
+
+def test_permit_refresh_renews_sd_jwt_and_qr_with_new_indices(
+    env: WalletEnv, tmp_path: Path
+) -> None:
+    offer = env.offer()
+    with _client(env, tmp_path / "phone") as wallet:
+        (stored,) = wallet.redeem(offer["credential_offer_uri"], offer["tx_code"])
+        (renewed,) = wallet.refresh(force=True)
+        assert renewed.id == stored.id
+        assert renewed.qr_text != stored.qr_text and renewed.sd_jwt != stored.sd_jwt
+        before = unverified_claims(stored.sd_jwt or "")["status"]["status_list"]["idx"]
+        after = unverified_claims(renewed.sd_jwt or "")["status"]["status_list"]["idx"]
+        assert before != after
+    from sqlalchemy import select
+
+    from issuer.db.models import AuditEntry
+
+    with env.app.state.session_factory() as sess:
+        actions = sess.scalars(
+            select(AuditEntry.action).where(AuditEntry.tenant_id == env.tenant_id)
+        ).all()
+    assert actions.count("wallet_offer_created") == 1
+    assert actions.count("wallet_offer_redeemed") == 1
+    assert actions.count("wallet_credential_issued") == 4  # SD-JWT + QR, twice

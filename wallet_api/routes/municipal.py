@@ -33,7 +33,7 @@ Reader = Annotated[Principal, Depends(require_scope("permits:issue", "permits:re
 def create_offer(
     body: OfferIn,
     request: Request,
-    _principal: Issuer,
+    principal: Issuer,
     tenant: TenantDep,
     session: SessionDep,
     clock: ClockDep,
@@ -47,6 +47,16 @@ def create_offer(
         credential_issuer=state.credential_issuer,
         now=clock.now(),
         policy=state.policy,
+    )
+    bridge.audit(
+        session,
+        tenant_id=tenant.id,
+        actor=principal.key_id,
+        action="wallet_offer_created",
+        object_type="wallet_offer",
+        object_id=created.offer_id,
+        reason=body.kind,
+        now=clock.now(),
     )
     return OfferOut(
         offer_id=created.offer_id,
@@ -70,8 +80,10 @@ def resident_devices(
 
 @router.delete("/devices/{device_id}")
 def delete_device(
-    device_id: str, _principal: Revoker, tenant: TenantDep, session: SessionDep, clock: ClockDep
+    device_id: str, principal: Revoker, tenant: TenantDep, session: SessionDep, clock: ClockDep
 ) -> DeviceRemovedOut:
     """Remove a (lost) device: every credential bound to its key is revoked."""
-    revoked = remove_device(session, tenant_id=tenant.id, device_id=device_id, now=clock.now())
+    revoked = remove_device(
+        session, tenant_id=tenant.id, device_id=device_id, now=clock.now(), actor=principal.key_id
+    )
     return DeviceRemovedOut(device_id=device_id, revoked_credentials=revoked)

@@ -169,6 +169,32 @@ def residence_facts(
     )
 
 
+def audit(
+    session: Session,
+    *,
+    tenant_id: int,
+    actor: str,
+    action: str,
+    object_type: str,
+    object_id: str,
+    now: datetime,
+    reason: str | None = None,
+) -> None:
+    """Append to the tenant's hash-chained audit log (ids only, no personal data)."""
+    from issuer.services.audit import record
+
+    record(
+        session,
+        tenant_id=tenant_id,
+        actor=actor[:64],
+        action=action,
+        object_type=object_type,
+        object_id=object_id,
+        reason=reason,
+        now=now,
+    )
+
+
 def tenant_jwks(settings: Settings, tenant: Tenant, now: datetime) -> dict[str, Any]:
     """The tenant's published public keys as a JWKS (issuer.services.signing)."""
     from issuer.services.signing import public_jwks

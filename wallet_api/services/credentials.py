@@ -9,6 +9,7 @@ permit QR configuration takes no proof and returns the ``BID1:`` token.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -32,6 +33,8 @@ from wallet_api.services.sd_jwt_vc import (
     residence_credential,
 )
 
+log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True, slots=True)
 class IssuedCredentials:
@@ -39,6 +42,30 @@ class IssuedCredentials:
 
     credentials: tuple[str, ...]
     notification_id: str | None  # none for the QR token: nothing to track
+
+
+def _audit_issued(
+    session: Session,
+    tenant_id: int,
+    grant: WalletGrant,
+    configuration_id: str,
+    count: int,
+    now: datetime,
+) -> None:
+    bridge.audit(
+        session,
+        tenant_id=tenant_id,
+        actor="wallet",
+        action="wallet_credential_issued",
+        object_type="wallet_grant",
+        object_id=grant.id,
+        reason=f"{configuration_id} x{count}",
+        now=now,
+    )
+    log.info(
+        "wallet_credential_issued",
+        extra={"tenant_id": tenant_id, "grant": grant.id, "configuration": configuration_id},
+    )
 
 
 def _unix(moment: datetime) -> int:
@@ -166,6 +193,7 @@ def issue_credentials(
             )
         )
         session.flush()
+        _audit_issued(session, tenant.id, grant, configuration_id, 1, now)
         return IssuedCredentials(credentials=(qr,), notification_id=notification_id)
 
     if not proofs:
@@ -240,4 +268,5 @@ def issue_credentials(
         )
         issued.append(credential)
     session.flush()
+    _audit_issued(session, tenant.id, grant, configuration_id, len(issued), now)
     return IssuedCredentials(credentials=tuple(issued), notification_id=notification_id)

@@ -7,6 +7,7 @@ verifiers see the revocation at their next status list fetch.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,6 +18,8 @@ from sqlalchemy.orm import Session
 from wallet_api.errors import CredentialError, WalletProblem
 from wallet_api.models import WalletCredential, WalletDevice, WalletGrant
 from wallet_api.services import bridge
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +60,7 @@ def remove_device(
     device_id: str,
     now: datetime,
     resident_id: uuid.UUID | None = None,
+    actor: str = "wallet",
 ) -> int:
     """Remove a device of the tenant (and resident, if given); returns credentials revoked."""
     device = session.get(WalletDevice, device_id) if len(device_id) <= 36 else None
@@ -80,6 +84,17 @@ def remove_device(
     )
     for credential in credentials:
         credential.revoked_at = now
+    bridge.audit(
+        session,
+        tenant_id=tenant_id,
+        actor=actor,
+        action="wallet_device_removed",
+        object_type="wallet_device",
+        object_id=device.id,
+        reason=f"revoked {len(credentials)}",
+        now=now,
+    )
+    log.info("wallet_device_removed", extra={"tenant_id": tenant_id, "device": device.id})
     session.flush()
     return len(credentials)
 

@@ -14,6 +14,7 @@ The counters are committed before the refusal is raised, so a rollback cannot un
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -25,12 +26,14 @@ from sqlalchemy.orm import Session
 
 from wallet_api.errors import TokenError
 from wallet_api.models import OfferState, WalletGrant, WalletOffer
+from wallet_api.services import bridge
 from wallet_api.services import secrets as wsecrets
 from wallet_api.services.policy import WalletPolicy
 
 PRE_AUTHORIZED_GRANT = "urn:ietf:params:oauth:grant-type:pre-authorized_code"
 REFRESH_GRANT = "refresh_token"
 OFFER_URI_SCHEME = "openid-credential-offer://"
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +98,7 @@ def create_offer(
     )
     session.add(offer)
     session.flush()
+    log.info("wallet_offer_created", extra={"tenant_id": tenant_id, "offer": offer.id})
     credential_offer = {
         "credential_issuer": credential_issuer,
         "credential_configuration_ids": list(configuration_ids),
@@ -171,8 +175,10 @@ def redeem_offer(
         raise TokenError("invalid_request", "tx_code is required")
     if not wsecrets.tx_code_matches(offer.tx_code_hash, tx_code):
         offer.failed_attempts += 1
+        log.warning("wallet_tx_code_wrong", extra={"offer": offer.id})
         if offer.failed_attempts >= policy.max_tx_code_attempts:
             offer.state = OfferState.DEAD
+            log.warning("wallet_offer_dead", extra={"offer": offer.id})
         raise _refuse_and_commit(session, "invalid_grant", "wrong tx_code")
     # Single use even under concurrency: only one transition pending -> redeemed wins.
     won = session.execute(
@@ -186,6 +192,16 @@ def redeem_offer(
     grant, access, refresh = _new_grant(offer, now=now, policy=policy)
     session.add(grant)
     session.flush()
+    bridge.audit(
+        session,
+        tenant_id=offer.tenant_id,
+        actor="wallet",
+        action="wallet_offer_redeemed",
+        object_type="wallet_offer",
+        object_id=offer.id,
+        now=now,
+    )
+    log.info("wallet_offer_redeemed", extra={"tenant_id": offer.tenant_id, "offer": offer.id})
     return IssuedTokens(
         access_token=access,
         expires_in=policy.access_token_ttl_seconds,
