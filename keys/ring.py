@@ -19,6 +19,7 @@ in (keys/lifecycle.py); no method reads a clock.
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
@@ -57,6 +58,8 @@ from verifier._keys import (
     key_from_jwk,
     key_to_jwk,
 )
+
+log = logging.getLogger(__name__)
 
 Passphrase = str | bytes | Callable[[], str | bytes] | None
 """A passphrase, or a function asked once when a file key is first needed (e.g. a prompt)."""
@@ -571,6 +574,10 @@ class KeyRing:
             withdrawn_at=None,
         )
         self._mutate(lambda meta: replace(meta, entries=(*meta.entries, entry)))
+        log.info(
+            "key_added",
+            extra={"issuer": self.issuer_id, "kid": entry.kid, "backend": chosen.value},
+        )
         return entry.info(nbf if now is None else now)
 
     def rotate(
@@ -625,7 +632,10 @@ class KeyRing:
             return replace(current, entries=(*entries, entry))
 
         self._mutate(apply)
-        return created[0].info(now) if created else None
+        if not created:
+            return None
+        log.info("key_rotated", extra={"issuer": self.issuer_id, "kid": created[0].kid})
+        return created[0].info(now)
 
     @staticmethod
     def _template(meta: _Meta, now: int) -> _Entry | None:
@@ -655,6 +665,7 @@ class KeyRing:
         meta = self._mutate(apply)
         with self._cache_lock:
             self._signers.pop(target.kid, None)
+        log.warning("key_withdrawn", extra={"issuer": self.issuer_id, "kid": target.kid})
         return self._find(meta, target.kid).info(now)
 
     def next_bundle_seq(self, requested: int | None = None) -> int:

@@ -8,8 +8,10 @@ import threading
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from keys.errors import KeyFileError, KeyRingError, KeysCode
+from keys.errors import KeyFileError, KeyRingError, KeysCode, KeysError
 from keys.lifecycle import KeyState, KeyType, RotationPolicy
 from keys.ring import Backend, KeyRing, RingKind
 from keys.storage.pkcs11 import Pkcs11Token
@@ -327,3 +329,24 @@ def test_pkcs11_keys_in_a_ring(tmp_path: Path, softhsm: SoftHsm) -> None:
     with pytest.raises(KeyRingError) as err:
         KeyRing.open(tmp_path / "hsm").signer_for(T0, "BEW")
     assert err.value.code is KeysCode.PKCS11_REQUIRED
+
+
+@settings(
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=st.data())
+def test_mutated_metadata_only_raises_keys_errors(tmp_path: Path, data: st.DataObject) -> None:
+    base = tmp_path / "fuzz"
+    if not base.exists():
+        _add(KeyRing.create(base, "05513000", passphrase=PASS, kdf=CHEAP_KDF))
+        (base / "seed.json").write_bytes((base / "ring.json").read_bytes())
+    raw = bytearray((base / "seed.json").read_bytes())
+    for _ in range(data.draw(st.integers(1, 3))):
+        pos = data.draw(st.integers(0, len(raw) - 1))
+        raw[pos] = data.draw(st.integers(0, 255))
+    (base / "ring.json").write_bytes(bytes(raw))
+    try:
+        ring = KeyRing.open(base)
+        ring.records(T0)
+    except KeysError:
+        pass
