@@ -47,9 +47,27 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(body, separators=(",", ":"), ensure_ascii=False)
 
 
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever `sys.stderr` is at emit time (survives stream swaps in tests)."""
+
+    is_buergerid = True
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        pass
+
+
 def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
-    """Configure the root logger once, from the entry point (never at import)."""
-    handler = logging.StreamHandler(sys.stderr)
+    """Configure the root logger from the entry point (never at import); replaces only our
+    own handler, so calling it twice is harmless."""
+    handler = _StderrHandler()
     handler.addFilter(RequestIdFilter())
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
@@ -57,7 +75,8 @@ def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
     root = logging.getLogger()
     for old in list(root.handlers):
-        root.removeHandler(old)
+        if getattr(old, "is_buergerid", False):
+            root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
     # uvicorn's access log prints query strings; ours (middleware) does not

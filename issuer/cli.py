@@ -1,0 +1,324 @@
+"""`buergerid-issuer`: operate the issuer (argparse). Reads Settings from the environment.
+
+Exit codes: 0 ok, 1 a check failed (verify-audit), 2 usage, 3 refused (problem code on stderr).
+Other engineers add subcommands in `build_parser()` (one `add_parser` + `set_defaults(func=)`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
+from sqlalchemy.orm import Session, sessionmaker
+
+from issuer.db.session import make_engine, make_session_factory
+from issuer.errors import IssuerError
+from issuer.logs import configure_logging
+from issuer.migrations import upgrade
+from issuer.services import audit, clients, imports, tenants
+from issuer.services.clock import SystemClock
+from issuer.settings import Settings, resolve_key_passphrase
+
+EXIT_OK, EXIT_CHECK_FAILED, EXIT_USAGE, EXIT_REFUSED = 0, 1, 2, 3
+OPERATOR_ACTOR = "operator-cli"
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+
+@contextmanager
+def _db(settings: Settings) -> Iterator[sessionmaker[Session]]:
+    engine = make_engine(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
+    try:
+        yield make_session_factory(engine)
+    finally:
+        engine.dispose()
+
+
+def _hasher(settings: Settings) -> clients.SecretHasher:
+    return clients.SecretHasher(
+        time_cost=settings.argon2_time_cost,
+        memory_kib=settings.argon2_memory_kib,
+        parallelism=settings.argon2_parallelism,
+    )
+
+
+def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
+    """Upgrade the database to head (or --revision)."""
+    upgrade(settings.database_url, args.revision)
+    out.print(f"database migrated to {args.revision}")
+    return EXIT_OK
+
+
+def _serve(settings: Settings) -> None:
+    import uvicorn
+
+    from issuer.app import create_app
+
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None)
+
+
+def cmd_serve(settings: Settings, _args: argparse.Namespace) -> int:
+    """Serve the municipal API (no migration, no seeding)."""
+    _serve(settings)
+    return EXIT_OK
+
+
+def cmd_dev(settings: Settings, _args: argparse.Namespace) -> int:
+    """Migrate, create keys, seed the demo tenant once, print what to do next, serve."""
+    from issuer.devserver import bootstrap_dev
+
+    info = bootstrap_dev(settings)
+    base = settings.public_base_url.rstrip("/")
+    key = info.api_key or "<no demo key: the database has other tenants>"
+    out.print(
+        "\n".join(
+            [
+                "[bold]buergerid issuer (development)[/bold]",
+                f"  municipal API   {base}/api/v1/   (OpenAPI docs: {base}/docs)",
+                f"  health          {base}/healthz   {base}/readyz",
+                f"  data directory  {settings.data_dir}",
+                f"  demo tenant     {info.tenant_ags}",
+                f"  demo API key    {key}",
+                "next:",
+                f'  export BID_KEY="{key}"',
+                f'  curl -s -H "Authorization: Bearer $BID_KEY" {base}/api/v1/zones',
+                f'  curl -s -H "Authorization: Bearer $BID_KEY" {base}/api/v1/residents',
+                f'  curl -s -H "Authorization: Bearer $BID_KEY" "{base}/api/v1/audit?limit=5"',
+                "  .venv/bin/buergerid-issuer verify-audit",
+            ]
+        ),
+        soft_wrap=True,
+    )
+    _serve(settings)
+    return EXIT_OK
+
+
+def cmd_tenant_create(settings: Settings, args: argparse.Namespace) -> int:
+    """Create a tenant and its key ring."""
+    now = SystemClock().now()
+    tenants.validate_ags(args.ags)
+    tenants.provision_key_ring(
+        settings.keys_dir, args.ags, passphrase=resolve_key_passphrase(settings), now=now
+    )
+    with _db(settings) as factory, factory() as session, session.begin():
+        tenant = tenants.create_tenant(
+            session,
+            ags=args.ags,
+            name=args.name,
+            issuer_url=args.issuer_url,
+            retention_days=args.retention_days,
+            actor=OPERATOR_ACTOR,
+            now=now,
+        )
+        out.print(f"tenant {tenant.ags} created")
+    return EXIT_OK
+
+
+def cmd_tenant_list(settings: Settings, _args: argparse.Namespace) -> int:
+    """List tenants."""
+    with _db(settings) as factory, factory() as session:
+        for tenant in tenants.list_tenants(session):
+            out.print(f"{tenant.ags}  {tenant.name}  {tenant.issuer_url}")
+    return EXIT_OK
+
+
+def _tenant_id(session: Any, args: argparse.Namespace) -> int | None:
+    if getattr(args, "operator", False):
+        return None
+    if not args.tenant:
+        raise SystemExit("--tenant AGS or --operator is required")
+    return tenants.get_tenant_by_ags(session, args.tenant).id
+
+
+def _print_secret(issued: clients.IssuedCredential) -> None:
+    out.print(f"client_id {issued.client.id}")
+    out.print(f"key_id    {issued.key_id}")
+    out.print(f"token     {issued.token}")
+    err.print("[yellow]the token is shown once; store it now[/yellow]")
+
+
+def cmd_client_create(settings: Settings, args: argparse.Namespace) -> int:
+    """Create an API client (tenant or operator) and print its token once."""
+    with _db(settings) as factory, factory() as session, session.begin():
+        issued = clients.create_client(
+            session,
+            _hasher(settings),
+            tenant_id=_tenant_id(session, args),
+            name=args.name,
+            scopes=[s.strip() for s in args.scopes.split(",") if s.strip()],
+            actor=OPERATOR_ACTOR,
+            now=SystemClock().now(),
+        )
+        _print_secret(issued)
+    return EXIT_OK
+
+
+def cmd_client_rotate(settings: Settings, args: argparse.Namespace) -> int:
+    """Rotate a client's secret."""
+    grace = (
+        settings.client_rotation_grace_seconds if args.grace_seconds is None else args.grace_seconds
+    )
+    with _db(settings) as factory, factory() as session, session.begin():
+        issued = clients.rotate_client(
+            session,
+            _hasher(settings),
+            tenant_id=_tenant_id(session, args),
+            client_id=uuid.UUID(args.client_id),
+            grace_seconds=grace,
+            actor=OPERATOR_ACTOR,
+            now=SystemClock().now(),
+        )
+        _print_secret(issued)
+    return EXIT_OK
+
+
+def cmd_client_revoke(settings: Settings, args: argparse.Namespace) -> int:
+    """Revoke a client and all its secrets."""
+    with _db(settings) as factory, factory() as session, session.begin():
+        clients.revoke_client(
+            session,
+            tenant_id=_tenant_id(session, args),
+            client_id=uuid.UUID(args.client_id),
+            actor=OPERATOR_ACTOR,
+            now=SystemClock().now(),
+        )
+    out.print(f"client {args.client_id} revoked")
+    return EXIT_OK
+
+
+def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
+    """Import residents or vehicles from an NDJSON or CSV file with a progress bar."""
+    path = Path(args.file)
+    fmt = args.format or ("csv" if path.suffix.lower() == ".csv" else "ndjson")
+    run = imports.import_residents if args.kind == "residents" else imports.import_vehicles
+    total = path.stat().st_size
+    progress = Progress(
+        TextColumn(f"importing {args.kind}"),
+        BarColumn(),
+        DownloadColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    )
+    with _db(settings) as factory, path.open("rb") as fh, progress, factory() as session:
+        tenant_id = tenants.get_tenant_by_ags(session, args.tenant).id
+        session.rollback()
+        task = progress.add_task("import", total=total)
+        report = run(
+            session,
+            tenant_id,
+            fh,
+            fmt,
+            actor=OPERATOR_ACTOR,
+            now=SystemClock().now(),
+            batch_rows=settings.import_batch_rows,
+            max_line_bytes=settings.max_import_line_bytes,
+            max_bytes=settings.max_import_bytes,
+            progress=lambda _lines: progress.update(task, completed=fh.tell()),
+        )
+    out.print(
+        f"{report.kind}: lines={report.lines} inserted={report.inserted} updated={report.updated} "
+        f"unchanged={report.unchanged} failed={report.failed}"
+    )
+    for error in report.errors[:50]:
+        out.print(
+            f"  line {error.line}: {error.code}" + (f" ({error.field})" if error.field else "")
+        )
+    return EXIT_OK if report.failed == 0 else EXIT_CHECK_FAILED
+
+
+def cmd_verify_audit(settings: Settings, args: argparse.Namespace) -> int:
+    """Recompute every audit chain; exit 1 naming the chain and sequence of the first break."""
+    with _db(settings) as factory, factory() as session:
+        chain = None
+        if args.tenant:
+            chain = audit.chain_for(tenants.get_tenant_by_ags(session, args.tenant).id)
+        breaks = audit.verify_chains(session, chain=chain)
+    if not breaks:
+        out.print("audit chains verified")
+        return EXIT_OK
+    for b in breaks:
+        err.print(f"audit chain {b.chain} broken at sequence {b.seq}: {b.problem}")
+    return EXIT_CHECK_FAILED
+
+
+Handler = Callable[[Settings, argparse.Namespace], int]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser; each subcommand sets `func`."""
+    parser = argparse.ArgumentParser(prog="buergerid-issuer", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("migrate", help="upgrade the database schema")
+    p.add_argument("--revision", default="head")
+    p.set_defaults(func=cmd_migrate)
+    sub.add_parser("serve", help="serve the municipal API").set_defaults(func=cmd_serve)
+    sub.add_parser("dev", help="development: migrate, seed, serve").set_defaults(func=cmd_dev)
+
+    tenant = sub.add_parser("tenant", help="tenants").add_subparsers(dest="action", required=True)
+    p = tenant.add_parser("create", help="create a tenant and its key ring")
+    p.add_argument("--ags", required=True)
+    p.add_argument("--name", required=True)
+    p.add_argument("--issuer-url", required=True)
+    p.add_argument("--retention-days", type=int, default=365)
+    p.set_defaults(func=cmd_tenant_create)
+    tenant.add_parser("list", help="list tenants").set_defaults(func=cmd_tenant_list)
+
+    client = sub.add_parser("client", help="API clients").add_subparsers(
+        dest="action", required=True
+    )
+    for name, func, help_text in (
+        ("create", cmd_client_create, "create a client, print its token once"),
+        ("rotate", cmd_client_rotate, "new secret; old one valid for a grace period"),
+        ("revoke", cmd_client_revoke, "revoke a client"),
+    ):
+        p = client.add_parser(name, help=help_text)
+        who = p.add_mutually_exclusive_group(required=True)
+        who.add_argument("--tenant", metavar="AGS")
+        who.add_argument("--operator", action="store_true", help="operator-level client")
+        if name == "create":
+            p.add_argument("--name", required=True)
+            p.add_argument("--scopes", required=True, help="comma-separated scopes")
+        else:
+            p.add_argument("client_id")
+        if name == "rotate":
+            p.add_argument("--grace-seconds", type=int, default=None)
+        p.set_defaults(func=func)
+
+    p = sub.add_parser("import", help="import residents or vehicles (NDJSON or CSV)")
+    p.add_argument("--tenant", required=True, metavar="AGS")
+    p.add_argument("--kind", choices=["residents", "vehicles"], default="residents")
+    p.add_argument("--format", choices=["ndjson", "csv"], default=None)
+    p.add_argument("file")
+    p.set_defaults(func=cmd_import)
+
+    p = sub.add_parser("verify-audit", help="verify the hash chains of the audit log")
+    p.add_argument("--tenant", metavar="AGS", default=None)
+    p.set_defaults(func=cmd_verify_audit)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of `buergerid-issuer`."""
+    args = build_parser().parse_args(argv)
+    settings = Settings()
+    configure_logging(settings.log_level, settings.log_format)
+    handler: Handler = args.func
+    try:
+        return handler(settings, args)
+    except IssuerError as exc:
+        err.print(f"refused: {exc.code}" + (f" ({exc.detail})" if exc.detail else ""))
+        return EXIT_REFUSED
+
+
+if __name__ == "__main__":
+    sys.exit(main())
