@@ -1,9 +1,9 @@
 """The plate index of a tenant (DESIGN §3.5), for enforcement devices only.
 
-Built from the live permits (active and suspended, not yet expired) and the status index of
-each permit's newest QR token; a new random salt for every build. Cached in `plate_indexes`
-with the tenant's publication version it was built from: rebuilt when a permit changed or the
-index nears its `exp`, never per request.
+Built from the permits not yet past their end (active, suspended, revoked, replaced) and
+the status index of each permit's newest QR token; a new random salt for every build.
+Cached in `plate_indexes` with the tenant's publication version it was built from: rebuilt
+when a permit changed or the index nears its `exp`, never per request.
 """
 
 from __future__ import annotations
@@ -32,7 +32,9 @@ if TYPE_CHECKING:
     from issuer.db.models import Tenant
     from issuer.settings import Settings
 
-INDEXED_STATES = ("active", "suspended")
+# revoked and replaced permits stay in the index until their end, so an officer reads
+# "revoked" (the status list says so) rather than "no permit" for a withdrawn one
+INDEXED_STATES = ("active", "suspended", "revoked", "replaced")
 
 
 def collect_entries(
