@@ -8,9 +8,9 @@
 
 Server: BUERGERID_HOST / BUERGERID_PORT (default 127.0.0.1:8000). The demo API key: the
 environment variable BUERGERID_DEMO_API_KEY, else the file ``demo-api-key`` that the
-development bootstrap writes into BUERGERID_DATA_DIR (default ``var``). The root key
-for the handheld: ``root-anchor.jwk`` in the same directory (a handheld pins the
-operator's root key, never a key fetched from the server it checks).
+development bootstrap writes into BUERGERID_DATA_DIR (default ``var``) as ``dev-api-key``.
+The handheld pins the operator's root key exported from the local root ring with
+``buergerid-keys export-public`` (never a key fetched from the server it checks).
 """
 
 from __future__ import annotations
@@ -44,11 +44,10 @@ def _data_dir() -> Path:
 def _api_key() -> str:
     if os.environ.get("BUERGERID_DEMO_API_KEY"):
         return os.environ["BUERGERID_DEMO_API_KEY"]
-    for name in ("demo-api-key", "demo_api_key", "demo-api-key.txt"):
-        path = _data_dir() / name
-        if path.exists():
-            return path.read_text(encoding="utf-8").strip()
-    raise SystemExit("no demo API key: is `make run` serving? (BUERGERID_DEMO_API_KEY)")
+    path = _data_dir() / "dev-api-key"
+    if path.exists():
+        return path.read_text(encoding="utf-8").strip()
+    raise SystemExit(f"no demo API key at {path}: is `make run` serving? (BUERGERID_DEMO_API_KEY)")
 
 
 def _verify(data_dir: Path, *args: str) -> tuple[int, str]:
@@ -62,16 +61,68 @@ def _verify(data_dir: Path, *args: str) -> tuple[int, str]:
     return proc.returncode, proc.stdout.strip() or proc.stderr.strip()
 
 
-def _active_permit(http: httpx.Client, headers: dict[str, str]) -> dict[str, Any]:
-    for path in ("/api/v1/permits", "/permits"):
-        response = http.get(path, headers=headers, params={"state": "active"})
-        if response.status_code == 200:
-            body = response.json()
-            items = body.get("items", body) if isinstance(body, dict) else body
-            for item in items:
-                if item.get("state") == "active" and item.get("resident_id"):
-                    return dict(item)
-    raise SystemExit("no active permit with a resident holder on the server")
+def _root_anchor(work: Path) -> Path:
+    """The operator's root public key as one JWK file (``buergerid-keys export-public``)."""
+    exported = work / "root-export.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "keys.cli", "export-public", str(_data_dir() / "keys" / "root"),
+         "--format", "jwk", "--out", str(exported)],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    if proc.returncode != 0:
+        raise SystemExit(f"cannot export the root key: {proc.stderr.strip()}")
+    document = json.loads(exported.read_text(encoding="utf-8"))
+    jwk = document["keys"][0] if isinstance(document, dict) and "keys" in document else document
+    if isinstance(jwk, list):
+        jwk = jwk[0]
+    anchor = work / "root-anchor.jwk"
+    anchor.write_text(json.dumps(jwk), encoding="utf-8")
+    return anchor
+
+
+def _items(body: Any) -> list[dict[str, Any]]:
+    items = body.get("items", []) if isinstance(body, dict) else body
+    return [dict(i) for i in items if isinstance(i, dict)]
+
+
+def _permit(http: httpx.Client, headers: dict[str, str]) -> dict[str, Any]:
+    """An active resident permit: an existing one, else applied for (and paid) now."""
+    listed = http.get("/api/v1/permits", headers=headers, params={"state": "active"})
+    if listed.status_code == 200:
+        for item in _items(listed.json()):
+            if item.get("state") == "active" and item.get("resident_id"):
+                return item
+    residents = _items(http.get("/api/v1/residents", headers=headers).json())
+    vehicles = _items(http.get("/api/v1/vehicles", headers=headers).json())
+    zones = _items(http.get("/api/v1/zones", headers=headers).json())
+    if not (residents and vehicles and zones):
+        raise SystemExit("the demo tenant has no resident, vehicle or zone")
+    resident = residents[0]
+    vehicle = next((v for v in vehicles if v.get("holder_id") == resident["id"]), vehicles[0])
+    applied = http.post(
+        "/api/v1/permits",
+        json={
+            "permit_type": "BEW",
+            "resident_id": resident["id"],
+            "zones": [zones[0]["code"]],
+            "vehicle_ids": [vehicle["id"]],
+            "months": 12,
+        },
+        headers=headers,
+    )
+    if applied.status_code != 201:
+        raise SystemExit(f"the permit application was refused: {applied.text}")
+    permit = dict(applied.json())
+    if permit.get("state") != "active":
+        paid = http.post(
+            f"/api/v1/permits/{permit['id']}/payment",
+            json={"amount_cents": 3000, "payment_ref": "DEMO"},
+            headers=headers,
+        )
+        permit = dict(paid.json())
+    if permit.get("state") != "active":
+        raise SystemExit(f"the demo permit is {permit.get('state')}, not active")
+    return permit
 
 
 def main() -> int:
@@ -82,7 +133,7 @@ def main() -> int:
     headers = {"Authorization": f"Bearer {_api_key()}"}
     work = Path(tempfile.mkdtemp(prefix="buergerid-demo-"))
     with httpx.Client(base_url=base, timeout=30) as http:
-        permit = _active_permit(http, headers)
+        permit = _permit(http, headers)
         say("1 municipality", f"permit no. {permit.get('number')} found; creating an offer")
         offer = http.post(
             "/api/v1/offers", json={"kind": "permit", "permit_id": permit["id"]}, headers=headers
@@ -114,9 +165,7 @@ def main() -> int:
             say("3 wallet", "pdftoppm missing: the officer checks the QR text instead")
 
         handheld = work / "handheld"
-        anchor = _data_dir() / "root-anchor.jwk"
-        if not anchor.exists():
-            raise SystemExit(f"no root anchor at {anchor}: cannot pin the trust root")
+        anchor = _root_anchor(work)
         code, out = _verify(handheld, "trust", "add-anchor", str(anchor))
         say("4 officer", f"root key pinned ({out})")
         code, out = _verify(handheld, "sync", f"{base}/trust-bundle")
@@ -126,12 +175,8 @@ def main() -> int:
         ok = code == 0
 
         revoke = http.post(
-            f"/permits/{permit['id']}/revoke", json={"reason": "demo"}, headers=headers
+            f"/api/v1/permits/{permit['id']}/revoke", json={"reason": "demo"}, headers=headers
         )
-        if revoke.status_code == 404:
-            revoke = http.post(
-                f"/api/v1/permits/{permit['id']}/revoke", json={"reason": "demo"}, headers=headers
-            )
         say("5 municipality", f"permit revoked (HTTP {revoke.status_code})")
         code, out = _verify(handheld, "sync", f"{base}/trust-bundle")
         say("5 officer", f"re-synced ({out})")
