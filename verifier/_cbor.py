@@ -17,7 +17,9 @@ so maps are re-ordered here before ``cbor2`` writes them in insertion order.
 
 from __future__ import annotations
 
+import io
 import itertools
+import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -141,11 +143,34 @@ def _round_trip(data: bytes, max_depth: int) -> Any:
         return None
     try:
         value = cbor2.loads(data)
-        if cbor2.dumps(value) == data:
+        if _reencode(value) == data:
             return value
     except Exception:  # anything unusual: let the full scan decide and name the failure
         return None
     return None
+
+
+_local = threading.local()
+
+
+def _reencode(value: object) -> bytes:
+    """``cbor2.dumps(value)`` through a per-thread encoder (saves its set-up per call)."""
+    out: io.BytesIO
+    encoder: cbor2.CBOREncoder
+    try:
+        out, encoder = _local.encoder
+    except AttributeError:
+        out = io.BytesIO()
+        encoder = cbor2.CBOREncoder(out)
+        _local.encoder = (out, encoder)
+    out.seek(0)
+    out.truncate()
+    try:
+        encoder.encode(value)
+    except BaseException:
+        del _local.encoder  # never reuse an encoder left in an unknown state
+        raise
+    return out.getvalue()
 
 
 def loads(
