@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml constraints.txt
 
 ## run: create the environment, then serve the issuer and wallet APIs on the embedded SQLite default
 run: $(STAMP)
-	$(VENV)/bin/buergerid-issuer dev
+	$(PY) -m wallet_api
 
 ## test: create the environment, then run every test (PostgreSQL tests need Debian's postgresql)
 test: $(STAMP)
