@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from starlette.testclient import TestClient
 
-from tests.issuer.registry_data import ZONE, resident, vehicle
+from tests.issuer.test_registry_data import ZONE, resident, vehicle
 from tests.support.db import ApiClientFactory
 
 ALL = ["registry:write", "audit:read", "admin", "permits:issue"]

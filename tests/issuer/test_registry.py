@@ -8,7 +8,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from issuer.services import registry as registry_service
-from tests.issuer.registry_data import ZONE, resident, vehicle
+from tests.issuer.test_registry_data import ZONE, resident, vehicle
 from tests.support.db import ApiClientFactory
 
 
