@@ -1,0 +1,172 @@
+"""HTTP hygiene: body limit (declared and chunked), request ids, Idempotency-Key."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+from sqlalchemy import func, select
+from starlette.testclient import TestClient
+
+from issuer.db.models import IdempotencyRecord, Resident
+from issuer.middleware import IdempotencyContext, claim_idempotency_key
+from issuer.services.clock import FixedClock
+from tests.issuer.test_registry_data import resident
+from tests.support.db import ApiClientFactory
+from tests.support.http import live_server
+
+
+def test_declared_body_over_limit_is_413(client: TestClient, api_client: ApiClientFactory) -> None:
+    headers = api_client(scopes=["registry:write"]).headers
+    response = client.post("/api/v1/residents", headers=headers, content=b"x" * (64 * 1024 + 1))
+    assert response.status_code == 413
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["code"] == "request_too_large"
+
+
+def test_chunked_body_over_limit_is_413(client: TestClient, api_client: ApiClientFactory) -> None:
+    headers = {**api_client(scopes=["registry:write"]).headers, "Content-Type": "application/json"}
+
+    def body() -> Iterator[bytes]:
+        for _ in range(20):
+            yield b" " * 8192
+
+    response = client.post("/api/v1/residents", headers=headers, content=body())
+    assert response.status_code == 413
+    assert response.json()["code"] == "request_too_large"
+
+
+def test_small_chunked_body_passes(client: TestClient, api_client: ApiClientFactory) -> None:
+    import json
+
+    headers = {**api_client(scopes=["registry:write"]).headers, "Content-Type": "application/json"}
+    payload = json.dumps(resident()).encode()
+    response = client.post(
+        "/api/v1/residents", headers=headers, content=iter([payload[:10], payload[10:]])
+    )
+    assert response.status_code == 201
+
+
+def test_request_id_is_echoed_or_made(client: TestClient) -> None:
+    given = client.get("/healthz", headers={"X-Request-ID": "abc-123"})
+    assert given.headers["x-request-id"] == "abc-123"
+    made = client.get("/healthz", headers={"X-Request-ID": "bad id with spaces"})
+    assert made.headers["x-request-id"] not in ("", "bad id with spaces")
+    assert len(client.get("/healthz").headers["x-request-id"]) == 32
+
+
+def _count_residents(app: FastAPI) -> int:
+    with app.state.session_factory() as s:
+        return int(s.scalar(select(func.count()).select_from(Resident)) or 0)
+
+
+def test_idempotent_retry_returns_the_first_answer(
+    client: TestClient, api_client: ApiClientFactory
+) -> None:
+    headers = {**api_client(scopes=["registry:write"]).headers, "Idempotency-Key": "k-1"}
+    first = client.post("/api/v1/residents", headers=headers, json=resident())
+    second = client.post("/api/v1/residents", headers=headers, json=resident())
+    assert first.status_code == second.status_code == 201
+    assert second.json() == first.json()
+    assert second.headers["idempotent-replayed"] == "true"
+    assert _count_residents(client.app) == 1  # type: ignore[arg-type]
+    # without the key the same body is a new request (and a duplicate)
+    plain = {k: v for k, v in headers.items() if k != "Idempotency-Key"}
+    assert client.post("/api/v1/residents", headers=plain, json=resident()).status_code == 409
+
+
+def test_same_key_other_body_is_422(client: TestClient, api_client: ApiClientFactory) -> None:
+    headers = {**api_client(scopes=["registry:write"]).headers, "Idempotency-Key": "k-2"}
+    assert (
+        client.post("/api/v1/residents", headers=headers, json=resident("MR-1")).status_code == 201
+    )
+    other = client.post("/api/v1/residents", headers=headers, json=resident("MR-2"))
+    assert other.status_code == 422
+    assert other.json()["code"] == "idempotency_key_reused"
+
+
+def test_keys_are_per_client(client: TestClient, api_client: ApiClientFactory) -> None:
+    a = {**api_client(scopes=["registry:write"]).headers, "Idempotency-Key": "same"}
+    b = {**api_client(scopes=["registry:write"], ags="05562004").headers, "Idempotency-Key": "same"}
+    assert client.post("/api/v1/residents", headers=a, json=resident()).status_code == 201
+    second = client.post("/api/v1/residents", headers=b, json=resident())
+    assert second.status_code == 201
+    assert "idempotent-replayed" not in second.headers
+
+
+def test_in_flight_duplicate_is_409(
+    client: TestClient, api_client: ApiClientFactory, clock: FixedClock
+) -> None:
+    import hashlib
+    import json
+
+    creds = api_client(scopes=["registry:write"])
+    body = json.dumps(resident()).encode()
+    digest = hashlib.sha256(b"POST\0/api/v1/residents\0\0" + body).hexdigest()
+    # the first request has claimed the key and is still running
+    ctx = IdempotencyContext(key="k-3", request_hash=digest)
+    claim_idempotency_key(
+        client.app.state.session_factory,  # type: ignore[attr-defined]
+        ctx,
+        client_id=creds.client_id,
+        tenant_id=creds.tenant_id,
+        now=clock.now(),
+    )
+    headers = {**creds.headers, "Idempotency-Key": "k-3", "Content-Type": "application/json"}
+    response = client.post("/api/v1/residents", headers=headers, content=body)
+    assert response.status_code == 409
+    assert response.json()["code"] == "idempotency_in_progress"
+    assert _count_residents(client.app) == 0  # type: ignore[arg-type]
+
+
+def test_failed_first_request_releases_the_key(
+    client: TestClient, api_client: ApiClientFactory
+) -> None:
+    headers = {**api_client(scopes=["registry:write"]).headers, "Idempotency-Key": "k-4"}
+    bad = resident()
+    bad["residences"] = "nope"
+    first = client.post("/api/v1/residents", headers=headers, json=bad)
+    assert first.status_code == 422
+    again = client.post("/api/v1/residents", headers=headers, json=bad)
+    assert again.json() == first.json()  # 4xx answers are stored and replayed too
+
+
+def test_concurrent_duplicates_over_real_http_create_one_object(
+    app: FastAPI, api_client: ApiClientFactory
+) -> None:
+    headers = {**api_client(scopes=["registry:write"]).headers, "Idempotency-Key": "k-5"}
+    results: list[int] = []
+    with live_server(app) as base_url:
+        start = threading.Barrier(4)
+
+        def post() -> None:
+            start.wait()
+            with httpx.Client(base_url=base_url, timeout=30) as http:
+                results.append(
+                    http.post("/api/v1/residents", headers=headers, json=resident()).status_code
+                )
+
+        threads = [threading.Thread(target=post) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert _count_residents(app) == 1
+    assert set(results) <= {201, 409}
+    assert 201 in results
+    with app.state.session_factory() as s:
+        assert s.scalar(select(func.count()).select_from(IdempotencyRecord)) == 1
+
+
+def test_live_server_round_trip(app: FastAPI, api_client: ApiClientFactory) -> None:
+    headers: dict[str, Any] = api_client(scopes=["registry:write"]).headers
+    with live_server(app) as base_url, httpx.Client(base_url=base_url) as http:
+        assert http.get("/healthz").json() == {"status": "ok"}
+        created = http.post("/api/v1/residents", headers=headers, json=resident())
+        assert created.status_code == 201
+        assert created.headers["x-request-id"]
+        listed = http.get("/api/v1/residents", headers=headers).json()["items"]
+        assert [r["id"] for r in listed] == [created.json()["id"]]

@@ -1,0 +1,74 @@
+"""Structured logs: constant events with ids, never personal data, tokens or bodies."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from collections.abc import Iterator
+
+import pytest
+from starlette.testclient import TestClient
+
+from issuer.logs import JsonFormatter, RequestIdFilter
+from tests.issuer.test_registry_data import resident, vehicle
+from tests.support.db import ApiClientFactory
+
+
+@pytest.fixture
+def log_stream() -> Iterator[io.StringIO]:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    handler.addFilter(RequestIdFilter())
+    root = logging.getLogger()
+    old_level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    try:
+        yield stream
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(old_level)
+
+
+def test_registry_write_logs_no_personal_data(
+    client: TestClient, api_client: ApiClientFactory, log_stream: io.StringIO
+) -> None:
+    creds = api_client(scopes=["registry:write"])
+    headers = {**creds.headers, "X-Request-ID": "req-42"}
+    person = resident("MR-LOG-1", family="Vertraulich")
+    created = client.post("/api/v1/residents", headers=headers, json=person)
+    assert created.status_code == 201
+    client.post(
+        "/api/v1/vehicles", headers=headers, json=vehicle(created.json()["id"], "GE-QQ 4711")
+    )
+    client.get("/api/v1/vehicles", headers=headers, params={"plate": "GE-QQ 4711"})
+    client.post("/api/v1/residents", headers=headers, json={**person, "birth_date": "kaputt"})
+    text = log_stream.getvalue()
+    records = [json.loads(line) for line in text.splitlines()]
+    assert any(r["event"] == "http_request" and r.get("request_id") == "req-42" for r in records)
+    for secret in (
+        "Vertraulich",
+        "Erika",
+        "1980-02-29",
+        "Bahnhofstraße",
+        "45879",
+        "GE-QQ 4711",
+        "GE-QQ",
+        "MR-LOG-1",
+        "kaputt",
+        creds.token.split(".")[1],
+    ):
+        assert secret not in text, secret
+
+
+def test_exceptions_log_only_their_type(log_stream: io.StringIO) -> None:
+    try:
+        raise ValueError("Vertraulich")
+    except ValueError:
+        logging.getLogger("t").exception("boom_event")
+    record = json.loads(log_stream.getvalue().splitlines()[-1])
+    assert record["event"] == "boom_event"
+    assert record["exc_type"] == "ValueError"
+    assert "Vertraulich" not in log_stream.getvalue()

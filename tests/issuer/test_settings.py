@@ -1,0 +1,60 @@
+"""Settings: defaults, environment, guards, the development passphrase."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from issuer.settings import Settings, resolve_key_passphrase
+
+
+def test_defaults_derive_from_data_dir(tmp_path: Path) -> None:
+    s = Settings(data_dir=tmp_path / "d")
+    assert s.database_url == f"sqlite:///{tmp_path / 'd' / 'buergerid.db'}"
+    assert (s.host, s.port, s.max_request_bytes) == ("127.0.0.1", 8000, 64 * 1024)
+    assert s.public_base_url == "http://127.0.0.1:8000"
+    assert s.keys_dir == tmp_path / "d" / "keys"
+
+
+def test_environment_prefix(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BUERGERID_PORT", "9123")
+    monkeypatch.setenv("BUERGERID_DATA_DIR", "elsewhere")
+    monkeypatch.setenv("BUERGERID_REQUIRE_POSTGRES", "1")  # CI's flag is not a setting
+    s = Settings()
+    assert s.port == 9123
+    assert s.data_dir == Path("elsewhere")
+
+
+def test_unknown_fields_are_refused() -> None:
+    with pytest.raises(ValidationError):
+        Settings(no_such_setting=1)  # type: ignore[call-arg]
+
+
+def test_passphrase_stays_out_of_repr() -> None:
+    s = Settings(key_passphrase="hunter2-hunter2")
+    assert "hunter2" not in repr(s) and "hunter2" not in str(s.model_dump())
+
+
+def test_production_needs_a_passphrase() -> None:
+    with pytest.raises(ValidationError):
+        Settings(environment="production")
+    assert Settings(environment="production", key_passphrase="x" * 20).environment == "production"
+
+
+def test_dev_passphrase_is_generated_once_with_0600(tmp_path: Path) -> None:
+    s = Settings(data_dir=tmp_path / "d")
+    first = resolve_key_passphrase(s)
+    second = resolve_key_passphrase(s)
+    assert first == second and len(first) >= 32
+    path = tmp_path / "d" / "dev-passphrase"
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+
+
+def test_configured_passphrase_wins(tmp_path: Path) -> None:
+    s = Settings(data_dir=tmp_path, key_passphrase="configured-one")
+    assert resolve_key_passphrase(s) == "configured-one"
+    assert not (tmp_path / "dev-passphrase").exists()
