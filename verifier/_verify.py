@@ -102,7 +102,10 @@ def verify(
         # 7. key window and type
         iat = claims.iat
         ptype = permit.type
-        if not any(k.signs_at(iat) and now < k.exp and ptype in k.types for k in signers):
+        for k in signers:
+            if k.nbf <= iat < k.sign_until and now < k.exp and ptype in k.types:
+                break
+        else:
             raise _Stop(Reason.KEY_NOT_VALID)
         # 8. validity, leeway only towards the start (RFC 8392: at exp it is expired)
         start = iat if claims.nbf is None or claims.nbf < iat else claims.nbf
