@@ -437,7 +437,10 @@ class KeyRing:
 
     def active(self, now: int, purpose: KeyType | str) -> KeyInfo:
         """The key that signs `purpose` at `now`: active, allowed that type, newest `nbf`."""
-        wanted = KeyType(purpose)
+        try:
+            wanted = KeyType(purpose)
+        except ValueError as exc:
+            raise KeyRingError(KeysCode.BAD_TYPES, f"unknown purpose {purpose!r}") from exc
         candidates = [
             k for k in self.records(now) if k.state is KeyState.ACTIVE and wanted in k.types
         ]

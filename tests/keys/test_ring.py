@@ -140,6 +140,14 @@ def test_types_restrict_signing(tmp_path: Path) -> None:
     assert info.value.code is KeysCode.NO_ACTIVE_KEY
 
 
+def test_unknown_purpose(tmp_path: Path) -> None:
+    ring = _ring(tmp_path)
+    _add(ring)
+    with pytest.raises(KeyRingError) as info:
+        ring.signer_for(T0, "parking")
+    assert info.value.code is KeysCode.BAD_TYPES
+
+
 def test_bundle_type_only_in_root_rings(tmp_path: Path) -> None:
     ring = _ring(tmp_path)
     with pytest.raises(KeyRingError) as info:
