@@ -51,6 +51,9 @@ ISSUER_MAX_TOKEN_SECONDS = 731 * DAY
 # root keys sign bundles for 2 years; a bundle lives at most BUNDLE_VALID_SECONDS
 ROOT_SIGN_SECONDS = 731 * DAY
 BUNDLE_FRESH_SECONDS = DAY
+# a new root key is announced (anchors_next) this long before it signs: handhelds offline
+# for longer must be given the new anchor by hand
+ROOT_PENDING_SECONDS = 30 * DAY
 BUNDLE_VALID_SECONDS = 7 * DAY
 ALGS = {"es256": Alg.ES256, "ed25519": Alg.EDDSA}
 
@@ -112,7 +115,11 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("rotate", parents=[common, hsm, new_key], help="plan and add the next key")
     p.add_argument("ring", type=Path)
-    p.add_argument("--fresh-seconds", type=_positive, default=BUNDLE_FRESH_SECONDS)
+    p.add_argument(
+        "--fresh-seconds",
+        type=_positive,
+        help="publish the new key this long before it signs (issuer: 1 day, root: 30 days)",
+    )
     p.add_argument("--max-token-seconds", type=_positive)
     p.add_argument("--sign-seconds", type=_positive)
     p.add_argument("--force", action="store_true", help="rotate now (e.g. after a withdrawal)")
@@ -316,7 +323,8 @@ def _cmd_rotate(args: argparse.Namespace, now: int, environ: Mapping[str, str]) 
         )
         is_root = ring.kind is RingKind.ROOT
         policy = RotationPolicy(
-            fresh_seconds=args.fresh_seconds,
+            fresh_seconds=args.fresh_seconds
+            or (ROOT_PENDING_SECONDS if is_root else BUNDLE_FRESH_SECONDS),
             max_token_seconds=args.max_token_seconds
             or (BUNDLE_VALID_SECONDS if is_root else ISSUER_MAX_TOKEN_SECONDS),
             sign_seconds=args.sign_seconds

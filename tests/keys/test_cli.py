@@ -365,7 +365,8 @@ def test_refused_bundle_uses_no_seq(cli: Cli, rings: tuple[Path, Path], tmp_path
 
 def test_bundle_announces_the_next_root(cli: Cli, rings: tuple[Path, Path], tmp_path: Path) -> None:
     issuer, root = rings
-    ok(cli, "rotate", str(root), "--force", *KDF, *AT)
+    out = ok(cli, "rotate", str(root), "--force", *KDF, *AT)
+    assert f"signs from {T0 + 30 * DAY}" in out  # root keys are announced 30 days ahead
     out_file = tmp_path / "bundle.cbor"
     ok(cli, "bundle", "--root", str(root), "--issuer", str(issuer), "--out", str(out_file), *AT)
     bundle = decode_bundle_payload(decode_sign1(out_file.read_bytes()).payload)
