@@ -24,7 +24,7 @@ from issuer.logs import configure_logging
 from issuer.migrations import upgrade
 from issuer.services import audit, clients, imports, tenants
 from issuer.services.clock import SystemClock
-from issuer.settings import Settings, resolve_key_passphrase
+from issuer.settings import Settings
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_USAGE, EXIT_REFUSED = 0, 1, 2, 3
 OPERATOR_ACTOR = "operator-cli"
@@ -105,9 +105,7 @@ def cmd_tenant_create(settings: Settings, args: argparse.Namespace) -> int:
     """Create a tenant and its key ring."""
     now = SystemClock().now()
     tenants.validate_ags(args.ags)
-    tenants.provision_key_ring(
-        settings.keys_dir, args.ags, passphrase=resolve_key_passphrase(settings), now=now
-    )
+    tenants.provision_key_ring_for(settings, args.ags, now=now, name=args.name, url=args.issuer_url)
     with _db(settings) as factory, factory() as session, session.begin():
         tenant = tenants.create_tenant(
             session,

@@ -56,14 +56,17 @@ def _write_private(path: os.PathLike[str], text: str) -> None:
         fh.write(text + "\n")
 
 
-def _seed(settings: Settings, passphrase: str) -> tuple[int, bool]:
+def _seed(settings: Settings) -> tuple[int, bool]:
     engine = make_engine(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
     factory = make_session_factory(engine)
     now = SystemClock().now()
     try:
         with factory() as session, session.begin():
             existing = session.scalars(select(Tenant).where(Tenant.ags == DEMO_AGS)).first()
-            tenants.provision_key_ring(settings.keys_dir, DEMO_AGS, passphrase=passphrase, now=now)
+            tenants.provision_key_ring_for(
+                settings, DEMO_AGS, now=now, name=DEMO_NAME, url=DEMO_ISSUER_URL
+            )
+            tenants.provision_root_ring(settings, now=now)
             if existing is not None or session.scalars(select(Tenant.id)).first() is not None:
                 return (existing.id if existing else 0), False
             tenant = tenants.create_tenant(
@@ -169,9 +172,9 @@ def bootstrap_dev(settings: Settings) -> DevInfo:
     if settings.environment == "production":
         raise ValueError("bootstrap_dev is for development only")
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    passphrase = resolve_key_passphrase(settings)
+    resolve_key_passphrase(settings)  # generated (0600, warned) on the first start
     upgrade(settings.database_url)
-    tenant_id, seeded = _seed(settings, passphrase)
+    tenant_id, seeded = _seed(settings)
     if tenant_id == 0:  # a database with other tenants and no demo tenant: no demo key
         return DevInfo(settings.public_base_url, DEMO_AGS, "", seeded)
     return DevInfo(settings.public_base_url, DEMO_AGS, _demo_key(settings, tenant_id), seeded)

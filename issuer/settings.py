@@ -45,6 +45,14 @@ class Settings(BaseSettings):
     argon2_parallelism: int = Field(default=1, ge=1)
     client_rotation_grace_seconds: int = Field(default=24 * 3600, ge=0)
 
+    # argon2id of new key files (keys/storage/file.py; defaults = keys.DEFAULT_KDF)
+    key_kdf_time_cost: int = Field(default=3, ge=1, le=64)
+    key_kdf_memory_kib: int = Field(default=64 * 1024, ge=8)
+    key_kdf_parallelism: int = Field(default=4, ge=1, le=64)
+    # first key of a new tenant: signs this long, verifiable this much longer
+    tenant_key_sign_days: int = Field(default=365, ge=1)
+    tenant_key_verify_extra_days: int = Field(default=400, ge=1)
+
     # publication (permits engineer): root ring under keys_dir, freshness of signed artefacts
     root_key_ring: str = "root"
     trust_bundle_fresh_seconds: int = Field(default=24 * 3600, ge=60)

@@ -9,7 +9,6 @@ from issuer.errors import NotFound
 from issuer.schemas.common import PROBLEM_RESPONSES
 from issuer.schemas.tenants import TenantCreate, TenantList, TenantOut
 from issuer.services import tenants as service
-from issuer.settings import resolve_key_passphrase
 
 router = APIRouter(prefix="/tenants", tags=["tenants"], responses=PROBLEM_RESPONSES)
 
@@ -25,9 +24,7 @@ def create_tenant(
     """Create a municipality and its key ring (operator clients only)."""
     now = clock.now()
     service.validate_ags(body.ags)
-    service.provision_key_ring(
-        settings.keys_dir, body.ags, passphrase=resolve_key_passphrase(settings), now=now
-    )
+    service.provision_key_ring_for(settings, body.ags, now=now, name=body.name, url=body.issuer_url)
     tenant = service.create_tenant(
         session,
         ags=body.ags,

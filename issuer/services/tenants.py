@@ -6,8 +6,6 @@ ES256 active key); `provision_key_ring` is the one place the issuer asks for it.
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import logging
 import re
 from datetime import datetime
@@ -17,8 +15,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from issuer.db.models import Tenant
-from issuer.errors import Conflict, ErrorCode, InvalidRequest, NotFound
+from issuer.errors import Conflict, ErrorCode, InvalidRequest, NotFound, Unavailable
 from issuer.services import audit
+from issuer.settings import Settings, resolve_key_passphrase
+from keys.errors import KeysCode, KeysError
+from keys.lifecycle import KeyType
+from keys.ring import KeyRing, RingKind
+from keys.storage.file import DEFAULT_KDF, KdfParams
 
 log = logging.getLogger(__name__)
 
@@ -99,19 +102,117 @@ def key_ring_dir(keys_dir: Path, tenant: Tenant) -> Path:
     return keys_dir / tenant.key_ring
 
 
-def provision_key_ring(keys_dir: Path, ags: str, *, passphrase: str, now: datetime) -> Path:
-    """Create (or open) the tenant's key ring under keys_dir/<ags>/ with an active ES256 key.
+def _ensure_ring(
+    path: Path,
+    issuer_id: str,
+    *,
+    kind: RingKind,
+    purpose: KeyType,
+    passphrase: str,
+    now: datetime,
+    name: str,
+    url: str,
+    kdf: KdfParams,
+    sign_days: int,
+    verify_extra_days: int,
+) -> bool:
+    at = int(now.timestamp())
+    try:
+        ring = KeyRing.open(path, passphrase=passphrase, kdf=kdf)
+    except KeysError as exc:
+        if exc.code is not KeysCode.RING_NOT_FOUND:
+            raise Unavailable(ErrorCode.UNAVAILABLE, "key ring") from exc
+        ring = KeyRing.create(
+            path, issuer_id, kind=kind, name=name, url=url, passphrase=passphrase, kdf=kdf
+        )
+    try:
+        ring.active(at, purpose)
+        return False
+    except KeysError:
+        sign_until = at + sign_days * 86400
+        ring.add_key(
+            nbf=at, sign_until=sign_until, exp=sign_until + verify_extra_days * 86400, now=at
+        )
+        return True
 
-    Delegates to `keys.ring` when that module exists; until then only the directory is made
-    (TODO(keys): switch to `keys.ring` once it lands).
+
+def provision_key_ring(
+    keys_dir: Path,
+    ags: str,
+    *,
+    passphrase: str,
+    now: datetime,
+    name: str = "",
+    url: str = "",
+    kdf: KdfParams = DEFAULT_KDF,
+    sign_days: int = 365,
+    verify_extra_days: int = 400,
+) -> Path:
+    """Create (or complete) the tenant's key ring under keys_dir/<ags>/ with an active ES256 key.
+
+    Idempotent: an existing ring is opened, and a key is added only when none is active at
+    `now`. The first key signs from `now` for `sign_days` and verifies `verify_extra_days`
+    longer (longer than any token it signs); later rotation is `buergerid-keys rotate`.
     """
     validate_ags(ags)
     path = keys_dir / ags
-    if importlib.util.find_spec("keys.ring") is not None:
-        ring = importlib.import_module("keys.ring")
-        open_or_create = getattr(ring, "open_or_create_ring", None)
-        if open_or_create is not None:
-            open_or_create(path, passphrase=passphrase, now=int(now.timestamp()))
-            return path
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if _ensure_ring(
+        path,
+        ags,
+        kind=RingKind.ISSUER,
+        purpose=KeyType.BEW,
+        passphrase=passphrase,
+        now=now,
+        name=name,
+        url=url,
+        kdf=kdf,
+        sign_days=sign_days,
+        verify_extra_days=verify_extra_days,
+    ):
+        log.info("tenant_key_created", extra={"tenant": ags})
     return path
+
+
+def _kdf(settings: Settings) -> KdfParams:
+    return KdfParams(
+        time_cost=settings.key_kdf_time_cost,
+        memory_kib=settings.key_kdf_memory_kib,
+        parallelism=settings.key_kdf_parallelism,
+    )
+
+
+def provision_root_ring(settings: Settings, *, now: datetime, relative: str = "root") -> Path:
+    """Development: the operator's root ring (signs trust bundles) with an active key."""
+    path = settings.keys_dir / relative
+    if _ensure_ring(
+        path,
+        "root",
+        kind=RingKind.ROOT,
+        purpose=KeyType.BUNDLE,
+        passphrase=resolve_key_passphrase(settings),
+        now=now,
+        name="buergerid root",
+        url="",
+        kdf=_kdf(settings),
+        sign_days=2 * 365,
+        verify_extra_days=400,
+    ):
+        log.warning("root_key_created")
+    return path
+
+
+def provision_key_ring_for(
+    settings: Settings, ags: str, *, now: datetime, name: str = "", url: str = ""
+) -> Path:
+    """`provision_key_ring` with the passphrase and KDF parameters of `settings`."""
+    return provision_key_ring(
+        settings.keys_dir,
+        ags,
+        passphrase=resolve_key_passphrase(settings),
+        now=now,
+        name=name,
+        url=url,
+        kdf=_kdf(settings),
+        sign_days=settings.tenant_key_sign_days,
+        verify_extra_days=settings.tenant_key_verify_extra_days,
+    )

@@ -6,6 +6,7 @@ import json
 import os
 import re
 import stat
+import time
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,8 @@ from issuer.db.models import AuditEntry
 from issuer.db.session import make_engine
 from issuer.devserver import bootstrap_dev
 from issuer.settings import Settings
+from keys.lifecycle import KeyType
+from keys.ring import KeyRing
 from tests.support.db import TEST_PASSPHRASE
 
 
@@ -29,6 +32,9 @@ def env(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         "KEY_PASSPHRASE": TEST_PASSPHRASE,
         "ARGON2_TIME_COST": "1",
         "ARGON2_MEMORY_KIB": "8",
+        "KEY_KDF_TIME_COST": "1",
+        "KEY_KDF_MEMORY_KIB": "8",
+        "KEY_KDF_PARALLELISM": "1",
     }.items():
         monkeypatch.setenv("BUERGERID_" + key, value)
     return data
@@ -153,6 +159,9 @@ def test_dev_bootstrap_twice(env: Path) -> None:
     second = bootstrap_dev(settings)
     assert first.seeded and not second.seeded
     assert first.api_key == second.api_key and first.api_key.startswith("bid_")
+    now = int(time.time())
+    assert KeyRing.open(env / "keys" / "05513000").active(now, KeyType.BEW)
+    assert KeyRing.open(env / "keys" / "root").active(now, KeyType.BUNDLE)
     for name in ("dev-passphrase", "dev-api-key"):
         mode = stat.S_IMODE(os.stat(env / name).st_mode)
         assert mode == 0o600

@@ -217,6 +217,9 @@ def make_test_settings(db_url: str, data_dir: Path, **overrides: object) -> Sett
         "argon2_time_cost": 1,
         "argon2_memory_kib": 8,
         "argon2_parallelism": 1,
+        "key_kdf_time_cost": 1,
+        "key_kdf_memory_kib": 8,
+        "key_kdf_parallelism": 1,
         "log_format": "json",
     }
     values.update(overrides)
@@ -286,9 +289,7 @@ def api_client(app: FastAPI, clock: FixedClock) -> ApiClientFactory:
                 try:
                     tenant_id = tenants_service.get_tenant_by_ags(sess, ags).id
                 except Exception:
-                    tenants_service.provision_key_ring(
-                        settings.keys_dir, ags, passphrase=TEST_PASSPHRASE, now=now
-                    )
+                    tenants_service.provision_key_ring_for(settings, ags, now=now)
                     tenant_id = tenants_service.create_tenant(
                         sess,
                         ags=ags,
