@@ -86,4 +86,22 @@ class ClientSecretOut(BaseModel):
 class ClientList(BaseModel):
     """The tenant's clients."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "items": [
+                        {
+                            "id": _CLIENT_ID,
+                            "name": "Bürgerbüro",
+                            "scopes": ["registry:write"],
+                            "created_at": "2026-01-15T09:00:00Z",
+                            "revoked_at": None,
+                        }
+                    ]
+                }
+            ]
+        }
+    )
+
     items: list[ClientOut]

@@ -46,4 +46,10 @@ class TenantOut(BaseModel):
 class TenantList(BaseModel):
     """Tenants visible to the caller."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"items": [{**_TENANT_EXAMPLE, "created_at": "2026-01-15T09:00:00Z"}]}]
+        }
+    )
+
     items: list[TenantOut]

@@ -7,10 +7,9 @@ from typing import Any
 
 import pytest
 from fastapi import FastAPI
-from fastapi.routing import APIRoute
 from starlette.testclient import TestClient
 
-from tests.issuer.test_registry_data import ZONE, resident, vehicle
+from tests.issuer.test_registry_data import ZONE, iter_api_routes, resident, vehicle
 from tests.support.db import ApiClientFactory
 
 ALL = ["registry:write", "audit:read", "admin", "permits:issue"]
@@ -57,10 +56,10 @@ ISSUER_ROUTE_MODULES = {
 def test_every_object_endpoint_is_in_the_table(app: FastAPI) -> None:
     covered = {(m, p.split("{")[0] + "{" + p.split("{", 1)[1]) for m, p, _ in OBJECT_ENDPOINTS}
     wanted = set()
-    for route in app.routes:
-        if isinstance(route, APIRoute) and route.endpoint.__module__ in ISSUER_ROUTE_MODULES:
-            if "{" in route.path:
-                wanted |= {(m, route.path) for m in route.methods}
+    for path, route in iter_api_routes(app):
+        if route.endpoint.__module__ in ISSUER_ROUTE_MODULES and "{" in path:
+            wanted |= {(m, path) for m in route.methods}
+    assert len(wanted) == len(OBJECT_ENDPOINTS)
     assert wanted <= covered
 
 

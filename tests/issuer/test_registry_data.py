@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
+
+from fastapi.routing import APIRoute
 
 ZONE: dict[str, Any] = {
     "code": "A3",
@@ -49,3 +52,16 @@ def vehicle(
         "length_mm": 4300,
         "width_mm": 1800,
     }
+
+
+def iter_api_routes(app: Any) -> Iterator[tuple[str, APIRoute]]:
+    """(full path, APIRoute) of every API route, through included routers of any depth."""
+
+    def walk(routes: Any, prefix: str) -> Iterator[tuple[str, APIRoute]]:
+        for route in routes:
+            if isinstance(route, APIRoute):
+                yield prefix + route.path, route
+            elif hasattr(route, "original_router"):
+                yield from walk(route.original_router.routes, prefix + route.include_context.prefix)
+
+    yield from walk(app.routes, "")
