@@ -140,7 +140,7 @@ def _round_trip(data: bytes, max_depth: int) -> Any:
     if data.translate(_NESTING).count(1) > max_depth:
         return None
     try:
-        value = cbor2.loads(data)
+        value = _decode(data)
         if _encode(value) == data:
             return value
     except Exception:  # anything unusual: let the full scan decide and name the failure
@@ -149,6 +149,27 @@ def _round_trip(data: bytes, max_depth: int) -> Any:
 
 
 _local = threading.local()
+# Tags 25, 28, 29 and 256 (string references, shared values) keep state in a decoder from one
+# item to the next; they need a tag argument of one byte or more (heads 0xd8-0xdb). Input
+# without such a byte goes to a per-thread decoder, which therefore never holds such state;
+# other input gets a fresh decoder.
+_STATEFUL_TAG_HEADS = bytes(1 if 0xD8 <= b <= 0xDB else 0 for b in range(256))
+
+
+def _decode(data: bytes) -> Any:
+    """``cbor2.loads(data)``, through a per-thread decoder when no stateful tag can occur."""
+    if data.translate(_STATEFUL_TAG_HEADS).count(1):
+        return cbor2.loads(data)
+    decoder: cbor2.CBORDecoder
+    try:
+        decoder = _local.decoder
+    except AttributeError:
+        decoder = _local.decoder = cbor2.CBORDecoder(io.BytesIO(b""))
+    try:
+        return decoder.decode_from_bytes(data)
+    except BaseException:
+        del _local.decoder  # never reuse a decoder left in an unknown state
+        raise
 
 
 def _encode(value: object) -> bytes:

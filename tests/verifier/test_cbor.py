@@ -191,3 +191,18 @@ def test_exports() -> None:
     assert len(set(verifier.__all__)) == len(verifier.__all__)
     for name in verifier.__all__:
         assert hasattr(verifier, name), name
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(_values.map(cbor2.dumps), st.binary(max_size=64)))
+def test_per_thread_decoder_equals_a_fresh_one(data: bytes) -> None:
+    from verifier._cbor import _decode
+
+    try:
+        expected = cbor2.loads(data)
+    except Exception:
+        with pytest.raises(Exception):  # noqa: B017 - whatever cbor2 raises on a fresh decoder
+            _decode(data)
+    else:
+        assert _decode(data) == expected
+        assert _decode(data) == expected  # again, from the reused decoder
