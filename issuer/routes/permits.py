@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi import APIRouter, Depends, Path, Query, Response, status
 
 from issuer.deps import ClockDep, SessionDep, SettingsDep, TenantDep, require_scope
 from issuer.schemas.common import PROBLEM_RESPONSES
@@ -396,12 +396,12 @@ def list_fee_schedules(
 
 @router.post("/fee-schedules/{schedule_id}/void", response_model=FeeScheduleList)
 def void_fee_schedule(
-    schedule_id: int,
     body: VoidIn,
     principal: Admin,
     tenant: TenantDep,
     session: SessionDep,
     clock: ClockDep,
+    schedule_id: int = Path(ge=1, le=2**31 - 1),
 ) -> FeeScheduleList:
     """Void a schedule (court ruling); issued permits keep their recorded fee."""
     replacement = body.replacement.model_dump() if body.replacement else None

@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
-from typing import Any, Literal
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 from issuer.schemas.common import ApiModel
 
 PermitTypeIn = Literal["BEW", "BES", "HAN", "PFL", "SON"]
+
+
+def _bounded(value: datetime) -> datetime:
+    if not 2000 <= value.year <= 2200:
+        raise ValueError("year out of range")
+    return value.astimezone(UTC)
+
+
+# an aware instant between 2000 and 2200 (naive times are refused: whose local time?)
+Instant = Annotated[AwareDatetime, AfterValidator(_bounded)]
 
 
 class PermitCreate(ApiModel):
@@ -39,8 +49,8 @@ class PermitCreate(ApiModel):
     plates: list[str] = Field(default_factory=list, max_length=5)
     fleet: str | None = Field(default=None, max_length=200)
     holder_label: str | None = Field(default=None, max_length=200)
-    valid_from: datetime | None = None
-    valid_until: datetime | None = None
+    valid_from: Instant | None = None
+    valid_until: Instant | None = None
     months: int | None = Field(default=None, ge=1, le=60)
     windows: list[list[int]] = Field(default_factory=list, max_length=14)
     max_stay_minutes: int | None = Field(default=None, ge=1, le=1440)
@@ -192,8 +202,8 @@ class FeeScheduleIn(ApiModel):
     permit_type: PermitTypeIn = "BEW"
     kind: Literal["flat", "duration", "length_bands", "area"]
     params: dict[str, Any]
-    effective_from: datetime
-    effective_until: datetime | None = None
+    effective_from: Instant
+    effective_until: Instant | None = None
 
 
 class FeeScheduleOut(BaseModel):
@@ -229,9 +239,9 @@ class ExtendIn(ApiModel):
     """Tenant-wide extension of validity (Münster case)."""
 
     permit_type: PermitTypeIn = "BEW"
-    ending_from: datetime
-    ending_before: datetime
-    new_until: datetime
+    ending_from: Instant
+    ending_before: Instant
+    new_until: Instant
     reason: str = Field(min_length=1, max_length=200)
 
 
