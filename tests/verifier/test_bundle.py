@@ -174,3 +174,43 @@ def test_random_bytes_fail_with_reason(data: bytes) -> None:
     with pytest.raises(DecodeError) as info:
         decode_bundle_payload(data)
     assert info.value.reason is Reason.BAD_BUNDLE
+
+
+_issuer_ids = st.from_regex(r"0[1-9][0-9]{6}", fullmatch=True)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seq=st.integers(0, 2**64 - 1),
+    iat=st.integers(0, 2**40),
+    fresh=st.integers(0, 10**6),
+    ttl=st.integers(1, 10**6),
+    ids=st.lists(_issuer_ids, max_size=3, unique=True),
+    lists=st.dictionaries(st.integers(0, 2**32), st.binary(min_size=1, max_size=40), max_size=3),
+    with_anchor=st.booleans(),
+)
+def test_round_trip_property(
+    seq: int,
+    iat: int,
+    fresh: int,
+    ttl: int,
+    ids: list[str],
+    lists: dict[int, bytes],
+    with_anchor: bool,
+) -> None:
+    bundle = TrustBundle(
+        seq=seq,
+        iat=iat,
+        fresh_until=iat + fresh,
+        exp=iat + fresh + ttl,
+        issuers={i: IssuerEntry(i, f"Stadt {i}", f"https://{i}.test", KEYS, lists) for i in ids},
+        anchors_next=BUNDLE.anchors_next if with_anchor else (),
+    )
+    decoded = decode_bundle_payload(encode_bundle_payload(bundle))
+    assert _same(decoded, bundle)
+    assert (decoded.seq, decoded.iat, decoded.exp, set(decoded.issuers)) == (
+        seq,
+        iat,
+        iat + fresh + ttl,
+        set(ids),
+    )

@@ -93,3 +93,14 @@ def test_mutated_tokens_fail_with_reason(data: st.DataObject) -> None:
     with pytest.raises(VerifierError) as info:
         decode_jws("".join(token), EC_PRIVATE.public_key())
     assert isinstance(info.value.reason, Reason)
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    st.dictionaries(st.text(max_size=8).map("x-".__add__), st.text(max_size=8), max_size=3),
+    st.binary(max_size=200),
+)
+def test_round_trip_property(extra: dict[str, str], payload: bytes) -> None:
+    header = {**extra, "alg": "EdDSA"}
+    token = encode_jws(header, payload, software_signer(ED_PRIVATE))
+    assert decode_jws(token, ED_PRIVATE.public_key()) == (header, payload)

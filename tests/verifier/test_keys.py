@@ -156,3 +156,15 @@ def test_random_jwk_x_fails_with_reason(x: str) -> None:
         assert exc.reason is Reason.BAD_KEY
     else:
         assert base64.urlsafe_b64encode(key.public_bytes_raw()).rstrip(b"=").decode() == x
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.integers(1, 2**255), st.binary(min_size=32, max_size=32))
+def test_round_trip_property(scalar: int, seed: bytes) -> None:
+    for key in (
+        ec.derive_private_key(scalar, ec.SECP256R1()).public_key(),
+        Ed25519PrivateKey.from_private_bytes(seed).public_key(),
+    ):
+        assert thumbprint(key_from_cose(key_to_cose(key))) == thumbprint(key)
+        assert key_from_jwk(key_to_jwk(key)) == key
+        assert len(jws_kid(key)) == 43 and len(cose_kid(key)) == 8
