@@ -274,6 +274,17 @@ def _verify_with_any(sign1: _cose.Sign1, keys: Iterable[_keys.PublicKey]) -> boo
     return False
 
 
+def _stored_seq(stored: bytes) -> int | None:
+    """The ``seq`` of the stored bundle (verified when it was accepted); None if unreadable.
+
+    An unreadable stored bundle (a damaged disk) must not block every later sync.
+    """
+    try:
+        return _bundle.decode_bundle_payload(_decode_signed(stored, Reason.BAD_BUNDLE).payload).seq
+    except VerifierError:
+        return None
+
+
 def parse_anchor(data: bytes) -> _keys.PublicKey:
     """A root key from JWK JSON or COSE_Key CBOR bytes; ``DecodeError(BAD_KEY)`` otherwise."""
     if len(data) > MAX_ANCHOR_BYTES:
@@ -351,13 +362,19 @@ class DataDir:
             return []
         return [p.read_bytes() for p in sorted(self.plates_dir.glob("*.cbor"))]
 
-    def load(self) -> TrustStore:
-        """The verified, pre-parsed store (an empty one when nothing was synced)."""
+    def load(self, *, plate_indexes: bool = True) -> TrustStore:
+        """The verified, pre-parsed store (an empty one when nothing was synced).
+
+        ``plate_indexes=False`` skips the plate indexes (a QR check never needs them, and an
+        index of 100,000 plates takes a second to verify and decode).
+        """
         anchors = self.read_anchors()
         if not self.bundle_path.is_file():
             return TrustStore(anchors=tuple(anchors))
         return TrustStore.from_bundle(
-            self.bundle_path.read_bytes(), anchors, self.read_plate_indexes()
+            self.bundle_path.read_bytes(),
+            anchors,
+            self.read_plate_indexes() if plate_indexes else (),
         )
 
     def read_state(self) -> dict[str, Any]:
@@ -405,11 +422,11 @@ class DataDir:
         fresh = TrustStore.from_bundle(data, anchors)
         stored = self.bundle_path.read_bytes() if self.bundle_path.is_file() else None
         changed = True
-        if stored is not None:
-            old = TrustStore.from_bundle(stored, anchors)
-            if fresh.seq < old.seq:
+        stored_seq = None if stored is None else _stored_seq(stored)
+        if stored is not None and stored_seq is not None:
+            if fresh.seq < stored_seq:
                 raise TrustError(Reason.BUNDLE_ROLLBACK, "lower seq than the stored bundle")
-            if fresh.seq == old.seq:
+            if fresh.seq == stored_seq:
                 if bytes(data) != stored:
                     raise TrustError(
                         Reason.BUNDLE_ROLLBACK, "same seq as the stored bundle, other bytes"

@@ -232,9 +232,20 @@ def _read_stdin_text(io: _Io) -> str:
     return text.strip()
 
 
+def _check_zone(zone: str | None) -> None:
+    from verifier._plates import canonical_zone
+
+    if zone is not None:
+        try:
+            canonical_zone(zone)
+        except VerifierError:
+            raise UsageError("--zone is not a zone code") from None
+
+
 def _context(args: argparse.Namespace) -> Context | None:
     zone = args.zone
     plate = getattr(args, "plate", None)
+    _check_zone(zone)
     if plate is not None:
         from verifier._plates import canonical_plate
 
@@ -258,7 +269,7 @@ def _cmd_check(args: argparse.Namespace, io: _Io, data_dir: Any, lang: Lang, now
         raise UsageError("missing TEXT (or '-' for stdin)")
     context = _context(args)
     text = _read_stdin_text(io) if args.text == "-" else args.text
-    store = data_dir.load()
+    store = data_dir.load(plate_indexes=False)
     verdict = verify(text, store, now, context)
     _emit(verdict, args.json, io, lang, now)
     return verdict.exit_status
@@ -268,7 +279,7 @@ def _cmd_batch(args: argparse.Namespace, io: _Io, data_dir: Any, now: int) -> in
     from verifier._verify import verify
 
     context = _context(args)
-    store = data_dir.load()
+    store = data_dir.load(plate_indexes=False)
     outcomes: list[Outcome] = []
     source: IO[str]
     if args.batch == "-":
@@ -306,7 +317,7 @@ def _cmd_scan(args: argparse.Namespace, io: _Io, data_dir: Any, lang: Lang, now:
     from verifier._verify import verify
 
     context = _context(args)
-    store = data_dir.load()
+    store = data_dir.load(plate_indexes=False)
     outcomes: list[Outcome] = []
     had_error = False
     for image in args.images:
@@ -339,6 +350,7 @@ def _cmd_plate(args: argparse.Namespace, io: _Io, data_dir: Any, lang: Lang, now
         canonical_plate(args.plate)
     except VerifierError:
         raise UsageError("PLATE is not a plate") from None
+    _check_zone(args.zone)
     store = data_dir.load()
     verdict = verify_plate(args.plate, store, now, zone=args.zone)
     _emit(verdict, args.json, io, lang, now)
