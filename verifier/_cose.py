@@ -26,6 +26,7 @@ MAX_COSE_BYTES = 4 * 1024 * 1024
 TAG_SIGN1 = 18
 TAG_CWT = 61
 HEADER_ALG = 1
+HEADER_CRIT = 2
 HEADER_KID = 4
 HEADER_CONTENT_TYPE = 16
 
@@ -200,6 +201,8 @@ def _decode_sign1(data: bytes, reason: Reason, profile: CoseProfile, max_bytes: 
         raise DecodeError(reason, "protected header is not a map")
     if unprotected and not protected.keys().isdisjoint(unprotected.keys()):
         raise DecodeError(reason, "header label both protected and unprotected")
+    if HEADER_CRIT in protected or HEADER_CRIT in unprotected:
+        raise DecodeError(reason, "critical header parameters are not supported")  # RFC 9052 §3.1
     if HEADER_ALG not in protected:
         raise DecodeError(reason, "no protected alg")
     alg = protected[HEADER_ALG]

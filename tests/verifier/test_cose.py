@@ -112,6 +112,7 @@ def _rebuild(
         (_rebuild(protected=cbor2.dumps({1: -7})), Reason.BAD_COSE),  # no kid
         (_rebuild(protected=cbor2.dumps({1: -7, 4: "kid"})), Reason.BAD_COSE),  # text kid
         (_rebuild(protected=cbor2.dumps({4: b"k"})), Reason.BAD_COSE),  # no alg
+        (_rebuild(protected=cbor2.dumps({1: -7, 2: [99], 4: b"k"})), Reason.BAD_COSE),  # crit
         (_rebuild(protected=cbor2.dumps({1: -35, 4: b"k"})), Reason.UNSUPPORTED_ALG),
         (_rebuild(protected=cbor2.dumps({1: -37, 4: b"k"})), Reason.UNSUPPORTED_ALG),
         (_rebuild(protected=cbor2.dumps({1: "ES256", 4: b"k"})), Reason.UNSUPPORTED_ALG),
