@@ -169,3 +169,18 @@ def ensure_ring(
     with _LOCK:
         _RINGS[(str(path.resolve()), passphrase)] = ring
     return ring
+
+
+def rotate(settings: Settings, relative: str, *, now: datetime, force: bool = False) -> str | None:
+    """Run the key ring's rotation planner: a new pending key published at least one bundle
+    freshness period before it signs; the old key verifies as long as tokens live (2 years)."""
+    from keys.lifecycle import RotationPolicy
+
+    ring = open_ring(settings, relative)
+    policy = RotationPolicy(
+        fresh_seconds=int(getattr(settings, "trust_bundle_fresh_seconds", 24 * 3600)),
+        max_token_seconds=2 * 366 * 24 * 3600,
+        sign_seconds=365 * 24 * 3600,
+    )
+    info = ring.rotate(int(now.timestamp()), policy, force=force)
+    return None if info is None else info.kid

@@ -1,0 +1,186 @@
+"""Retention: erase or pseudonymise personal data after the tenant's retention period
+(`Tenant.retention_days`, DOMAIN §5), and record what was done in the audit log.
+
+- Permits that ended (expired, revoked, replaced) more than the period ago are pseudonymised:
+  the link to the resident and vehicle, the holder label, the proof reference, the plates and
+  the stored QR texts are erased. Number, type, zones, validity, state and the fee records
+  stay (fee records are kept for accounting).
+- Residents who left (every residence ended more than the period ago) and hold no permit that
+  is still within its period are deleted with their residences and the vehicles they hold
+  that no live permit names. Where another table still refers to them, they are pseudonymised
+  instead (names, birth date, address, register reference erased).
+
+One audit entry per tenant and run lists the counts and the ids (ids only, no personal data).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from issuer.db.models import Resident, Tenant, Vehicle
+from issuer.db.permit_models import Permit, PermitPlate, PermitToken
+from issuer.services import audit
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+ENDED_STATES = ("expired", "revoked", "replaced")
+ERASED = "-"
+
+
+@dataclass(slots=True)
+class RetentionReport:
+    """What one run did for one tenant."""
+
+    tenant_id: int
+    permits_pseudonymised: list[uuid.UUID] = field(default_factory=list)
+    residents_deleted: list[uuid.UUID] = field(default_factory=list)
+    residents_pseudonymised: list[uuid.UUID] = field(default_factory=list)
+    vehicles_deleted: list[uuid.UUID] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        """Counts per kind."""
+        return {
+            "permits_pseudonymised": len(self.permits_pseudonymised),
+            "residents_deleted": len(self.residents_deleted),
+            "residents_pseudonymised": len(self.residents_pseudonymised),
+            "vehicles_deleted": len(self.vehicles_deleted),
+        }
+
+
+def run(
+    session: Session, *, now: datetime, tenant_id: int | None = None, actor: str = "retention"
+) -> list[RetentionReport]:
+    """Apply retention to one tenant or all; each tenant's work is audited in this transaction."""
+    from issuer.services import permits as permits_service
+
+    stmt = select(Tenant).order_by(Tenant.id)
+    if tenant_id is not None:
+        stmt = stmt.where(Tenant.id == tenant_id)
+    reports = []
+    for tenant in session.scalars(stmt).all():
+        permits_service.expire_due(session, tenant_id=tenant.id, now=now)
+        cutoff = now - timedelta(days=tenant.retention_days)
+        report = RetentionReport(tenant_id=tenant.id)
+        _pseudonymise_permits(session, tenant.id, cutoff, now, report)
+        _departed_residents(session, tenant.id, cutoff, now, report)
+        counts = report.counts()
+        if any(counts.values()):
+            ids = [
+                *(f"p:{i}" for i in report.permits_pseudonymised),
+                *(f"r:{i}" for i in report.residents_deleted + report.residents_pseudonymised),
+                *(f"v:{i}" for i in report.vehicles_deleted),
+            ]
+            audit.record(
+                session,
+                tenant_id=tenant.id,
+                actor=actor,
+                action="retention.run",
+                object_type="tenant",
+                object_id=str(tenant.id),
+                reason=" ".join(f"{k}={v}" for k, v in counts.items()) + "; " + " ".join(ids),
+                now=now,
+            )
+        reports.append(report)
+    return reports
+
+
+def _pseudonymise_permits(
+    session: Session, tenant_id: int, cutoff: datetime, now: datetime, report: RetentionReport
+) -> None:
+    rows = session.scalars(
+        select(Permit).where(
+            Permit.tenant_id == tenant_id,
+            Permit.state.in_(ENDED_STATES),
+            Permit.pseudonymised_at.is_(None),
+            # ended_at when known, else the end of validity
+            ((Permit.ended_at.is_not(None)) & (Permit.ended_at < cutoff))
+            | ((Permit.ended_at.is_(None)) & (Permit.valid_until < cutoff)),
+        )
+    ).all()
+    for permit in rows:
+        permit.resident_id = None
+        permit.holder_label = None
+        permit.proof_ref = None
+        permit.pseudonymised_at = now
+        permit.updated_at = now
+        for plate in permit.plates:
+            plate.plate = ERASED
+            plate.vehicle_id = None
+            plate.lock_key = None
+        report.permits_pseudonymised.append(permit.id)
+    if rows:
+        session.flush()
+        ids = [p.id for p in rows]
+        session.execute(update(PermitToken).where(PermitToken.permit_id.in_(ids)).values(text=None))
+
+
+def _departed_residents(
+    session: Session, tenant_id: int, cutoff: datetime, now: datetime, report: RetentionReport
+) -> None:
+    from issuer.services.permits import LIVE_STATES
+
+    cutoff_day: date = cutoff.date()
+    residents = session.scalars(
+        select(Resident).where(Resident.tenant_id == tenant_id, Resident.given_name != ERASED)
+    ).all()
+    for resident in residents:
+        residences = resident.residences
+        if not residences or any(
+            r.valid_until is None or r.valid_until >= cutoff_day for r in residences
+        ):
+            continue
+        held = session.scalar(
+            select(Permit.id)
+            .where(Permit.resident_id == resident.id, Permit.pseudonymised_at.is_(None))
+            .limit(1)
+        )
+        if held is not None:
+            continue  # a permit of theirs is still within its period
+        vehicles = session.scalars(select(Vehicle).where(Vehicle.holder_id == resident.id)).all()
+        deletable = []
+        for vehicle in vehicles:
+            in_use = session.scalar(
+                select(PermitPlate.id)
+                .join(Permit, Permit.id == PermitPlate.permit_id)
+                .where(PermitPlate.vehicle_id == vehicle.id, Permit.state.in_(LIVE_STATES))
+                .limit(1)
+            )
+            if in_use is None:
+                deletable.append(vehicle)
+        try:
+            with session.begin_nested():
+                for vehicle in deletable:
+                    session.execute(
+                        update(PermitPlate)
+                        .where(PermitPlate.vehicle_id == vehicle.id)
+                        .values(vehicle_id=None)
+                    )
+                    session.delete(vehicle)
+                session.execute(
+                    update(Vehicle).where(Vehicle.holder_id == resident.id).values(holder_id=None)
+                )
+                session.delete(resident)
+                session.flush()
+            report.residents_deleted.append(resident.id)
+            report.vehicles_deleted.extend(v.id for v in deletable)
+        except IntegrityError:
+            # another table (e.g. a wallet credential record) still refers to the resident
+            session.refresh(resident)
+            resident.given_name = ERASED
+            resident.family_name = ERASED
+            resident.birth_date = None
+            resident.external_ref = f"erased:{resident.id}"
+            resident.updated_at = now
+            for residence in resident.residences:
+                residence.street = ERASED
+                residence.house_number = "0"
+                residence.postcode = "00000"
+            session.flush()
+            report.residents_pseudonymised.append(resident.id)
