@@ -248,6 +248,35 @@ def cmd_verify_audit(settings: Settings, args: argparse.Namespace) -> int:
     return EXIT_CHECK_FAILED
 
 
+def cmd_retention_run(settings: Settings, args: argparse.Namespace) -> int:
+    """Erase or pseudonymise personal data past the tenants' retention periods (audited)."""
+    from issuer.services import retention
+
+    with _db(settings) as factory, factory() as session, session.begin():
+        tenant_id = tenants.get_tenant_by_ags(session, args.tenant).id if args.tenant else None
+        reports = retention.run(session, now=SystemClock().now(), tenant_id=tenant_id)
+    for report in reports:
+        counts = " ".join(f"{k}={v}" for k, v in report.counts().items())
+        out.print(f"tenant {report.tenant_id}: {counts}")
+    return EXIT_OK
+
+
+def cmd_keys_rotate(settings: Settings, args: argparse.Namespace) -> int:
+    """Rotate the tenants' (or the root's) signing keys per the rotation policy."""
+    from issuer.services import signing
+
+    with _db(settings) as factory, factory() as session:
+        rows = tenants.list_tenants(session)
+        if args.tenant:
+            rows = [t for t in rows if t.ags == args.tenant]
+    now = SystemClock().now()
+    targets = [settings.root_key_ring] if args.root else [t.key_ring for t in rows]
+    for relative in targets:
+        info = signing.rotate(settings, relative, now=now, force=args.force)
+        out.print(f"{relative}: " + (f"new pending key {info}" if info else "nothing to do"))
+    return EXIT_OK
+
+
 Handler = Callable[[Settings, argparse.Namespace], int]
 
 
@@ -302,6 +331,21 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("verify-audit", help="verify the hash chains of the audit log")
     p.add_argument("--tenant", metavar="AGS", default=None)
     p.set_defaults(func=cmd_verify_audit)
+
+    retention = sub.add_parser("retention", help="retention of personal data").add_subparsers(
+        dest="action", required=True
+    )
+    p = retention.add_parser("run", help="erase/pseudonymise data past the retention period")
+    p.add_argument("--tenant", metavar="AGS", default=None)
+    p.set_defaults(func=cmd_retention_run)
+    keys_cmd = sub.add_parser("keys", help="signing keys").add_subparsers(
+        dest="action", required=True
+    )
+    p = keys_cmd.add_parser("rotate", help="add the next key ahead of time, retire the old one")
+    p.add_argument("--tenant", metavar="AGS", default=None)
+    p.add_argument("--root", action="store_true", help="rotate the operator's root ring")
+    p.add_argument("--force", action="store_true")
+    p.set_defaults(func=cmd_keys_rotate)
     return parser
 
 
