@@ -164,7 +164,7 @@ def _decode(data: bytes) -> Any:
     try:
         decoder = _local.decoder
     except AttributeError:
-        decoder = _local.decoder = cbor2.CBORDecoder(io.BytesIO(b""))
+        decoder = _local.decoder = cbor2.CBORDecoder(io.BytesIO(b""), read_size=4096)
     try:
         return decoder.decode_from_bytes(data)
     except BaseException:
