@@ -135,3 +135,28 @@ def test_foreign_holder_is_refused_like_a_missing_one(
     missing = client.post("/api/v1/vehicles", headers=b.headers, json=vehicle(MISSING))
     assert foreign.status_code == missing.status_code == 422
     assert foreign.json()["code"] == missing.json()["code"]
+
+
+def test_imports_stay_inside_the_tenant(
+    client: TestClient, api_client: ApiClientFactory, tenant_a_objects: dict[str, str]
+) -> None:
+    b = api_client(scopes=ALL, ags="05562004")
+    # tenant A's resident is MR-1; B importing MR-1 makes B's own resident, A's is untouched
+    rows = b'{"external_ref": "MR-1", "given_name": "B", "family_name": "Andere"}\n'
+    report = client.post(
+        "/api/v1/imports/residents", params={"format": "ndjson"}, headers=b.headers, content=rows
+    ).json()
+    assert (report["inserted"], report["updated"]) == (1, 0)
+    a_headers = {"Authorization": tenant_a_objects["a_auth"]}
+    a_res = client.get(f"/api/v1/residents/{tenant_a_objects['resident_id']}", headers=a_headers)
+    assert a_res.json()["family_name"] == "Mustermann"
+    # a holder that exists only in tenant A looks exactly like one that exists nowhere
+    client.post("/api/v1/residents", headers=a_headers, json=resident("MR-A-ONLY"))
+    vehicles = b"external_ref,plate,holder_ref\nV-1,GE-B 1,MR-A-ONLY\nV-2,GE-B 2,MR-404\n"
+    vreport = client.post(
+        "/api/v1/imports/vehicles", params={"format": "csv"}, headers=b.headers, content=vehicles
+    ).json()
+    assert [(e["line"], e["code"]) for e in vreport["errors"]] == [
+        (2, "unknown_holder"),
+        (3, "unknown_holder"),
+    ]
