@@ -331,9 +331,8 @@ def _cmd_scan(args: argparse.Namespace, io: _Io, data_dir: Any, lang: Lang, now:
             verdict = verify(text, store, now, context)
             outcomes.append(verdict.outcome)
             if args.json:
-                obj = verdict.to_json()
-                obj["image"] = str(image)
-                io.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
+                # exactly the check --json object; one line per QR symbol, in image order
+                io.stdout.write(json.dumps(verdict.to_json(), ensure_ascii=False) + "\n")
             else:
                 io.stdout.write(f"{LABELS[lang]['file']}: {image}\n")
                 _emit(verdict, False, io, lang, now)
