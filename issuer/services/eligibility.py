@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, ClassVar
 
 from issuer.errors import IssuerError, Refused
 
@@ -43,7 +43,7 @@ class PermitCode(StrEnum):
 class PermitError(IssuerError):
     """A refused permit operation; the HTTP status follows the code."""
 
-    _STATUS = {  # noqa: RUF012 - a constant lookup, never mutated
+    _STATUS: ClassVar[dict[str, int]] = {
         PermitCode.ILLEGAL_TRANSITION: 409,
         PermitCode.STALE_VERSION: 409,
         PermitCode.PERMIT_NOT_FOUND: 404,
@@ -57,7 +57,7 @@ class PermitError(IssuerError):
 
     @property
     def status(self) -> int:  # type: ignore[override]
-        return self._STATUS.get(self.code, 422)  # type: ignore[call-overload]
+        return self._STATUS.get(str(self.code), 422)
 
 
 def refused(rules: Iterable[Rule]) -> Refused:
