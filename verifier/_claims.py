@@ -15,7 +15,7 @@ from typing import Any
 
 from verifier._cbor import dumps, loads
 from verifier._errors import DecodeError, Reason
-from verifier._plates import is_canonical_plate, is_canonical_zone
+from verifier._plates import all_canonical_plates, all_canonical_zones
 
 MAX_CLAIMS_BYTES = 4096
 """Largest permit payload :func:`decode_claims_map` accepts (a QR holds far less)."""
@@ -166,9 +166,9 @@ def decode_permit_claims(payload: Mapping[Any, Any]) -> PermitClaims:
         raise _bad("unknown permit type")
     zones = tuple(_array(get(P_ZONES), "zones", MAX_ZONES))
     plates = tuple(_array(get(P_PLATES), "plates", MAX_PLATES))
-    if not zones or not all(map(is_canonical_zone, zones)) or len(set(zones)) != len(zones):
+    if not zones or not all_canonical_zones(zones) or len(set(zones)) != len(zones):
         raise _bad("zones are not distinct canonical zone codes")
-    if not all(map(is_canonical_plate, plates)) or len(set(plates)) != len(plates):
+    if not all_canonical_plates(plates) or len(set(plates)) != len(plates):
         raise _bad("plates are not distinct canonical plates")
     fleet = get(P_FLEET, _MISSING)
     if fleet is _MISSING:

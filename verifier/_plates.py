@@ -23,10 +23,17 @@ MAX_ZONE_CHARS = 16
 _GERMAN = re.compile(r"([A-Z]{1,3})(?:-| +| *- *)([A-Z]{1,2}) *([1-9][0-9]{0,3})([EH]?)")
 _FOREIGN = re.compile(r"([A-Z]{2}) *: *([A-Z0-9 -]+)")
 _FOREIGN_BODY = re.compile(r"[A-Z0-9]{1,12}")  # MAX_FOREIGN_PLATE_CHARS
-_CANONICAL_PLATE = re.compile(
-    r"[A-Z]{1,3}-[A-Z]{1,2} [1-9][0-9]{0,3}[EH]?|(?!DE)[A-Z]{2}:[A-Z0-9]{1,12}"
+# canonical forms; a German plate has at most 8 letters and digits: only 3+2+4 exceeds that
+_PLATE_FORM = (
+    r"(?![A-Z]{3}-[A-Z]{2} [0-9]{4})[A-Z]{1,3}-[A-Z]{1,2} [1-9][0-9]{0,3}[EH]?"  # German
+    r"|(?!DE)[A-Z]{2}:[A-Z0-9]{1,12}"  # foreign
 )
-_ZONE = re.compile(r"[A-Z0-9][A-Z0-9._-]{0,15}")  # MAX_ZONE_CHARS
+_ZONE_FORM = r"[A-Z0-9][A-Z0-9._-]{0,15}"  # MAX_ZONE_CHARS
+_CANONICAL_PLATE = re.compile(_PLATE_FORM)
+# several values joined by newlines (which no canonical form contains) in one match
+_CANONICAL_PLATES = re.compile(f"(?:{_PLATE_FORM})(?:\n(?:{_PLATE_FORM}))*")
+_CANONICAL_ZONES = re.compile(f"{_ZONE_FORM}(?:\n{_ZONE_FORM})*")
+_ZONE = re.compile(_ZONE_FORM)
 
 
 def canonical_plate(text: str, *, reason: Reason = Reason.BAD_PLATE) -> str:
@@ -61,13 +68,29 @@ def canonical_zone(text: str, *, reason: Reason = Reason.BAD_CLAIMS) -> str:
 
 def is_canonical_plate(text: object) -> bool:
     """True when ``text`` is already a canonical plate (what ``canonical_plate`` returns)."""
-    if type(text) is not str or not _CANONICAL_PLATE.fullmatch(text):
-        return False
-    if text[2] == ":":
-        return True
-    return len(text) - 2 - (text[-1] in "EH") <= 8  # FZV § 8: at most 8 letters and digits
+    return type(text) is str and _CANONICAL_PLATE.fullmatch(text) is not None
 
 
 def is_canonical_zone(text: object) -> bool:
     """True when ``text`` is already a canonical zone code."""
     return type(text) is str and _ZONE.fullmatch(text) is not None
+
+
+def _all_match(values: tuple[object, ...], pattern: re.Pattern[str]) -> bool:
+    if not values:
+        return True
+    try:
+        joined = "\n".join(values)  # type: ignore[arg-type]  # TypeError for non-text
+    except TypeError:
+        return False
+    return joined.count("\n") == len(values) - 1 and pattern.fullmatch(joined) is not None
+
+
+def all_canonical_plates(values: tuple[object, ...]) -> bool:
+    """True when every value is a canonical plate (one regex match for the whole tuple)."""
+    return _all_match(values, _CANONICAL_PLATES)
+
+
+def all_canonical_zones(values: tuple[object, ...]) -> bool:
+    """True when every value is a canonical zone code (one regex match for the whole tuple)."""
+    return _all_match(values, _CANONICAL_ZONES)
