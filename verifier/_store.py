@@ -316,8 +316,17 @@ class SyncResult:
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
-    """Write via temp file + fsync + os.replace + directory fsync: all or nothing."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write via temp file + fsync + os.replace + directory fsync: all or nothing.
+
+    Folders are created 0700 and files 0600 (``mkstemp``): a plate index is personal data.
+    """
+    missing = []
+    folder = path.parent
+    while not folder.exists():
+        missing.append(folder)
+        folder = folder.parent
+    for folder in reversed(missing):
+        folder.mkdir(mode=0o700, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:

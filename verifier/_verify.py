@@ -172,7 +172,10 @@ def _check_status(
 
 def in_windows(windows: Iterable[tuple[int, int, int]], now: int) -> bool:
     """DESIGN §3.2: inside any ``[days, from, to)`` at ``now``, in Europe/Berlin local time."""
-    local = datetime.fromtimestamp(now, BERLIN)
+    try:
+        local = datetime.fromtimestamp(now, BERLIN)
+    except (OverflowError, ValueError, OSError):
+        return False  # a time outside the calendar is inside no window
     day_bit = 1 << local.weekday()  # Monday = 1 … Sunday = 64
     minute = local.hour * 60 + local.minute
     return any(days & day_bit and start <= minute < end for days, start, end in windows)

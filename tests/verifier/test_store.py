@@ -194,3 +194,11 @@ def test_sync_refuses_other_documents(tmp_path: Path) -> None:
             data_dir.sync_bytes(other)
         assert info.value.reason is Reason.BAD_BUNDLE
     assert files(data_dir.root) == before
+
+
+def test_folders_and_files_are_private(tmp_path: Path) -> None:
+    data_dir = data_dir_with(tmp_path / "deep" / "er", "main")
+    for path in [data_dir.root, data_dir.anchors_dir, data_dir.plates_dir]:
+        assert path.stat().st_mode & 0o077 == 0
+    for path in data_dir.root.rglob("*.cbor"):
+        assert path.stat().st_mode & 0o077 == 0

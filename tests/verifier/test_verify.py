@@ -1,0 +1,91 @@
+"""verify() and verify_plate() beyond the vectors: purity, error discipline, parameters."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.vectors import own_vectors_root
+from verifier import _claims
+from verifier._errors import Notice, Reason
+from verifier._store import DataDir, TrustStore
+from verifier._verdict import Context, Outcome
+from verifier._verify import in_windows, verify, verify_plate
+
+VECTORS = json.loads((own_vectors_root() / "verify.json").read_text(encoding="utf-8"))
+CASES = {c["name"]: c for c in VECTORS["cases"]}
+NOW = CASES["valid_es256"]["now"]
+VALID = CASES["valid_es256"]["input"]
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> TrustStore:
+    spec = VECTORS["stores"]["main"]
+    data_dir = DataDir(tmp_path_factory.mktemp("verify"))
+    for anchor in spec["anchors"]:
+        data_dir.add_anchor(bytes.fromhex(anchor))
+    for blob in spec["sync"]:
+        data_dir.sync_bytes(bytes.fromhex(blob))
+    return data_dir.load()
+
+
+def test_a_bug_propagates(store: TrustStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*args: Any) -> Any:
+        raise RuntimeError("our bug")
+
+    monkeypatch.setattr(_claims, "decode_permit_claims", broken)
+    with pytest.raises(RuntimeError):
+        verify(VALID, store, NOW)
+
+
+def test_pure_same_answer_every_time(store: TrustStore) -> None:
+    first = verify(VALID, store, NOW).to_json()
+    assert all(verify(VALID, store, NOW).to_json() == first for _ in range(5))
+
+
+def test_leeway_is_a_parameter(store: TrustStore) -> None:
+    text = CASES["nbf_within_leeway"]["input"]
+    assert verify(text, store, NOW).outcome is Outcome.VALID
+    assert verify(text, store, NOW, leeway_seconds=0).reason is Reason.NOT_YET_VALID
+
+
+def test_early_failures_show_no_permit_but_the_bundle(store: TrustStore) -> None:
+    verdict = verify(CASES["signature_flipped_bit"]["input"], store, NOW + 2 * 86400)
+    assert verdict.reason is Reason.BAD_SIGNATURE and verdict.permit is None
+    assert verdict.bundle is not None and verdict.bundle.age_s == NOW + 2 * 86400 - store.iat
+    assert verdict.warnings == (Notice.BUNDLE_STALE,)
+
+
+def test_late_failures_show_the_permit(store: TrustStore) -> None:
+    verdict = verify(CASES["status_revoked"]["input"], store, NOW)
+    assert verdict.reason is Reason.REVOKED
+    assert verdict.permit is not None and verdict.permit.plates == ("GE-AB 1234",)
+
+
+def test_officer_typos_never_match(store: TrustStore) -> None:
+    assert verify(VALID, store, NOW, Context(zone="%%")).reason is Reason.WRONG_ZONE
+    assert verify(VALID, store, NOW, Context(plate="???")).reason is Reason.WRONG_PLATE
+    assert verify_plate("???", store, NOW).reason is Reason.NO_PERMIT
+    assert verify_plate("GE-AB 1234", store, NOW, zone="%%").reason is Reason.WRONG_ZONE
+
+
+def test_times_outside_the_calendar_are_outside_every_window() -> None:
+    assert in_windows([(127, 0, 1440)], NOW)
+    assert not in_windows([(127, 0, 1440)], 2**62)
+    assert not in_windows([(127, 0, 1440)], -(2**62))
+
+
+def test_plate_verdict_shape(store: TrustStore) -> None:
+    data = verify_plate("ge-ab 1234", store, NOW).to_json()
+    assert data["permit"]["plates"] == ["GE-AB 1234"] and data["permit"]["iat"] is None
+
+
+def test_loaded_store_is_not_changed_by_checks(store: TrustStore, tmp_path: Path) -> None:
+    before = (store.seq, dict(store.status), dict(store.keys), dict(store.plate_indexes))
+    for case in VECTORS["cases"]:
+        if case["store"] == "main" and case["kind"] == "qr":
+            verify(case["input"], store, case["now"])
+    assert before == (store.seq, dict(store.status), dict(store.keys), dict(store.plate_indexes))
