@@ -20,7 +20,7 @@ import tempfile
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import anyio
@@ -256,6 +256,13 @@ def claim_idempotency_key(
         if taken.rowcount != 1:  # type: ignore[attr-defined]
             raise Conflict(ErrorCode.IDEMPOTENCY_IN_PROGRESS, headers={"Retry-After": "1"})
         ctx.record_id = existing.id
+
+
+def purge_idempotency_records(session: Session, *, before: datetime) -> int:
+    """Delete stored answers created before `before` (a retention job calls this, e.g. daily
+    with now - 24 h); returns the number of rows removed."""
+    result = session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.created_at < before))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def _finish_claim(

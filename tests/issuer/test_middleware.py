@@ -170,3 +170,19 @@ def test_live_server_round_trip(app: FastAPI, api_client: ApiClientFactory) -> N
         assert created.headers["x-request-id"]
         listed = http.get("/api/v1/residents", headers=headers).json()["items"]
         assert [r["id"] for r in listed] == [created.json()["id"]]
+
+
+def test_old_idempotency_records_are_purged(
+    client: TestClient, api_client: ApiClientFactory, clock: FixedClock
+) -> None:
+    from datetime import timedelta
+
+    from issuer.middleware import purge_idempotency_records
+
+    headers = {**api_client(scopes=["registry:write"]).headers, "Idempotency-Key": "k-6"}
+    assert client.post("/api/v1/residents", headers=headers, json=resident()).status_code == 201
+    factory = client.app.state.session_factory  # type: ignore[attr-defined]
+    with factory() as s, s.begin():
+        assert purge_idempotency_records(s, before=clock.now()) == 0
+    with factory() as s, s.begin():
+        assert purge_idempotency_records(s, before=clock.now() + timedelta(seconds=1)) == 1
