@@ -1,0 +1,307 @@
+"""Speed of the issuer, as ratios taken in one run (SQLite and a throwaway PostgreSQL server).
+
+    .venv/bin/python bench/issue.py            # full run
+    .venv/bin/python bench/issue.py --quick    # smaller sizes, for a smoke test
+
+Over real HTTP (uvicorn on 127.0.0.1 in this process, 8 client threads), per database:
+
+1. requests/s of the bare endpoint `/healthz` (the ratio base);
+2. `POST /api/v1/permits`: authentication, eligibility, fee, DB write, index, audit, signing;
+3. `GET /trust-bundle` without and with `If-None-Match` (200 vs 304; nothing is re-signed).
+
+API clients use argon2id at test cost (t=1, 8 KiB): the bench measures our code path, not
+the KDF (at the RFC 9106 default every authenticated request pays ~0.1 s of argon2id).
+
+In process, per database: `issuer.services.imports.import_residents` of 100,000 residents;
+rebuilding (read statuses, pack, sign CWT + JWT) a 2^20-entry status list with 100,000
+allocated entries of which 1/4 are revoked; collecting and signing a plate index of
+100,000 plates.
+"""
+
+from __future__ import annotations
+
+# ruff: noqa: E402  (the repository root goes on sys.path before our imports)
+import argparse
+import io
+import json
+import secrets
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+import httpx
+from sqlalchemy import insert
+
+from issuer.app import create_app
+from issuer.db.models import Tenant
+from issuer.db.permit_models import Permit, PermitPlate, PermitToken, StatusEntry, StatusList
+from issuer.migrations import upgrade
+from issuer.services import clients, imports, plate_index, signing, status_lists, tenants
+from issuer.services.clock import SystemClock
+from issuer.settings import Settings
+from keys.storage.file import KdfParams
+
+CHEAP_KDF = KdfParams(time_cost=1, memory_kib=8, parallelism=1)
+AGS = "05513000"
+THREADS = 8
+
+
+def rate(count: int, fn: Callable[[int], Any]) -> float:
+    """Requests per second of `count` calls of fn(i) on THREADS threads."""
+    start = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=THREADS) as pool:
+        list(pool.map(fn, range(count)))
+    return count / (time.perf_counter() - start)
+
+
+def setup_tenant(app: Any, settings: Settings, residents: int) -> tuple[dict[str, str], list[Any]]:
+    now = SystemClock().now()
+    factory = app.state.session_factory
+    with factory() as session, session.begin():
+        tenant = tenants.create_tenant(
+            session, ags=AGS, name="Bench", issuer_url="https://bench.example.de", actor="b",
+            now=now,
+        )  # fmt: skip
+        ring = tenant.key_ring
+        issued = clients.create_client(
+            session, app.state.hasher, tenant_id=tenant.id, name="bench",
+            scopes=["registry:write", "permits:issue", "permits:revoke"], actor="b", now=now,
+        )  # fmt: skip
+        tenant_id = tenant.id
+    signing.ensure_ring(settings, ring, AGS, root=False, now=now, kdf=CHEAP_KDF)
+    signing.ensure_ring(settings, settings.root_key_ring, "op", root=True, now=now, kdf=CHEAP_KDF)
+    headers = {"Authorization": f"Bearer {issued.token}"}
+    rows = "".join(
+        json.dumps(
+            {
+                "external_ref": f"MR-{n}", "given_name": "E", "family_name": "M",
+                "residence_kind": "main", "street": "Markt", "house_number": str(n % 900 + 1),
+                "postcode": "45879", "valid_from": "2020-01-01",
+            }
+        ) + "\n"
+        for n in range(residents)
+    )  # fmt: skip
+    cars = "".join(
+        json.dumps({"external_ref": f"K-{n}", "plate": f"GE-B {n + 1}", "holder_ref": f"MR-{n}"})
+        + "\n"
+        for n in range(residents)
+    )
+    with factory() as session:
+        imports.import_residents(session, tenant_id, io.BytesIO(rows.encode()), "ndjson", now=now)
+    with factory() as session:
+        imports.import_vehicles(session, tenant_id, io.BytesIO(cars.encode()), "ndjson", now=now)
+    from issuer.db.models import Resident, Vehicle, Zone, ZoneSegment
+
+    with factory() as session, session.begin():
+        zone = Zone(tenant_id=tenant_id, code="A3", name="Z", created_at=now, updated_at=now)
+        zone.segments = [ZoneSegment(street="Markt", number_from=1, number_to=9999, parity="all")]
+        session.add(zone)
+    with factory() as session:
+        by_ref = dict(session.query(Resident.external_ref, Resident.id).all())
+        car_by_ref = dict(session.query(Vehicle.external_ref, Vehicle.id).all())
+    jobs = [
+        {"resident_id": str(by_ref[f"MR-{n}"]), "zones": ["A3"],
+         "vehicle_ids": [str(car_by_ref[f"K-{n}"])]}
+        for n in range(residents)
+    ]  # fmt: skip
+    return headers, jobs
+
+
+def http_bench(settings: Settings, n: int) -> dict[str, float]:
+    from tests.support.http import live_server
+
+    app = create_app(settings)
+    headers, jobs = setup_tenant(app, settings, n)
+    out: dict[str, float] = {}
+    with live_server(app) as base, httpx.Client(base_url=base, timeout=60) as http:
+        http.get("/healthz")
+        out["healthz"] = rate(2 * n, lambda i: http.get("/healthz"))
+
+        def post(i: int) -> None:
+            r = http.post("/api/v1/permits", json=jobs[i], headers=headers)
+            assert r.status_code == 201, r.text
+
+        out["post_permit"] = rate(n, post)
+        first = http.get("/trust-bundle")
+        assert first.status_code == 200
+        etag = first.headers["etag"]
+        out["trust_bundle_200"] = rate(n, lambda i: http.get("/trust-bundle"))
+
+        def cached(i: int) -> None:
+            assert http.get("/trust-bundle", headers={"If-None-Match": etag}).status_code == 304
+
+        out["trust_bundle_304"] = rate(n, cached)
+    app.state.engine.dispose()
+    return out
+
+
+def big_bench(settings: Settings, residents: int, plates: int) -> dict[str, float]:
+    """Import time, 2^20 status list rebuild, plate index of `plates` plates (in process)."""
+    app = create_app(settings)
+    factory = app.state.session_factory
+    now = datetime.now(UTC)
+    with factory() as session, session.begin():
+        tenant = tenants.create_tenant(
+            session, ags="05562000", name="Big", issuer_url="https://big.example.de", actor="b",
+            now=now,
+        )  # fmt: skip
+        tenant_id = tenant.id
+        ring = tenant.key_ring
+    signing.ensure_ring(settings, ring, "05562000", root=False, now=now, kdf=CHEAP_KDF)
+    out: dict[str, float] = {}
+    body = "".join(
+        json.dumps(
+            {
+                "external_ref": f"B-{n}", "given_name": "E", "family_name": "M",
+                "residence_kind": "main", "street": "Markt", "house_number": str(n % 900 + 1),
+                "postcode": "45879", "valid_from": "2020-01-01",
+            }
+        ) + "\n"
+        for n in range(residents)
+    ).encode()  # fmt: skip
+    start = time.perf_counter()
+    with factory() as session:
+        report = imports.import_residents(session, tenant_id, io.BytesIO(body), "ndjson", now=now)
+    out["import_residents_s"] = time.perf_counter() - start
+    assert report.inserted == residents, report
+
+    # a 2^20-entry list with `plates` allocated entries, a quarter revoked
+    size = 2**20
+    indices = secrets.SystemRandom().sample(range(size), plates)
+    with factory() as session, session.begin():
+        row = StatusList(
+            tenant_id=tenant_id, list_no=1, size=size, bits=2, allocated=plates, version=2,
+            created_at=now,
+        )  # fmt: skip
+        session.add(row)
+        session.flush()
+        session.execute(
+            insert(StatusEntry),
+            [
+                {"tenant_id": tenant_id, "list_no": 1, "idx": idx, "status": int(i % 4 == 0),
+                 "allocated_at": now}
+                for i, idx in enumerate(indices)
+            ],
+        )  # fmt: skip
+    with factory() as session, session.begin():
+        tenant_row = session.get(Tenant, tenant_id)
+        row = session.query(StatusList).filter_by(tenant_id=tenant_id).one()
+        start = time.perf_counter()
+        status_lists.ensure_built(session, settings, tenant=tenant_row, row=row, now=now)
+        out["status_list_2p20_rebuild_s"] = time.perf_counter() - start
+        assert row.cwt is not None
+
+    # `plates` active permits, one plate and one token each
+    until = now + timedelta(days=300)
+    permit_rows, plate_rows, token_rows = [], [], []
+    for n, idx in enumerate(indices):
+        pid = uuid.uuid4()
+        permit_rows.append(
+            {"id": pid, "tenant_id": tenant_id, "number": n + 1, "permit_type": "BEW",
+             "state": "active", "zone_codes": ["A3"], "valid_from": now, "valid_until": until,
+             "is_provisional": False, "auto_renew": False, "display_required": False,
+             "legal_basis": "x", "version": 1, "created_at": now, "updated_at": now}
+        )  # fmt: skip
+        plate_rows.append(
+            {"permit_id": pid, "tenant_id": tenant_id, "permit_type": "BEW", "position": 0,
+             "plate": _plate(n)}
+        )  # fmt: skip
+        token_rows.append(
+            {"tenant_id": tenant_id, "permit_id": pid, "permit_version": 1, "list_no": 1,
+             "idx": idx, "kind": "qr", "iat": int(now.timestamp()),
+             "exp": int(until.timestamp()), "created_at": now}
+        )  # fmt: skip
+    with factory() as session, session.begin():
+        for table, rows in (
+            (Permit, permit_rows),
+            (PermitPlate, plate_rows),
+            (PermitToken, token_rows),
+        ):
+            for start_at in range(0, len(rows), 10_000):
+                session.execute(insert(table), rows[start_at : start_at + 10_000])
+    with factory() as session:
+        tenant_row = session.get(Tenant, tenant_id)
+        start = time.perf_counter()
+        entries = plate_index.collect_entries(session, tenant_id=tenant_id, now=now)
+        body_bytes, _iat, _exp = plate_index.build(
+            settings,
+            tenant=tenant_row,
+            entries=entries,
+            now=now,  # type: ignore[arg-type]
+        )
+        out["plate_index_rebuild_s"] = time.perf_counter() - start
+        out["plate_index_plates"] = float(len(entries))
+        out["plate_index_bytes"] = float(len(body_bytes))
+    app.state.engine.dispose()
+    return out
+
+
+def _plate(n: int) -> str:
+    """A distinct canonical plate for each n < 259,974."""
+    return f"RE-{chr(65 + n // 9999 % 26)} {n % 9999 + 1}"
+
+
+def make_settings(url: str, data_dir: Path) -> Settings:
+    return Settings(
+        database_url=url, data_dir=data_dir, environment="test",
+        key_passphrase="bench-passphrase",  # type: ignore[arg-type]
+        argon2_time_cost=1, argon2_memory_kib=8, argon2_parallelism=1, log_level="WARNING",
+    )  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    n_http = 200 if args.quick else 1000
+    n_import = 10_000 if args.quick else 100_000
+    n_plates = 10_000 if args.quick else 100_000
+    results: dict[str, dict[str, float]] = {}
+    with tempfile.TemporaryDirectory(prefix="bench-issue-") as tmp:
+        root = Path(tmp)
+        from tests.support.db import _admin_exec, _start_postgres
+
+        server = _start_postgres()
+        try:
+            urls = {"sqlite": f"sqlite:///{root / 'a.db'}"}
+            _admin_exec(server, "CREATE DATABASE bench_a")
+            urls["postgresql"] = server.url("bench_a")
+            big_urls = {"sqlite": f"sqlite:///{root / 'b.db'}"}
+            _admin_exec(server, "CREATE DATABASE bench_b")
+            big_urls["postgresql"] = server.url("bench_b")
+            for kind in ("sqlite", "postgresql"):
+                upgrade(urls[kind])
+                upgrade(big_urls[kind])
+                res = http_bench(make_settings(urls[kind], root / f"d-{kind}"), n_http)
+                res.update(
+                    big_bench(make_settings(big_urls[kind], root / f"e-{kind}"), n_import, n_plates)
+                )
+                results[kind] = res
+        finally:
+            server.run("pg_ctl", "stop", "-D", str(server.root / "data"), "-m", "immediate", "-w")
+    for kind, res in results.items():
+        base = res["healthz"]
+        print(f"[{kind}]")
+        for name in ("healthz", "post_permit", "trust_bundle_200", "trust_bundle_304"):
+            print(f"  {name:<18} {res[name]:9.1f} req/s   ratio to healthz {res[name] / base:6.3f}")
+        print(f"  import {n_import} residents        {res['import_residents_s']:8.2f} s")
+        print(f"  status list 2^20 rebuild            {res['status_list_2p20_rebuild_s']:8.3f} s")
+        print(
+            f"  plate index {int(res['plate_index_plates'])} plates rebuild "
+            f"{res['plate_index_rebuild_s']:8.3f} s ({int(res['plate_index_bytes'])} bytes)"
+        )
+    sqlite = results["sqlite"]
+    print(f"ratio_post_permit_vs_healthz_sqlite={sqlite['post_permit'] / sqlite['healthz']:.4f}")
+
+
+if __name__ == "__main__":
+    main()
