@@ -67,6 +67,31 @@ async def _send_problem(send: Send, status: int, code: ErrorCode, path: str) -> 
     await send({"type": "http.response.body", "body": body})
 
 
+def _walk_routes(routes: Any, prefix: str, out: dict[int, str]) -> None:
+    for route in routes:
+        original = getattr(route, "original_router", None)
+        if original is not None:  # FastAPI's included router: its prefix + its routes
+            _walk_routes(original.routes, prefix + route.include_context.prefix, out)
+        elif hasattr(route, "path"):
+            out[id(route)] = prefix + route.path
+
+
+def route_template(scope: Scope) -> str:
+    """The matched route's full path template (`/api/v1/residents/{resident_id}`), never the
+    raw path; "unmatched" when routing found nothing."""
+    route = scope.get("route")
+    if route is None:
+        return "unmatched"
+    app = scope.get("app")
+    state = getattr(app, "state", None)
+    templates: dict[int, str] | None = getattr(state, "route_templates", None)
+    if state is not None and (templates is None or id(route) not in templates):
+        templates = {}
+        _walk_routes(getattr(app, "routes", ()), "", templates)
+        state.route_templates = templates
+    return (templates or {}).get(id(route), str(getattr(route, "path", "unmatched")))
+
+
 class RequestIdMiddleware:
     """Takes or makes `X-Request-ID`, echoes it, and logs one access line (no path values)."""
 
@@ -98,13 +123,12 @@ class RequestIdMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            route = scope.get("route")
             log.info(
                 "http_request",
                 extra={
                     "method": scope["method"],
                     # the route template, never the raw path (it may hold references)
-                    "route": getattr(route, "path", "unmatched"),
+                    "route": route_template(scope),
                     "status": status,
                     "duration_ms": round((time.perf_counter() - started) * 1000, 2),
                 },

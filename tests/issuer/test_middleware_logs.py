@@ -47,7 +47,9 @@ def test_registry_write_logs_no_personal_data(
     client.post("/api/v1/residents", headers=headers, json={**person, "birth_date": "kaputt"})
     text = log_stream.getvalue()
     records = [json.loads(line) for line in text.splitlines()]
-    assert any(r["event"] == "http_request" and r.get("request_id") == "req-42" for r in records)
+    access = [r for r in records if r["event"] == "http_request"]
+    assert all(r.get("request_id") == "req-42" for r in access)
+    assert {r["route"] for r in access} == {"/api/v1/residents", "/api/v1/vehicles"}
     for secret in (
         "Vertraulich",
         "Erika",
