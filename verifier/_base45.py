@@ -47,6 +47,8 @@ def _bad(detail: str) -> DecodeError:
 
 def b45decode(text: str) -> bytes:
     """Decode strict Base45 text; ``DecodeError(BAD_BASE45)`` on anything RFC 9285 refuses."""
+    if type(text) is not str:
+        raise _bad("not text")
     n = len(text)
     if n > MAX_BASE45_CHARS:
         raise _bad("text too long")

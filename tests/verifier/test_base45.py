@@ -38,11 +38,12 @@ def test_rfc_examples(raw: bytes, text: str) -> None:
         "BB\u00e4",
         "BB\n",
         "BB8\x00BB",
+        b"BB8",  # not text
     ],
 )
-def test_invalid_text_is_refused(text: str) -> None:
+def test_invalid_text_is_refused(text: object) -> None:
     with pytest.raises(DecodeError) as info:
-        b45decode(text)
+        b45decode(text)  # type: ignore[arg-type]
     assert info.value.reason is Reason.BAD_BASE45
 
 
