@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import delete, update
 
 from issuer import cli
 from issuer.db.models import AuditEntry
@@ -170,3 +170,41 @@ def test_dev_bootstrap_twice(env: Path) -> None:
 def test_production_refuses_the_dev_passphrase(env: Path) -> None:
     with pytest.raises(ValueError, match="key_passphrase"):
         Settings(environment="production", key_passphrase=None)
+
+
+def test_verify_audit_names_a_deleted_sequence(
+    env: Path, db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cli.main(
+        [
+            "tenant",
+            "create",
+            "--ags",
+            "05513000",
+            "--name",
+            "GE",
+            "--issuer-url",
+            "https://ge.example",
+        ]
+    )
+    for name in ("a", "b", "c"):
+        cli.main(["client", "create", "--tenant", "05513000", "--name", name, "--scopes", "admin"])
+    capsys.readouterr()
+    engine = make_engine(db_url)
+    with engine.begin() as conn:
+        conn.execute(delete(AuditEntry).where(AuditEntry.chain == "t1", AuditEntry.seq == 3))
+    engine.dispose()
+    assert cli.main(["verify-audit", "--tenant", "05513000"]) == 1
+    assert "chain t1 broken at sequence 3: missing" in capsys.readouterr().err
+
+
+def test_importing_the_package_has_no_side_effects(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    code = "import issuer.app, issuer.cli, issuer.devserver, issuer.migrations; print('ok')"
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "ok"
+    assert list(tmp_path.iterdir()) == []  # no database, no var/, no key files

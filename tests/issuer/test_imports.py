@@ -215,3 +215,15 @@ def test_http_import_needs_registry_scope(client: TestClient, api_client: ApiCli
         "/api/v1/imports/residents", params={"format": "csv"}, headers=headers, content=b"a\n"
     )
     assert response.status_code == 403
+
+
+def test_http_import_may_exceed_the_request_body_limit(
+    client: TestClient, writer: dict[str, str]
+) -> None:
+    data = _ndjson([_resident(i) for i in range(500)])
+    assert len(data) > 64 * 1024
+    response = client.post(
+        "/api/v1/imports/residents", params={"format": "ndjson"}, headers=writer, content=data
+    )
+    assert response.status_code == 200
+    assert response.json()["inserted"] == 500

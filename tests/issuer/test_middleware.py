@@ -186,3 +186,31 @@ def test_old_idempotency_records_are_purged(
         assert purge_idempotency_records(s, before=clock.now()) == 0
     with factory() as s, s.begin():
         assert purge_idempotency_records(s, before=clock.now() + timedelta(seconds=1)) == 1
+
+
+def test_import_bodies_have_their_own_limit(app: FastAPI, api_client: ApiClientFactory) -> None:
+    from tests.support.db import make_test_settings
+
+    settings = app.state.settings
+    small = make_test_settings(settings.database_url, settings.data_dir, max_import_bytes=2048)
+    from issuer.app import create_app
+
+    limited = create_app(small)
+    headers = api_client(scopes=["registry:write"]).headers
+    with TestClient(limited, raise_server_exceptions=False) as client:
+        over = client.post(
+            "/api/v1/imports/residents",
+            params={"format": "csv"},
+            headers=headers,
+            content=iter([b"external_ref,given_name,family_name\n", b"x" * 4096]),
+        )
+        assert over.status_code == 413
+        assert over.json()["code"] == "request_too_large"
+        rows = b"external_ref,given_name,family_name\n" + b"MR-1,Erika,Mustermann\n"
+        assert (
+            client.post(
+                "/api/v1/imports/residents", params={"format": "csv"}, headers=headers, content=rows
+            ).status_code
+            == 200
+        )
+    limited.state.engine.dispose()
