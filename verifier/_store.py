@@ -129,6 +129,8 @@ class TrustStore:
     exp: int = 0
     issuers: dict[str, IssuerInfo] = field(default_factory=dict)
     keys: dict[tuple[str, bytes], tuple[StoreKey, ...]] = field(default_factory=dict)
+    keys_by_alg: dict[tuple[str, bytes, int], tuple[StoreKey, ...]] = field(default_factory=dict)
+    """(issuer, 8-byte kid, alg) → keys: the QR path's one lookup (DESIGN §4 step 5)."""
     issuer_keys: dict[str, tuple[StoreKey, ...]] = field(default_factory=dict)
     status: dict[tuple[str, int], UsableStatusList] = field(default_factory=dict)
     unusable_status: dict[tuple[str, int], Reason] = field(default_factory=dict)
@@ -194,6 +196,8 @@ class TrustStore:
             parsed.append(sk)
             short = sk.kid[:8]
             self.keys[(issuer_id, short)] = (*self.keys.get((issuer_id, short), ()), sk)
+            by_alg = (issuer_id, short, sk.alg)
+            self.keys_by_alg[by_alg] = (*self.keys_by_alg.get(by_alg, ()), sk)
         self.issuer_keys[issuer_id] = tuple(parsed)
         for number, token in entry.status.items():
             try:

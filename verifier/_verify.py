@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from verifier import _base45, _claims, _cose, _keys, _plate_index, _plates
 from verifier._errors import Notice, Reason, SignatureError, VerifierError
-from verifier._store import StoreKey, TrustStore, UsablePlateIndex
+from verifier._store import TrustStore, UsablePlateIndex
 from verifier._verdict import BundleInfo, Context, Outcome, Permit, Verdict, failed
 
 PREFIX = "BID1:"
@@ -68,8 +68,10 @@ def verify(
     leeway_seconds: int = DEFAULT_LEEWAY_SECONDS,
 ) -> Verdict:
     """Check one QR text (``BID1:`` + Base45 COSE_Sign1) offline: DESIGN §4 steps 1–11."""
-    bundle = _bundle_info(store, now)
-    warnings = _bundle_warnings(store, now)
+    bundle = (
+        None if store.bundle_bytes is None else BundleInfo(store.seq, store.iat, now - store.iat)
+    )
+    warnings = _STALE if bundle is not None and now >= store.fresh_until else _NO_WARNINGS
     try:
         # 1. format
         if len(qr_text) > MAX_QR_CHARS or not qr_text.startswith(PREFIX):
@@ -84,12 +86,19 @@ def verify(
         if issuer not in store.issuers:
             raise VerifierError(Reason.UNKNOWN_ISSUER)
         alg = sign1.alg
-        candidates = [k for k in store.keys.get((issuer, sign1.kid), ()) if k.alg == alg]
-        if not candidates:
+        candidates = store.keys_by_alg.get((issuer, sign1.kid, alg))
+        if candidates is None:
             raise VerifierError(Reason.UNKNOWN_KEY)
         # 6. signature over the Sig_structure with every candidate; only then the claims
         message = _cose.sig_structure(sign1.protected_bytes, sign1.payload)
-        signers = [k for k in candidates if _signs(k, alg, message, sign1.signature)]
+        signature = sign1.signature
+        signers = []
+        for candidate in candidates:
+            try:
+                _keys.verify_signature(candidate.key, alg, message, signature)
+            except SignatureError:
+                continue
+            signers.append(candidate)
         if not signers:
             raise VerifierError(Reason.BAD_SIGNATURE)
         claims = _claims.decode_permit_claims(claims_map)
@@ -124,14 +133,6 @@ def verify(
     except _Stop as stop:
         return failed(stop.reason, warnings=(*warnings, *extra), permit=permit, bundle=bundle)
     return Verdict(Outcome.VALID, None, (*warnings, *extra) if extra else warnings, permit, bundle)
-
-
-def _signs(key: StoreKey, alg: _keys.Alg, message: bytes, signature: bytes) -> bool:
-    try:
-        _keys.verify_signature(key.key, alg, message, signature)
-    except SignatureError:
-        return False
-    return True
 
 
 def _permit_from_claims(claims: _claims.PermitClaims, store: TrustStore) -> Permit:
