@@ -192,3 +192,19 @@ def test_mutated_payloads_fail_with_reason_or_decode(data: st.DataObject) -> Non
         decode_permit_claims(decode_claims_map(bytes(payload)))
     except DecodeError as exc:
         assert exc.reason is Reason.BAD_CLAIMS
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from([0, 1, 2, 3, 4, 5, 21, 24, 25, 28, 29, 30, 35, 36, 37, 256, 258, 260, 55799]),
+    st.one_of(
+        st.binary(max_size=40),
+        st.builds(lambda e, m: cbor2.dumps([e, m]), st.integers(-(2**70), 2**70), st.integers()),
+    ),
+)
+def test_semantic_tags_in_claims_fail_with_reason(tag: int, content: bytes) -> None:
+    data = cbor2.dumps({1: "05513000", 7: cbor2.CBORTag(tag, None)})[:-1] + content
+    try:
+        decode_permit_claims(decode_claims_map(data))
+    except DecodeError as exc:
+        assert exc.reason is Reason.BAD_CLAIMS
