@@ -29,16 +29,18 @@ class VehicleKind(StrEnum):
     COMPANY = "company"
     LEASING = "leasing"
     HIRE = "hire"
+    FAMILY = "family"
     CAR_SHARING = "car-sharing"
 
 
 class VehicleClass(StrEnum):
-    """Vehicle class as far as parking rules care."""
+    """Vehicle class as far as parking rules care (the eligibility rules' vocabulary)."""
 
     PKW = "pkw"
     KRAD = "krad"
     LKW = "lkw"
-    OTHER = "other"
+    WOHNMOBIL = "wohnmobil"
+    ANHAENGER = "anhaenger"
 
 
 class Parity(StrEnum):
