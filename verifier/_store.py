@@ -489,7 +489,10 @@ def is_url(source: str) -> bool:
 def _loopback(url: str) -> bool:
     import httpx
 
-    return httpx.URL(url).host in ("127.0.0.1", "localhost", "::1")
+    try:
+        return httpx.URL(url).host in ("127.0.0.1", "localhost", "::1")
+    except httpx.InvalidURL:
+        return False
 
 
 def fetch(
@@ -537,5 +540,5 @@ def fetch(
                     raise DecodeError(Reason.TOO_LARGE, "response larger than the sync limit")
                 chunks.append(chunk)
             return Fetched(b"".join(chunks), resp.headers.get("etag"))
-    except httpx.HTTPError as exc:
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:
         raise OSError(f"{type(exc).__name__}") from exc

@@ -158,6 +158,10 @@ def run(argv: list[str], io: _Io) -> int:
         what = exc.strerror or str(exc) or type(exc).__name__
         where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
         io.stderr.write(f"{PROG}: error: {what}{where}\n")
+    except UnicodeError:
+        io.stderr.write(f"{PROG}: error: input is not valid UTF-8 text\n")
+    except Exception as exc:  # the CLI contract: one line on stderr, never a traceback
+        io.stderr.write(f"{PROG}: error: internal error ({type(exc).__name__})\n")
     return EXIT_USAGE
 
 

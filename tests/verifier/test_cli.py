@@ -323,3 +323,8 @@ def test_sync_from_url_keeps_the_etag(
     assert second.returncode == 0 and "not modified" in second.stdout
     assert handler.seen == [None, '"v1"']
     assert json.loads((data / "state.json").read_text())["etags"][url] == '"v1"'
+
+
+def test_unreachable_sync_url_is_one_line(tmp_path: Path) -> None:
+    proc = cli("sync", "--timeout", "2", "http://127.0.0.1:9/trust-bundle", data_dir=tmp_path)
+    assert_error_line(proc)
