@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from issuer.db.models import Tenant
 from issuer.db.permit_models import StatusList
-from issuer.services import signing
+from issuer.services import plate_index, signing
 from tests.issuer.test_permits import World, make_world
 
 
@@ -147,9 +147,15 @@ def test_plate_index_for_enforcement_only_never_cached(world: World, api_client:
     again = world.client.get("/api/v1/enforcement/plate-index", headers=officer.headers)
     assert again.content == r.content  # nothing changed: cached
     world.post(f"/api/v1/permits/{out['id']}/revoke", {"reason": "misuse"})
+    second = world.issue()
+    # within the debounce period the cached index is served; after it, a rebuild
+    soon = world.client.get("/api/v1/enforcement/plate-index", headers=officer.headers)
+    assert soon.content == r.content
+    world.clock.advance(plate_index.MIN_REBUILD_SECONDS)
     fresh = world.client.get("/api/v1/enforcement/plate-index", headers=officer.headers)
     rebuilt = decode_plate_index_payload(decode_sign1(fresh.content).payload)
     assert rebuilt.salt != index.salt
     # still indexed until its end: the status list makes it "revoked" on the handheld
     assert [e.number for e in rebuilt.lookup("GE-AB 100")] == [out["number"]]
     assert rebuilt.lookup("GE-ZZ 1") == ()
+    assert [e.number for e in rebuilt.lookup(second["plates"][0])] == [second["number"]]
