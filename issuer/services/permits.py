@@ -261,10 +261,14 @@ def tokens_of(session: Session, permit: Permit) -> list[PermitToken]:
     )
 
 
-def _set_token_status(session: Session, permit: Permit, value: int) -> None:
+def _set_token_status(
+    session: Session, permit: Permit, value: int, only_from: int | None = None
+) -> None:
     entries = [(t.list_no, t.idx) for t in tokens_of(session, permit)]
     if entries:
-        status_lists.set_statuses(session, tenant_id=permit.tenant_id, entries=entries, value=value)
+        status_lists.set_statuses(
+            session, tenant_id=permit.tenant_id, entries=entries, value=value, only_from=only_from
+        )
 
 
 def _release_locks(permit: Permit) -> None:
@@ -775,7 +779,7 @@ def suspend(
     permit.state_reason = reason
     permit.updated_at = now
     session.flush()
-    _set_token_status(session, permit, status_lists.SUSPENDED)
+    _set_token_status(session, permit, status_lists.SUSPENDED, only_from=status_lists.VALID)
     _audit(session, permit, "suspended", actor, now, reason)
     touch_publication(session, tenant_id)
     return permit
@@ -797,7 +801,7 @@ def resume(
     permit.state_reason = None
     permit.updated_at = now
     session.flush()
-    _set_token_status(session, permit, status_lists.VALID)
+    _set_token_status(session, permit, status_lists.VALID, only_from=status_lists.SUSPENDED)
     _audit(session, permit, "resumed", actor, now, None)
     touch_publication(session, tenant_id)
     return permit

@@ -104,9 +104,19 @@ def set_status(session: Session, *, tenant_id: int, list_no: int, idx: int, valu
 
 
 def set_statuses(
-    session: Session, *, tenant_id: int, entries: Iterable[tuple[int, int]], value: int
+    session: Session,
+    *,
+    tenant_id: int,
+    entries: Iterable[tuple[int, int]],
+    value: int,
+    only_from: int | None = None,
 ) -> int:
-    """Set many indices at once (revoking a permit sets all of its tokens); returns the count."""
+    """Set many indices at once (revoking a permit sets all of its tokens); returns the count.
+
+    `only_from` changes only entries currently at that value: suspending moves VALID to
+    SUSPENDED and resuming moves SUSPENDED back, so a token revoked on its own (a lost
+    phone's credential) stays revoked through a suspension and resumption of its permit.
+    """
     if value not in (VALID, INVALID, SUSPENDED):
         raise ValueError("status value must be 0, 1 or 2")
     by_list: dict[int, list[int]] = {}
@@ -123,15 +133,15 @@ def set_statuses(
         session.execute(bump)
         for start in range(0, len(indices), 500):
             chunk = indices[start : start + 500]
+            stmt = update(StatusEntry).where(
+                StatusEntry.tenant_id == tenant_id,
+                StatusEntry.list_no == list_no,
+                StatusEntry.idx.in_(chunk),
+            )
+            if only_from is not None:
+                stmt = stmt.where(StatusEntry.status == only_from)
             result = session.execute(
-                update(StatusEntry)
-                .where(
-                    StatusEntry.tenant_id == tenant_id,
-                    StatusEntry.list_no == list_no,
-                    StatusEntry.idx.in_(chunk),
-                )
-                .values(status=value)
-                .execution_options(synchronize_session=False)
+                stmt.values(status=value).execution_options(synchronize_session=False)
             )
             changed += int(getattr(result, "rowcount", 0) or 0)
     return changed

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from issuer.db.models import AuditEntry
 from issuer.db.permit_models import PermitToken, StatusEntry
+from issuer.services.status_lists import revoke_tokens
 from tests.issuer.test_permits import World, make_world, verify_qr
 
 
@@ -73,16 +74,25 @@ def test_suspend_resume_revoke_set_every_token_index(world: World) -> None:
             session, world.app.state.settings, permit=permit, now=world.clock.now()
         )
         session.commit()
-    assert statuses(world, pid) == [0, 0]
+        # a third token, revoked on its own (the wallet's lost phone)
+        token = permits.issue_qr_token(
+            session, world.app.state.settings, permit=permit, now=world.clock.now()
+        )
+        assert token.startswith("BID1:")
+        last = session.scalars(select(PermitToken).order_by(PermitToken.id.desc())).first()
+        assert last is not None
+        revoke_tokens(session, tenant_id=world.tenant_id, tokens=[(last.list_no, last.idx)])
+        session.commit()
+    assert statuses(world, pid) == [0, 0, 1]
 
     r = act(world, pid, "suspend", reason="investigation")
     assert r.status_code == 200 and r.json()["state"] == "suspended"
-    assert statuses(world, pid) == [2, 2]
+    assert statuses(world, pid) == [2, 2, 1]
     r = act(world, pid, "resume")
-    assert r.json()["state"] == "active" and statuses(world, pid) == [0, 0]
+    assert r.json()["state"] == "active" and statuses(world, pid) == [0, 0, 1]
     r = act(world, pid, "revoke", reason="misuse")
     assert r.json()["state"] == "revoked" and r.json()["state_reason"] == "misuse"
-    assert statuses(world, pid) == [1, 1]
+    assert statuses(world, pid) == [1, 1, 1]
     assert audit_actions(world, pid) == [
         "permit.issued",
         "permit.suspended",
