@@ -115,7 +115,7 @@ def _build_bundle(
     now: datetime,
 ) -> TrustBundleRecord:
     from keys.bundle import IssuerSource, build_trust_bundle
-    from keys.errors import KeysError
+    from keys.errors import KeysCode, KeysError
 
     sources = []
     for tenant in tenants:
@@ -130,18 +130,23 @@ def _build_bundle(
                 tokens[row.list_no] = row.cwt
         sources.append(IssuerSource(tenant.ags, tenant.name, tenant.issuer_url, ring, tokens))
     at = int(now.timestamp())
-    seq = (latest.seq if latest is not None else 0) + 1
-    if latest is not None:
-        # never go back in time, even when the clock did
-        seq = max(seq, int(session.scalar(select(func.max(TrustBundleRecord.seq))) or 0) + 1)
+    seq = int(session.scalar(select(func.max(TrustBundleRecord.seq))) or 0) + 1
+    root = root_ring(settings)
     try:
+        # the root ring keeps the last seq too, so a rebuilt database never goes back
+        try:
+            seq = root.next_bundle_seq(seq)
+        except KeysError as exc:
+            if exc.code is not KeysCode.SEQ_NOT_INCREASING:
+                raise
+            seq = root.next_bundle_seq()
         body = build_trust_bundle(
             issuers=sources,
             seq=seq,
             now=at,
             fresh_seconds=int(getattr(settings, "trust_bundle_fresh_seconds", 24 * 3600)),
             valid_seconds=int(getattr(settings, "trust_bundle_exp_seconds", 7 * 24 * 3600)),
-            root=root_ring(settings),
+            root=root,
         )
     except KeysError as exc:
         raise PermitError(PermitCode.NO_SIGNING_KEY, str(exc.code)) from exc

@@ -394,3 +394,45 @@ def test_scopes_are_enforced(world: World, api_client: Any) -> None:
     assert r.status_code == 403
     with world.app.state.session_factory() as session:
         assert session.scalars(select(Permit)).all() == []
+
+
+def test_migration_0002_matches_the_models(app: FastAPI) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from issuer.db.base import Base
+    from issuer.db.permit_models import Permit as PermitModel
+
+    ours = {t.name for t in PermitModel.metadata.sorted_tables if t.name in _PERMIT_TABLES}
+    assert ours == _PERMIT_TABLES
+    with app.state.engine.connect() as conn:
+        diffs = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+
+    def table_of(diff: Any) -> str | None:
+        item = diff[0] if isinstance(diff, list) else diff
+        for part in item[1:]:
+            name = getattr(part, "name", None) if not isinstance(part, str) else part
+            table = getattr(part, "table", None)
+            if table is not None and getattr(table, "name", None) in _PERMIT_TABLES:
+                return str(table.name)
+            if name in _PERMIT_TABLES:
+                return str(name)
+        return None
+
+    assert [d for d in diffs if table_of(d) is not None] == []
+
+
+_PERMIT_TABLES = {
+    "permit_rule_sets",
+    "fee_schedules",
+    "permit_counters",
+    "permits",
+    "permit_plates",
+    "permit_charges",
+    "status_lists",
+    "status_entries",
+    "permit_tokens",
+    "publication_state",
+    "trust_bundles",
+    "plate_indexes",
+}

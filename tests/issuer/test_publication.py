@@ -159,3 +159,13 @@ def test_plate_index_for_enforcement_only_never_cached(world: World, api_client:
     assert [e.number for e in rebuilt.lookup("GE-AB 100")] == [out["number"]]
     assert rebuilt.lookup("GE-ZZ 1") == ()
     assert [e.number for e in rebuilt.lookup(second["plates"][0])] == [second["number"]]
+
+
+def test_bundle_seq_survives_a_new_database(world: World) -> None:
+    from issuer.db.permit_models import TrustBundleRecord
+
+    first = _bundle(world.client.get("/trust-bundle").content)
+    with world.app.state.session_factory() as session, session.begin():
+        session.query(TrustBundleRecord).delete()  # as if the database had been rebuilt
+    again = _bundle(world.client.get("/trust-bundle").content)
+    assert again.seq > first.seq  # the root ring remembers the last seq
