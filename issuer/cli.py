@@ -97,6 +97,7 @@ def cmd_dev(settings: Settings, _args: argparse.Namespace) -> int:
         ),
         soft_wrap=True,
     )
+    sys.stdout.flush()  # before uvicorn takes over (stdout may be a pipe)
     _serve(settings)
     return EXIT_OK
 

@@ -8,6 +8,7 @@ import re
 import stat
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import delete, update
@@ -208,3 +209,110 @@ def test_importing_the_package_has_no_side_effects(tmp_path: Path) -> None:
     )
     assert result.stdout.strip() == "ok"
     assert list(tmp_path.iterdir()) == []  # no database, no var/, no key files
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class _Lines:
+    """Lines of a child's pipe, each waited for at most 30 s ('' on timeout or end of file)."""
+
+    def __init__(self, stream: Any) -> None:
+        self.fd = stream.fileno()
+        self.buffer = b""
+
+    def readline(self) -> str:
+        import selectors
+
+        while b"\n" not in self.buffer:
+            with selectors.DefaultSelector() as sel:
+                sel.register(self.fd, selectors.EVENT_READ)
+                if not sel.select(timeout=30):
+                    return ""
+            chunk = os.read(self.fd, 65536)
+            if not chunk:
+                return ""
+            self.buffer += chunk
+        line, _, self.buffer = self.buffer.partition(b"\n")
+        return line.decode("utf-8", "replace") + "\n"
+
+
+def _run_dev_until_started(env_vars: dict[str, str]) -> tuple[str, str]:
+    """Start `buergerid-issuer dev`, read its output up to uvicorn's startup line, then stop it
+    after one request; returns (stdout so far, zones answer)."""
+    import subprocess
+    import sys
+
+    import httpx
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "issuer.cli", "dev"],
+        env=env_vars,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    out_lines: list[str] = []
+    started = False
+    stdout, stderr = _Lines(proc.stdout), _Lines(proc.stderr)
+    try:
+        # stdout first: the banner is flushed before uvicorn starts; it ends with verify-audit
+        for _ in range(100):
+            line = stdout.readline()
+            out_lines.append(line)
+            if not line or "verify-audit" in line:
+                break
+        for _ in range(400):  # then uvicorn's startup line on stderr (JSON logs)
+            line = stderr.readline()
+            if not line or "Application startup complete" in line:
+                started = bool(line)
+                break
+        assert started, "".join(out_lines)
+        text = "".join(out_lines)
+        key_match = re.search(r"demo API key\s+(bid_\S+)", text)
+        port = env_vars["BUERGERID_PORT"]
+        assert key_match
+        zones = httpx.get(
+            f"http://127.0.0.1:{port}/api/v1/zones",
+            headers={"Authorization": f"Bearer {key_match.group(1)}"},
+            timeout=30,
+        )
+        assert zones.status_code == 200
+        return text, zones.text
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        proc.stdout.close()
+        proc.stderr.close()
+
+
+def test_dev_serves_and_restarts(tmp_path: Path) -> None:
+    env_vars = {k: v for k, v in os.environ.items() if not k.startswith("BUERGERID_")} | {
+        "BUERGERID_DATA_DIR": str(tmp_path / "var"),
+        "BUERGERID_PORT": str(_free_port()),
+        "BUERGERID_ARGON2_TIME_COST": "1",
+        "BUERGERID_ARGON2_MEMORY_KIB": "8",
+        "BUERGERID_KEY_KDF_TIME_COST": "1",
+        "BUERGERID_KEY_KDF_MEMORY_KIB": "8",
+        "BUERGERID_KEY_KDF_PARALLELISM": "1",
+    }
+    # the first start ran in-process; the served process is the second start
+    settings = Settings(
+        data_dir=tmp_path / "var",
+        argon2_time_cost=1,
+        argon2_memory_kib=8,
+        key_kdf_time_cost=1,
+        key_kdf_memory_kib=8,
+        key_kdf_parallelism=1,
+    )
+    first = bootstrap_dev(settings)
+    assert first.seeded
+    text, zones = _run_dev_until_started(env_vars)
+    assert '"code":"A3"' in zones
+    assert "curl" in text
+    assert first.api_key in text
