@@ -6,14 +6,18 @@ Fixtures (use them; they are registered through tests/support/plugins.py):
                   `[postgresql]`): the URL of a fresh database already migrated to head.
                   SQLite: a copy of a migrated template file. PostgreSQL: `CREATE DATABASE
                   ... TEMPLATE` from a template migrated once per worker.
-    settings      issuer Settings for db_url, a tmp data dir, cheap argon2 parameters,
-                  environment "test" and a fixed key passphrase.
-    app           create_app(settings, clock=clock) (clock: tests/support/clock.py FixedClock).
-    client        starlette TestClient(app) (in-process httpx; lifespan runs).
+    settings      issuer Settings for db_url, a tmp data dir, cheap argon2 parameters (API
+                  secrets and key files), environment "test", passphrase TEST_PASSPHRASE.
+                  Other settings: make_test_settings(db_url, data_dir, **overrides).
+    app           create_app(settings, clock=clock) (clock: tests/support/clock.py FixedClock);
+                  its engine is disposed after the test.
+    client        starlette TestClient(app, raise_server_exceptions=False): unexpected
+                  exceptions come back as 500 problems, like in production.
     session       a Session on the test database (commit yourself).
     api_client    factory: api_client(scopes=("registry:write",), ags="05513000") ->
                   ApiCredentials(headers=..., tenant_id=..., ags=..., key_id=..., client_id=...);
-                  creates the tenant (once per ags) and a client with those scopes.
+                  creates the tenant (once per ags, with its key ring and an active ES256 key)
+                  and a client with those scopes; ags=None makes an operator client.
     postgres_server  session-scoped: the worker's PostgreSQL server (started on first use).
     pg_admin_url     the server's admin URL (database `postgres`), for tests that need it.
 
@@ -21,6 +25,10 @@ The PostgreSQL server: Debian's binaries (initdb/pg_ctl in PATH or
 /usr/lib/postgresql/*/bin), `initdb` + `pg_ctl start` in a temp dir, listening on 127.0.0.1 on a
 free port, unix sockets in the temp dir, fsync off. As root (CI) the server commands run as the
 `postgres` system user via `runuser`. Missing binaries make the test FAIL, never skip.
+
+Real HTTP: tests/support/http.py `live_server(app)` (context manager → base URL) and the
+`live_base_url` fixture. SQLite note: a request's session holds the database write lock
+(`BEGIN IMMEDIATE`) until it ends; do not open a second session and write while it is open.
 """
 
 from __future__ import annotations
