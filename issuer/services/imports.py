@@ -27,7 +27,7 @@ from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import IO, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from sqlalchemy import Table, insert, select, update
 from sqlalchemy.orm import Session
 
@@ -132,6 +132,12 @@ class ResidentRow(_Row):
     postcode: str | None = Field(default=None, pattern=r"^[0-9]{5}$")
     valid_from: date | None = None
     valid_until: date | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ResidentRow:
+        if self.valid_from and self.valid_until and self.valid_until < self.valid_from:
+            raise ValueError("valid_until before valid_from")
+        return self
 
     @property
     def has_residence(self) -> bool:
@@ -574,7 +580,9 @@ def import_residents(
     max_bytes: int | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> ImportReport:
-    """Upsert residents (and their residence) from a binary stream; commits per batch."""
+    """Upsert residents (and their residence) from a binary stream (anything with
+    `readline(size)`). Pass a plain Session, not one inside `session.begin()`: the import
+    commits after every batch."""
     return _run(
         "residents",
         session,

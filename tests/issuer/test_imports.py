@@ -99,6 +99,7 @@ def test_error_report_names_lines_and_codes_only(app: FastAPI, tenant_id: int) -
         json.dumps(_resident(7, family_name="Geheimname" * 2000)),  # 7 too long
         "",  # 8 blank: skipped
         json.dumps(_resident(9)),  # 9 ok
+        json.dumps(_resident(10, valid_until="2019-01-01")),  # 10 ends before it starts
     ]
     data = ("\n".join(lines) + "\n").encode()
     with app.state.session_factory() as s:
@@ -114,6 +115,7 @@ def test_error_report_names_lines_and_codes_only(app: FastAPI, tenant_id: int) -
         (5, "invalid_field", "postcode"),
         (6, "unknown_field", None),
         (7, "line_too_long", None),
+        (10, "invalid_field", None),
     ]
     assert "Geheimname" not in json.dumps(report.as_dict())
 
