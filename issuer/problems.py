@@ -2,7 +2,8 @@
 
 One handler on `IssuerError` serves the whole family (Starlette looks handlers up along the
 MRO). Validation errors become `invalid_request` with field locations but never the input;
-unexpected exceptions become a 500 without detail.
+a constraint violation (a concurrent request won) is 409 `conflict`, an unreachable or locked
+database 503 `unavailable`; other unexpected exceptions become a 500 without detail.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from issuer.errors import TITLES, ErrorCode, IssuerError, problem_type
@@ -113,6 +115,20 @@ def install_problem_handlers(app: FastAPI) -> None:
             code = ErrorCode.INTERNAL_ERROR
         return problem_response(
             exc.status_code, code, request.url.path, headers=dict(exc.headers or {}) or None
+        )
+
+    @app.exception_handler(IntegrityError)
+    async def _integrity(request: Request, exc: IntegrityError) -> Response:
+        # a unique or foreign key constraint refused a write a concurrent request won
+        log.warning("integrity_conflict", extra={"exc_type": type(exc.orig).__name__})
+        return problem_response(409, ErrorCode.CONFLICT, request.url.path)
+
+    @app.exception_handler(OperationalError)
+    async def _database_unavailable(request: Request, exc: OperationalError) -> Response:
+        # database down, or (SQLite) the write lock not obtained within the busy timeout
+        log.error("database_unavailable", extra={"exc_type": type(exc.orig).__name__})
+        return problem_response(
+            503, ErrorCode.UNAVAILABLE, request.url.path, headers={"Retry-After": "1"}
         )
 
     @app.exception_handler(Exception)

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from fastapi import FastAPI
+from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.testclient import TestClient
 
 from issuer.errors import ErrorCode, Refused
@@ -36,6 +37,14 @@ def boom_client(app: FastAPI) -> Iterator[TestClient]:
     @app.get("/test-only/refused")
     def refused() -> None:
         raise Refused(errors=[{"code": "not_in_zone"}, {"code": "vehicle_too_long"}])
+
+    @app.get("/test-only/race")
+    def race() -> None:
+        raise IntegrityError("INSERT …", {}, Exception("duplicate key Mustermann"))
+
+    @app.get("/test-only/locked")
+    def locked() -> None:
+        raise OperationalError("BEGIN IMMEDIATE", {}, Exception("database is locked"))
 
     with TestClient(app, raise_server_exceptions=False) as client:
         yield client
@@ -98,6 +107,15 @@ def test_unexpected_exception_is_bare_500(boom_client: TestClient) -> None:
 def test_refusal_lists_every_rule(boom_client: TestClient) -> None:
     body = _problem(boom_client.get("/test-only/refused"), 422, "application_refused")
     assert [e["code"] for e in body["errors"]] == ["not_in_zone", "vehicle_too_long"]
+
+
+def test_lost_race_is_409_and_database_trouble_503(boom_client: TestClient) -> None:
+    race = boom_client.get("/test-only/race")
+    _problem(race, 409, "conflict")
+    assert "Mustermann" not in race.text
+    locked = boom_client.get("/test-only/locked")
+    _problem(locked, 503, "unavailable")
+    assert locked.headers["retry-after"] == "1"
 
 
 def test_every_code_has_a_title() -> None:

@@ -220,3 +220,32 @@ def test_reads_allowed_to_permit_issuers_writes_not(
     response = client.post("/api/v1/residents", headers=issuer_headers, json=resident())
     assert response.status_code == 403
     assert response.json()["code"] == "insufficient_scope"
+
+
+def test_concurrent_duplicate_creates_are_one_201_and_409s(
+    app: Any, api_client: ApiClientFactory
+) -> None:
+    import threading
+
+    import httpx
+
+    from tests.support.http import live_server
+
+    headers = api_client(scopes=["registry:write"]).headers
+    results: list[int] = []
+    with live_server(app) as base_url:
+        barrier = threading.Barrier(4)
+
+        def post() -> None:
+            barrier.wait()
+            with httpx.Client(base_url=base_url, timeout=30) as http:
+                results.append(
+                    http.post("/api/v1/residents", headers=headers, json=resident()).status_code
+                )
+
+        threads = [threading.Thread(target=post) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert sorted(results) == [201, 409, 409, 409]
