@@ -1,5 +1,6 @@
 """Alembic environment: URL from the config attributes (set from Settings), metadata from every
-models module. Run through `issuer.migrations.upgrade()` or `buergerid-issuer migrate`."""
+models module. Run through `issuer.migrations.upgrade()`, `buergerid-issuer migrate`, or plain
+`alembic -c issuer/migrations/alembic.ini upgrade head` (URL then from BUERGERID_* settings)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 
 from issuer.db.base import Base
-from issuer.db.session import make_engine
+from issuer.db.session import make_engine, normalize_url
 
 # Every module that puts tables on Base; optional ones are imported when they exist.
 MODEL_MODULES = ("issuer.db.models", "issuer.db.permit_models")
@@ -23,10 +24,15 @@ config = context.config
 
 
 def _url() -> str:
-    url = config.attributes.get("database_url") or config.get_main_option("sqlalchemy.url")
+    """From `issuer.migrations.upgrade(url)`, else `-x url=…`, else Settings (environment)."""
+    url = config.attributes.get("database_url") or context.get_x_argument(as_dictionary=True).get(
+        "url"
+    )
     if not url:
-        raise RuntimeError("no database URL: use issuer.migrations.upgrade(url)")
-    return str(url)
+        from issuer.settings import Settings
+
+        url = Settings().database_url
+    return normalize_url(str(url))
 
 
 def run_migrations_offline() -> None:
