@@ -39,7 +39,7 @@ def _decodes(text: str) -> bool:
 
 TOKENS = [c["input"] for c in VECTORS["cases"] if c["kind"] == "qr" and _decodes(c["input"])]
 SETTINGS = settings(
-    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 
 

@@ -40,6 +40,7 @@ VECTORS = json.loads((own_vectors_root() / "verify.json").read_text(encoding="ut
 CASES: list[dict[str, Any]] = VECTORS["cases"]
 SYNC: list[dict[str, Any]] = VECTORS["sync"]
 REPO = Path(__file__).resolve().parents[2]
+EXIT = {"valid": 0, "invalid": 1, "indeterminate": 3}
 
 
 def make_store(root: Path, spec: dict[str, Any]) -> DataDir:
@@ -104,50 +105,51 @@ def test_case_through_the_cli(
     )
     assert err.getvalue() == ""
     assert_matches(json.loads(out.getvalue()), case["expected"])
-    assert status == {"valid": 0, "invalid": 1, "indeterminate": 3}[case["expected"]["outcome"]]
+    assert status == EXIT[case["expected"]["outcome"]]
 
 
-def test_cases_as_batches_through_subprocesses(
+def _subprocess(args: list[str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "verifier", *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env={**os.environ, "LANG": "C"},
+        check=False,
+        timeout=120,
+    )
+
+
+def test_every_case_through_cli_subprocesses(
     stores: dict[str, tuple[Path, TrustStore]], tmp_path: Path
 ) -> None:
-    """The QR cases, grouped by store and time, as a script runs them: ``check --batch``."""
-    groups: dict[tuple[str, int], list[dict[str, Any]]] = defaultdict(list)
+    """Every case as a script runs it: QR cases as ``check --batch`` (one process per store,
+    time and context), plate cases as ``plate --json``; exit status as the contract says."""
+    groups: dict[tuple[str, int, str | None, str | None], list[dict[str, Any]]] = defaultdict(list)
     for case in CASES:
-        if case["kind"] == "qr" and case["zone"] is None and case["plate"] is None:
-            groups[(case["store"], case["now"])].append(case)
-    biggest = sorted(groups.items(), key=lambda item: -len(item[1]))[:3]
-    for (store, now), cases in biggest:
-        batch = tmp_path / f"{store}-{now}.txt"
+        if case["kind"] == "qr":
+            groups[(case["store"], case["now"], case["zone"], case["plate"])].append(case)
+    for n, ((store, now, zone, plate), cases) in enumerate(sorted(groups.items(), key=str)):
+        batch = tmp_path / f"batch-{n}.txt"
         batch.write_text("".join(c["input"] + "\n" for c in cases), encoding="utf-8")
-        proc = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "verifier",
-                "--data-dir",
-                str(stores[store][0]),
-                "check",
-                "--at",
-                str(now),
-                "--batch",
-                str(batch),
-            ],
-            capture_output=True,
-            text=True,
-            cwd=REPO,
-            env={**os.environ, "LANG": "C"},
-            check=False,
-            timeout=60,
-        )
+        args = ["--data-dir", str(stores[store][0]), "check", "--at", str(now)]
+        args += ["--zone", zone] if zone is not None else []
+        args += ["--plate", plate] if plate is not None else []
+        proc = _subprocess([*args, "--batch", str(batch)])
         assert proc.stderr == ""
         lines = proc.stdout.splitlines()
         assert len(lines) == len(cases)
         for line, case in zip(lines, cases, strict=True):
             assert_matches(json.loads(line), case["expected"])
         outcomes = {c["expected"]["outcome"] for c in cases}
-        assert proc.returncode == (
-            1 if "invalid" in outcomes else 3 if "indeterminate" in outcomes else 0
-        )
+        expected_status = 1 if "invalid" in outcomes else 3 if "indeterminate" in outcomes else 0
+        assert proc.returncode == expected_status
+    for case in CASES:
+        if case["kind"] == "plate":
+            proc = _subprocess(cli_args(case, stores[case["store"]][0]))
+            assert proc.stderr == ""
+            assert_matches(json.loads(proc.stdout), case["expected"])
+            assert proc.returncode == EXIT[case["expected"]["outcome"]]
 
 
 @pytest.mark.parametrize("seq", SYNC, ids=lambda s: s["name"])
