@@ -78,6 +78,10 @@ def verify(
             raise VerifierError(Reason.UNSUPPORTED_FORMAT)
         # 2.-3. strict Base45; bounded CBOR, COSE_Sign1 shape, bstr kid, alg
         sign1 = _cose.decode_sign1(_base45.b45decode(qr_text[_PREFIX_LEN:]))
+        if sign1.unprotected:
+            # DESIGN §3.2: the unprotected header is an empty map; anything in it is unsigned
+            # and would make one permit readable as many different codes
+            raise VerifierError(Reason.BAD_COSE, "unprotected header is not empty")
         # 4. trust store
         _check_bundle(store, now, leeway_seconds)
         # 5. issuer and key

@@ -458,6 +458,11 @@ def build() -> dict[str, Any]:
         raw(cbor2.CBORTag(18, [dup, {}, payload, A1.sign(sig_structure(dup, payload))])),
         bad("bad_cose"),
     )
+    case(
+        "cose_unprotected_not_empty",
+        qr(sign1(payload, A1, unprotected={99: "x"})),
+        bad("bad_cose"),
+    )
     case("cose_no_kid", qr(sign1(payload, A1, protected={1: -7})), bad("bad_cose"))
     case("cose_text_kid", qr(sign1(payload, A1, protected={1: -7, 4: "A1"})), bad("bad_cose"))
     case(
