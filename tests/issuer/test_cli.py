@@ -7,6 +7,7 @@ import os
 import re
 import stat
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,21 @@ from issuer.settings import Settings
 from keys.lifecycle import KeyType
 from keys.ring import KeyRing
 from tests.support.db import TEST_PASSPHRASE
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    """cli.main() configures the root logger; leave it as the other tests expect it."""
+    import logging
+
+    root = logging.getLogger()
+    level = root.level
+    yield
+    for handler in list(root.handlers):
+        if getattr(handler, "is_buergerid", False):
+            root.removeHandler(handler)
+    root.setLevel(level)
+    logging.getLogger("uvicorn.access").disabled = False
 
 
 @pytest.fixture
