@@ -111,9 +111,12 @@ class RequestIdMiddleware:
         status = 500
         started = time.perf_counter()
 
+        response_started = False
+
         async def send_with_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, response_started
             if message["type"] == "http.response.start":
+                response_started = True
                 status = message["status"]
                 headers = [h for h in message.get("headers", []) if h[0] != b"x-request-id"]
                 headers.append((b"x-request-id", request_id.encode()))
@@ -122,6 +125,12 @@ class RequestIdMiddleware:
 
         try:
             await self.app(scope, receive, send_with_id)
+        except Exception as exc:
+            if response_started:
+                raise
+            # an unexpected error: a bare 500 problem that still carries the request id
+            log.error("unhandled_exception", extra={"exc_type": type(exc).__name__})
+            await _send_problem(send_with_id, 500, ErrorCode.INTERNAL_ERROR, scope["path"])
         finally:
             log.info(
                 "http_request",

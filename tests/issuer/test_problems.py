@@ -98,7 +98,8 @@ def test_bad_path_parameter_is_invalid_request(
 
 
 def test_unexpected_exception_is_bare_500(boom_client: TestClient) -> None:
-    response = boom_client.get("/test-only/boom")
+    response = boom_client.get("/test-only/boom", headers={"X-Request-ID": "req-500"})
+    assert response.headers["x-request-id"] == "req-500"
     body = _problem(response, 500, "internal_error")
     assert "detail" not in body
     assert "Mustermann" not in response.text and "RuntimeError" not in response.text
