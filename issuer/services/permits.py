@@ -236,6 +236,7 @@ def get_permit(
     """A permit of this tenant (row-locked for a change), else 404 permit_not_found."""
     stmt = select(Permit).where(Permit.id == permit_id, Permit.tenant_id == tenant_id)
     if for_update:
+        status_lists.lock_tenant(session, tenant_id)
         stmt = stmt.with_for_update()
     permit = session.scalar(stmt)
     if permit is None:
@@ -536,6 +537,7 @@ def apply(
     windows = _validate_windows(req.windows)
     if req.resident_id is not None:
         _lock_resident(session, tenant.id, req.resident_id)
+    status_lists.lock_tenant(session, tenant.id)
     valid_from, valid_until = _validity(req, rules, now)
     facts = _gather(
         session,
@@ -643,6 +645,7 @@ def issue_qr_token(session: Session, settings: Settings, *, permit: Permit, now:
         raise PermitError(PermitCode.ILLEGAL_TRANSITION, f"qr from {permit.state}")
     tenant = session.get(Tenant, permit.tenant_id)
     assert tenant is not None
+    status_lists.lock_tenant(session, permit.tenant_id)
     list_no, idx = status_lists.allocate_index(session, tenant_id=permit.tenant_id, now=now)
     iat = int(now.timestamp())
     exp = int(as_utc(permit.valid_until).timestamp())
@@ -1104,6 +1107,7 @@ def expire_due(session: Session, *, tenant_id: int | None = None, now: datetime)
     """Mark live permits past their end as expired (a job; also done lazily)."""
     stmt = select(Permit).where(Permit.state.in_(LIVE_STATES), Permit.valid_until <= now)
     if tenant_id is not None:
+        status_lists.lock_tenant(session, tenant_id)
         stmt = stmt.where(Permit.tenant_id == tenant_id)
     count = 0
     for permit in session.scalars(stmt.with_for_update()).all():
@@ -1184,6 +1188,7 @@ def extend_validity(
     """
     if new_until <= ending_from:
         raise PermitError(PermitCode.ILLEGAL_TRANSITION, "new_until")
+    status_lists.lock_tenant(session, tenant_id)
     rows = session.scalars(
         select(Permit)
         .where(

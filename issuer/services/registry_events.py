@@ -31,10 +31,15 @@ def _dt(value: date | None) -> datetime | None:
     return None if value is None else datetime.combine(value, time(0), tzinfo=UTC)
 
 
-def _live_permits(session: Session, stmt: Any) -> list[Permit]:
+def _live_permits(session: Session, tenant_id: int, stmt: Any) -> list[Permit]:
     from issuer.services.permits import LIVE_STATES
+    from issuer.services.status_lists import lock_tenant
 
-    return list(session.scalars(stmt.where(Permit.state.in_(LIVE_STATES)).with_for_update()))
+    live = stmt.where(Permit.state.in_(LIVE_STATES))
+    if session.scalar(live.with_only_columns(Permit.id).limit(1)) is None:
+        return []  # the common case (no permit): no lock taken
+    lock_tenant(session, tenant_id)  # the lock order of status_lists.lock_tenant
+    return list(session.scalars(live.with_for_update(of=Permit)))
 
 
 def on_resident_changed(
@@ -45,6 +50,7 @@ def on_resident_changed(
 
     live = _live_permits(
         session,
+        tenant_id,
         select(Permit).where(Permit.tenant_id == tenant_id, Permit.resident_id == resident_id),
     )
     if not live:
@@ -96,6 +102,7 @@ def on_vehicle_changed(
         return
     live = _live_permits(
         session,
+        tenant_id,
         select(Permit)
         .join(PermitPlate, PermitPlate.permit_id == Permit.id)
         .where(Permit.tenant_id == tenant_id, PermitPlate.vehicle_id == vehicle_id),

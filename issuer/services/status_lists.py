@@ -34,6 +34,22 @@ VALID, INVALID, SUSPENDED = 0, 1, 2
 MAX_DRAWS = 64
 
 
+def lock_tenant(session: Session, tenant_id: int) -> None:
+    """Take the tenant's audit chain head first (PostgreSQL row lock; SQLite locks the file).
+
+    Every write of a tenant appends to its audit chain, so they serialise on that row anyway;
+    taking it before any permit, status list or counter row gives every transaction the same
+    lock order ([resident] → audit head → permit → counter → status list → publication) and
+    so no deadlock between, say, a revocation and a registry change of the same tenant.
+    """
+    from issuer.db.models import AuditHead
+    from issuer.services.audit import chain_for
+
+    session.execute(
+        select(AuditHead.chain).where(AuditHead.chain == chain_for(tenant_id)).with_for_update()
+    )
+
+
 def _open_list(session: Session, tenant_id: int, now: datetime) -> StatusList:
     """A list of the tenant with room, created when there is none (row-locked)."""
     limit = int(LIST_SIZE * FILL_LIMIT)
@@ -77,6 +93,7 @@ def allocate_index(
     from issuer.services.clock import SystemClock
 
     at = now or SystemClock().now()
+    lock_tenant(session, tenant_id)
     status_list = _open_list(session, tenant_id, at)
     for _ in range(MAX_DRAWS):
         idx = secrets.randbelow(status_list.size)
@@ -119,6 +136,7 @@ def set_statuses(
     """
     if value not in (VALID, INVALID, SUSPENDED):
         raise ValueError("status value must be 0, 1 or 2")
+    lock_tenant(session, tenant_id)
     by_list: dict[int, list[int]] = {}
     for list_no, idx in entries:
         by_list.setdefault(list_no, []).append(idx)

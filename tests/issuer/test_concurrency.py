@@ -1,5 +1,6 @@
 """200 concurrent requests over real HTTP (uvicorn), SQLite and PostgreSQL: issuances (some racing
-for the same resident) and revocations racing suspensions. Afterwards: no status index twice,
+for the same resident), then revocations racing suspensions while the register moves other
+residents out (revoking through the registry hook). Afterwards: no status index twice,
 no lost update (every change is one audit row and one version step), no permit without its
 token and audit row, each resident with at most one live permit."""
 
@@ -22,6 +23,7 @@ from tests.support.http import live_server
 RESIDENTS = 100
 DUPLICATES = 20
 RACED = 40
+MOVERS = 20
 
 
 def _seed(world: World) -> tuple[list[str], list[str]]:
@@ -94,11 +96,26 @@ def test_concurrent_issuance_and_revocation(
                 racing.append((f"/api/v1/permits/{p['id']}/revoke", {"reason": "misuse"}))
                 racing.append((f"/api/v1/permits/{p['id']}/suspend", {"reason": "other"}))
             assert len(jobs) + len(racing) == 200
+            # meanwhile the register moves MOVERS other residents out of the zone (their
+            # permits are revoked by the registry hook in the same transactions)
+            movers = permits[RACED : RACED + MOVERS]
+            moves = []
+            for p in movers:
+                resident = http.get(f"/api/v1/residents/{p['resident_id']}").json()
+                residence = resident["residences"][0]["id"]
+                moves.append(f"/api/v1/residents/{p['resident_id']}/residences/{residence}")
+
+            def change(i: int) -> httpx.Response:
+                if i < len(racing):
+                    return send(racing[i])
+                return http.patch(moves[i - len(racing)], json={"valid_until": "2026-03-01"})
+
             with ThreadPoolExecutor(max_workers=16) as pool:
-                changed = list(pool.map(send, racing))
-            assert {r.status_code for r in changed} <= {200, 409}
-            revoked_ok = sum(1 for r in changed[0::2] if r.status_code == 200)
+                changed = list(pool.map(change, range(len(racing) + len(moves))))
+            assert {r.status_code for r in changed} <= {200, 409}, [r.text for r in changed]
+            revoked_ok = sum(1 for r in changed[0 : len(racing) : 2] if r.status_code == 200)
             assert revoked_ok == RACED  # a suspended permit can still be revoked
+            assert all(r.status_code == 200 for r in changed[len(racing) :])
 
     with app.state.session_factory() as session:
         entries = session.execute(select(StatusEntry.list_no, StatusEntry.idx)).all()
@@ -121,7 +138,9 @@ def test_concurrent_issuance_and_revocation(
             assert audit_counts[str(permit.id)] == permit.version, permit.state
             assert token_counts[str(permit.id)] == 1
         states = Counter(p.state for p in all_permits)
-        assert states == {"active": RESIDENTS - RACED, "revoked": RACED}
+        assert states == {"active": RESIDENTS - RACED - MOVERS, "revoked": RACED + MOVERS}
+        reasons = Counter(p.state_reason for p in all_permits if p.state == "revoked")
+        assert reasons == {"misuse": RACED, "moved_out": MOVERS}
         revoked_ids = {p.id for p in all_permits if p.state == "revoked"}
         revoked_statuses = session.execute(
             select(StatusEntry.status)
