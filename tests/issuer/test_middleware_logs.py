@@ -45,11 +45,23 @@ def test_registry_write_logs_no_personal_data(
     )
     client.get("/api/v1/vehicles", headers=headers, params={"plate": "GE-QQ 4711"})
     client.post("/api/v1/residents", headers=headers, json={**person, "birth_date": "kaputt"})
+    rows = (
+        b'{"external_ref": "MR-LOG-2", "given_name": "Erika", "family_name": "Vertraulich"}\n'
+        b'{"external_ref": "MR-LOG-3", "given_name": "Erika", "family_name": 7, "x": "kaputt"}\n'
+    )
+    imported = client.post(
+        "/api/v1/imports/residents", params={"format": "ndjson"}, headers=headers, content=rows
+    )
+    assert imported.json()["inserted"] == 1
     text = log_stream.getvalue()
     records = [json.loads(line) for line in text.splitlines()]
     access = [r for r in records if r["event"] == "http_request"]
     assert all(r.get("request_id") == "req-42" for r in access)
-    assert {r["route"] for r in access} == {"/api/v1/residents", "/api/v1/vehicles"}
+    assert {r["route"] for r in access} == {
+        "/api/v1/residents",
+        "/api/v1/vehicles",
+        "/api/v1/imports/{kind}",
+    }
     for secret in (
         "Vertraulich",
         "Erika",
@@ -59,6 +71,7 @@ def test_registry_write_logs_no_personal_data(
         "GE-QQ 4711",
         "GE-QQ",
         "MR-LOG-1",
+        "MR-LOG-2",
         "kaputt",
         creds.token.split(".")[1],
     ):
