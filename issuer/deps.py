@@ -64,7 +64,7 @@ def _bearer(request: Request) -> str:
     return token.strip()
 
 
-def get_principal(request: Request, clock: ClockDep) -> Principal:
+def get_principal(request: Request, clock: ClockDep, settings: SettingsDep) -> Principal:
     """Authenticate the bearer token (one argon2 verification) and claim an Idempotency-Key."""
     token = _bearer(request)
     factory = get_session_factory(request)
@@ -75,7 +75,12 @@ def get_principal(request: Request, clock: ClockDep) -> Principal:
     ctx = request.scope.get(IDEMPOTENCY_SCOPE_KEY)
     if isinstance(ctx, IdempotencyContext) and ctx.record_id is None:
         claim_idempotency_key(
-            factory, ctx, client_id=principal.client_id, tenant_id=principal.tenant_id, now=now
+            factory,
+            ctx,
+            client_id=principal.client_id,
+            tenant_id=principal.tenant_id,
+            now=now,
+            wait_seconds=settings.idempotency_wait_seconds,
         )
     request.state.principal = principal
     return principal

@@ -5,8 +5,9 @@ Order (outermost first): RequestIdMiddleware → BodyLimitMiddleware → Idempot
 Idempotency (draft-ietf-httpapi-idempotency-key-header): for a POST with `Idempotency-Key`
 the body is spooled (bounded by the body limit, memory-capped, then disk) and hashed; the
 authentication dependency (`deps.py`) then *claims* (client, key) with a unique constraint
-in its own committed transaction, so a concurrent duplicate finds the claim and gets 409
-`idempotency_in_progress`; a retry after completion gets the stored first answer; the same
+in its own committed transaction, so a concurrent duplicate finds the claim, waits for the
+first answer (`idempotency_wait_seconds`) and gets it, or 409 `idempotency_in_progress` if the
+first is still running then; a retry after completion gets the stored first answer; the same
 key with another body gets 422 `idempotency_key_reused`. The claim is made only after the
 credential verified, so nobody can poison another client's keys.
 """
@@ -238,15 +239,13 @@ def install_idempotency_handler(app: FastAPI) -> None:
         )
 
 
-def claim_idempotency_key(
+def _try_insert_claim(
     factory: sessionmaker[Session],
     ctx: IdempotencyContext,
-    *,
     client_id: uuid.UUID,
     tenant_id: int | None,
     now: Any,
-) -> None:
-    """Claim (client, key) or raise: replay, reused key (422) or in progress (409)."""
+) -> bool:
     try:
         with factory() as session, session.begin():
             record = IdempotencyRecord(
@@ -259,15 +258,24 @@ def claim_idempotency_key(
             session.add(record)
             session.flush()
             ctx.record_id = record.id
-        return
+        return True
     except IntegrityError:
-        pass
+        return False
+
+
+def _inspect_claim(
+    factory: sessionmaker[Session], ctx: IdempotencyContext, client_id: uuid.UUID, now: Any
+) -> bool:
+    """Raise for a reused key or a stored answer; True if the claim was taken over (stale),
+    False while the first request is still running (or the claim vanished)."""
     with factory() as session, session.begin():
         existing = session.scalars(
             select(IdempotencyRecord).where(
                 IdempotencyRecord.client_id == client_id, IdempotencyRecord.key == ctx.key
             )
-        ).one()
+        ).first()
+        if existing is None:  # released by a failed first request: claim again
+            return False
         if existing.request_hash != ctx.request_hash:
             raise InvalidRequest(ErrorCode.IDEMPOTENCY_KEY_REUSED)
         if existing.status_code is not None:
@@ -275,7 +283,7 @@ def claim_idempotency_key(
                 existing.status_code, existing.content_type, existing.response_body or b""
             )
         if existing.created_at > now - STALE_CLAIM:
-            raise Conflict(ErrorCode.IDEMPOTENCY_IN_PROGRESS, headers={"Retry-After": "1"})
+            return False
         # the first request died without an answer: take the claim over
         taken = session.execute(
             update(IdempotencyRecord)
@@ -287,8 +295,34 @@ def claim_idempotency_key(
             .values(created_at=now)
         )
         if taken.rowcount != 1:  # type: ignore[attr-defined]
-            raise Conflict(ErrorCode.IDEMPOTENCY_IN_PROGRESS, headers={"Retry-After": "1"})
+            return False
         ctx.record_id = existing.id
+        return True
+
+
+def claim_idempotency_key(
+    factory: sessionmaker[Session],
+    ctx: IdempotencyContext,
+    *,
+    client_id: uuid.UUID,
+    tenant_id: int | None,
+    now: Any,
+    wait_seconds: float = 0.0,
+) -> None:
+    """Claim (client, key), or raise: the stored answer (replay), a reused key (422), or,
+    if the first request is still running after `wait_seconds`, 409 in progress.
+
+    Runs in a worker thread (sync dependency): waiting polls the claim every 50 ms.
+    """
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        if _try_insert_claim(factory, ctx, client_id, tenant_id, now):
+            return
+        if _inspect_claim(factory, ctx, client_id, now):
+            return
+        if time.monotonic() >= deadline:
+            raise Conflict(ErrorCode.IDEMPOTENCY_IN_PROGRESS, headers={"Retry-After": "1"})
+        time.sleep(0.05)
 
 
 def purge_idempotency_records(session: Session, *, before: datetime) -> int:

@@ -44,6 +44,8 @@ class Settings(BaseSettings):
     argon2_memory_kib: int = Field(default=64 * 1024, ge=8)
     argon2_parallelism: int = Field(default=1, ge=1)
     client_rotation_grace_seconds: int = Field(default=24 * 3600, ge=0)
+    # a duplicate POST waits this long for the first one's answer before 409 in progress
+    idempotency_wait_seconds: float = Field(default=10.0, ge=0, le=60)
 
     # argon2id of new key files (keys/storage/file.py; defaults = keys.DEFAULT_KDF)
     key_kdf_time_cost: int = Field(default=3, ge=1, le=64)

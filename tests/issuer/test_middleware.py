@@ -97,29 +97,73 @@ def test_keys_are_per_client(client: TestClient, api_client: ApiClientFactory) -
     assert "idempotent-replayed" not in second.headers
 
 
-def test_in_flight_duplicate_is_409(
-    client: TestClient, api_client: ApiClientFactory, clock: FixedClock
-) -> None:
+def _preclaim(app: FastAPI, creds: Any, key: str, body: bytes, now: Any) -> IdempotencyContext:
+    """Claim `key` as if a first request with `body` were still running."""
     import hashlib
-    import json
 
-    creds = api_client(scopes=["registry:write"])
-    body = json.dumps(resident()).encode()
     digest = hashlib.sha256(b"POST\0/api/v1/residents\0\0" + body).hexdigest()
-    # the first request has claimed the key and is still running
-    ctx = IdempotencyContext(key="k-3", request_hash=digest)
+    ctx = IdempotencyContext(key=key, request_hash=digest)
     claim_idempotency_key(
-        client.app.state.session_factory,  # type: ignore[attr-defined]
+        app.state.session_factory,
         ctx,
         client_id=creds.client_id,
         tenant_id=creds.tenant_id,
-        now=clock.now(),
+        now=now,
+    )
+    return ctx
+
+
+def test_in_flight_duplicate_is_409_after_the_wait(
+    app: FastAPI, api_client: ApiClientFactory, clock: FixedClock
+) -> None:
+    import json
+
+    from issuer.app import create_app
+    from tests.support.db import make_test_settings
+
+    creds = api_client(scopes=["registry:write"])
+    body = json.dumps(resident()).encode()
+    _preclaim(app, creds, "k-3", body, clock.now())
+    settings = app.state.settings
+    impatient = create_app(
+        make_test_settings(settings.database_url, settings.data_dir, idempotency_wait_seconds=0),
+        clock=clock,
     )
     headers = {**creds.headers, "Idempotency-Key": "k-3", "Content-Type": "application/json"}
-    response = client.post("/api/v1/residents", headers=headers, content=body)
+    with TestClient(impatient, raise_server_exceptions=False) as client:
+        response = client.post("/api/v1/residents", headers=headers, content=body)
+    impatient.state.engine.dispose()
     assert response.status_code == 409
     assert response.json()["code"] == "idempotency_in_progress"
-    assert _count_residents(client.app) == 0  # type: ignore[arg-type]
+    assert _count_residents(app) == 0
+
+
+def test_in_flight_duplicate_waits_for_the_first_answer(
+    client: TestClient, api_client: ApiClientFactory, clock: FixedClock
+) -> None:
+    import json
+
+    from issuer.middleware import _finish_claim
+
+    app: FastAPI = client.app  # type: ignore[assignment]
+    creds = api_client(scopes=["registry:write"])
+    body = json.dumps(resident()).encode()
+    ctx = _preclaim(app, creds, "k-7", body, clock.now())
+    assert ctx.record_id is not None
+    first_answer = b'{"first": true}'
+    # the first request finishes while the duplicate waits (or before it looks: same answer)
+    finisher = threading.Thread(
+        target=_finish_claim,
+        args=(app.state.session_factory, ctx.record_id, 201, "application/json", first_answer),
+    )
+    finisher.start()
+    headers = {**creds.headers, "Idempotency-Key": "k-7", "Content-Type": "application/json"}
+    response = client.post("/api/v1/residents", headers=headers, content=body)
+    finisher.join()
+    assert response.status_code == 201
+    assert response.content == first_answer
+    assert response.headers["idempotent-replayed"] == "true"
+    assert _count_residents(app) == 0
 
 
 def test_failed_first_request_releases_the_key(
@@ -154,9 +198,9 @@ def test_concurrent_duplicates_over_real_http_create_one_object(
             t.start()
         for t in threads:
             t.join()
+    # the duplicates waited for the first answer and got it
     assert _count_residents(app) == 1
-    assert set(results) <= {201, 409}
-    assert 201 in results
+    assert results == [201, 201, 201, 201]
     with app.state.session_factory() as s:
         assert s.scalar(select(func.count()).select_from(IdempotencyRecord)) == 1
 
