@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
 
 from issuer.db.models import Residence as ResidenceRow
 from issuer.db.models import Resident, Tenant, Vehicle, Zone
@@ -1263,5 +1264,10 @@ def list_permits(
         stmt = stmt.join(PermitPlate, PermitPlate.permit_id == Permit.id).where(
             PermitPlate.plate == plates[0]
         )
-    stmt = stmt.order_by(Permit.number).limit(min(limit, 1000)).offset(offset)
+    stmt = (
+        stmt.options(selectinload(Permit.plates), selectinload(Permit.charges))
+        .order_by(Permit.number)
+        .limit(min(limit, 1000))
+        .offset(offset)
+    )
     return list(session.scalars(stmt))
