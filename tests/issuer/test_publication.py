@@ -169,3 +169,26 @@ def test_bundle_seq_survives_a_new_database(world: World) -> None:
         session.query(TrustBundleRecord).delete()  # as if the database had been rebuilt
     again = _bundle(world.client.get("/trust-bundle").content)
     assert again.seq > first.seq  # the root ring remembers the last seq
+
+
+def test_key_rotation_republishes_bundle_and_jwks(world: World) -> None:
+    settings = world.app.state.settings
+    before = _bundle(world.client.get("/trust-bundle").content)
+    jwks_before = world.client.get("/.well-known/jwks.json").json()["keys"]
+    with world.app.state.session_factory() as session:
+        tenant = session.get(Tenant, world.tenant_id)
+        assert tenant is not None
+        new_kid = signing.rotate(settings, tenant.key_ring, now=world.clock.now(), force=True)
+    assert new_kid is not None
+    after = _bundle(world.client.get("/trust-bundle").content)
+    assert after.seq == before.seq + 1
+    assert len(after.issuers[world.ags].keys) == len(before.issuers[world.ags].keys) + 1
+    kids = {k["kid"] for k in world.client.get("/.well-known/jwks.json").json()["keys"]}
+    assert new_kid in kids and len(kids) == len(jwks_before) + 1
+    # the pending key does not sign yet: a new permit is still signed by the old key
+    out = world.issue()
+    from verifier import b45decode
+    from verifier._cose import decode_sign1
+
+    kid8 = decode_sign1(b45decode(out["qr"][5:])).kid
+    assert kid8 != signing.tenant_ring(settings, tenant).find(new_kid, 0).cose_kid
