@@ -41,22 +41,9 @@ INDEXED_STATES = ("active", "suspended", "revoked", "replaced")
 def collect_entries(
     session: Session, *, tenant_id: int, now: datetime
 ) -> dict[str, list[list[Any]]]:
-    """canonical plate → [[number, list, idx, nbf, exp, [zones], type], ...] (one query each)."""
+    """canonical plate → [[number, list, idx, nbf, exp, [zones], type], ...] in one query;
+    each permit's newest QR token gives the (list, idx)."""
     at = int(now.timestamp())
-    newest: dict[Any, tuple[int, int]] = {}
-    token_rows = session.execute(
-        select(PermitToken.permit_id, PermitToken.list_no, PermitToken.idx)
-        .join(Permit, Permit.id == PermitToken.permit_id)
-        .where(
-            Permit.tenant_id == tenant_id,
-            Permit.state.in_(INDEXED_STATES),
-            Permit.valid_until > now,
-            PermitToken.kind == "qr",
-        )
-        .order_by(PermitToken.id)
-    )
-    for permit_id, list_no, idx in token_rows:
-        newest[permit_id] = (int(list_no), int(idx))
     rows = session.execute(
         select(
             PermitPlate.plate,
@@ -66,24 +53,31 @@ def collect_entries(
             Permit.valid_until,
             Permit.zone_codes,
             Permit.permit_type,
+            PermitToken.id,
+            PermitToken.list_no,
+            PermitToken.idx,
         )
         .join(Permit, Permit.id == PermitPlate.permit_id)
+        .join(PermitToken, PermitToken.permit_id == Permit.id)
         .where(
             Permit.tenant_id == tenant_id,
             Permit.state.in_(INDEXED_STATES),
             Permit.valid_until > now,
+            PermitToken.kind == "qr",
         )
     )
-    entries: dict[str, list[list[Any]]] = {}
-    for plate, permit_id, number, valid_from, valid_until, zones, permit_type in rows:
-        token = newest.get(permit_id)
-        if token is None:
+    newest: dict[tuple[str, Any], tuple[int, list[Any]]] = {}
+    for plate, permit_id, number, valid_from, valid_until, zones, kind, token_id, lst, idx in rows:
+        key = (plate, permit_id)
+        seen = newest.get(key)
+        if seen is not None and seen[0] > token_id:
             continue
         exp = int(as_utc(valid_until).timestamp())
         nbf = min(int(as_utc(valid_from).timestamp()), at)
-        entries.setdefault(plate, []).append(
-            [int(number), token[0], token[1], nbf, exp, list(zones), permit_type]
-        )
+        newest[key] = (token_id, [int(number), int(lst), int(idx), nbf, exp, list(zones), kind])
+    entries: dict[str, list[list[Any]]] = {}
+    for (plate, _permit_id), (_token_id, entry) in newest.items():
+        entries.setdefault(plate, []).append(entry)
     return entries
 
 
