@@ -63,7 +63,6 @@ class Settings(BaseSettings):
     status_list_exp_seconds: int = Field(default=7 * 24 * 3600, ge=60)
     status_list_refresh_seconds: int = Field(default=6 * 3600, ge=60)
     plate_index_exp_seconds: int = Field(default=24 * 3600, ge=60)
-    retention_erase_after_days: int = Field(default=365, ge=0)
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "text"] = "json"
