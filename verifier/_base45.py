@@ -5,9 +5,10 @@ alphabet, a triplet whose value exceeds 0xFFFF, a final pair whose value exceeds
 length ≡ 1 (mod 3). Every failure is ``DecodeError(Reason.BAD_BASE45)``.
 
 Decoding is vectorised without numpy: the text is mapped to digit values with
-``bytes.translate``, the three digit columns are spread into 32-bit lanes of three big
-integers, and ``a + 45·b + 2025·c`` is one big-integer expression (no lane can carry into the
-next: the maximum is 91,124 < 2³²). A lane above 0xFFFF shows as a non-zero second byte.
+``bytes.translate`` and read as one big integer whose 24-bit lanes are the triplets
+``(a, b, c)``; three masks pull out the digit columns and ``a + 45·b + 2025·c`` is one
+big-integer expression (no lane can carry into the next: the maximum is 91,124 < 2²⁴). A lane
+above 0xFFFF shows as a non-zero top byte, found with one more mask.
 """
 
 from __future__ import annotations
@@ -41,6 +42,19 @@ def b45encode(data: bytes) -> str:
     return out
 
 
+# per number of triplets m: a mask with 0xFF in the low byte of every 24-bit lane, and one with
+# 0xFF in the top byte (constants, built once per length; QR texts have at most 333 triplets)
+_MASKS: dict[int, tuple[int, int]] = {}
+_MAX_CACHED_MASKS = 400
+
+
+def _masks(m: int) -> tuple[int, int]:
+    masks = (int.from_bytes(b"\x00\x00\xff" * m, "big"), int.from_bytes(b"\xff\x00\x00" * m, "big"))
+    if m <= _MAX_CACHED_MASKS:
+        _MASKS[m] = masks
+    return masks
+
+
 def _bad(detail: str) -> DecodeError:
     return DecodeError(Reason.BAD_BASE45, detail)
 
@@ -63,20 +77,18 @@ def b45decode(text: str) -> bytes:
         raise _bad("character outside the alphabet")
     full = n - rest
     m = full // 3
-    out = bytearray(2 * m + (rest >> 1))
     if m:
-        lanes = bytearray(4 * m)
-        lanes[3::4] = vals[0:full:3]
-        a = int.from_bytes(lanes, "big")
-        lanes[3::4] = vals[1:full:3]
-        b = int.from_bytes(lanes, "big")
-        lanes[3::4] = vals[2:full:3]
-        c = int.from_bytes(lanes, "big")
-        summed = (a + 45 * b + 2025 * c).to_bytes(4 * m, "big")
-        if summed[1::4].count(0) != m:
+        low, top = _MASKS.get(m) or _masks(m)
+        x = int.from_bytes(vals if full == n else vals[:full], "big")
+        summed = (x >> 16 & low) + 45 * (x >> 8 & low) + 2025 * (x & low)
+        if summed & top:
             raise _bad("triplet value above 0xFFFF")
-        out[0 : 2 * m : 2] = summed[2::4]
-        out[1 : 2 * m : 2] = summed[3::4]
+        lanes = summed.to_bytes(3 * m, "big")
+        out = bytearray(2 * m + (rest >> 1))
+        out[0 : 2 * m : 2] = lanes[1::3]
+        out[1 : 2 * m : 2] = lanes[2::3]
+    else:
+        out = bytearray(rest >> 1)
     if rest:
         v = vals[full] + 45 * vals[full + 1]
         if v > 0xFF:

@@ -71,3 +71,42 @@ def test_hostile_text_decodes_or_fails_with_reason(text: str) -> None:
         assert exc.reason is Reason.BAD_BASE45
     else:
         assert b45encode(raw) == text  # strict: one text per byte string
+
+
+def test_every_triplet_against_the_definition() -> None:
+    # all 45³ triplets in one text: the valid ones decode to c·2025 + b·45 + a (RFC 9285 §4),
+    # and each invalid one is refused wherever it stands among valid ones
+    valid = []
+    for c in range(45):
+        for b in range(45):
+            for a in range(45):
+                value = a + 45 * b + 2025 * c
+                triplet = ALPHABET[a] + ALPHABET[b] + ALPHABET[c]
+                if value <= 0xFFFF:
+                    valid.append((triplet, value))
+                else:
+                    for text in (triplet, "000" + triplet, triplet + "000", triplet + "00"):
+                        if value >= 0x10000 + 2025 * 44 and text != triplet:
+                            continue  # a sample of positions for the largest values is enough
+                        with pytest.raises(DecodeError) as info:
+                            b45decode(text)
+                        assert info.value.reason is Reason.BAD_BASE45
+    for start in range(0, len(valid), 20_000):  # MAX_BASE45_CHARS is 65,536
+        chunk = valid[start : start + 20_000]
+        text = "".join(t for t, _ in chunk)
+        expected = b"".join(v.to_bytes(2, "big") for _, v in chunk)
+        assert b45decode(text) == expected
+        assert b45decode(text + "U5") == expected + b"\xff"
+
+
+@pytest.mark.parametrize("position", [0, 1, 7, 40])
+def test_invalid_triplet_or_pair_anywhere_is_refused(position: int) -> None:
+    triplets = ["000"] * 41
+    triplets[position] = "GGW"  # 0xFFFF + 1
+    for tail in ("", "00"):
+        with pytest.raises(DecodeError) as info:
+            b45decode("".join(triplets) + tail)
+        assert info.value.reason is Reason.BAD_BASE45
+    with pytest.raises(DecodeError) as info:
+        b45decode("000" * position + "V5")  # final pair 0x100
+    assert info.value.reason is Reason.BAD_BASE45
