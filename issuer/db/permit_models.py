@@ -244,7 +244,7 @@ class TrustBundleRecord(Base):
 
     seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     fingerprint: Mapped[str] = mapped_column(String(64))
-    body: Mapped[bytes] = mapped_column(LargeBinary)
+    body: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)  # loaded for a 200 only
     etag: Mapped[str] = mapped_column(String(80))
     iat: Mapped[int] = mapped_column(Integer)
     exp: Mapped[int] = mapped_column(Integer)

@@ -77,13 +77,13 @@ def get_trust_bundle(
 ) -> Response:
     """The signed trust bundle (DESIGN §3.4); `seq` grows whenever its content changes."""
     record = service.trust_bundle(session, settings, now=clock.now())
-    return _serve(
-        request,
-        record.body,
-        record.etag,
-        TRUST_BUNDLE_TYPE,
-        "public, max-age=60, must-revalidate",
-    )
+    cache_control = "public, max-age=60, must-revalidate"
+    if _matches(request, record.etag):  # answered without loading the body
+        return Response(
+            status_code=304,
+            headers={"ETag": record.etag, "Cache-Control": cache_control, "Vary": "Accept"},
+        )
+    return _serve(request, record.body, record.etag, TRUST_BUNDLE_TYPE, cache_control)
 
 
 @router.get(
