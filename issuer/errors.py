@@ -36,6 +36,7 @@ class ErrorCode(StrEnum):
     ALREADY_EXISTS = "already_exists"
     IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
     IDEMPOTENCY_IN_PROGRESS = "idempotency_in_progress"
+    IDEMPOTENCY_RECORD_UNREADABLE = "idempotency_record_unreadable"
     APPLICATION_REFUSED = "application_refused"
     REQUEST_TOO_LARGE = "request_too_large"
     IMPORT_TOO_LARGE = "import_too_large"
@@ -57,6 +58,7 @@ TITLES: dict[ErrorCode, str] = {
     ErrorCode.ALREADY_EXISTS: "The object already exists",
     ErrorCode.IDEMPOTENCY_KEY_REUSED: "Idempotency-Key reused with a different request",
     ErrorCode.IDEMPOTENCY_IN_PROGRESS: "A request with this Idempotency-Key is in progress",
+    ErrorCode.IDEMPOTENCY_RECORD_UNREADABLE: "Stored answer to this Idempotency-Key unreadable",
     ErrorCode.APPLICATION_REFUSED: "The application was refused",
     ErrorCode.REQUEST_TOO_LARGE: "Request body too large",
     ErrorCode.IMPORT_TOO_LARGE: "Import too large",

@@ -10,21 +10,35 @@ first answer (`idempotency_wait_seconds`) and gets it, or 409 `idempotency_in_pr
 first is still running then; a retry after completion gets the stored first answer; the same
 key with another body gets 422 `idempotency_key_reused`. The claim is made only after the
 credential verified, so nobody can poison another client's keys.
+
+Secrets at rest: answers can hold live secrets (an offer's pre-authorized code and tx_code), so
+a record keeps only HMAC-SHA256(server secret, key) and the answer sealed with AES-256-GCM under
+a key derived (HKDF-SHA256) from the server secret *and* the raw Idempotency-Key, with the
+record's id, client, key hash, status and content type as associated data. A database dump
+alone, or the server secret with a guessed key, opens nothing. A record that does not open
+(tampered, or the server secret changed) fails closed: 409 `idempotency_record_unreadable`,
+never a second execution.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import logging
+import os
 import re
 import tempfile
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 import anyio
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from sqlalchemy import delete, select, update
@@ -37,6 +51,7 @@ from issuer.db.models import IdempotencyRecord
 from issuer.errors import Conflict, ErrorCode, InvalidRequest
 from issuer.logs import request_id_var
 from issuer.problems import problem_body
+from issuer.settings import resolve_server_secret
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +64,10 @@ IMPORT_PATH_PREFIX = "/api/v1/imports/"
 STALE_CLAIM = timedelta(minutes=2)
 _MAX_STORED_RESPONSE_BYTES = 1024 * 1024
 _SPOOL_MEMORY_BYTES = 1024 * 1024
+_SEAL_VERSION = b"\x01"
+_SEAL_NONCE_BYTES = 12
+_KEY_HASH_LABEL = b"buergerid/idempotency-key-hash/v1\0"
+_HKDF_SALT = b"buergerid/idempotency-answer/v1"
 
 
 async def _send_problem(send: Send, status: int, code: ErrorCode, path: str) -> None:
@@ -207,13 +226,94 @@ class BodyLimitMiddleware:
             await _send_problem(send, 413, ErrorCode.REQUEST_TOO_LARGE, path)
 
 
+def idempotency_secret(app: Any) -> bytes:
+    """The app's server secret (resolved once, then kept on `app.state`)."""
+    state = app.state
+    secret: bytes | None = getattr(state, "idempotency_secret", None)
+    if secret is None:
+        secret = resolve_server_secret(state.settings)
+        state.idempotency_secret = secret
+    return secret
+
+
+def hash_idempotency_key(secret: bytes, key: str) -> str:
+    """HMAC-SHA256 of an Idempotency-Key under the server secret, hex (what a record keeps)."""
+    return hmac.new(secret, _KEY_HASH_LABEL + key.encode(), hashlib.sha256).hexdigest()
+
+
 @dataclass(slots=True)
 class IdempotencyContext:
-    """What the middleware learnt about a POST with an Idempotency-Key (in the ASGI scope)."""
+    """What the middleware learnt about a POST with an Idempotency-Key (in the ASGI scope).
 
-    key: str
+    `key` and `secret` live only in memory: they hash the key and seal the stored answer.
+    """
+
+    key: str = field(repr=False)
     request_hash: str
+    secret: bytes = field(repr=False)
     record_id: int | None = None  # set by the claim in deps.py
+    client_id: uuid.UUID | None = None  # set by the claim
+    key_hash: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.key_hash = hash_idempotency_key(self.secret, self.key)
+
+
+class UnreadableRecord(Exception):
+    """A stored answer did not open (tampered, or another server secret)."""
+
+
+def _answer_aad(
+    record_id: int, client_id: uuid.UUID, key_hash: str, status: int, content_type: str | None
+) -> bytes:
+    parts = (str(record_id), str(client_id), key_hash, str(status), content_type or "")
+    return _SEAL_VERSION + b"\0".join(p.encode("utf-8") for p in parts)
+
+
+def _answer_key(ctx: IdempotencyContext, client_id: uuid.UUID) -> AESGCM:
+    """AES-256-GCM under HKDF-SHA256(ikm = server secret, info = client + raw key)."""
+    hkdf = HKDF(
+        algorithm=hashes.SHA256(),
+        length=32,
+        salt=_HKDF_SALT,
+        info=client_id.bytes + b"\0" + ctx.key.encode(),
+    )
+    return AESGCM(hkdf.derive(ctx.secret))
+
+
+def seal_answer(
+    ctx: IdempotencyContext,
+    *,
+    record_id: int,
+    client_id: uuid.UUID,
+    status: int,
+    content_type: str | None,
+    body: bytes,
+) -> bytes:
+    """version (1) || nonce (12) || AES-256-GCM(body) with the record's fields as AAD."""
+    nonce = os.urandom(_SEAL_NONCE_BYTES)
+    aad = _answer_aad(record_id, client_id, ctx.key_hash, status, content_type)
+    return _SEAL_VERSION + nonce + _answer_key(ctx, client_id).encrypt(nonce, body, aad)
+
+
+def open_answer(
+    ctx: IdempotencyContext,
+    *,
+    record_id: int,
+    client_id: uuid.UUID,
+    status: int,
+    content_type: str | None,
+    sealed: bytes,
+) -> bytes:
+    """The stored answer's body, or `UnreadableRecord`."""
+    head = len(_SEAL_VERSION) + _SEAL_NONCE_BYTES
+    if len(sealed) < head + 16 or not sealed.startswith(_SEAL_VERSION):
+        raise UnreadableRecord()
+    aad = _answer_aad(record_id, client_id, ctx.key_hash, status, content_type)
+    try:
+        return _answer_key(ctx, client_id).decrypt(sealed[1:head], sealed[head:], aad)
+    except InvalidTag as exc:
+        raise UnreadableRecord() from exc
 
 
 class IdempotentReplay(Exception):
@@ -251,13 +351,14 @@ def _try_insert_claim(
             record = IdempotencyRecord(
                 tenant_id=tenant_id,
                 client_id=client_id,
-                key=ctx.key,
+                key_hash=ctx.key_hash,
                 request_hash=ctx.request_hash,
                 created_at=now,
             )
             session.add(record)
             session.flush()
             ctx.record_id = record.id
+            ctx.client_id = client_id
         return True
     except IntegrityError:
         return False
@@ -271,7 +372,8 @@ def _inspect_claim(
     with factory() as session, session.begin():
         existing = session.scalars(
             select(IdempotencyRecord).where(
-                IdempotencyRecord.client_id == client_id, IdempotencyRecord.key == ctx.key
+                IdempotencyRecord.client_id == client_id,
+                IdempotencyRecord.key_hash == ctx.key_hash,
             )
         ).first()
         if existing is None:  # released by a failed first request: claim again
@@ -279,9 +381,20 @@ def _inspect_claim(
         if existing.request_hash != ctx.request_hash:
             raise InvalidRequest(ErrorCode.IDEMPOTENCY_KEY_REUSED)
         if existing.status_code is not None:
-            raise IdempotentReplay(
-                existing.status_code, existing.content_type, existing.response_body or b""
-            )
+            try:
+                body = open_answer(
+                    ctx,
+                    record_id=existing.id,
+                    client_id=client_id,
+                    status=existing.status_code,
+                    content_type=existing.content_type,
+                    sealed=existing.response_body or b"",
+                )
+            except UnreadableRecord:
+                # fail closed: never run the request a second time
+                log.warning("idempotency_record_unreadable", extra={"record": existing.id})
+                raise Conflict(ErrorCode.IDEMPOTENCY_RECORD_UNREADABLE) from None
+            raise IdempotentReplay(existing.status_code, existing.content_type, body)
         if existing.created_at > now - STALE_CLAIM:
             return False
         # the first request died without an answer: take the claim over
@@ -297,6 +410,7 @@ def _inspect_claim(
         if taken.rowcount != 1:  # type: ignore[attr-defined]
             return False
         ctx.record_id = existing.id
+        ctx.client_id = client_id
         return True
 
 
@@ -334,19 +448,30 @@ def purge_idempotency_records(session: Session, *, before: datetime) -> int:
 
 def _finish_claim(
     factory: sessionmaker[Session],
-    record_id: int,
+    ctx: IdempotencyContext,
     status: int,
     content_type: str | None,
     body: bytes | None,
 ) -> None:
+    """Store the sealed answer, or (`body` None) release the claim."""
+    record_id = ctx.record_id
+    assert record_id is not None
     with factory() as session, session.begin():
-        if body is None:
+        if body is None or ctx.client_id is None:
             session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.id == record_id))
         else:
+            sealed = seal_answer(
+                ctx,
+                record_id=record_id,
+                client_id=ctx.client_id,
+                status=status,
+                content_type=content_type,
+                body=body,
+            )
             session.execute(
                 update(IdempotencyRecord)
                 .where(IdempotencyRecord.id == record_id)
-                .values(status_code=status, content_type=content_type, response_body=body)
+                .values(status_code=status, content_type=content_type, response_body=sealed)
             )
 
 
@@ -386,7 +511,9 @@ class IdempotencyMiddleware:
                 if not message.get("more_body", False):
                     break
             spool.seek(0)
-            ctx = IdempotencyContext(key=key, request_hash=digest.hexdigest())
+            ctx = IdempotencyContext(
+                key=key, request_hash=digest.hexdigest(), secret=idempotency_secret(scope["app"])
+            )
             scope[IDEMPOTENCY_SCOPE_KEY] = ctx
             await self._run(scope, receive, send, spool, ctx)
         finally:
@@ -455,10 +582,9 @@ class IdempotencyMiddleware:
                 content_type = value.decode("latin-1")
         keep = status < 500 and len(body) <= _MAX_STORED_RESPONSE_BYTES
         factory = scope["app"].state.session_factory
-        record_id = ctx.record_id
         try:
             await anyio.to_thread.run_sync(
-                _finish_claim, factory, record_id, status, content_type, body if keep else None
+                _finish_claim, factory, ctx, status, content_type, body if keep else None
             )
         except Exception as exc:  # the answer still goes out; a retry then re-runs
             log.error("idempotency_store_failed", extra={"exc_type": type(exc).__name__})
@@ -467,7 +593,7 @@ class IdempotencyMiddleware:
         assert ctx.record_id is not None
         factory = scope["app"].state.session_factory
         try:
-            await anyio.to_thread.run_sync(_finish_claim, factory, ctx.record_id, 0, None, None)
+            await anyio.to_thread.run_sync(_finish_claim, factory, ctx, 0, None, None)
         except Exception as exc:
             log.error("idempotency_release_failed", extra={"exc_type": type(exc).__name__})
 

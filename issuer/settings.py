@@ -17,6 +17,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 log = logging.getLogger(__name__)
 
 DEV_PASSPHRASE_FILE = "dev-passphrase"
+DEV_SERVER_SECRET_FILE = "dev-server-secret"
+MIN_SERVER_SECRET_CHARS = 32
 
 
 class Settings(BaseSettings):
@@ -33,6 +35,9 @@ class Settings(BaseSettings):
     public_base_url: str = ""
     # None: a development passphrase file in data_dir (0600, with a warning); refused in production
     key_passphrase: SecretStr | None = None
+    # keys stored Idempotency-Key answers (middleware.py); None: a development file in data_dir
+    # (0600, with a warning); refused in production
+    server_secret: SecretStr | None = None
 
     max_request_bytes: int = Field(default=64 * 1024, ge=1024)
     max_import_bytes: int = Field(default=256 * 1024 * 1024, ge=1024)
@@ -74,9 +79,15 @@ class Settings(BaseSettings):
             self.database_url = f"sqlite:///{self.data_dir / 'buergerid.db'}"
         if not self.public_base_url:
             self.public_base_url = f"http://{self.host}:{self.port}"
+        if self.server_secret is not None and (
+            len(self.server_secret.get_secret_value()) < MIN_SERVER_SECRET_CHARS
+        ):
+            raise ValueError(f"server_secret needs at least {MIN_SERVER_SECRET_CHARS} characters")
         if self.environment == "production":
             if self.key_passphrase is None:
                 raise ValueError("key_passphrase is required in production (no dev fallback)")
+            if self.server_secret is None:
+                raise ValueError("server_secret is required in production (no dev fallback)")
             if self.database_url.startswith("sqlite"):
                 log.warning("production_on_sqlite")
         return self
@@ -103,3 +114,26 @@ def resolve_key_passphrase(settings: Settings) -> str:
         fh.write(value + "\n")
     log.warning("dev_passphrase_generated", extra={"file": path.name})
     return value
+
+
+def resolve_server_secret(settings: Settings) -> bytes:
+    """The server secret: configured, or a generated development one (0600, warned)."""
+    if settings.server_secret is not None:
+        return settings.server_secret.get_secret_value().encode()
+    if settings.environment == "production":  # the validator refuses this; belt and braces
+        raise ValueError("server_secret is required in production")
+    path = settings.data_dir / DEV_SERVER_SECRET_FILE
+    if not path.exists():
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another worker made it first: use theirs
+            pass
+        else:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(secrets.token_urlsafe(48) + "\n")
+            log.warning("dev_server_secret_generated", extra={"file": path.name})
+    value = path.read_text(encoding="utf-8").strip()
+    if len(value) < MIN_SERVER_SECRET_CHARS:
+        raise ValueError(f"{path.name} holds no usable server secret")
+    return value.encode()

@@ -212,14 +212,16 @@ class IdempotencyRecord(Base):
     """First answer to a POST with an Idempotency-Key, per API credential's client."""
 
     __tablename__ = "idempotency_records"
-    __table_args__ = (UniqueConstraint("client_id", "key"),)
+    __table_args__ = (UniqueConstraint("client_id", "key_hash"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     tenant_id: Mapped[int | None] = mapped_column(Integer)
     client_id: Mapped[uuid.UUID] = mapped_column(Uuid)
-    key: Mapped[str] = mapped_column(String(255))
+    # HMAC-SHA256 (server secret) of the Idempotency-Key, hex; the key itself is never stored
+    key_hash: Mapped[str] = mapped_column(String(64))
     request_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     status_code: Mapped[int | None] = mapped_column(Integer)  # None while in progress
     content_type: Mapped[str | None] = mapped_column(String(100))
+    # AES-256-GCM sealed (issuer/middleware.py): version, nonce, ciphertext and tag
     response_body: Mapped[bytes | None] = mapped_column(LargeBinary)

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from starlette.testclient import TestClient
 
 from issuer.db.models import IdempotencyRecord, Resident
-from issuer.middleware import IdempotencyContext, claim_idempotency_key
+from issuer.middleware import IdempotencyContext, claim_idempotency_key, idempotency_secret
 from issuer.services.clock import FixedClock
 from tests.issuer.test_registry_data import resident
 from tests.support.db import ApiClientFactory
@@ -102,7 +102,7 @@ def _preclaim(app: FastAPI, creds: Any, key: str, body: bytes, now: Any) -> Idem
     import hashlib
 
     digest = hashlib.sha256(b"POST\0/api/v1/residents\0\0" + body).hexdigest()
-    ctx = IdempotencyContext(key=key, request_hash=digest)
+    ctx = IdempotencyContext(key=key, request_hash=digest, secret=idempotency_secret(app))
     claim_idempotency_key(
         app.state.session_factory,
         ctx,
@@ -154,7 +154,7 @@ def test_in_flight_duplicate_waits_for_the_first_answer(
     # the first request finishes while the duplicate waits (or before it looks: same answer)
     finisher = threading.Thread(
         target=_finish_claim,
-        args=(app.state.session_factory, ctx.record_id, 201, "application/json", first_answer),
+        args=(app.state.session_factory, ctx, 201, "application/json", first_answer),
     )
     finisher.start()
     headers = {**creds.headers, "Idempotency-Key": "k-7", "Content-Type": "application/json"}

@@ -42,7 +42,8 @@ def test_passphrase_stays_out_of_repr() -> None:
 def test_production_needs_a_passphrase() -> None:
     with pytest.raises(ValidationError):
         Settings(environment="production")
-    assert Settings(environment="production", key_passphrase="x" * 20).environment == "production"
+    configured = Settings(environment="production", key_passphrase="x" * 20, server_secret="s" * 32)
+    assert configured.environment == "production"
 
 
 def test_dev_passphrase_is_generated_once_with_0600(tmp_path: Path) -> None:

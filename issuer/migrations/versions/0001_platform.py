@@ -56,14 +56,16 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("tenant_id", sa.Integer(), nullable=True),
         sa.Column("client_id", sa.Uuid(), nullable=False),
-        sa.Column("key", sa.String(length=255), nullable=False),
+        sa.Column("key_hash", sa.String(length=64), nullable=False),
         sa.Column("request_hash", sa.String(length=64), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("status_code", sa.Integer(), nullable=True),
         sa.Column("content_type", sa.String(length=100), nullable=True),
         sa.Column("response_body", sa.LargeBinary(), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_idempotency_records")),
-        sa.UniqueConstraint("client_id", "key", name=op.f("uq_idempotency_records_client_id_key")),
+        sa.UniqueConstraint(
+            "client_id", "key_hash", name=op.f("uq_idempotency_records_client_id_key_hash")
+        ),
     )
     op.create_table(
         "tenants",
