@@ -34,7 +34,7 @@ MAX_CBOR_BYTES = 4 * 1024 * 1024
 COSE_TAGS = frozenset({16, 17, 18, 61, 96, 97, 98})
 """Tags :func:`loads` lets through by default: the COSE message tags and CWT (RFC 8392)."""
 
-__all__ = ["COSE_TAGS", "MAX_CBOR_BYTES", "MAX_DEPTH", "dumps", "loads"]
+__all__ = ["COSE_TAGS", "MAX_CBOR_BYTES", "MAX_DEPTH", "dumps", "loads", "loads_deterministic"]
 
 
 def _canonicalise(obj: object) -> object:
@@ -59,8 +59,31 @@ def dumps(obj: object) -> bytes:
     return _encode(_canonicalise(obj))
 
 
-def _scan(data: bytes, max_depth: int, tags: frozenset[int] | None) -> int:
-    """Walk the item headers; returns the number of map entries declared. Raises ValueError."""
+_BSTR_CONTENT_OFFSET = {0x58: 2, 0x59: 3, 0x5A: 5, 0x5B: 9}
+
+
+def _check_bignum(data: bytes, pos: int) -> None:
+    """Deterministic CBOR: a bignum (tag 2 or 3) only for a value beyond 64 bits (RFC 8949
+    §3.4.3 and §4.2.1), so its bstr has more than 8 bytes and no leading zero byte."""
+    ib = data[pos]
+    if 0x49 <= ib <= 0x57:
+        first = data[pos + 1]
+    elif ib in _BSTR_CONTENT_OFFSET:
+        first = data[pos + _BSTR_CONTENT_OFFSET[ib]]  # the length is checked when scanned
+    else:
+        raise ValueError("bignum that fits in an integer, or not over a bstr")
+    if first == 0:
+        raise ValueError("bignum with a leading zero byte")
+
+
+def _scan(
+    data: bytes, max_depth: int, tags: frozenset[int] | None, deterministic: bool = False
+) -> int:
+    """Walk the item headers; returns the number of map entries declared. Raises ValueError.
+
+    ``deterministic``: also refuse arguments not in their shortest form and bignums for values
+    that fit in an integer (RFC 8949 §4.2.1; floats are not checked).
+    """
     n = len(data)
     pos = 0
     stack: list[int] = []
@@ -76,12 +99,16 @@ def _scan(data: bytes, max_depth: int, tags: frozenset[int] | None) -> int:
             elif ai == 24:
                 val = data[pos]
                 pos += 1
+                if deterministic and val < 24 and ib < 0xE0:
+                    raise ValueError("argument not in its shortest form")
             elif ai < 28:
                 size = 1 << (ai - 24)
                 if pos + size > n:
                     raise ValueError("truncated")
                 val = int.from_bytes(data[pos : pos + size], "big")
                 pos += size
+                if deterministic and ib < 0xE0 and val >> (4 * size) == 0:
+                    raise ValueError("argument not in its shortest form")
             else:
                 raise ValueError("indefinite length or reserved value")
             major = ib >> 5
@@ -105,6 +132,8 @@ def _scan(data: bytes, max_depth: int, tags: frozenset[int] | None) -> int:
                 else:  # tag
                     if tags is not None and val not in tags:
                         raise ValueError("tag not allowed")
+                    if deterministic and (val == 2 or val == 3):
+                        _check_bignum(data, pos)
                     count = 1
                 if count:
                     if count > n - pos:
@@ -217,8 +246,15 @@ def loads(
         value = _round_trip(data, max_depth)
         if value is not None:
             return value
+    return _scanned_loads(data, max_depth, reason, tags, False)
+
+
+def _scanned_loads(
+    data: bytes, max_depth: int, reason: Reason, tags: frozenset[int] | None, deterministic: bool
+) -> Any:
+    """The general path: the header scan, then ``cbor2`` with map entries counted."""
     try:
-        pairs = _scan(data, max_depth, tags)
+        pairs = _scan(data, max_depth, tags, deterministic)
     except ValueError as exc:
         raise DecodeError(reason, str(exc)) from None
     if not pairs:
@@ -239,3 +275,61 @@ def loads(
     if counted[0] != pairs:
         raise DecodeError(reason, "duplicate map key")
     return value
+
+
+# nesting heads (arrays, maps, tags) -> 1, heads of possibly stateful tags -> 2, others -> 0
+_HEADS = bytes(2 if 0xD8 <= b <= 0xDB else 1 if 0x80 <= b <= 0xDB else 0 for b in range(256))
+
+
+def loads_deterministic(
+    data: bytes,
+    *,
+    reason: Reason,
+    max_bytes: int = MAX_CBOR_BYTES,
+    max_depth: int = MAX_DEPTH,
+) -> Any:
+    """One strict, bounded CBOR item that must also be deterministically encoded as far as
+    values go (RFC 8949 §4.2.1: shortest arguments, definite lengths, no bignum for a value
+    that fits in an integer; map key order and float widths are not checked). Every tag is
+    allowed. Any failure is ``DecodeError(reason)``.
+
+    Fast path: ``cbor2`` decodes and re-encodes the value; byte-identical output proves all
+    of the above plus no duplicate keys and no trailing bytes. Anything else takes the header
+    scan with the same rules, which names the failure (or accepts, e.g. a short float).
+    """
+    if type(data) is not bytes:
+        if not isinstance(data, bytearray | memoryview):
+            raise DecodeError(reason, "not bytes")
+        data = bytes(data)
+    if len(data) > max_bytes:
+        raise DecodeError(reason, "input too large")
+    heads = data.translate(_HEADS)
+    stateful = heads.count(2)
+    if not stateful and heads.count(1) <= max_depth:  # depth safe; a per-thread decoder is too
+        try:
+            decoder = _local.decoder
+        except AttributeError:
+            decoder = _local.decoder = cbor2.CBORDecoder(io.BytesIO(b""), read_size=4096)
+        try:
+            value = decoder.decode_from_bytes(data)
+        except Exception:  # let the scan decide and name the failure
+            del _local.decoder  # never reuse a decoder left in an unknown state
+        else:
+            try:
+                out, encoder = _local.encoder
+            except AttributeError:
+                out = io.BytesIO()
+                encoder = cbor2.CBOREncoder(out)
+                _local.encoder = (out, encoder)
+            out.seek(0)
+            out.truncate()
+            try:
+                encoder.encode(value)
+            except Exception:
+                del _local.encoder  # never reuse an encoder left in an unknown state
+            else:
+                if len(data) > 65_536:  # do not keep a large buffer alive in the thread
+                    del _local.encoder
+                if out.getvalue() == data:
+                    return value
+    return _scanned_loads(data, max_depth, reason, None, True)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from verifier._cbor import dumps, loads
+from verifier._cbor import dumps, loads_deterministic
 from verifier._errors import DecodeError, Reason
 from verifier._plates import all_canonical_plates, all_canonical_zones
 
@@ -101,8 +101,12 @@ def _array(value: object, name: str, max_items: int) -> list[Any] | tuple[Any, .
 
 
 def decode_claims_map(payload: bytes) -> dict[Any, Any]:
-    """The CWT claims set of a COSE payload, decoded bounded; ``BAD_CLAIMS`` unless a map."""
-    claims = loads(payload, reason=Reason.BAD_CLAIMS, max_bytes=MAX_CLAIMS_BYTES, tags=None)
+    """The CWT claims set of a COSE payload, decoded bounded; ``BAD_CLAIMS`` unless a map.
+
+    The signed payload is deterministic CBOR (DESIGN §3): integers (times included) in their
+    shortest form, never as bignums, definite lengths only.
+    """
+    claims = loads_deterministic(payload, reason=Reason.BAD_CLAIMS, max_bytes=MAX_CLAIMS_BYTES)
     if type(claims) is not dict:
         raise _bad("claims set is not a map")
     return claims

@@ -2,10 +2,12 @@
 
 Our own messages (permit QR, status list, trust bundle, plate index) follow
 ``PERMIT_PROFILE``: CBOR tag 18, protected header ``{1: alg, 4: kid[, 16: content type]}``
-with ``alg`` in ``PERMIT_ALGS`` and a bstr ``kid``, unprotected header ``{}``, empty external
-AAD. ``CONFORMANCE_PROFILE`` widens decoding for third-party suites (DCC, COSE working group):
-untagged messages, tag 61 (CWT) around tag 18, a kid in the unprotected header or none, and
-every algorithm of ``Alg``. Neither profile accepts ``alg`` outside the protected header.
+with a bstr ``kid`` and ``alg`` in ``PERMIT_ALGS`` (checked in that order, DESIGN §4 step 3:
+a missing kid is ``bad_cose`` whatever the alg), unprotected header ``{}`` (refused
+otherwise), empty external AAD. ``CONFORMANCE_PROFILE`` widens decoding for third-party
+suites (DCC, COSE working group): untagged messages, tag 61 (CWT) around tag 18, a kid in
+the unprotected header or none, and every algorithm of ``Alg``. Neither profile accepts
+``alg`` outside the protected header.
 """
 
 from __future__ import annotations
@@ -44,9 +46,12 @@ class CoseProfile:
     """True: a bstr kid must be present; False: a missing kid reads as ``b""``."""
     kid_in_unprotected: bool = False
     """True: the protected kid first, else the unprotected one (DCC rule)."""
+    empty_unprotected: bool = False
+    """True: the unprotected header must be the empty map (DESIGN §3.2): anything in it is
+    unsigned and would make one message readable as many different byte strings."""
 
 
-PERMIT_PROFILE = CoseProfile()
+PERMIT_PROFILE = CoseProfile(empty_unprotected=True)
 CONFORMANCE_PROFILE = CoseProfile(
     algorithms=frozenset(Alg), require_tag=False, require_kid=False, kid_in_unprotected=True
 )
@@ -203,11 +208,9 @@ def _decode_sign1(data: bytes, reason: Reason, profile: CoseProfile, max_bytes: 
         raise DecodeError(reason, "header label both protected and unprotected")
     if HEADER_CRIT in protected or HEADER_CRIT in unprotected:
         raise DecodeError(reason, "critical header parameters are not supported")  # RFC 9052 §3.1
-    if HEADER_ALG not in protected:
-        raise DecodeError(reason, "no protected alg")
-    alg = protected[HEADER_ALG]
-    if type(alg) is not int or alg not in profile.algorithms:
-        raise DecodeError(Reason.UNSUPPORTED_ALG, "algorithm not supported")
+    if unprotected and profile.empty_unprotected:
+        raise DecodeError(reason, "unprotected header is not empty")
+    # DESIGN §4 step 3: a bstr kid (bad_cose) before a supported alg (unsupported_alg)
     kid = protected.get(HEADER_KID)
     if kid is None and profile.kid_in_unprotected:
         kid = unprotected.get(HEADER_KID)
@@ -215,6 +218,11 @@ def _decode_sign1(data: bytes, reason: Reason, profile: CoseProfile, max_bytes: 
         kid = b""
     if type(kid) is not bytes:
         raise DecodeError(reason, "no bstr kid")
+    if HEADER_ALG not in protected:
+        raise DecodeError(reason, "no protected alg")
+    alg = protected[HEADER_ALG]
+    if type(alg) is not int or alg not in profile.algorithms:
+        raise DecodeError(Reason.UNSUPPORTED_ALG, "algorithm not supported")
     content_type = protected.get(HEADER_CONTENT_TYPE)
     return Sign1(
         protected_bytes=protected_bytes,

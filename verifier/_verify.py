@@ -77,11 +77,8 @@ def verify(
         if len(qr_text) > MAX_QR_CHARS or not qr_text.startswith(PREFIX):
             raise VerifierError(Reason.UNSUPPORTED_FORMAT)
         # 2.-3. strict Base45; bounded CBOR, COSE_Sign1 shape, bstr kid, alg
+        # (PERMIT_PROFILE: the unprotected header must be empty, DESIGN §3.2)
         sign1 = _cose.decode_sign1(_base45.b45decode(qr_text[_PREFIX_LEN:]))
-        if sign1.unprotected:
-            # DESIGN §3.2: the unprotected header is an empty map; anything in it is unsigned
-            # and would make one permit readable as many different codes
-            raise VerifierError(Reason.BAD_COSE, "unprotected header is not empty")
         # 4. trust store
         _check_bundle(store, now, leeway_seconds)
         # 5. issuer and key

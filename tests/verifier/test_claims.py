@@ -208,3 +208,46 @@ def test_semantic_tags_in_claims_fail_with_reason(tag: int, content: bytes) -> N
         decode_permit_claims(decode_claims_map(data))
     except DecodeError as exc:
         assert exc.reason is Reason.BAD_CLAIMS
+
+
+# The signed payload is deterministic CBOR (DESIGN §3): an integer, a time above all, has one
+# encoding. CLAIMS encodes as {1: iss, 4: exp, 6: iat, -65537: permit} (bytewise key order).
+_PAYLOAD = encode_permit_payload(CLAIMS)
+_EXP = CLAIMS.exp.to_bytes(4, "big")
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        (b"\x04\x1a" + _EXP, b"\x04\x1b\x00\x00\x00\x00" + _EXP),  # exp in 8 bytes
+        (b"\x04\x1a" + _EXP, b"\x04\xc2\x44" + _EXP),  # exp as a bignum (tag 2)
+        (b"\x04\x1a" + _EXP, b"\x04\xc2\x49" + bytes(5) + _EXP),  # 9-byte bignum, leading zeros
+        (b"\x04\x1a" + _EXP, b"\x04\xc3\x44" + (CLAIMS.exp - 1).to_bytes(4, "big")),  # tag 3
+        (b"\xa4\x01", b"\xb8\x04\x01"),  # map length in two bytes
+        (b"\x01\x68", b"\x01\x78\x08"),  # text length in two bytes
+        (b"\x04\x19\x12\x67", b"\x04\x1a\x00\x00\x12\x67"),  # number 4711 in four bytes
+        (b"\x05\x01", b"\x05\x18\x01"),  # list 1 in two bytes
+    ],
+    ids=["exp-8-bytes", "exp-bignum", "exp-long-bignum", "exp-negative-bignum", "map-length",
+         "text-length", "number-4-bytes", "list-2-bytes"],
+)  # fmt: skip
+def test_non_deterministic_integers_are_refused(old: bytes, new: bytes) -> None:
+    assert _PAYLOAD.count(old) == 1
+    payload = _PAYLOAD.replace(old, new)
+    with pytest.raises(DecodeError) as info:
+        decode_permit_claims(decode_claims_map(payload))
+    assert info.value.reason is Reason.BAD_CLAIMS
+
+
+def test_deterministic_payloads_outside_the_round_trip_are_accepted() -> None:
+    # an ignored claim may hold a bignum beyond 64 bits (deterministic) or a half float,
+    # which cbor2 would re-encode differently: the header scan decides, and accepts
+    base = cbor2.loads(_PAYLOAD)
+    big = cbor2.dumps({**base, 99: 2**70})
+    assert decode_permit_claims(decode_claims_map(big)) == CLAIMS
+    half = _PAYLOAD.replace(b"\xa4", b"\xa5", 1) + b"\x18\x63\xf9\x3e\x00"  # 99: 1.5
+    assert decode_claims_map(half)[99] == 1.5
+    assert decode_permit_claims(decode_claims_map(half)) == CLAIMS
+    with pytest.raises(DecodeError) as info:  # the same, with the key in two bytes
+        decode_claims_map(half.replace(b"\x18\x63\xf9", b"\x19\x00\x63\xf9"))
+    assert info.value.reason is Reason.BAD_CLAIMS

@@ -183,3 +183,36 @@ def test_fast_path_equals_general_path(alg: Alg, kid: bytes, payload: bytes, sig
     with pytest.raises(DecodeError) as info:
         decode_sign1(data, profile=CoseProfile(algorithms=frozenset({Alg.ES384})))
     assert info.value.reason is Reason.UNSUPPORTED_ALG
+
+
+@pytest.mark.parametrize(
+    ("protected", "reason"),
+    [
+        ({1: -35}, Reason.BAD_COSE),  # no kid and an unsupported alg: the kid comes first
+        ({1: "ES256"}, Reason.BAD_COSE),
+        ({1: -35, 4: "kid"}, Reason.BAD_COSE),  # text kid, unsupported alg
+        ({1: -35, 4: b"k"}, Reason.UNSUPPORTED_ALG),
+    ],
+)
+def test_kid_is_checked_before_alg(protected: dict[int, Any], reason: Reason) -> None:
+    # DESIGN §4 step 3: a map with a bstr kid, else bad_cose; THEN alg, else unsupported_alg
+    with pytest.raises(DecodeError) as info:
+        decode_sign1(_rebuild(protected=cbor2.dumps(protected)))
+    assert info.value.reason is reason
+
+
+@pytest.mark.parametrize("unprotected", [{5: b"iv"}, {"x": 1}, {33: [b"cert"]}, {-1: 0}])
+def test_permit_profile_refuses_a_non_empty_unprotected_header(unprotected: Any) -> None:
+    # DESIGN §3.2: unprotected header empty; anything in it is unsigned
+    data = _rebuild(unprotected=unprotected)
+    with pytest.raises(DecodeError) as info:
+        decode_sign1(data)
+    assert info.value.reason is Reason.BAD_COSE
+    with pytest.raises(DecodeError) as info:
+        decode_sign1(data, reason=Reason.BAD_STATUS_LIST)
+    assert info.value.reason is Reason.BAD_STATUS_LIST
+    assert PERMIT_PROFILE.empty_unprotected
+    # a third-party profile may carry things there (the signature is over the rest alone)
+    msg = decode_sign1(data, profile=CoseProfile(kid_in_unprotected=True))
+    assert msg.unprotected == unprotected
+    verify_sign1(msg, EC_KEY)

@@ -89,3 +89,27 @@ def test_loaded_store_is_not_changed_by_checks(store: TrustStore, tmp_path: Path
         if case["store"] == "main" and case["kind"] == "qr":
             verify(case["input"], store, case["now"])
     assert before == (store.seq, dict(store.status), dict(store.keys), dict(store.plate_indexes))
+
+
+def _resigned(payload: bytes) -> str:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "gen_for_verify", own_vectors_root() / "generate.py"
+    )
+    assert spec is not None and spec.loader is not None
+    gen = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gen)
+    return str(gen.qr(gen.sign1(payload, gen.A1)))
+
+
+def test_claims_must_be_deterministic_integers(store: TrustStore) -> None:
+    from verifier._base45 import b45decode
+    from verifier._cose import decode_sign1
+
+    payload = decode_sign1(b45decode(VALID[5:])).payload
+    assert verify(_resigned(payload), store, NOW).outcome is Outcome.VALID
+    exp = payload[payload.index(b"\x04\x1a") + 2 :][:4]
+    for spelled in (b"\x04\x1b" + bytes(4) + exp, b"\x04\xc2\x44" + exp):  # 8 bytes; bignum
+        text = _resigned(payload.replace(b"\x04\x1a" + exp, spelled))
+        assert verify(text, store, NOW).reason is Reason.BAD_CLAIMS
