@@ -13,8 +13,17 @@ OURS = {"verifier", "keys", "issuer", "wallet_api", "mobile_sdk_stub"}
 # package -> what it must never import (ours and foreign)
 FORBIDDEN: dict[str, set[str]] = {
     "verifier": {
-        "keys", "issuer", "wallet_api", "mobile_sdk_stub",
-        "fastapi", "starlette", "sqlalchemy", "argon2", "qrcode", "alembic", "uvicorn",
+        "keys",
+        "issuer",
+        "wallet_api",
+        "mobile_sdk_stub",
+        "fastapi",
+        "starlette",
+        "sqlalchemy",
+        "argon2",
+        "qrcode",
+        "alembic",
+        "uvicorn",
     },
     "keys": {"issuer", "wallet_api", "mobile_sdk_stub", "fastapi", "starlette", "sqlalchemy"},
     "issuer": {"wallet_api", "mobile_sdk_stub"},
