@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from issuer.settings import Settings
@@ -102,9 +103,10 @@ def parse_request(body: Any, *, policy: WalletPolicy) -> tuple[str, list[str]]:
 def device_for(
     session: Session, *, offer: WalletOffer, key: ProvenKey, now: datetime
 ) -> WalletDevice:
-    device = session.scalars(
-        select(WalletDevice).where(WalletDevice.thumbprint == key.thumbprint)
-    ).one_or_none()
+    """The holder's device of a proven key (made on first use); a key of another holder or
+    of a removed device is refused."""
+    by_thumbprint = select(WalletDevice).where(WalletDevice.thumbprint == key.thumbprint)
+    device = session.scalars(by_thumbprint).one_or_none()
     if device is None:
         device = WalletDevice(
             id=str(uuid.uuid4()),
@@ -114,9 +116,15 @@ def device_for(
             jwk=key.jwk,
             created_at=now,
         )
-        session.add(device)
-        session.flush()
-        return device
+        try:
+            with session.begin_nested():
+                session.add(device)
+        except IntegrityError:
+            # a concurrent request bound this key first (unique thumbprint): judge that
+            # binding like any existing one instead of failing on the constraint
+            device = session.scalars(by_thumbprint).one()
+        else:
+            return device
     if device.tenant_id != offer.tenant_id or device.resident_id != offer.resident_id:
         raise CredentialError("invalid_proof", "the key is bound to another holder")
     if device.removed_at is not None:
