@@ -53,7 +53,10 @@ class CoseProfile:
 
 PERMIT_PROFILE = CoseProfile(empty_unprotected=True)
 CONFORMANCE_PROFILE = CoseProfile(
-    algorithms=frozenset(Alg), require_tag=False, require_kid=False, kid_in_unprotected=True
+    algorithms=frozenset(Alg),
+    require_tag=False,
+    require_kid=False,
+    kid_in_unprotected=True,
 )
 
 
@@ -164,6 +167,44 @@ def _fast_sign1(data: bytes, profile: CoseProfile) -> Sign1 | None:
     return msg
 
 
+def decode_permit_parts(data: bytes) -> tuple[bytes, bytes, bytes, Alg, bytes]:
+    """``decode_sign1(data)`` with ``PERMIT_PROFILE`` and ``BAD_COSE``, as the tuple
+    ``(protected_bytes, payload, signature, alg, kid)`` that ``verify()`` needs (same checks,
+    same reasons; the message shape our encoder writes is recognised without building a
+    ``Sign1``)."""
+    if (
+        type(data) is bytes
+        and len(data) >= 84  # the shortest: an empty payload
+        and data[:5] == _FAST_PREFIX
+        and data[6:8] == b"\x04\x48"
+        and data[16:17] == b"\xa0"
+        and data[5] in _FAST_ALGS
+    ):
+        # payload bstr head: 1, 2 or 3 bytes (shortest form), then the 64-byte signature
+        ib = data[17]
+        if 0x40 <= ib < 0x58:
+            start = 18
+            end = 18 + ib - 0x40
+        elif ib == 0x58 and data[18] >= 24:
+            start = 19
+            end = 19 + data[18]
+        elif ib == 0x59 and data[18] != 0:
+            start = 20
+            end = 20 + (data[18] << 8 | data[19])
+        else:
+            start = end = 0
+        if start and len(data) == end + 66 and data[end : end + 2] == _FAST_SIGNATURE_HEADER:
+            return (
+                data[3:16],
+                data[start:end],
+                data[end + 2 :],
+                _FAST_ALGS[data[5]],
+                data[8:16],
+            )
+    msg = decode_sign1(data)
+    return msg.protected_bytes, msg.payload, msg.signature, msg.alg, msg.kid
+
+
 def decode_sign1(
     data: bytes,
     *,
@@ -239,5 +280,8 @@ def _decode_sign1(data: bytes, reason: Reason, profile: CoseProfile, max_bytes: 
 def verify_sign1(msg: Sign1, key: AnyPublicKey, *, external_aad: bytes = b"") -> None:
     """Verify the signature of a parsed COSE_Sign1; ``SignatureError(BAD_SIGNATURE)``."""
     verify_signature(
-        key, msg.alg, sig_structure(msg.protected_bytes, msg.payload, external_aad), msg.signature
+        key,
+        msg.alg,
+        sig_structure(msg.protected_bytes, msg.payload, external_aad),
+        msg.signature,
     )

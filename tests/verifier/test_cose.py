@@ -28,7 +28,7 @@ from verifier import (
     software_signer,
     verify_sign1,
 )
-from verifier._cose import _decode_sign1, _fast_sign1
+from verifier._cose import _decode_sign1, _fast_sign1, decode_permit_parts
 
 EC_PRIVATE = ec.derive_private_key(0x5EED_0001, ec.SECP256R1())
 ED_PRIVATE = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
@@ -216,3 +216,48 @@ def test_permit_profile_refuses_a_non_empty_unprotected_header(unprotected: Any)
     msg = decode_sign1(data, profile=CoseProfile(kid_in_unprotected=True))
     assert msg.unprotected == unprotected
     verify_sign1(msg, EC_KEY)
+
+
+def _parts_or_reason(decode: Any, data: bytes) -> Any:
+    try:
+        return decode(data)
+    except DecodeError as exc:
+        return exc.reason
+
+
+def _parts_via_sign1(data: bytes) -> tuple[Any, ...]:
+    msg = decode_sign1(data)
+    return (msg.protected_bytes, msg.payload, msg.signature, msg.alg, msg.kid)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from([Alg.ES256, Alg.EDDSA]),
+    st.binary(min_size=8, max_size=8),
+    st.binary(max_size=600),
+    st.binary(min_size=64, max_size=64),
+    st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 255)), max_size=3),
+    st.integers(-3, 3),
+)
+def test_permit_parts_equal_decode_sign1(
+    alg: Alg, kid: bytes, payload: bytes, sig: bytes, flips: list[tuple[int, int]], cut: int
+) -> None:
+    # verify() reads the message through decode_permit_parts: for our own shape (fast) and
+    # for every mutation of it (general path), the same parts or the same reason
+    data = bytearray(encode_sign1(payload, alg=alg, kid=kid, sign=lambda _: sig))
+    for index, value in flips:
+        data[index % len(data)] = value
+    raw = bytes(data[:cut] if cut < 0 else data + bytes(cut))
+    fast = _parts_or_reason(decode_permit_parts, raw)
+    assert fast == _parts_or_reason(_parts_via_sign1, raw)
+    if not flips and not cut:
+        assert fast == (raw[3:16], payload, sig, alg, kid)
+
+
+@pytest.mark.parametrize("size", [0, 1, 23, 24, 255, 256, 300])
+def test_permit_parts_at_payload_length_boundaries(size: int) -> None:
+    data = encode_sign1(bytes(size), alg=Alg.ES256, kid=b"k" * 8, sign=lambda _: b"s" * 64)
+    assert decode_permit_parts(data) == _parts_via_sign1(data)
+    assert decode_permit_parts(data)[1] == bytes(size)
+    for bad in (data[:-1], data + b"\x00", bytearray(data)):
+        assert _parts_or_reason(decode_permit_parts, bad) == _parts_or_reason(_parts_via_sign1, bad)
