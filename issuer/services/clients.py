@@ -1,16 +1,28 @@
 """API clients and their credentials: create, authenticate, rotate, revoke.
 
 A token is `bid_<key_id>.<secret>`: the key id (not secret) finds one credential row, so a
-request costs exactly one argon2id verification; an unknown key id verifies against a dummy
+request costs at most one argon2id verification; an unknown key id verifies against a dummy
 hash so it takes the same time. Secrets are shown once and stored only as argon2id hashes.
 Rotation adds a credential and lets the old one live for a grace period (0 = revoke now).
+
+Verification cache: after a successful authentication the hasher remembers, in process memory
+only, key id -> (HMAC-SHA256 of the presented secret under a per-process random key, the stored
+argon2 hash it was verified against, expiry). A later request with the same key id and secret
+skips argon2 if the digest matches (hmac.compare_digest) and the stored hash is unchanged. The
+credential, client and tenant rows are still read on every request, so revocation, expiry and
+rotation take effect at once; a failed verification never populates the cache. Bounded
+(LRU, `cache_size` entries) with a short TTL (`cache_ttl_seconds`, default 300 s).
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 import secrets
+import threading
 import uuid
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -19,7 +31,7 @@ from enum import StrEnum
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from issuer.db.models import ApiClient, ApiCredential, Tenant
 from issuer.errors import ErrorCode, InvalidRequest, NotFound, Unauthenticated
@@ -43,10 +55,30 @@ class Scope(StrEnum):
 ALL_SCOPES: tuple[Scope, ...] = tuple(Scope)
 
 
-class SecretHasher:
-    """argon2id with fixed parameters, plus a dummy hash for unknown key ids."""
+@dataclass(frozen=True, slots=True)
+class _CacheEntry:
+    digest: bytes  # HMAC-SHA256(process key, secret)
+    stored_hash: str  # the argon2 hash the secret was verified against
+    expires: datetime
 
-    def __init__(self, *, time_cost: int, memory_kib: int, parallelism: int) -> None:
+
+class SecretHasher:
+    """argon2id with fixed parameters, a dummy hash for unknown key ids, a verification cache."""
+
+    def __init__(
+        self,
+        *,
+        time_cost: int,
+        memory_kib: int,
+        parallelism: int,
+        cache_size: int = 4096,
+        cache_ttl_seconds: int = 300,
+    ) -> None:
+        self._cache: OrderedDict[str, _CacheEntry] = OrderedDict()
+        self._cache_lock = threading.Lock()
+        self._cache_size = max(0, cache_size)
+        self._cache_ttl = timedelta(seconds=max(0, cache_ttl_seconds))
+        self._cache_key = secrets.token_bytes(32)
         self._hasher = PasswordHasher(
             time_cost=time_cost,
             memory_cost=memory_kib,
@@ -68,6 +100,43 @@ class SecretHasher:
         except (VerifyMismatchError, VerificationError, InvalidHashError):
             return False
         return stored_hash is not None
+
+    def _digest(self, secret: str) -> bytes:
+        return hmac.new(self._cache_key, secret.encode(), hashlib.sha256).digest()
+
+    def verify_cached(self, key_id: str, stored_hash: str, secret: str, *, now: datetime) -> bool:
+        """True if `secret` was verified against this very `stored_hash` less than a TTL ago."""
+        digest = self._digest(secret)
+        with self._cache_lock:
+            entry = self._cache.get(key_id)
+            if entry is None:
+                return False
+            if entry.expires <= now or not hmac.compare_digest(entry.stored_hash, stored_hash):
+                del self._cache[key_id]
+                return False
+            self._cache.move_to_end(key_id)
+        return hmac.compare_digest(entry.digest, digest)
+
+    def remember(self, key_id: str, stored_hash: str, secret: str, *, now: datetime) -> None:
+        """Cache a successful verification (only ever called after argon2 said yes)."""
+        if self._cache_size == 0 or not self._cache_ttl:
+            return
+        entry = _CacheEntry(self._digest(secret), stored_hash, now + self._cache_ttl)
+        with self._cache_lock:
+            self._cache[key_id] = entry
+            self._cache.move_to_end(key_id)
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+
+    def forget(self, key_id: str) -> None:
+        """Drop a cached verification (revocation and rotation also work without this)."""
+        with self._cache_lock:
+            self._cache.pop(key_id, None)
+
+    def cache_len(self) -> int:
+        """Number of cached verifications (for tests and metrics)."""
+        with self._cache_lock:
+            return len(self._cache)
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,23 +302,41 @@ def revoke_client(
 
 
 def authenticate(session: Session, hasher: SecretHasher, token: str, *, now: datetime) -> Principal:
-    """The principal of a bearer token, or Unauthenticated (one answer for every failure)."""
+    """The principal of a bearer token, or Unauthenticated (one answer for every failure).
+
+    One statement reads the credential with its client and tenant; at most one argon2
+    verification (none when the cache holds this key id, secret and stored hash).
+    """
     match = _TOKEN_RE.match(token)
-    cred = session.get(ApiCredential, match.group(1)) if match else None
+    row = None
+    if match:
+        row = session.execute(
+            select(ApiCredential, Tenant.id)
+            .join(ApiCredential.client)
+            .outerjoin(Tenant, Tenant.id == ApiClient.tenant_id)
+            .options(joinedload(ApiCredential.client))
+            .where(ApiCredential.key_id == match.group(1))
+        ).first()
+    cred: ApiCredential | None = row[0] if row is not None else None
     secret = match.group(2) if match else token[:128]
-    # exactly one argon2 verification, against the dummy when the key id is unknown
-    ok = hasher.verify(cred.secret_hash if cred else None, secret)
-    if not ok or cred is None:
+    cached = cred is not None and hasher.verify_cached(
+        cred.key_id, cred.secret_hash, secret, now=now
+    )
+    # otherwise exactly one argon2 verification, against the dummy when the key id is unknown
+    ok = cached or hasher.verify(cred.secret_hash if cred else None, secret)
+    if not ok or cred is None or row is None:
         raise Unauthenticated()
     client = cred.client
     if (
         cred.revoked_at is not None
         or (cred.expires_at is not None and cred.expires_at <= now)
         or client.revoked_at is not None
+        or (client.tenant_id is not None and row[1] is None)
     ):
+        hasher.forget(cred.key_id)
         raise Unauthenticated()
-    if client.tenant_id is not None and session.get(Tenant, client.tenant_id) is None:
-        raise Unauthenticated()
+    if not cached:
+        hasher.remember(cred.key_id, cred.secret_hash, secret, now=now)
     return Principal(
         client_id=client.id,
         key_id=cred.key_id,
