@@ -21,6 +21,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,23 +29,21 @@ import httpx
 
 from mobile_sdk_stub.client import WalletClient
 
-OUT = sys.stdout
-
 
 def say(step: str, text: str) -> None:
     """One clear line per step."""
-    OUT.write(f"[{step}] {text}\n")
-    OUT.flush()
+    sys.stdout.write(f"[{step}] {text}\n")
+    sys.stdout.flush()
 
 
 def _data_dir() -> Path:
     return Path(os.environ.get("BUERGERID_DATA_DIR", "var"))
 
 
-def _api_key() -> str:
+def _api_key(data_dir: Path) -> str:
     if os.environ.get("BUERGERID_DEMO_API_KEY"):
         return os.environ["BUERGERID_DEMO_API_KEY"]
-    path = _data_dir() / "dev-api-key"
+    path = data_dir / "dev-api-key"
     if path.exists():
         return path.read_text(encoding="utf-8").strip()
     raise SystemExit(f"no demo API key at {path}: is `make run` serving? (BUERGERID_DEMO_API_KEY)")
@@ -61,11 +60,11 @@ def _verify(data_dir: Path, *args: str) -> tuple[int, str]:
     return proc.returncode, proc.stdout.strip() or proc.stderr.strip()
 
 
-def _root_anchor(work: Path) -> Path:
+def _root_anchor(work: Path, data_dir: Path) -> Path:
     """The operator's root public key as one JWK file (``buergerid-keys export-public``)."""
     exported = work / "root-export.json"
     proc = subprocess.run(
-        [sys.executable, "-m", "keys.cli", "export-public", str(_data_dir() / "keys" / "root"),
+        [sys.executable, "-m", "keys.cli", "export-public", str(data_dir / "keys" / "root"),
          "--format", "jwk", "--out", str(exported)],
         capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
@@ -125,13 +124,68 @@ def _permit(http: httpx.Client, headers: dict[str, str]) -> dict[str, Any]:
     return permit
 
 
-def main() -> int:
-    """Run the story; returns 0 when every step behaved as expected."""
-    host = os.environ.get("BUERGERID_HOST", "127.0.0.1")
-    port = os.environ.get("BUERGERID_PORT", "8000")
-    base = f"http://{host}:{port}"
-    headers = {"Authorization": f"Bearer {_api_key()}"}
-    work = Path(tempfile.mkdtemp(prefix="buergerid-demo-"))
+def _until(exp: object) -> str:
+    if not isinstance(exp, int):
+        return "-"
+    return datetime.fromtimestamp(exp, UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def describe(verdict: dict[str, Any]) -> str:
+    """What the officer sees of one ``--json`` verdict, in one line."""
+    permit = verdict.get("permit") or {}
+    zones = ", ".join(str(z) for z in permit.get("zones") or []) or "-"
+    plates = ", ".join(str(p) for p in permit.get("plates") or [])
+    if not plates and permit.get("fleet"):
+        plates = f"fleet {permit['fleet']}"
+    return (
+        f"{str(verdict.get('outcome', '?')).upper()}"
+        f" | reason {verdict.get('reason') or '-'}"
+        f" | zone {zones} | plate {plates or '-'}"
+        f" | valid until {_until(permit.get('exp'))}"
+    )
+
+
+def _scan(handheld: Path, scan_args: list[str]) -> tuple[int, list[dict[str, Any]], str]:
+    """Run the officer's check with ``--json``: exit status, verdicts, stderr's first line."""
+    command, *rest = scan_args
+    proc = subprocess.run(
+        [sys.executable, "-m", "verifier", "--data-dir", str(handheld), command, "--json", *rest],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    verdicts: list[dict[str, Any]] = []
+    for line in proc.stdout.splitlines():
+        try:
+            parsed = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(parsed, dict):
+            verdicts.append(parsed)
+    error = proc.stderr.strip().splitlines()[0] if proc.stderr.strip() else ""
+    return proc.returncode, verdicts, error
+
+
+def _officer_scan(
+    step: str, handheld: Path, scan_args: list[str], *, outcome: str, reason: str | None
+) -> bool:
+    """Scan, print the verdict line and the exit status; True if it is the one expected."""
+    code, verdicts, error = _scan(handheld, scan_args)
+    if not verdicts:
+        say(step, f"scan: no verdict ({error or 'no output'}) (exit {code})")
+        return False
+    for verdict in verdicts:
+        say(step, f"scan: {describe(verdict)} (exit {code})")
+    expected_code = {"valid": 0, "invalid": 1}.get(outcome, 3)
+    return code == expected_code and all(
+        v.get("outcome") == outcome and v.get("reason") == reason for v in verdicts
+    )
+
+
+def run_story(base: str, api_key: str, data_dir: Path, work: Path) -> bool:
+    """The whole story against the server at ``base``; True if every step behaved."""
+    headers = {"Authorization": f"Bearer {api_key}"}
     with httpx.Client(base_url=base, timeout=30) as http:
         permit = _permit(http, headers)
         say("1 municipality", f"permit no. {permit.get('number')} found; creating an offer")
@@ -165,26 +219,39 @@ def main() -> int:
             say("3 wallet", "pdftoppm missing: the officer checks the QR text instead")
 
         handheld = work / "handheld"
-        anchor = _root_anchor(work)
+        anchor = _root_anchor(work, data_dir)
         code, out = _verify(handheld, "trust", "add-anchor", str(anchor))
-        say("4 officer", f"root key pinned ({out})")
-        code, out = _verify(handheld, "sync", f"{base}/trust-bundle")
-        say("4 officer", f"trust bundle synced ({out})")
-        code, out = _verify(handheld, *scan_args)
-        say("4 officer", f"scan: {out.splitlines()[0] if out else code} (exit {code})")
+        say("4 officer", f"root key pinned ({out}) (exit {code})")
         ok = code == 0
+        code, out = _verify(handheld, "sync", f"{base}/trust-bundle")
+        say("4 officer", f"trust bundle synced ({out}) (exit {code})")
+        ok = ok and code == 0
+        ok = _officer_scan("4 officer", handheld, scan_args, outcome="valid", reason=None) and ok
 
         revoke = http.post(
             f"/api/v1/permits/{permit['id']}/revoke", json={"reason": "demo"}, headers=headers
         )
         say("5 municipality", f"permit revoked (HTTP {revoke.status_code})")
+        ok = ok and revoke.is_success
         code, out = _verify(handheld, "sync", f"{base}/trust-bundle")
-        say("5 officer", f"re-synced ({out})")
-        code, out = _verify(handheld, *scan_args)
-        say("5 officer", f"scan: {out.splitlines()[0] if out else code} (exit {code})")
-        ok = ok and code == 1
-    say("done", "the story ran as expected" if ok else "something did not behave as expected")
-    OUT.write(json.dumps({"work_dir": str(work)}) + "\n")
+        say("5 officer", f"re-synced ({out}) (exit {code})")
+        ok = ok and code == 0
+        revoked = _officer_scan(
+            "5 officer", handheld, scan_args, outcome="invalid", reason="revoked"
+        )
+        ok = revoked and ok
+    say("done", "the story ran as expected" if ok else "FAILED: a step did not behave as expected")
+    return ok
+
+
+def main() -> int:
+    """Run the story against ``make run``'s server; 0 when every step behaved as expected."""
+    host = os.environ.get("BUERGERID_HOST", "127.0.0.1")
+    port = os.environ.get("BUERGERID_PORT", "8000")
+    data_dir = _data_dir()
+    work = Path(tempfile.mkdtemp(prefix="buergerid-demo-"))
+    ok = run_story(f"http://{host}:{port}", _api_key(data_dir), data_dir, work)
+    sys.stdout.write(json.dumps({"work_dir": str(work)}) + "\n")
     return 0 if ok else 1
 
 
