@@ -316,20 +316,13 @@ def loads_deterministic(
             del _local.decoder  # never reuse a decoder left in an unknown state
         else:
             try:
-                out, encoder = _local.encoder
+                encoder = _local.bare_encoder
             except AttributeError:
-                out = io.BytesIO()
-                encoder = cbor2.CBOREncoder(out)
-                _local.encoder = (out, encoder)
-            out.seek(0)
-            out.truncate()
+                encoder = _local.bare_encoder = cbor2.CBOREncoder(io.BytesIO())
             try:
-                encoder.encode(value)
-            except Exception:
-                del _local.encoder  # never reuse an encoder left in an unknown state
-            else:
-                if len(data) > 65_536:  # do not keep a large buffer alive in the thread
-                    del _local.encoder
-                if out.getvalue() == data:
+                # encode_to_bytes writes into a buffer of its own: nothing large stays behind
+                if encoder.encode_to_bytes(value) == data:
                     return value
+            except Exception:
+                del _local.bare_encoder  # never reuse an encoder left in an unknown state
     return _scanned_loads(data, max_depth, reason, None, True)

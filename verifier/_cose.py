@@ -74,11 +74,12 @@ class Sign1:
     content_type: str | None  # label 16 when it is text; an integer content type reads as None
 
 
+_BSTR_HEADERS = [bytes((0x40 | n,)) for n in range(24)] + [bytes((0x58, n)) for n in range(24, 256)]
+
+
 def _bstr_header(n: int) -> bytes:
-    if n < 24:
-        return bytes((0x40 | n,))
     if n < 0x100:
-        return bytes((0x58, n))
+        return _BSTR_HEADERS[n]
     if n < 0x10000:
         return b"\x59" + n.to_bytes(2, "big")
     if n < 0x100000000:
@@ -86,12 +87,14 @@ def _bstr_header(n: int) -> bytes:
     return b"\x5b" + n.to_bytes(8, "big")
 
 
+_SIG_STRUCTURE_HEAD = b"\x84" + _SIGNATURE1
+
+
 def sig_structure(protected_bytes: bytes, payload: bytes, external_aad: bytes = b"") -> bytes:
     """The CBOR ``["Signature1", protected, external_aad, payload]`` (RFC 9052 §4.4)."""
     return b"".join(
         (
-            b"\x84",
-            _SIGNATURE1,
+            _SIG_STRUCTURE_HEAD,
             _bstr_header(len(protected_bytes)),
             protected_bytes,
             _bstr_header(len(external_aad)),

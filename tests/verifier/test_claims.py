@@ -95,6 +95,10 @@ _DELETE = object()
         ((-65537, 2), []),
         ((-65537, 2), ["a3"]),  # not canonical
         ((-65537, 3), ["ge ab 1234"]),
+        ((-65537, 3), [""]),  # an empty plate (one regex match covers zones and plates)
+        ((-65537, 3), ["GE-AB 1234", ""]),
+        ((-65537, 2), ["A3\tGE-AB 1234"]),
+        ((-65537, 2), ["A3", "A3"]),  # not distinct
         ((-65537, 7), _DELETE),  # no plate and no fleet
         ((-65537, 4), -1),
         ((-65537, 6), _DELETE),
@@ -251,3 +255,36 @@ def test_deterministic_payloads_outside_the_round_trip_are_accepted() -> None:
     with pytest.raises(DecodeError) as info:  # the same, with the key in two bytes
         decode_claims_map(half.replace(b"\x18\x63\xf9", b"\x19\x00\x63\xf9"))
     assert info.value.reason is Reason.BAD_CLAIMS
+
+
+_piece = st.sampled_from(["A3", "Z1", "a3", "GE-AB 1234", "NL:AB123C", "RE-X 7E", "", "\n", "\t"])
+_value = st.lists(_piece, max_size=3).map("".join) | st.integers(0, 3)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_value, max_size=3), st.lists(_value, max_size=3))
+def test_one_match_for_zones_and_plates_equals_the_plate_rules(
+    zones: list[Any], plates: list[Any]
+) -> None:
+    # decode_permit_claims checks all zones and plates in one regex match; that must accept
+    # exactly what verifier._plates accepts value by value (plus: at least one zone, distinct)
+    from verifier._plates import is_canonical_plate, is_canonical_zone
+
+    expected = (
+        bool(zones)
+        and all(is_canonical_zone(z) for z in zones)
+        and all(is_canonical_plate(p) for p in plates)
+        and len(set(map(str, zones))) == len(zones)
+        and len(set(map(str, plates))) == len(plates)
+    )
+    m = permit_claims_map(CARE)
+    m[-65537][2] = zones
+    m[-65537][3] = plates
+    try:
+        decoded = decode_permit_claims(m)
+    except DecodeError as exc:
+        assert exc.reason is Reason.BAD_CLAIMS
+        assert not expected
+    else:
+        assert expected
+        assert decoded.zones == tuple(zones) and decoded.plates == tuple(plates)
