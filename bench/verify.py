@@ -140,30 +140,35 @@ def main() -> int:
         _base45.b45decode(text[5:])
         bare()
 
+    # steps 3 and 5-6 as verify() runs them: decode_permit_parts is decode_sign1 for our
+    # own message shape, without building a Sign1
+    parts = _cose.decode_permit_parts
+
     def upto_sign1() -> None:
-        _cose.decode_sign1(_base45.b45decode(text[5:]))
+        parts(_base45.b45decode(text[5:]))
         bare()
 
     def upto_claims_map() -> None:
-        _claims.decode_claims_map(_cose.decode_sign1(_base45.b45decode(text[5:])).payload)
+        _claims.decode_claims_map(parts(_base45.b45decode(text[5:]))[1])
         bare()
 
     def upto_permit_claims() -> None:
-        m = _cose.decode_sign1(_base45.b45decode(text[5:]))
-        _claims.decode_permit_claims(_claims.decode_claims_map(m.payload))
+        _claims.decode_permit_claims(
+            _claims.decode_claims_map(parts(_base45.b45decode(text[5:]))[1])
+        )
         bare()
 
     def formats_only() -> None:
-        m = _cose.decode_sign1(_base45.b45decode(text[5:]))
-        _claims.decode_permit_claims(_claims.decode_claims_map(m.payload))
-        message = _cose.sig_structure(m.protected_bytes, m.payload)
-        _keys.verify_signature(key, m.alg, message, m.signature)
+        protected, payload, signature, alg, _ = parts(_base45.b45decode(text[5:]))
+        _claims.decode_permit_claims(_claims.decode_claims_map(payload))
+        message = _cose.sig_structure(protected, payload)
+        _keys.verify_signature(key, alg, message, signature)
 
     best = interleaved(
         {
             "bare": bare,
             "+b45decode": upto_base45,
-            "+decode_sign1": upto_sign1,
+            "+decode_permit_parts": upto_sign1,
             "+decode_claims_map": upto_claims_map,
             "+decode_permit_claims": upto_permit_claims,
             "+sig_structure+verify_signature": formats_only,
