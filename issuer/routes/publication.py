@@ -1,7 +1,8 @@
 """Public artefacts: status lists (CWT/JWT by content negotiation), the trust bundle, the JWKS.
 
 Served with a strong ETag and Cache-Control; `If-None-Match` answers 304. The bytes are built
-when state changed and stored, never signed per request.
+when state changed and stored, never signed per request; when nothing changed they come from
+process memory after one cheap statement (issuer/services/publication.py).
 """
 
 from __future__ import annotations
@@ -76,14 +77,9 @@ def get_trust_bundle(
     request: Request, session: SessionDep, settings: SettingsDep, clock: ClockDep
 ) -> Response:
     """The signed trust bundle (DESIGN §3.4); `seq` grows whenever its content changes."""
-    record = service.trust_bundle(session, settings, now=clock.now())
+    artefact = service.trust_bundle_artefact(session, settings, now=clock.now())
     cache_control = "public, max-age=60, must-revalidate"
-    if _matches(request, record.etag):  # answered without loading the body
-        return Response(
-            status_code=304,
-            headers={"ETag": record.etag, "Cache-Control": cache_control, "Vary": "Accept"},
-        )
-    return _serve(request, record.body, record.etag, TRUST_BUNDLE_TYPE, cache_control)
+    return _serve(request, artefact.body, artefact.etag, TRUST_BUNDLE_TYPE, cache_control)
 
 
 @router.get(

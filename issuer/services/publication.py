@@ -6,13 +6,26 @@
   status list versions decides whether the newest stored bundle still holds; if not (or half
   its freshness period passed), a new one is built with `seq` = newest + 1 and stored. The
   primary key on `seq` makes two concurrent builders agree: the loser serves the winner's.
+
+Fast path (per process): the served artefact and its ETag are kept in memory with a cheap
+token of what they were built from: one statement of aggregates over indexed columns (newest
+bundle `seq`, count/sum of tenant ids, count/sum of status list versions — versions only ever
+grow) plus a process-local ring generation bumped by in-process key rotation
+(`signing.rotate`/`ensure_ring`). Key rings changed by another process (the `buergerid-keys`
+or `buergerid-issuer keys rotate` CLI) are noticed by a stat of each ring's ring.json (mtime,
+size, inode) at most once per `RING_STAT_SECONDS` (1 s); every key-window boundary (nbf,
+sign_until, exp) and half the bundle's freshness period end an entry too. Anything else goes
+the slow path above, which decides exactly as before.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+import os
+import threading
+import time
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -21,8 +34,8 @@ from sqlalchemy.exc import IntegrityError
 
 from issuer.db.models import Tenant
 from issuer.db.permit_models import StatusList, TrustBundleRecord
-from issuer.services import status_lists
-from issuer.services.eligibility import PermitCode, PermitError
+from issuer.services import signing, status_lists
+from issuer.services.eligibility import PermitCode, PermitError, as_utc
 from issuer.services.signing import public_jwks, root_ring, tenant_ring
 
 if TYPE_CHECKING:
@@ -44,25 +57,161 @@ def _etag(prefix: str, data: bytes) -> str:
     return f'"{prefix}-{hashlib.sha256(data).hexdigest()[:32]}"'
 
 
+RING_STAT_SECONDS = 1.0
+_FAR = 2**62
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    token: tuple[Any, ...]
+    ring_files: tuple[str, ...]
+    ring_stamp: tuple[tuple[int, int, int], ...]
+    stat_at: float  # time.monotonic() of the last stat
+    valid_until: int  # unix seconds, exclusive
+    artefact: Artefact
+
+
+def _stamp(files: tuple[str, ...]) -> tuple[tuple[int, int, int], ...]:
+    out = []
+    for name in files:
+        try:
+            st = os.stat(name)
+        except OSError:
+            out.append((-1, -1, -1))
+            continue
+        out.append((st.st_mtime_ns, st.st_size, st.st_ino))
+    return tuple(out)
+
+
+class _Memo:
+    """Process-local cache of served artefacts; see the module docstring."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entries: dict[tuple[Any, ...], _Entry] = {}
+
+    def get(self, key: tuple[Any, ...], token: tuple[Any, ...], at: int) -> Artefact | None:
+        with self._lock:
+            entry = self._entries.get(key)
+        if entry is None or entry.token != token or at >= entry.valid_until:
+            return None
+        mono = time.monotonic()
+        if mono - entry.stat_at >= RING_STAT_SECONDS:
+            if _stamp(entry.ring_files) != entry.ring_stamp:
+                with self._lock:
+                    if self._entries.get(key) is entry:
+                        del self._entries[key]
+                return None
+            with self._lock:
+                if self._entries.get(key) is entry:
+                    self._entries[key] = replace(entry, stat_at=mono)
+        return entry.artefact
+
+    def put(self, key: tuple[Any, ...], entry: _Entry) -> None:
+        with self._lock:
+            self._entries[key] = entry
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+_MEMO = _Memo()
+
+
+def _memo_key(settings: Settings, kind: str, *extra: Any) -> tuple[Any, ...]:
+    return (kind, str(settings.database_url), str(settings.keys_dir), *extra)
+
+
+def _db_token(session: Session) -> tuple[Any, ...]:
+    """One statement of cheap aggregates that moves whenever a published artefact must."""
+    row = session.execute(
+        select(
+            select(func.max(TrustBundleRecord.seq)).scalar_subquery(),
+            select(func.count(Tenant.id)).scalar_subquery(),
+            select(func.coalesce(func.sum(Tenant.id), 0)).scalar_subquery(),
+            select(func.count(StatusList.id)).scalar_subquery(),
+            select(func.coalesce(func.sum(StatusList.version), 0)).scalar_subquery(),
+        )
+    ).one()
+    return (signing.ring_generation(), *(None if v is None else int(v) for v in row))
+
+
+def _ring_files(settings: Settings, tenants: list[Tenant]) -> tuple[str, ...]:
+    from pathlib import Path
+
+    from keys.ring import METADATA
+
+    names = [*(t.key_ring for t in tenants), getattr(settings, "root_key_ring", "root")]
+    return tuple(str(Path(settings.keys_dir) / n / METADATA) for n in names)
+
+
+def _next_key_boundary(settings: Settings, tenants: list[Tenant], at: int) -> int:
+    """The first nbf/sign_until/exp after `at` of any tenant or root key (key states move)."""
+    from keys.errors import KeysError
+
+    rings = []
+    for tenant in tenants:
+        try:
+            rings.append(tenant_ring(settings, tenant))
+        except PermitError:
+            continue
+    try:
+        rings.append(root_ring(settings))
+    except PermitError:
+        pass
+    best = _FAR
+    for ring in rings:
+        try:
+            records = ring.records(at)
+        except KeysError:
+            return at + 1  # an unreadable ring: do not cache
+        for k in records:
+            for t in (k.window.nbf, k.window.sign_until, k.window.exp):
+                if at < t < best:
+                    best = t
+    return best
+
+
 def status_list(
     session: Session, settings: Settings, *, ags: str, list_no: int, form: str, now: datetime
 ) -> Artefact:
-    """The CWT (`form="cwt"`) or JWT of one list; 404 for an unknown tenant or list."""
-    tenant = session.scalar(select(Tenant).where(Tenant.ags == ags))
-    if tenant is None:
+    """The CWT (`form="cwt"`) or JWT of one list; 404 for an unknown tenant or list.
+
+    One narrow statement (no token bytes) decides; the bytes come from memory when the row's
+    build (version, built_version, built_at) is the one remembered and still fresh."""
+    light = session.execute(
+        select(StatusList.id, StatusList.version, StatusList.built_version, StatusList.built_at)
+        .join(Tenant, Tenant.id == StatusList.tenant_id)
+        .where(Tenant.ags == ags, StatusList.list_no == list_no)
+    ).first()
+    if light is None:
         raise PermitError(PermitCode.NOT_FOUND, "status list")
-    row = session.scalar(
-        select(StatusList).where(StatusList.tenant_id == tenant.id, StatusList.list_no == list_no)
-    )
-    if row is None:
+    row_id, version, built_version, built_at = light
+    key = _memo_key(settings, "sl", ags, list_no, form)
+    token = (int(row_id), int(version), built_version, built_at)
+    refresh = status_lists.status_refresh(settings)
+    at = int(now.timestamp())
+    if built_version == version and built_at is not None:
+        hit = _MEMO.get(key, token, at)
+        if hit is not None and now < as_utc(built_at) + refresh:
+            return hit
+    tenant = session.scalar(select(Tenant).where(Tenant.ags == ags))
+    row = session.get(StatusList, row_id)
+    if tenant is None or row is None:
         raise PermitError(PermitCode.NOT_FOUND, "status list")
     status_lists.ensure_built(session, settings, tenant=tenant, row=row, now=now)
     if form == "jwt":
         assert row.jwt is not None
         data = row.jwt.encode("ascii")
-        return Artefact(data, _etag("slj", data), "application/statuslist+jwt")
-    assert row.cwt is not None
-    return Artefact(row.cwt, _etag("slc", row.cwt), "application/statuslist+cwt")
+        artefact = Artefact(data, _etag("slj", data), "application/statuslist+jwt")
+    else:
+        assert row.cwt is not None
+        artefact = Artefact(row.cwt, _etag("slc", row.cwt), "application/statuslist+cwt")
+    if row.built_version == row.version and row.built_at is not None:
+        token = (int(row.id), int(row.version), row.built_version, row.built_at)
+        _MEMO.put(key, _Entry(token, (), (), time.monotonic(), _FAR, artefact))
+    return artefact
 
 
 def _fingerprint(session: Session, settings: Settings, tenants: list[Tenant], now: datetime) -> str:
@@ -94,9 +243,36 @@ def latest_bundle(session: Session) -> TrustBundleRecord | None:
     return session.scalar(select(TrustBundleRecord).order_by(TrustBundleRecord.seq.desc()).limit(1))
 
 
+def trust_bundle_artefact(session: Session, settings: Settings, *, now: datetime) -> Artefact:
+    """The current trust bundle's bytes and ETag: from process memory when nothing changed
+    (one cheap statement), else `trust_bundle` (the slow path) and remembered."""
+    at = int(now.timestamp())
+    key = _memo_key(settings, "tb")
+    token = _db_token(session)
+    hit = _MEMO.get(key, token, at)
+    if hit is not None:
+        return hit
+    tenants = list(session.scalars(select(Tenant).order_by(Tenant.ags)))
+    files = _ring_files(settings, tenants)
+    stamp = _stamp(files)  # before the rings are read: a later write shows as a change
+    record = _trust_bundle(session, settings, tenants, now=now)
+    artefact = Artefact(record.body, record.etag, "application/vnd.buergerid.trust-bundle+cbor")
+    fresh = int(getattr(settings, "trust_bundle_fresh_seconds", 24 * 3600))
+    until = min(record.iat + fresh // 2, _next_key_boundary(settings, tenants, at))
+    token = (token[0], record.seq, *token[2:])
+    _MEMO.put(key, _Entry(token, files, stamp, time.monotonic(), until, artefact))
+    return artefact
+
+
 def trust_bundle(session: Session, settings: Settings, *, now: datetime) -> TrustBundleRecord:
     """The current trust bundle, rebuilt only when something it embeds changed."""
     tenants = list(session.scalars(select(Tenant).order_by(Tenant.ags)))
+    return _trust_bundle(session, settings, tenants, now=now)
+
+
+def _trust_bundle(
+    session: Session, settings: Settings, tenants: list[Tenant], *, now: datetime
+) -> TrustBundleRecord:
     fingerprint = _fingerprint(session, settings, tenants, now)
     latest = latest_bundle(session)
     at = int(now.timestamp())
@@ -171,7 +347,19 @@ def _build_bundle(
 
 
 def jwks(session: Session, settings: Settings, *, now: datetime) -> Artefact:
-    """Every tenant's published public keys (kid = JWS kid)."""
+    """Every tenant's published public keys (kid = JWS kid); from memory when unchanged."""
+    at = int(now.timestamp())
+    key = _memo_key(settings, "jwks")
+    token = _db_token(session)[:4]  # generation, (bundle seq), tenants: lists do not matter
+    token = (token[0], None, token[2], token[3])
+    hit = _MEMO.get(key, token, at)
+    if hit is not None:
+        return hit
     tenants = list(session.scalars(select(Tenant).order_by(Tenant.ags)))
+    files = _ring_files(settings, tenants)
+    stamp = _stamp(files)
     body = json.dumps(public_jwks(settings, tenants, now), sort_keys=True).encode()
-    return Artefact(body, _etag("jwks", body), "application/jwk-set+json")
+    artefact = Artefact(body, _etag("jwks", body), "application/jwk-set+json")
+    until = _next_key_boundary(settings, tenants, at)
+    _MEMO.put(key, _Entry(token, files, stamp, time.monotonic(), until, artefact))
+    return artefact

@@ -25,6 +25,18 @@ if TYPE_CHECKING:
 
 _RINGS: dict[tuple[str, str], KeyRing] = {}
 _LOCK = threading.Lock()
+_GENERATION = [0]  # bumped by every in-process ring change (publication caches compare it)
+
+
+def ring_generation() -> int:
+    """A counter bumped whenever this process changed a key ring (rotate, ensure_ring)."""
+    with _LOCK:
+        return _GENERATION[0]
+
+
+def _bump_generation() -> None:
+    with _LOCK:
+        _GENERATION[0] += 1
 
 
 def open_ring(settings: Settings, relative: str) -> KeyRing:
@@ -168,6 +180,7 @@ def ensure_ring(
         ring.add_key(nbf=at - 86400, sign_until=at + 365 * 86400, exp=at + 2 * 365 * 86400)
     with _LOCK:
         _RINGS[(str(path.resolve()), passphrase)] = ring
+        _GENERATION[0] += 1
     return ring
 
 
@@ -182,5 +195,8 @@ def rotate(settings: Settings, relative: str, *, now: datetime, force: bool = Fa
         max_token_seconds=2 * 366 * 24 * 3600,
         sign_seconds=365 * 24 * 3600,
     )
-    info = ring.rotate(int(now.timestamp()), policy, force=force)
+    try:
+        info = ring.rotate(int(now.timestamp()), policy, force=force)
+    finally:
+        _bump_generation()
     return None if info is None else info.kid
