@@ -14,6 +14,8 @@ work that grows with it. Time is a parameter; nothing here reads a clock.
 from __future__ import annotations
 
 import base64
+import binascii
+import functools
 import hashlib
 import json
 import re
@@ -29,7 +31,6 @@ from verifier._keys import (
     Alg,
     PublicKey,
     Sign,
-    b64url_decode,
     key_from_jwk,
     verify_signature,
 )
@@ -62,6 +63,7 @@ MAX_DEPTH = 32
 MAX_JSON_SIGNATURES = 4
 DEFAULT_LEEWAY_SECONDS = 60
 DEFAULT_KB_MAX_AGE_SECONDS = 300
+HOLDER_KEY_CACHE_SIZE = 256
 
 # draft-ietf-oauth-sd-jwt-vc §3.2.2: these claims must not be selectively disclosable.
 VC_NEVER_DISCLOSABLE: frozenset[str] = frozenset(
@@ -78,6 +80,12 @@ ClaimPath: TypeAlias = tuple[str | int, ...]
 _ALGS_BY_NAME: dict[str, Alg] = {name: alg for alg, name in JOSE_NAMES.items()}
 _OUR_ALGS: frozenset[str] = frozenset({"ES256", "EdDSA"})
 _B64URL = re.compile(r"[A-Za-z0-9_-]*")
+_B64URL_VALUES: dict[str, int] = {
+    c: i for i, c in enumerate("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+}
+# a final group of 2 (3) characters carries 4 (2) bits that must be zero
+_B64URL_UNUSED_BITS: dict[int, int] = {2: 0x0F, 3: 0x03}
+_B64URL_TO_STD = bytes.maketrans(b"-_", b"+/")
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,9 +127,20 @@ def _b64e(data: bytes) -> str:
 
 
 def _b64d(text: str, reason: Reason) -> bytes:
+    """Strict unpadded base64url (RFC 7515 §2), as `verifier._keys.b64url_decode` accepts it.
+
+    Canonical form is checked on the last character's unused bits instead of re-encoding
+    the whole value: with the alphabet fixed and no padding, both accept the same strings.
+    """
     if not _B64URL.fullmatch(text):
         raise DecodeError(reason, "not base64url")
-    return b64url_decode(text, reason=reason)
+    tail = len(text) % 4
+    if tail == 1:
+        raise DecodeError(reason, "not base64url")
+    if tail and _B64URL_VALUES[text[-1]] & _B64URL_UNUSED_BITS[tail]:
+        raise DecodeError(reason, "not canonical base64url")
+    padded = text.encode("ascii").translate(_B64URL_TO_STD) + b"=" * (-len(text) % 4)
+    return binascii.a2b_base64(padded)
 
 
 def _json_dumps(value: Any) -> bytes:
@@ -129,11 +148,9 @@ def _json_dumps(value: Any) -> bytes:
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise ValueError("duplicate member name")
-        out[key] = value
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        raise ValueError("duplicate member name")
     return out
 
 
@@ -141,13 +158,13 @@ def _reject_constant(name: str) -> Any:
     raise ValueError("non-finite number")
 
 
+# one decoder for every call (json.loads with hooks builds a new one each time)
+_JSON_DECODER = json.JSONDecoder(object_pairs_hook=_no_duplicates, parse_constant=_reject_constant)
+
+
 def _json_loads(data: bytes, reason: Reason) -> Any:
     try:
-        return json.loads(
-            data.decode("utf-8"),
-            object_pairs_hook=_no_duplicates,
-            parse_constant=_reject_constant,
-        )
+        return _JSON_DECODER.decode(data.decode("utf-8"))
     except RecursionError as exc:
         raise DecodeError(Reason.TOO_LARGE, "nesting too deep") from exc
     except (UnicodeDecodeError, ValueError) as exc:
@@ -445,6 +462,21 @@ def _verify_signature(
         raise SignatureError(reason, "signature does not verify") from exc
 
 
+@functools.lru_cache(maxsize=HOLDER_KEY_CACHE_SIZE)
+def _key_from_members(kty: str | None, crv: str | None, x: str | None, y: str | None) -> PublicKey:
+    return key_from_jwk({"kty": kty, "crv": crv, "x": x, "y": y})
+
+
+def _holder_key(jwk: dict[str, Any]) -> PublicKey:
+    """`key_from_jwk(jwk)`, remembered for the last holders seen (a point check costs about
+    as much as a signature check). Keyed by exactly the members `key_from_jwk` reads; a JWK
+    it refuses is never remembered (lru_cache keeps no exceptions)."""
+    members = (jwk.get("kty"), jwk.get("crv"), jwk.get("x"), jwk.get("y"))
+    if "d" in jwk or not all(m is None or type(m) is str for m in members):
+        return key_from_jwk(jwk)  # refused there, with its reason
+    return _key_from_members(*members)
+
+
 # --------------------------------------------------------------------------- processing
 
 
@@ -489,10 +521,19 @@ class _Processor:
         if not isinstance(digests, list):
             raise DecodeError(Reason.BAD_SD_JWT, "_sd must be an array")
         out: dict[str, Any] = {}
+        # what `value` checks per child, once: a child's path is one longer than ours
+        too_deep = len(path) >= self.max_depth
         for key, value in node.items():
             if key == "_sd" or (not path and key == "_sd_alg"):
                 continue
-            out[key] = self.value(value, (*path, key))
+            if too_deep:
+                raise DecodeError(Reason.TOO_LARGE, "claims nested too deeply")
+            if isinstance(value, dict):
+                out[key] = self.obj(value, (*path, key))
+            elif isinstance(value, list):
+                out[key] = self.array(value, (*path, key))
+            else:
+                out[key] = value  # a scalar needs no walk
         for digest in digests:
             found = self._claim(digest)
             if found is None:
@@ -510,6 +551,7 @@ class _Processor:
 
     def array(self, node: list[Any], path: ClaimPath) -> list[Any]:
         out: list[Any] = []
+        too_deep = len(path) >= self.max_depth
         for element in node:
             if isinstance(element, dict) and len(element) == 1 and "..." in element:
                 found = self._claim(element["..."])
@@ -522,8 +564,14 @@ class _Processor:
                 element_path = (*path, len(out))
                 out.append(self.value(found.value, element_path))
                 self.paths.append(element_path)
+            elif too_deep:
+                raise DecodeError(Reason.TOO_LARGE, "claims nested too deeply")
+            elif isinstance(element, dict):
+                out.append(self.obj(element, (*path, len(out))))
+            elif isinstance(element, list):
+                out.append(self.array(element, (*path, len(out))))
             else:
-                out.append(self.value(element, (*path, len(out))))
+                out.append(element)
         return out
 
 
@@ -624,7 +672,7 @@ def verify_sd_jwt(
     if require_key_binding and (expected_aud is None or expected_nonce is None):
         raise ValueError("key binding needs expected_aud and expected_nonce")
     pinned = {*algorithms, *kb_algorithms}
-    if "none" in pinned or not pinned <= set(_ALGS_BY_NAME):
+    if "none" in pinned or not pinned <= _ALGS_BY_NAME.keys():
         raise ValueError("alg none is never accepted; only JOSE names of verifier._keys.Alg")
     parsed = _parse(presentation, max_chars, max_disclosures)
 
@@ -672,7 +720,7 @@ def verify_sd_jwt(
             raise VerifierError(Reason.KEY_BINDING_REQUIRED, "KB-JWT without cnf key")
         _check_kb_jwt(
             parsed,
-            key_from_jwk(holder_jwk),
+            _holder_key(holder_jwk),
             algorithms=kb_algorithms,
             now=now,
             expected_aud=expected_aud,
