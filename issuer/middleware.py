@@ -12,7 +12,8 @@ key with another body gets 422 `idempotency_key_reused`. The claim is made only 
 credential verified, so nobody can poison another client's keys.
 
 Secrets at rest: answers can hold live secrets (an offer's pre-authorized code and tx_code), so
-a record keeps only HMAC-SHA256(server secret, key) and the answer sealed with AES-256-GCM under
+a record keeps only HMAC-SHA256(server secret, key), the request hash keyed the same way (the
+bodies hold personal data), and the answer sealed with AES-256-GCM under
 a key derived (HKDF-SHA256) from the server secret *and* the raw Idempotency-Key, with the
 record's id, client, key hash, status and content type as associated data. A database dump
 alone, or the server secret with a guessed key, opens nothing. A record that does not open
@@ -67,6 +68,7 @@ _SPOOL_MEMORY_BYTES = 1024 * 1024
 _SEAL_VERSION = b"\x01"
 _SEAL_NONCE_BYTES = 12
 _KEY_HASH_LABEL = b"buergerid/idempotency-key-hash/v1\0"
+_REQUEST_HASH_LABEL = b"buergerid/idempotency-request-hash/v1\0"
 _HKDF_SALT = b"buergerid/idempotency-answer/v1"
 
 
@@ -496,9 +498,11 @@ class IdempotencyMiddleware:
             await _send_problem(send, 400, ErrorCode.INVALID_REQUEST, scope["path"])
             return
 
+        secret = idempotency_secret(scope["app"])
         spool = tempfile.SpooledTemporaryFile(max_size=_SPOOL_MEMORY_BYTES)
         try:
-            digest = hashlib.sha256()
+            # keyed, so a stored hash cannot confirm a guessed body (bodies hold personal data)
+            digest = hmac.new(secret, _REQUEST_HASH_LABEL, hashlib.sha256)
             digest.update(scope["method"].encode() + b"\0" + scope["path"].encode() + b"\0")
             digest.update(scope.get("query_string", b"") + b"\0")
             while True:
@@ -511,9 +515,7 @@ class IdempotencyMiddleware:
                 if not message.get("more_body", False):
                     break
             spool.seek(0)
-            ctx = IdempotencyContext(
-                key=key, request_hash=digest.hexdigest(), secret=idempotency_secret(scope["app"])
-            )
+            ctx = IdempotencyContext(key=key, request_hash=digest.hexdigest(), secret=secret)
             scope[IDEMPOTENCY_SCOPE_KEY] = ctx
             await self._run(scope, receive, send, spool, ctx)
         finally:

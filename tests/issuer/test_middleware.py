@@ -100,9 +100,12 @@ def test_keys_are_per_client(client: TestClient, api_client: ApiClientFactory) -
 def _preclaim(app: FastAPI, creds: Any, key: str, body: bytes, now: Any) -> IdempotencyContext:
     """Claim `key` as if a first request with `body` were still running."""
     import hashlib
+    import hmac
 
-    digest = hashlib.sha256(b"POST\0/api/v1/residents\0\0" + body).hexdigest()
-    ctx = IdempotencyContext(key=key, request_hash=digest, secret=idempotency_secret(app))
+    secret = idempotency_secret(app)
+    message = b"buergerid/idempotency-request-hash/v1\0POST\0/api/v1/residents\0\0" + body
+    digest = hmac.new(secret, message, hashlib.sha256).hexdigest()
+    ctx = IdempotencyContext(key=key, request_hash=digest, secret=secret)
     claim_idempotency_key(
         app.state.session_factory,
         ctx,
