@@ -19,7 +19,7 @@ run: $(STAMP)
 
 ## test: create the environment, then run every test (PostgreSQL tests need Debian's postgresql)
 test: $(STAMP)
-	$(PY) -m pytest -n $(PYTEST_WORKERS) -p no:cacheprovider
+	$(PY) -m pytest -n $(PYTEST_WORKERS) -p no:cacheprovider --durations=15
 
 ## bench: the benchmarks of bench/ (ratios taken in one run)
 bench: $(STAMP)
