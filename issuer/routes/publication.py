@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Path, Request, Response
 
-from issuer.deps import ClockDep, SessionDep, SettingsDep
+from issuer.deps import get_clock, get_session_factory, get_settings
 from issuer.schemas.common import PROBLEM_RESPONSES
 from issuer.services import publication as service
 
@@ -46,18 +46,20 @@ def _serve(
 )
 def get_status_list(
     request: Request,
-    session: SessionDep,
-    settings: SettingsDep,
-    clock: ClockDep,
     ags: str = Path(pattern=r"^\d{8}$"),
     list_no: int = Path(ge=0, le=2**31 - 1),
 ) -> Response:
     """A Status List Token: CWT by default, JWT for `Accept: application/statuslist+jwt`."""
     accept = request.headers.get("accept", "")
     form = "jwt" if "statuslist+jwt" in accept and "statuslist+cwt" not in accept else "cwt"
-    artefact = service.status_list(
-        session, settings, ags=ags, list_no=list_no, form=form, now=clock.now()
-    )
+    # no dependencies beyond the request: each would cost a thread-pool hop on the hot path;
+    # one session and transaction, committed before the response, as SessionDep does
+    settings = get_settings(request)
+    now = get_clock(request).now()
+    with get_session_factory(request)() as session, session.begin():
+        artefact = service.status_list(
+            session, settings, ags=ags, list_no=list_no, form=form, now=now
+        )
     max_age = min(int(getattr(settings, "status_list_ttl_seconds", 3600)), 300)
     return _serve(
         request,
@@ -73,11 +75,12 @@ def get_status_list(
     response_class=Response,
     responses={200: {"content": {TRUST_BUNDLE_TYPE: {}}}},
 )
-def get_trust_bundle(
-    request: Request, session: SessionDep, settings: SettingsDep, clock: ClockDep
-) -> Response:
+def get_trust_bundle(request: Request) -> Response:
     """The signed trust bundle (DESIGN §3.4); `seq` grows whenever its content changes."""
-    artefact = service.trust_bundle_artefact(session, settings, now=clock.now())
+    settings = get_settings(request)
+    now = get_clock(request).now()
+    with get_session_factory(request)() as session, session.begin():
+        artefact = service.trust_bundle_artefact(session, settings, now=now)
     cache_control = "public, max-age=60, must-revalidate"
     return _serve(request, artefact.body, artefact.etag, TRUST_BUNDLE_TYPE, cache_control)
 
@@ -87,11 +90,12 @@ def get_trust_bundle(
     response_class=Response,
     responses={200: {"content": {"application/jwk-set+json": {}}}},
 )
-def get_jwks(
-    request: Request, session: SessionDep, settings: SettingsDep, clock: ClockDep
-) -> Response:
+def get_jwks(request: Request) -> Response:
     """Every tenant's published public keys (kid = JWS kid)."""
-    artefact = service.jwks(session, settings, now=clock.now())
+    settings = get_settings(request)
+    now = get_clock(request).now()
+    with get_session_factory(request)() as session, session.begin():
+        artefact = service.jwks(session, settings, now=now)
     return _serve(
         request,
         artefact.body,

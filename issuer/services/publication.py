@@ -123,17 +123,18 @@ def _memo_key(settings: Settings, kind: str, *extra: Any) -> tuple[Any, ...]:
     return (kind, str(settings.database_url), str(settings.keys_dir), *extra)
 
 
+_TOKEN_STATEMENT = select(
+    select(func.max(TrustBundleRecord.seq)).scalar_subquery(),
+    select(func.count(Tenant.id)).scalar_subquery(),
+    select(func.coalesce(func.sum(Tenant.id), 0)).scalar_subquery(),
+    select(func.count(StatusList.id)).scalar_subquery(),
+    select(func.coalesce(func.sum(StatusList.version), 0)).scalar_subquery(),
+)
+
+
 def _db_token(session: Session) -> tuple[Any, ...]:
     """One statement of cheap aggregates that moves whenever a published artefact must."""
-    row = session.execute(
-        select(
-            select(func.max(TrustBundleRecord.seq)).scalar_subquery(),
-            select(func.count(Tenant.id)).scalar_subquery(),
-            select(func.coalesce(func.sum(Tenant.id), 0)).scalar_subquery(),
-            select(func.count(StatusList.id)).scalar_subquery(),
-            select(func.coalesce(func.sum(StatusList.version), 0)).scalar_subquery(),
-        )
-    ).one()
+    row = session.execute(_TOKEN_STATEMENT).one()
     return (signing.ring_generation(), *(None if v is None else int(v) for v in row))
 
 

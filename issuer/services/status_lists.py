@@ -41,13 +41,29 @@ def lock_tenant(session: Session, tenant_id: int) -> None:
     taking it before any permit, status list or counter row gives every transaction the same
     lock order ([resident] → audit head → permit → counter → status list → publication) and
     so no deadlock between, say, a revocation and a registry change of the same tenant.
+
+    Taken once per transaction: a second call while the transaction (or savepoint) that took
+    the lock, or one of its ancestors, is still active costs no statement. A lock taken inside
+    a savepoint that ended is taken again (PostgreSQL releases it on rollback to the savepoint).
     """
     from issuer.db.models import AuditHead
     from issuer.services.audit import chain_for
 
+    current = session.get_nested_transaction() or session.get_transaction()
+    held: dict[int, Any] = session.info.setdefault("buergerid_locked_tenants", {})
+    owner = held.get(tenant_id)
+    if owner is not None and owner.is_active:
+        txn = current
+        while txn is not None:
+            if txn is owner:
+                return
+            txn = txn.parent
     session.execute(
         select(AuditHead.chain).where(AuditHead.chain == chain_for(tenant_id)).with_for_update()
     )
+    current = current or session.get_transaction()  # the statement may have begun it
+    if current is not None:
+        held[tenant_id] = current
 
 
 def _open_list(session: Session, tenant_id: int, now: datetime) -> StatusList:
