@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import struct
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +38,18 @@ def plate_key(salt: bytes, canonical_plate: str) -> bytes:
     return hmac.new(salt, canonical_plate.encode("utf-8"), hashlib.sha256).digest()[
         :PLATE_KEY_BYTES
     ]
+
+
+def plate_keyer(salt: bytes) -> Callable[[str], bytes]:
+    """``plate_key`` with the salt's HMAC state computed once (for building large indexes)."""
+    base = hmac.new(salt, digestmod=hashlib.sha256)
+
+    def key(canonical_plate: str) -> bytes:
+        mac = base.copy()
+        mac.update(canonical_plate.encode("utf-8"))
+        return mac.digest()[:PLATE_KEY_BYTES]
+
+    return key
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,6 +227,16 @@ def encode_plate_index_payload(p: PlateIndex, *, redecode: bool = True) -> bytes
     the checks refuse whatever the decoder refuses)."""
     _check_top(p)
     tails: dict[tuple[tuple[str, ...], str], bytes] = {}
+    ints: dict[int, bytes] = {}  # many entries share times, lists and small numbers
+
+    def enc(n: int) -> bytes:
+        b = ints.get(n)
+        if b is None or type(n) is not int:
+            b = _int_item(n)
+            if type(n) is int:
+                ints[n] = b
+        return b
+
     parts: list[bytes] = [
         b"\xa6",  # a map of 6; keys in deterministic (bytewise encoded) order
         b"\x61v", _int_item(p.v),
@@ -238,13 +260,19 @@ def encode_plate_index_payload(p: PlateIndex, *, redecode: bool = True) -> bytes
             tail = tails.get(tail_key)
             if tail is None:
                 tail = tails[tail_key] = _tail(e.zones, e.type)
-            parts.append(b"\x87")
-            parts.append(_int_item(e.number))
-            parts.append(_int_item(e.status_list))
-            parts.append(_int_item(e.status_idx))
-            parts.append(_int_item(e.nbf))
-            parts.append(_int_item(e.exp))
-            parts.append(tail)
+            parts.append(
+                b"".join(
+                    (
+                        b"\x87",
+                        enc(e.number),
+                        enc(e.status_list),
+                        enc(e.status_idx),
+                        enc(e.nbf),
+                        enc(e.exp),
+                        tail,
+                    )
+                )
+            )
     payload = b"".join(parts)
     if len(payload) > MAX_PLATE_INDEX_BYTES:
         raise ValueError("plate index is not valid: payload too large")

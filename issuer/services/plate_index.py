@@ -44,7 +44,7 @@ def collect_entries(
     """canonical plate → [[number, list, idx, nbf, exp, [zones], type], ...] in one query;
     each permit's newest QR token gives the (list, idx)."""
     at = int(now.timestamp())
-    rows = session.execute(
+    stmt = (
         select(
             PermitPlate.plate,
             Permit.id,
@@ -66,17 +66,25 @@ def collect_entries(
             PermitToken.kind == "qr",
         )
     )
-    newest: dict[tuple[str, Any], tuple[int, list[Any]]] = {}
-    for plate, permit_id, number, valid_from, valid_until, zones, kind, token_id, lst, idx in rows:
-        key = (plate, permit_id)
+    # Core rows (no ORM row loading); the newest QR token per (plate, permit) wins
+    newest: dict[tuple[str, Any], tuple[Any, ...]] = {}
+    for row in session.connection().execute(stmt):
+        key = (row[0], row[1])
         seen = newest.get(key)
-        if seen is not None and seen[0] > token_id:
+        if seen is not None and seen[0] > row[7]:
             continue
-        exp = int(as_utc(valid_until).timestamp())
-        nbf = min(int(as_utc(valid_from).timestamp()), at)
-        newest[key] = (token_id, [int(number), int(lst), int(idx), nbf, exp, list(zones), kind])
+        newest[key] = (row[7], row[2], row[8], row[9], row[3], row[4], row[5], row[6])
+    seconds: dict[datetime, int] = {}  # many permits share their start or end
+
+    def ts(value: datetime) -> int:
+        got = seconds.get(value)
+        if got is None:
+            got = seconds[value] = int(as_utc(value).timestamp())
+        return got
+
     entries: dict[str, list[list[Any]]] = {}
-    for (plate, _permit_id), (_token_id, entry) in newest.items():
+    for (plate, _permit_id), (_tid, number, lst, idx, vf, vu, zones, kind) in newest.items():
+        entry = [int(number), int(lst), int(idx), min(ts(vf), at), ts(vu), list(zones), kind]
         entries.setdefault(plate, []).append(entry)
     return entries
 
@@ -91,18 +99,19 @@ def build(
         PlateEntry,
         PlateIndex,
         encode_plate_index_payload,
-        plate_key,
+        plate_keyer,
     )
 
     salt = secrets.token_bytes(16)
     iat = int(now.timestamp())
     exp = iat + int(getattr(settings, "plate_index_exp_seconds", 24 * 3600))
     keyed: dict[bytes, tuple[PlateEntry, ...]] = {}
+    plate_key = plate_keyer(salt)
     for plate, items in entries.items():
         # newest permits first, bounded as the verifier bounds them
         chosen = items if len(items) == 1 else sorted(items, key=lambda e: -e[0])
         chosen = chosen[:MAX_ENTRIES_PER_PLATE]
-        keyed[plate_key(salt, plate)] = tuple(
+        keyed[plate_key(plate)] = tuple(
             PlateEntry(e[0], e[1], e[2], e[3], e[4], tuple(e[5]), e[6]) for e in chosen
         )
     # every rule of the strict decoder is checked while encoding (tests prove it refuses what

@@ -17,6 +17,7 @@ from verifier._plate_index import (
     decode_plate_index_payload,
     encode_plate_index_payload,
     plate_key,
+    plate_keyer,
 )
 
 _times = st.integers(min_value=0, max_value=2**40)
@@ -81,3 +82,6 @@ def test_plate_key_is_hmac_sha256_truncated() -> None:
     want = hmac.new(salt, b"GE-AB 100", hashlib.sha256).digest()[:12]
     assert plate_key(salt, "GE-AB 100") == want
     assert len(plate_key(salt, "CC:X1")) == 12
+    keyer = plate_keyer(salt)
+    for plate in ("GE-AB 100", "CC:X1", "GE-AB 100", "B-Ä 1"):
+        assert keyer(plate) == plate_key(salt, plate)
