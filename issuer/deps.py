@@ -65,13 +65,17 @@ def _bearer(request: Request) -> str:
 
 
 def get_principal(request: Request, clock: ClockDep, settings: SettingsDep) -> Principal:
-    """Authenticate the bearer token (one argon2 verification) and claim an Idempotency-Key."""
+    """Authenticate the bearer token and claim an Idempotency-Key.
+
+    The credential is read in a short transaction; the argon2 verification (at most one, none
+    on a verification-cache hit) runs after it ended, so it never holds a database lock."""
     token = _bearer(request)
     factory = get_session_factory(request)
     hasher: SecretHasher = request.app.state.hasher
     now = clock.now()
     with factory() as session, session.begin():
-        principal = clients_service.authenticate(session, hasher, token, now=now)
+        found = clients_service.lookup(session, token, now=now)
+    principal = clients_service.verify_lookup(hasher, found, now=now)
     ctx = request.scope.get(IDEMPOTENCY_SCOPE_KEY)
     if isinstance(ctx, IdempotencyContext) and ctx.record_id is None:
         claim_idempotency_key(

@@ -301,12 +301,19 @@ def revoke_client(
     return client
 
 
-def authenticate(session: Session, hasher: SecretHasher, token: str, *, now: datetime) -> Principal:
-    """The principal of a bearer token, or Unauthenticated (one answer for every failure).
+@dataclass(frozen=True, slots=True)
+class CredentialLookup:
+    """What one statement read about a presented token (plain values, no ORM objects)."""
 
-    One statement reads the credential with its client and tenant; at most one argon2
-    verification (none when the cache holds this key id, secret and stored hash).
-    """
+    secret: str
+    key_id: str | None  # None: malformed token or unknown key id
+    secret_hash: str | None
+    usable: bool  # credential and client not revoked or expired, tenant present
+    principal: Principal | None
+
+
+def lookup(session: Session, token: str, *, now: datetime) -> CredentialLookup:
+    """Read the credential of `token` with its client and tenant in one statement."""
     match = _TOKEN_RE.match(token)
     row = None
     if match:
@@ -317,29 +324,51 @@ def authenticate(session: Session, hasher: SecretHasher, token: str, *, now: dat
             .options(joinedload(ApiCredential.client))
             .where(ApiCredential.key_id == match.group(1))
         ).first()
-    cred: ApiCredential | None = row[0] if row is not None else None
     secret = match.group(2) if match else token[:128]
-    cached = cred is not None and hasher.verify_cached(
-        cred.key_id, cred.secret_hash, secret, now=now
-    )
-    # otherwise exactly one argon2 verification, against the dummy when the key id is unknown
-    ok = cached or hasher.verify(cred.secret_hash if cred else None, secret)
-    if not ok or cred is None or row is None:
-        raise Unauthenticated()
+    if row is None:
+        return CredentialLookup(secret, None, None, False, None)
+    cred: ApiCredential = row[0]
     client = cred.client
-    if (
+    usable = not (
         cred.revoked_at is not None
         or (cred.expires_at is not None and cred.expires_at <= now)
         or client.revoked_at is not None
         or (client.tenant_id is not None and row[1] is None)
-    ):
-        hasher.forget(cred.key_id)
-        raise Unauthenticated()
-    if not cached:
-        hasher.remember(cred.key_id, cred.secret_hash, secret, now=now)
-    return Principal(
+    )
+    principal = Principal(
         client_id=client.id,
         key_id=cred.key_id,
         tenant_id=client.tenant_id,
         scopes=frozenset(client.scopes.split()),
     )
+    return CredentialLookup(secret, cred.key_id, cred.secret_hash, usable, principal)
+
+
+def verify_lookup(hasher: SecretHasher, found: CredentialLookup, *, now: datetime) -> Principal:
+    """The principal, or Unauthenticated; at most one argon2 verification (none on a cache hit),
+    against the dummy hash when the key id is unknown. Needs no database session, so the
+    caller can run it after its transaction ended (argon2 never holds a database lock)."""
+    key_id, stored = found.key_id, found.secret_hash
+    cached = (
+        key_id is not None
+        and stored is not None
+        and hasher.verify_cached(key_id, stored, found.secret, now=now)
+    )
+    ok = cached or hasher.verify(stored, found.secret)
+    if not ok or key_id is None or stored is None or found.principal is None:
+        raise Unauthenticated()
+    if not found.usable:
+        hasher.forget(key_id)
+        raise Unauthenticated()
+    if not cached:
+        hasher.remember(key_id, stored, found.secret, now=now)
+    return found.principal
+
+
+def authenticate(session: Session, hasher: SecretHasher, token: str, *, now: datetime) -> Principal:
+    """The principal of a bearer token, or Unauthenticated (one answer for every failure).
+
+    One statement reads the credential with its client and tenant; at most one argon2
+    verification (none when the cache holds this key id, secret and stored hash).
+    """
+    return verify_lookup(hasher, lookup(session, token, now=now), now=now)
