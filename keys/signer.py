@@ -73,19 +73,18 @@ def raw_ecdsa_signature(der: bytes) -> bytes:
     return r.to_bytes(32, "big") + s.to_bytes(32, "big")
 
 
-class SoftwareSigner:
-    """A signer over a private key held in this process (loaded from an encrypted file)."""
+class PublicIdentity:
+    """What every signer shows of itself: algorithm, public key and the DESIGN §3.1 kids.
 
-    __slots__ = ("_alg", "_private", "_public", "_thumbprint")
+    Backends subclass it and add ``sign``; the private half stays with the backend.
+    """
 
-    def __init__(self, private_key: PrivateKey) -> None:
-        self._private = private_key
-        self._public: PublicKey = private_key.public_key()
-        self._alg = alg_for_public_key(self._public)
-        self._thumbprint = thumbprint(self._public)
+    __slots__ = ("_alg", "_public", "_thumbprint")
 
-    def __repr__(self) -> str:
-        return f"SoftwareSigner(alg={self._alg.name}, kid={self.jws_kid})"
+    def __init__(self, public_key: PublicKey, alg: Alg | None = None) -> None:
+        self._public: PublicKey = public_key
+        self._alg = alg_for_public_key(public_key) if alg is None else alg
+        self._thumbprint = thumbprint(public_key)
 
     @property
     def alg(self) -> Alg:
@@ -106,6 +105,19 @@ class SoftwareSigner:
     @property
     def jws_kid(self) -> str:
         return jws_kid(self._public)
+
+
+class SoftwareSigner(PublicIdentity):
+    """A signer over a private key held in this process (loaded from an encrypted file)."""
+
+    __slots__ = ("_private",)
+
+    def __init__(self, private_key: PrivateKey) -> None:
+        super().__init__(private_key.public_key())
+        self._private = private_key
+
+    def __repr__(self) -> str:
+        return f"SoftwareSigner(alg={self._alg.name}, kid={self.jws_kid})"
 
     @property
     def private_key(self) -> PrivateKey:

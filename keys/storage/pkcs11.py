@@ -29,7 +29,8 @@ from pkcs11.types import SignMixin
 from pkcs11.util.ec import encode_named_curve_parameters
 
 from keys.errors import KeysCode, Pkcs11Error
-from verifier._keys import Alg, PublicKey, cose_kid, jws_kid, thumbprint
+from keys.signer import PublicIdentity
+from verifier._keys import Alg, PublicKey
 
 DEFAULT_MODULE = "/usr/lib/softhsm/libsofthsm2.so"  # Debian package softhsm2
 MODULE_ENV = "BUERGERID_PKCS11_MODULE"
@@ -58,10 +59,10 @@ def _public_from_point(alg: Alg, point: bytes) -> PublicKey:
         raise Pkcs11Error(KeysCode.PKCS11_FAILED, "CKA_EC_POINT is not a valid key") from exc
 
 
-class Pkcs11Signer:
+class Pkcs11Signer(PublicIdentity):
     """A signer whose private key stays in the token; signing is serialised per token."""
 
-    __slots__ = ("_alg", "_key_id", "_lock", "_private", "_public")
+    __slots__ = ("_key_id", "_lock", "_private")
 
     def __init__(
         self,
@@ -72,39 +73,18 @@ class Pkcs11Signer:
         public: PublicKey,
         lock: threading.Lock,
     ) -> None:
-        self._alg = alg
+        super().__init__(public, alg)
         self._key_id = key_id
         self._private = private
-        self._public = public
         self._lock = lock
 
     def __repr__(self) -> str:
         return f"Pkcs11Signer(alg={self._alg.name}, kid={self.jws_kid}, id={self._key_id.hex()})"
 
     @property
-    def alg(self) -> Alg:
-        return self._alg
-
-    @property
     def key_id(self) -> bytes:
         """The CKA_ID of the key pair on the token."""
         return self._key_id
-
-    @property
-    def public_key(self) -> PublicKey:
-        return self._public
-
-    @property
-    def thumbprint(self) -> bytes:
-        return thumbprint(self._public)
-
-    @property
-    def cose_kid(self) -> bytes:
-        return cose_kid(self._public)
-
-    @property
-    def jws_kid(self) -> str:
-        return jws_kid(self._public)
 
     def sign(self, message: bytes) -> bytes:
         try:
