@@ -11,6 +11,7 @@ import sys
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -251,14 +252,21 @@ def cmd_verify_audit(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_retention_run(settings: Settings, args: argparse.Namespace) -> int:
     """Erase or pseudonymise personal data past the tenants' retention periods (audited)."""
+    from issuer.middleware import purge_idempotency_records
     from issuer.services import retention
 
+    now = SystemClock().now()
     with _db(settings) as factory, factory() as session, session.begin():
         tenant_id = tenants.get_tenant_by_ags(session, args.tenant).id if args.tenant else None
-        reports = retention.run(session, now=SystemClock().now(), tenant_id=tenant_id)
+        reports = retention.run(session, now=now, tenant_id=tenant_id)
+        # stored Idempotency-Key answers serve retries only; they hold sealed request answers
+        purged = purge_idempotency_records(
+            session, before=now - timedelta(hours=args.idempotency_hours)
+        )
     for report in reports:
         counts = " ".join(f"{k}={v}" for k, v in report.counts().items())
         out.print(f"tenant {report.tenant_id}: {counts}")
+    out.print(f"idempotency records purged: {purged}")
     return EXIT_OK
 
 
@@ -338,6 +346,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p = retention.add_parser("run", help="erase/pseudonymise data past the retention period")
     p.add_argument("--tenant", metavar="AGS", default=None)
+    p.add_argument(
+        "--idempotency-hours",
+        type=int,
+        default=24,
+        help="purge stored Idempotency-Key answers older than this (default 24)",
+    )
     p.set_defaults(func=cmd_retention_run)
     keys_cmd = sub.add_parser("keys", help="signing keys").add_subparsers(
         dest="action", required=True

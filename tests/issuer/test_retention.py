@@ -3,13 +3,14 @@ period, never before; the run is audited with counts and ids; the CLI runs it.""
 
 from __future__ import annotations
 
-from datetime import timedelta
+import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
-from issuer.db.models import AuditEntry, Resident, Vehicle
+from issuer.db.models import AuditEntry, IdempotencyRecord, Resident, Vehicle
 from issuer.db.permit_models import Permit, PermitToken
 from issuer.services import retention
 from tests.issuer.test_permits import World, make_world
@@ -74,4 +75,18 @@ def test_cli_retention_run(world: World, monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setenv("BUERGERID_DATABASE_URL", settings.database_url)
     monkeypatch.setenv("BUERGERID_DATA_DIR", str(settings.data_dir))
     monkeypatch.setenv("BUERGERID_KEY_PASSPHRASE", settings.key_passphrase.get_secret_value())
+    now = datetime.now(UTC)
+    factory = world.app.state.session_factory
+    with factory() as session, session.begin():
+        for key, age in (("old", timedelta(hours=25)), ("fresh", timedelta(hours=1))):
+            session.add(
+                IdempotencyRecord(
+                    client_id=uuid.uuid4(), key_hash=key.ljust(64, "0"),
+                    request_hash="0" * 64, created_at=now - age,
+                )
+            )  # fmt: skip
     assert main(["retention", "run", "--tenant", world.ags]) == 0
+    with factory() as session:
+        left = session.scalars(select(IdempotencyRecord.key_hash)).all()
+    # stored answers serve retries only: the retention run purges those older than 24 h
+    assert left == ["fresh".ljust(64, "0")]
