@@ -29,11 +29,15 @@ def main() -> int:
     api_key = getattr(info, "api_key", None) if info is not None else None
     if api_key:
         lines.append(f"  demo API key    {api_key}")
+    auth = f'-H "Authorization: Bearer {api_key}"' if api_key else '-H "Authorization: ..."'
     lines += [
         "next:",
         "  make demo                      the whole story against this server",
+        f"  curl -s {auth} {base}/api/v1/zones",
+        f"  curl -s {auth} {base}/api/v1/permits",
+        f"  curl -s {base}/trust-bundle -o bundle.cbor",
+        "  .venv/bin/buergerid-verify --help   (trust add-anchor, sync, check, scan, plate)",
         "  .venv/bin/buergerid-wallet --help",
-        "  .venv/bin/buergerid-verify --help",
     ]
     sys.stdout.write("\n".join(lines) + "\n")
     sys.stdout.flush()
