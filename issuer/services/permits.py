@@ -521,6 +521,35 @@ def _fee_basis(facts: _Facts, valid_from: datetime, valid_until: datetime) -> fe
 # ------------------------------------------------------------------------------ issuance
 
 
+def _charge(
+    session: Session,
+    permit: Permit,
+    facts: _Facts,
+    *,
+    reason: str,
+    start: datetime,
+    until: datetime,
+    now: datetime,
+) -> None:
+    """Record the fee of the tenant's schedule in force at `now` for `start`..`until`."""
+    schedule_id, amount = fees.fee_for(
+        session,
+        tenant_id=permit.tenant_id,
+        permit_type=permit.permit_type,
+        at=now,
+        basis=_fee_basis(facts, start, until),
+    )
+    permit.charges.append(
+        PermitCharge(
+            tenant_id=permit.tenant_id,
+            reason=reason,
+            fee_schedule_id=schedule_id,
+            amount_cents=amount,
+            created_at=now,
+        )
+    )
+
+
 def apply(
     session: Session,
     settings: Settings,
@@ -876,22 +905,7 @@ def renew(
     failed = [f for f in failed if f is not Rule.STARTS_IN_PAST]
     if failed:
         raise refused(failed)
-    schedule_id, amount = fees.fee_for(
-        session,
-        tenant_id=tenant_id,
-        permit_type=permit.permit_type,
-        at=now,
-        basis=_fee_basis(facts, old_until, new_until),
-    )
-    permit.charges.append(
-        PermitCharge(
-            tenant_id=tenant_id,
-            reason="renew",
-            fee_schedule_id=schedule_id,
-            amount_cents=amount,
-            created_at=now,
-        )
-    )
+    _charge(session, permit, facts, reason="renew", start=old_until, until=new_until, now=now)
     permit.valid_until = new_until
     permit.is_provisional = False
     permit.updated_at = now
@@ -1071,22 +1085,7 @@ def finalise(
     failed = eligibility.check(facts.application, rules)
     if failed:
         raise refused(failed)
-    schedule_id, amount = fees.fee_for(
-        session,
-        tenant_id=tenant_id,
-        permit_type=permit.permit_type,
-        at=now,
-        basis=_fee_basis(facts, start, until),
-    )
-    permit.charges.append(
-        PermitCharge(
-            tenant_id=tenant_id,
-            reason="issue",
-            fee_schedule_id=schedule_id,
-            amount_cents=amount,
-            created_at=now,
-        )
-    )
+    _charge(session, permit, facts, reason="issue", start=start, until=until, now=now)
     permit.is_provisional = False
     permit.valid_until = until
     permit.updated_at = now
