@@ -27,7 +27,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -305,6 +305,43 @@ def parse_anchor(data: bytes) -> _keys.PublicKey:
     return _keys.key_from_cose(_cbor.loads(data, reason=Reason.BAD_KEY))
 
 
+MAX_ANCHORS_PER_FILE = 8
+"""Most root keys one anchor file may pin (a ring's current and announced keys)."""
+
+
+def parse_anchors(data: bytes) -> tuple[_keys.PublicKey, ...]:
+    """One root key or a set: JWK, JWKS ``{"keys": [...]}``, COSE_Key or a CBOR array of
+    COSE_Keys (what ``buergerid-keys export-public`` writes for a whole ring).
+
+    Every key must parse; ``DecodeError(BAD_KEY)`` otherwise, and nothing is pinned.
+    """
+    if len(data) > MAX_ANCHOR_BYTES:
+        raise DecodeError(Reason.BAD_KEY, "anchor file too large")
+    stripped = data.lstrip()
+    items: list[object]
+    parse: Callable[[object], _keys.PublicKey]
+    if stripped.startswith(b"{"):
+        try:
+            doc = json.loads(stripped.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise DecodeError(Reason.BAD_KEY, "not JSON") from exc
+        if not isinstance(doc, dict) or "keys" not in doc:
+            return (parse_anchor(data),)
+        if not isinstance(doc["keys"], list):
+            raise DecodeError(Reason.BAD_KEY, "JWKS keys is not an array")
+        items = doc["keys"]
+        parse = _keys.key_from_jwk
+    else:
+        decoded = _cbor.loads(data, reason=Reason.BAD_KEY)
+        if not isinstance(decoded, list):
+            return (parse_anchor(data),)
+        items = decoded
+        parse = _keys.key_from_cose
+    if not 1 <= len(items) <= MAX_ANCHORS_PER_FILE:
+        raise DecodeError(Reason.BAD_KEY, f"1 to {MAX_ANCHORS_PER_FILE} keys per anchor file")
+    return tuple(parse(item) for item in items)
+
+
 # --------------------------------------------------------------------------- disk layout
 
 
@@ -408,6 +445,10 @@ class DataDir:
         """Pin a root key (JWK or COSE_Key); returns the key and whether it was new."""
         key = parse_anchor(data)
         return key, self._pin(key)
+
+    def add_anchors(self, data: bytes) -> list[tuple[_keys.PublicKey, bool]]:
+        """Pin every root key of a key or key set (see ``parse_anchors``); all or none."""
+        return [(key, self._pin(key)) for key in parse_anchors(data)]
 
     def _pin(self, key: _keys.PublicKey) -> bool:
         path = self.anchors_dir / f"{_keys.thumbprint(key).hex()}.cbor"

@@ -194,9 +194,9 @@ def _dispatch(args: argparse.Namespace, io: _Io, lang: Lang) -> int:
 def _cmd_add_anchor(args: argparse.Namespace, io: _Io, data_dir: Any) -> int:
     from verifier._keys import thumbprint
 
-    key, is_new = data_dir.add_anchor(Path(args.file).read_bytes())
-    state = "pinned" if is_new else "already pinned"
-    io.stdout.write(f"{state}: {thumbprint(key).hex()}\n")
+    for key, is_new in data_dir.add_anchors(Path(args.file).read_bytes()):
+        state = "pinned" if is_new else "already pinned"
+        io.stdout.write(f"{state}: {thumbprint(key).hex()}\n")
     return 0
 
 

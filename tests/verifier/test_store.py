@@ -202,3 +202,37 @@ def test_folders_and_files_are_private(tmp_path: Path) -> None:
         assert path.stat().st_mode & 0o077 == 0
     for path in data_dir.root.rglob("*.cbor"):
         assert path.stat().st_mode & 0o077 == 0
+
+
+def test_an_exported_ring_pins_every_key_and_a_bad_set_pins_none(tmp_path: Path) -> None:
+    """`buergerid-keys export-public RING` writes a CBOR array of COSE_Keys (or a JWKS)."""
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+
+    from verifier import _cbor
+    from verifier._store import MAX_ANCHORS_PER_FILE, parse_anchors
+
+    keys = [ec.generate_private_key(ec.SECP256R1()).public_key(),
+            ed25519.Ed25519PrivateKey.generate().public_key()]  # fmt: skip
+    cose_set = _cbor.dumps([_keys.key_to_cose(k) for k in keys])
+    jwks = json.dumps({"keys": [_keys.key_to_jwk(k) for k in keys]}).encode()
+    wanted = [_keys.thumbprint(k) for k in keys]
+    for data in (cose_set, jwks):
+        assert [_keys.thumbprint(k) for k in parse_anchors(data)] == wanted
+    data_dir = DataDir(tmp_path / "d")
+    assert [new for _, new in data_dir.add_anchors(cose_set)] == [True, True]
+    assert [new for _, new in data_dir.add_anchors(jwks)] == [False, False]
+    assert {_keys.thumbprint(k) for k in data_dir.read_anchors()} == set(wanted)
+
+    bad_sets = [
+        _cbor.dumps([]),
+        _cbor.dumps([_keys.key_to_cose(keys[0])] * (MAX_ANCHORS_PER_FILE + 1)),
+        _cbor.dumps([_keys.key_to_cose(keys[0]), {1: 2}]),
+        json.dumps({"keys": "x"}).encode(),
+        json.dumps({"keys": [_keys.key_to_jwk(keys[0]), {"kty": "EC"}]}).encode(),
+    ]
+    fresh = DataDir(tmp_path / "e")
+    for bad in bad_sets:
+        with pytest.raises(DecodeError) as info:
+            fresh.add_anchors(bad)
+        assert info.value.reason is Reason.BAD_KEY
+    assert fresh.read_anchors() == []
