@@ -1,30 +1,22 @@
-"""Attacks on the wallet API over real HTTP, each its own test; codes asserted, not messages."""
+"""Attacks on the wallet API over real HTTP, each its own test; codes asserted, not messages.
+
+Every attack runs on SQLite and PostgreSQL (the `settings` fixture of tests/support/db.py):
+single use and attempt counters depend on the database's locking."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from issuer.services.clock import FixedClock
 from issuer.settings import Settings
-from tests.support.db import make_test_settings
 from tests.wallet_api.harness import AGS, WalletEnv, wallet_env
 from tests.wallet_api.support import ProofKey
 
 PRE = "urn:ietf:params:oauth:grant-type:pre-authorized_code"
 PERMIT_CONFIG = f"{AGS}.parking-permit"
-
-
-@pytest.fixture
-def settings(sqlite_template: Path, tmp_path: Path) -> Settings:
-    """SQLite only: the attacks test protocol logic; the flows run on both databases."""
-    path = tmp_path / "test.db"
-    shutil.copyfile(sqlite_template, path)
-    return make_test_settings(f"sqlite:///{path}", tmp_path / "data")
 
 
 @pytest.fixture
