@@ -808,13 +808,10 @@ def suspend(
     """active → suspended; every token index of the permit becomes SUSPENDED (2)."""
     permit = get_permit(session, tenant_id=tenant_id, permit_id=permit_id, for_update=True)
     _require(permit, "suspend", expected_version)
-    permit.state = SUSPENDED
-    permit.state_reason = reason
-    permit.updated_at = now
-    session.flush()
-    _set_token_status(session, permit, status_lists.SUSPENDED, only_from=status_lists.VALID)
-    _audit(session, permit, "suspended", actor, now, reason)
-    touch_publication(session, tenant_id)
+    _change_state(
+        session, permit, state=SUSPENDED, reason=reason, action="suspended", actor=actor,
+        now=now, status=status_lists.SUSPENDED, only_from=status_lists.VALID,
+    )  # fmt: skip
     return permit
 
 
@@ -830,13 +827,10 @@ def resume(
     """suspended → active; the token indices go back to VALID (0)."""
     permit = get_permit(session, tenant_id=tenant_id, permit_id=permit_id, for_update=True)
     _require(permit, "resume", expected_version)
-    permit.state = ACTIVE
-    permit.state_reason = None
-    permit.updated_at = now
-    session.flush()
-    _set_token_status(session, permit, status_lists.VALID, only_from=status_lists.SUSPENDED)
-    _audit(session, permit, "resumed", actor, now, None)
-    touch_publication(session, tenant_id)
+    _change_state(
+        session, permit, state=ACTIVE, reason=None, action="resumed", actor=actor,
+        now=now, status=status_lists.VALID, only_from=status_lists.SUSPENDED,
+    )  # fmt: skip
     return permit
 
 
@@ -858,14 +852,39 @@ def revoke(
 
 
 def _revoke(session: Session, permit: Permit, *, reason: str, actor: str, now: datetime) -> None:
-    permit.state = REVOKED
+    _change_state(
+        session, permit, state=REVOKED, reason=reason, action="revoked", actor=actor,
+        now=now, status=status_lists.INVALID, ends=True,
+    )  # fmt: skip
+
+
+def _change_state(
+    session: Session,
+    permit: Permit,
+    *,
+    state: str,
+    reason: str | None,
+    action: str,
+    actor: str,
+    now: datetime,
+    status: int,
+    only_from: int | None = None,
+    ends: bool = False,
+) -> None:
+    """One state change: the permit row, then every token's status, audit and publication.
+
+    `ends` also records the end and frees the one-per-resident/vehicle locks. Every field is
+    set before the first flush (loading the plates autoflushes), so the version moves by one.
+    """
+    permit.state = state
     permit.state_reason = reason
-    permit.ended_at = now
     permit.updated_at = now
-    _release_locks(permit)
+    if ends:
+        permit.ended_at = now
+        _release_locks(permit)
     session.flush()
-    _set_token_status(session, permit, status_lists.INVALID)
-    _audit(session, permit, "revoked", actor, now, reason)
+    _set_token_status(session, permit, status, only_from=only_from)
+    _audit(session, permit, action, actor, now, reason)
     touch_publication(session, permit.tenant_id)
 
 
