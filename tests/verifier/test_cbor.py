@@ -204,7 +204,6 @@ def test_per_thread_decoder_equals_a_fresh_one(data: bytes) -> None:
         with pytest.raises(Exception):  # noqa: B017 - whatever cbor2 raises on a fresh decoder
             _decode(data)
     else:
-        # compared as deterministic CBOR, so NaN (never equal to itself) compares too
-        assert cbor2.dumps(_decode(data), canonical=True) == cbor2.dumps(expected, canonical=True)
-        again = _decode(data)  # again, from the reused decoder
-        assert cbor2.dumps(again, canonical=True) == cbor2.dumps(expected, canonical=True)
+        # NaN is never equal to itself (nor a list holding one), so equal reprs count too
+        for decoded in (_decode(data), _decode(data)):  # the second from the reused decoder
+            assert decoded == expected or repr(decoded) == repr(expected)
