@@ -17,8 +17,8 @@ from issuer.settings import Settings
 from tests.support.db import make_test_settings
 from tests.wallet_api.harness import WalletEnv, wallet_env
 from tests.wallet_api.support import ProofKey
+from verifier import decode_public_jwk
 from wallet_api.models import WalletDevice
-from wallet_api.services.proofs import jwk_thumbprint
 
 PRE = "urn:ietf:params:oauth:grant-type:pre-authorized_code"
 
@@ -79,7 +79,7 @@ def test_a_proven_key_is_registered_and_listed(env: WalletEnv) -> None:
     response = _register(env, access, {"proof": _proof(env, key)})
     assert response.status_code == 201, response.text
     device = response.json()
-    assert device["thumbprint"] == jwk_thumbprint(key.jwk)
+    assert device["thumbprint"] == decode_public_jwk(key.jwk).kid
     listed = _devices(env, access)
     assert [d["id"] for d in listed] == [device["id"]]
     assert _device_count(env) == 1
@@ -158,8 +158,11 @@ def test_a_removed_device_key_cannot_be_registered_again(env: WalletEnv) -> None
     removed = env.http.delete(
         f"/wallet/devices/{device['id']}", headers={"Authorization": f"Bearer {access}"}
     )
-    assert removed.status_code == 200
-    again = _register(env, access, {"proof": _proof(env, key)})
+    assert removed.status_code == 200 and removed.json()["ended_grants"] == 1
+    # the grant that bound the key ended with it; a fresh grant cannot bind the key either
+    ended = _register(env, access, {"proof": _proof(env, key)})
+    assert ended.status_code == 401 and ended.json()["error"] == "invalid_token"
+    again = _register(env, _access(env, env.offer()), {"proof": _proof(env, key)})
     assert again.status_code == 400 and again.json()["error"] == "invalid_proof"
 
 

@@ -40,7 +40,8 @@ class OfferOut(BaseModel):
 
 
 class DeviceRemovedOut(BaseModel):
-    """How many credentials a device removal revoked."""
+    """What a device removal ended: the credentials bound to its key, the grants that bound it."""
 
     device_id: str
     revoked_credentials: int
+    ended_grants: int
