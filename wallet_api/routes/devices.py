@@ -65,4 +65,5 @@ def remove(
     return {
         "revoked_credentials": removed.revoked_credentials,
         "ended_grants": removed.ended_grants,
+        "removed_devices": removed.removed_devices,
     }

@@ -91,4 +91,5 @@ def delete_device(
         device_id=device_id,
         revoked_credentials=removed.revoked_credentials,
         ended_grants=removed.ended_grants,
+        removed_devices=removed.removed_devices,
     )

@@ -40,8 +40,10 @@ class OfferOut(BaseModel):
 
 
 class DeviceRemovedOut(BaseModel):
-    """What a device removal ended: the credentials bound to its key, the grants that bound it."""
+    """What a device removal ended: the grants that bound its key, the other keys those grants
+    bound (the same phone's), and the credentials bound to any of them."""
 
     device_id: str
     revoked_credentials: int
     ended_grants: int
+    removed_devices: int

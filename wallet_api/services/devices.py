@@ -2,8 +2,9 @@
 
 Removing a device marks it removed (its key can never be bound again), ends every grant
 that bound its key (access and refresh tokens die: the lost phone can refresh nothing, fetch
-no credential or QR and bind no new key) and revokes every credential ever issued to its
-key: each status index is set to INVALID (DESIGN §3.3), so verifiers see the revocation at
+no credential or QR and bind no new key), removes every other key those grants bound (the
+same phone's: ``grants.phone_of``) and revokes every credential ever issued to those
+keys: each status index is set to INVALID (DESIGN §3.3), so verifiers see the revocation at
 their next status list fetch. It runs under the tenant's lock, like issuance, so a request
 of the lost phone either finished before (and its credential is revoked here) or is refused.
 """
@@ -15,14 +16,14 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from issuer.settings import Settings
 from wallet_api.errors import CredentialError, WalletProblem
 from wallet_api.models import GrantEnd, WalletCredential, WalletDevice, WalletGrant
 from wallet_api.services import bridge
-from wallet_api.services.grants import end_grants, grants_of_device, lock_live_grant
+from wallet_api.services.grants import end_grants, lock_live_grant, phone_of
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,7 @@ class RemovedDevice:
 
     revoked_credentials: int
     ended_grants: int
+    removed_devices: int  # the device and the other keys of the same phone
 
 
 def list_devices(session: Session, *, tenant_id: int, resident_id: uuid.UUID) -> list[DeviceView]:
@@ -85,15 +87,18 @@ def remove_device(
         or (resident_id is not None and device.resident_id != resident_id)
     ):
         raise WalletProblem("not_found", "no such device", status=404)
-    if device.removed_at is None:
-        device.removed_at = now
-    session.flush()
-    ended = end_grants(
-        session, grants_of_device(session, device.id), reason=GrantEnd.DEVICE_REMOVED, now=now
+    device_ids, grant_ids = phone_of(session, device.id)
+    removed = session.execute(
+        update(WalletDevice)
+        .where(WalletDevice.id.in_(sorted(device_ids)), WalletDevice.removed_at.is_(None))
+        .values(removed_at=now)
+        .execution_options(synchronize_session="fetch")
     )
+    ended = end_grants(session, grant_ids, reason=GrantEnd.DEVICE_REMOVED, now=now)
     credentials = session.scalars(
         select(WalletCredential).where(
-            WalletCredential.device_id == device.id, WalletCredential.revoked_at.is_(None)
+            WalletCredential.device_id.in_(sorted(device_ids)),
+            WalletCredential.revoked_at.is_(None),
         )
     ).all()
     bridge.revoke_indices(
@@ -110,12 +115,16 @@ def remove_device(
         action="wallet_device_removed",
         object_type="wallet_device",
         object_id=device.id,
-        reason=f"revoked {len(credentials)}, ended {ended} grants",
+        reason=f"revoked {len(credentials)}, ended {ended} grants, {len(device_ids)} keys",
         now=now,
     )
     log.info("wallet_device_removed", extra={"tenant_id": tenant_id, "device": device.id})
     session.flush()
-    return RemovedDevice(revoked_credentials=len(credentials), ended_grants=ended)
+    return RemovedDevice(
+        revoked_credentials=len(credentials),
+        ended_grants=ended,
+        removed_devices=int(getattr(removed, "rowcount", 0) or 0),
+    )
 
 
 def register_device(

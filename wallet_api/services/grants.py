@@ -67,13 +67,42 @@ def bind_device(
     session.execute(insert(WalletGrantDevice).values(**values).on_conflict_do_nothing())
 
 
-def grants_of_device(session: Session, device_id: str) -> list[str]:
-    """The ids of every grant that bound the device."""
-    return list(
-        session.scalars(
-            select(WalletGrantDevice.grant_id).where(WalletGrantDevice.device_id == device_id)
+def phone_of(session: Session, device_id: str) -> tuple[set[str], set[str]]:
+    """The device ids and grant ids that stand and fall with ``device_id``.
+
+    A grant's tokens live in one wallet, and every key it bound was proven by that wallet,
+    so the grants that bound the device and every other key those grants bound are the
+    same phone: a thief holding it may have bound more keys before the loss was reported.
+    Followed to the end (the sets stay small: devices per resident are bounded).
+    """
+    devices, grants = {device_id}, set()
+    frontier = {device_id}
+    while frontier:
+        new_grants = (
+            set(
+                session.scalars(
+                    select(WalletGrantDevice.grant_id).where(
+                        WalletGrantDevice.device_id.in_(sorted(frontier))
+                    )
+                )
+            )
+            - grants
         )
-    )
+        grants |= new_grants
+        frontier = (
+            set(
+                session.scalars(
+                    select(WalletGrantDevice.device_id).where(
+                        WalletGrantDevice.grant_id.in_(sorted(new_grants))
+                    )
+                )
+            )
+            - devices
+            if new_grants
+            else set()
+        )
+        devices |= frontier
+    return devices, grants
 
 
 def end_grants(session: Session, grant_ids: Iterable[str], *, reason: str, now: datetime) -> int:
