@@ -5,8 +5,11 @@ Revises: 0003
 
 Besides the new tables, the upgrade repairs what older code let through:
 - every device key is re-identified by the thumbprint of its canonical JWK (older code took
-  the thumbprint of the text received, so one key could count as several devices); a
-  device whose key does not decode, or that duplicates an older device's key, is removed;
+  the thumbprint of the text received, so one key could count as several devices); of
+  several devices of one key the oldest keeps it, the others are removed (and renamed, as
+  the thumbprint is unique), and so is a device whose key does not decode. Their
+  credentials stay as they are in the status lists: revoke them with the permit or by
+  removing the device again through the API if they matter;
 - the grants that bound a device are recorded from the credentials issued to it;
 - every grant that bound a removed device ends (a phone removed before the upgrade could
   still refresh).
@@ -14,6 +17,8 @@ Besides the new tables, the upgrade repairs what older code let through:
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
@@ -84,6 +89,25 @@ def upgrade() -> None:
     _repair(op.get_bind())
 
 
+def _respelt(jwk: object) -> object:
+    """A stored JWK with its coordinates re-spelt canonically, as a lenient base64url decoder
+    (the one older code used) read them; whatever is not a JWK is returned as it was."""
+    if not isinstance(jwk, dict):
+        return jwk
+    out = dict(jwk)
+    for name in ("x", "y"):
+        value = jwk.get(name)
+        if isinstance(value, str) and len(value) <= 256:
+            try:
+                raw = base64.urlsafe_b64decode(
+                    value.rstrip("=") + "=" * (-len(value.rstrip("=")) % 4)
+                )
+            except (ValueError, TypeError):
+                continue
+            out[name] = base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+    return out
+
+
 def _repair(bind: sa.engine.Connection) -> None:
     from verifier._errors import DecodeError
     from verifier._keys import decode_public_jwk
@@ -100,32 +124,37 @@ def _repair(bind: sa.engine.Connection) -> None:
             devices.c.created_at, devices.c.id
         )
     ).all()
-    taken = {row.thumbprint for row in rows}
+    winners: dict[str, str] = {}  # canonical thumbprint -> the oldest device of that key
+    losers: list[str] = []
     for row in rows:
         try:
-            public = decode_public_jwk(row.jwk)
+            kid = decode_public_jwk(_respelt(row.jwk)).kid
         except DecodeError:
-            bind.execute(
-                devices.update()
-                .where(devices.c.id == row.id, devices.c.removed_at.is_(None))
-                .values(removed_at=now)
-            )
+            losers.append(row.id)
             continue
-        if public.kid == row.thumbprint:
-            continue
-        if public.kid in taken:  # a second spelling of a key bound before: not a device
-            bind.execute(
-                devices.update()
-                .where(devices.c.id == row.id, devices.c.removed_at.is_(None))
-                .values(removed_at=now)
-            )
-            continue
-        taken.add(public.kid)
+        if kid in winners:
+            losers.append(row.id)  # a second spelling of a key bound before: not a device
+        else:
+            winners[kid] = row.id
+    by_id = {row.id: row for row in rows}
+    for device_id in losers:  # removed, and renamed so the unique thumbprint frees up
+        placeholder = hashlib.sha256(b"removed:" + device_id.encode()).digest()
         bind.execute(
             devices.update()
-            .where(devices.c.id == row.id)
-            .values(thumbprint=public.kid, jwk=public.jwk)
+            .where(devices.c.id == device_id)
+            .values(
+                thumbprint=base64.urlsafe_b64encode(placeholder).rstrip(b"=").decode("ascii"),
+                removed_at=sa.func.coalesce(devices.c.removed_at, now),
+            )
         )
+    for kid, device_id in winners.items():
+        if by_id[device_id].thumbprint != kid:
+            public = decode_public_jwk(_respelt(by_id[device_id].jwk))
+            bind.execute(
+                devices.update()
+                .where(devices.c.id == device_id)
+                .values(thumbprint=kid, jwk=public.jwk)
+            )
 
     pairs = bind.execute(
         sa.select(
