@@ -4,6 +4,7 @@ The counts are taken under the tenant's lock, so concurrent requests share them.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +16,7 @@ from sqlalchemy import func, select
 
 from issuer.db.permit_models import StatusEntry, StatusList
 from issuer.services.clock import FixedClock
+from issuer.settings import Settings
 from tests.support.db import make_test_settings
 from tests.wallet_api.harness import AGS, QR_CONFIG, RESIDENCE_CONFIG, WalletEnv, wallet_env
 from tests.wallet_api.support import ProofKey
@@ -162,3 +164,19 @@ def test_a_full_status_list_rolls_over_and_indices_stay_unique(limited: WalletEn
             headers={"Accept": "application/statuslist+jwt"},
         )
         assert served.status_code == 200
+
+
+def test_the_documented_variables_are_the_settings_and_their_defaults(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    text = (Path(__file__).parents[2] / "docs" / "operations.md").read_text(encoding="utf-8")
+    section = text.split("## Wallet quotas and status lists")[1].split("\n## ")[0]
+    rows = re.findall(r"^\| `BUERGERID_([A-Z_]+)` \| (\d+)", section, flags=re.MULTILINE)
+    assert len(rows) == 5
+    for name, default in rows:
+        assert Settings.model_fields[name.lower()].default == int(default), name
+        monkeypatch.setenv(f"BUERGERID_{name}", "64")
+        assert getattr(Settings(), name.lower()) == 64
+    # BUERGERID_STATUS_LIST_SIZE is 64 now: production refuses a list that small
+    with pytest.raises(ValueError, match="herd privacy"):
+        Settings(environment="production", key_passphrase="p" * 32, server_secret="s" * 32)
