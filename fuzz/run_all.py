@@ -6,8 +6,8 @@
 Harnesses are the ``fuzz_<name>.py`` files beside this one (e.g. ``fuzz_jwk.py``, the strict
 JWK decoder). Each harness first writes its seed corpus (from tests/vectors/verify.json or its
 own seeds) into a temporary directory, then libFuzzer runs ``--runs`` inputs with
-``--timeout`` seconds per input and a memory limit. Prints one line per harness with the number of inputs that ran; the exit
-status is 0 only if every harness finished cleanly.
+``--timeout`` seconds per input and a memory limit. Prints one line per harness with the
+number of inputs that ran; the exit status is 0 only if every harness finished cleanly.
 """
 
 from __future__ import annotations

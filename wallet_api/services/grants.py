@@ -75,7 +75,8 @@ def phone_of(session: Session, device_id: str) -> tuple[set[str], set[str]]:
     same phone: a thief holding it may have bound more keys before the loss was reported.
     Followed to the end (the sets stay small: devices per resident are bounded).
     """
-    devices, grants = {device_id}, set()
+    devices: set[str] = {device_id}
+    grants: set[str] = set()
     frontier = {device_id}
     while frontier:
         new_grants = (
