@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,16 +23,8 @@ PRE = "urn:ietf:params:oauth:grant-type:pre-authorized_code"
 
 
 @pytest.fixture
-def settings(sqlite_template: Path, tmp_path: Path) -> Settings:
-    """SQLite: protocol logic (the flows run on both databases)."""
-    path = tmp_path / "test.db"
-    shutil.copyfile(sqlite_template, path)
-    return make_test_settings(f"sqlite:///{path}", tmp_path / "data")
-
-
-@pytest.fixture
-def env(settings: Settings, clock: FixedClock) -> Iterator[WalletEnv]:
-    with wallet_env(settings, clock) as environment:
+def env(sqlite_settings: Settings, clock: FixedClock) -> Iterator[WalletEnv]:
+    with wallet_env(sqlite_settings, clock) as environment:
         yield environment
 
 

@@ -7,9 +7,7 @@ SQLite only."""
 from __future__ import annotations
 
 import base64
-import shutil
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -17,22 +15,14 @@ from sqlalchemy import func, select
 
 from issuer.services.clock import FixedClock
 from issuer.settings import Settings
-from tests.support.db import make_test_settings
 from tests.wallet_api.harness import RESIDENCE_CONFIG, WalletEnv, wallet_env
 from tests.wallet_api.support import ProofKey, b64
 from wallet_api.models import WalletDevice
 
 
 @pytest.fixture
-def settings(sqlite_template: Path, tmp_path: Path) -> Settings:
-    path = tmp_path / "test.db"
-    shutil.copyfile(sqlite_template, path)
-    return make_test_settings(f"sqlite:///{path}", tmp_path / "data")
-
-
-@pytest.fixture
-def env(settings: Settings, clock: FixedClock) -> Iterator[WalletEnv]:
-    with wallet_env(settings, clock) as environment:
+def env(sqlite_settings: Settings, clock: FixedClock) -> Iterator[WalletEnv]:
+    with wallet_env(sqlite_settings, clock) as environment:
         yield environment
 
 

@@ -181,6 +181,17 @@ def issue_credentials(
     tenant = bridge.tenant(session, offer.tenant_id)
     notification_id = str(uuid.uuid4())
 
+    def check_quota(count: int) -> None:
+        quotas.check_credentials(
+            session,
+            settings,
+            grant_id=grant.id,
+            tenant_id=tenant.id,
+            resident_id=offer.resident_id,
+            count=count,
+            now=now,
+        )
+
     if parsed.kind == PERMIT_QR:
         if proofs:
             raise CredentialError("invalid_proof", "the QR credential takes no proof")
@@ -196,15 +207,7 @@ def issue_credentials(
             raise CredentialError(
                 "credential_request_denied", "fetch the key-bound credential first"
             )
-        quotas.check_credentials(
-            session,
-            settings,
-            grant_id=grant.id,
-            tenant_id=tenant.id,
-            resident_id=offer.resident_id,
-            count=1,
-            now=now,
-        )
+        check_quota(1)
         permit = bridge.active_permit(session, tenant=tenant, permit_id=offer.permit_id, now=now)
         qr = bridge.qr_token(session, settings, permit=permit, now=now)
         list_no, idx = bridge.latest_qr_index(session, permit=permit)
@@ -232,15 +235,7 @@ def issue_credentials(
     if not proofs:
         raise CredentialError("invalid_proof", "this credential needs proofs.jwt")
     keys = proven_keys(proofs, audience=credential_issuer, now=now, session=session)
-    quotas.check_credentials(
-        session,
-        settings,
-        grant_id=grant.id,
-        tenant_id=tenant.id,
-        resident_id=offer.resident_id,
-        count=len(keys),
-        now=now,
-    )
+    check_quota(len(keys))
     devices = [
         device_for(session, settings, grant=grant, offer=offer, key=k, now=now) for k in keys
     ]
