@@ -225,6 +225,7 @@ def _refresh_reused(session: Session, *, digest: str, now: datetime) -> TokenErr
     assert grant is not None
     offer = session.get(WalletOffer, grant.offer_id)
     assert offer is not None
+    bridge.lock_tenant(session, offer.tenant_id)  # the order every writer of the grant keeps
     if end_grants(session, [grant.id], reason=GrantEnd.REFRESH_REUSED, now=now):
         bridge.audit(
             session,
