@@ -1,12 +1,13 @@
 """Run every atheris harness of fuzz/ for a bounded number of runs, each in its own process.
 
     python fuzz/run_all.py --runs 200000            # what `make fuzz` does
-    python fuzz/run_all.py --runs 2000 --only verify cose
+    python fuzz/run_all.py --runs 2000 --only verify cose jwk
 
-Each harness first writes its seed corpus (from tests/vectors/verify.json) into a temporary
-directory, then libFuzzer runs ``--runs`` inputs with ``--timeout`` seconds per input and a
-memory limit. Prints one line per harness with the number of inputs that ran; the exit
-status is 0 only if every harness finished cleanly.
+Harnesses are the ``fuzz_<name>.py`` files beside this one (e.g. ``fuzz_jwk.py``, the strict
+JWK decoder). Each harness first writes its seed corpus (from tests/vectors/verify.json or its
+own seeds) into a temporary directory, then libFuzzer runs ``--runs`` inputs with
+``--timeout`` seconds per input and a memory limit. Prints one line per harness with the
+number of inputs that ran; the exit status is 0 only if every harness finished cleanly.
 """
 
 from __future__ import annotations

@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 DEV_PASSPHRASE_FILE = "dev-passphrase"
 DEV_SERVER_SECRET_FILE = "dev-server-secret"
 MIN_SERVER_SECRET_CHARS = 32
+STATUS_LIST_SIZE = 2**17
 
 
 class Settings(BaseSettings):
@@ -68,6 +69,14 @@ class Settings(BaseSettings):
     status_list_exp_seconds: int = Field(default=7 * 24 * 3600, ge=60)
     status_list_refresh_seconds: int = Field(default=6 * 3600, ge=60)
     plate_index_exp_seconds: int = Field(default=24 * 3600, ge=60)
+    # entries of a new status list; 2^17 hides each credential in a large herd (smaller: tests)
+    status_list_size: int = Field(default=STATUS_LIST_SIZE, ge=16, le=2**24, multiple_of=8)
+
+    # wallet: what one grant, one resident may mint in a period, devices per resident
+    wallet_max_credentials_per_grant: int = Field(default=30, ge=1)
+    wallet_max_credentials_per_resident: int = Field(default=100, ge=1)
+    wallet_credential_period_days: int = Field(default=30, ge=1, le=366)
+    wallet_max_devices_per_resident: int = Field(default=20, ge=1)
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "text"] = "json"
@@ -90,6 +99,8 @@ class Settings(BaseSettings):
                 raise ValueError("server_secret is required in production (no dev fallback)")
             if self.database_url.startswith("sqlite"):
                 log.warning("production_on_sqlite")
+            if self.status_list_size < STATUS_LIST_SIZE:
+                raise ValueError(f"status_list_size below {STATUS_LIST_SIZE} weakens herd privacy")
         return self
 
     @property

@@ -8,7 +8,14 @@ HTTP to the server and imports no server code (DESIGN §2).
 Flow (OpenID4VCI 1.0, pre-authorized code): offer URI (or a QR image of it) → issuer
 metadata → token (pre-authorized_code + tx_code) → for each offered configuration: nonce,
 key proof by the device key, credential request → notification ``credential_accepted``.
-Refresh: the refresh_token grant, then fresh credentials (new status indices).
+Refresh: the refresh_token grant, then fresh credentials (new status indices). A
+credential is due in the last ``REFRESH_WINDOW_SECONDS`` of its life, or the last third
+of it if that is shorter: a yearly permit renewed in its renewal window (up to six weeks
+before it ends) reaches the phone about a month before the old one ends, and a credential
+that came back unchanged is due again only in the last third of what is left, so a wallet
+that checks daily refreshes a handful of times, not daily. The server keeps the refresh
+token alive past the expiry of the credentials it serves, so this never runs into an
+expired grant.
 """
 
 from __future__ import annotations
@@ -36,8 +43,9 @@ OFFER_SCHEME = "openid-credential-offer"
 PRE_AUTHORIZED_GRANT = "urn:ietf:params:oauth:grant-type:pre-authorized_code"
 MAX_OFFER_CHARS = 8192
 MAX_RESPONSE_BYTES = 1024 * 1024
-# refresh when less than this share of a credential's lifetime is left (or under a day)
-REFRESH_BEFORE_SECONDS = 7 * 24 * 3600
+# refresh in the last 30 days of a credential's life, or in its last third if that is shorter
+REFRESH_WINDOW_SECONDS = 30 * 24 * 3600
+REFRESH_SHARE = 3
 
 
 class WalletError(Exception):
@@ -303,6 +311,7 @@ class WalletClient:
                     issuer=claims.get("iss"),
                     expires_at=claims.get("exp"),
                     refresh_token=refresh_token,
+                    issued_at=claims.get("iat"),
                 )
             )
         return stored
@@ -334,12 +343,15 @@ class WalletClient:
         return tokens
 
     def needs_refresh(self, credential: StoredCredential, now: int | None = None) -> bool:
-        """True when the credential expires within ``REFRESH_BEFORE_SECONDS``."""
+        """True in the credential's refresh window: its last ``REFRESH_WINDOW_SECONDS``, or
+        the last ``1/REFRESH_SHARE`` of its lifetime (``iat`` to ``exp``) if that is shorter."""
+        if credential.expires_at is None or credential.refresh_token is None:
+            return False
         at = self.now() if now is None else now
-        return (
-            credential.expires_at is not None
-            and credential.expires_at - at < REFRESH_BEFORE_SECONDS
-        )
+        issued = credential.issued_at if credential.issued_at is not None else credential.added_at
+        lifetime = max(credential.expires_at - issued, 0)
+        window = min(REFRESH_WINDOW_SECONDS, lifetime // REFRESH_SHARE)
+        return credential.expires_at - at <= window
 
     def refresh(self, *, force: bool = False) -> list[StoredCredential]:
         """Replace every credential due for refresh (or all, with ``force``) by fresh ones."""
@@ -371,6 +383,7 @@ class WalletClient:
                     qr_text=qr if qr is not None else current.qr_text,
                     expires_at=claims.get("exp"),
                     refresh_token=str(tokens["refresh_token"]),
+                    issued_at=claims.get("iat"),
                 )
             )
         return done

@@ -5,6 +5,7 @@
 3. the wallet prints the windscreen permit (PDF), rendered back to PNG with pdftoppm;
 4. the officer's handheld pins the root key, syncs the trust bundle, scans: valid;
 5. the municipality revokes the permit; the handheld re-syncs and scans: revoked.
+6. the demo's phone is removed again (the wallet keys are the demo's own data).
 
 Server: BUERGERID_HOST / BUERGERID_PORT (default 127.0.0.1:8000). The demo API key: the
 environment variable BUERGERID_DEMO_API_KEY, else the file ``demo-api-key`` that the
@@ -199,6 +200,7 @@ def run_story(base: str, api_key: str, data_dir: Path, work: Path) -> bool:
         with WalletClient(base, work / "phone") as wallet:
             (stored,) = wallet.redeem(body["credential_offer_uri"], body["tx_code"])
             say("2 wallet", f"redeemed: {stored.kind} SD-JWT VC + QR token stored")
+            phone_kid = wallet.device.kid
             pdf = work / "permit.pdf"
             pdf.write_bytes(wallet.pdf(stored.id))
             (work / "permit-qr.png").write_bytes(wallet.qr_png(stored.id))
@@ -240,8 +242,24 @@ def run_story(base: str, api_key: str, data_dir: Path, work: Path) -> bool:
             "5 officer", handheld, scan_args, outcome="invalid", reason="revoked"
         )
         ok = revoked and ok
+        ok = _remove_demo_phone(http, headers, permit, phone_kid) and ok
     say("done", "the story ran as expected" if ok else "FAILED: a step did not behave as expected")
     return ok
+
+
+def _remove_demo_phone(
+    http: httpx.Client, headers: dict[str, str], permit: dict[str, Any], kid: str
+) -> bool:
+    """Remove the demo's throwaway phone again (its own data only), so that repeated demos
+    stay within the resident's device quota."""
+    listed = http.get(f"/api/v1/residents/{permit['resident_id']}/devices", headers=headers)
+    mine = [d for d in listed.json() if d.get("thumbprint") == kid] if listed.is_success else []
+    for device in mine:
+        removed = http.delete(f"/api/v1/devices/{device['id']}", headers=headers)
+        say("6 municipality", f"demo phone removed (HTTP {removed.status_code})")
+        if not removed.is_success:
+            return False
+    return len(mine) == 1
 
 
 def main() -> int:

@@ -80,6 +80,7 @@ class StoredCredential:
     issuer: str | None = None
     expires_at: int | None = None
     refresh_token: str | None = field(default=None, repr=False)
+    issued_at: int | None = None  # the credential's iat: with expires_at, its lifetime
 
     def is_expired(self, now: int) -> bool:
         """True once `now` reaches `expires_at` (exclusive, DESIGN §3)."""
@@ -113,7 +114,7 @@ def _validate(credential: StoredCredential) -> None:
         not isinstance(credential.qr_text, str) or not _BID1.fullmatch(credential.qr_text)
     ):
         raise StoreError("bad_entry", "qr_text is not a BID1: token")
-    for name in ("added_at", "expires_at"):
+    for name in ("added_at", "expires_at", "issued_at"):
         value = getattr(credential, name)
         if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
             raise StoreError("bad_entry", name)
@@ -167,6 +168,7 @@ class CredentialStore:
         issuer: str | None = None,
         expires_at: int | None = None,
         refresh_token: str | None = None,
+        issued_at: int | None = None,
     ) -> StoredCredential:
         """Store a new credential; returns it with its fresh random `id`."""
         credential = StoredCredential(
@@ -179,6 +181,7 @@ class CredentialStore:
             issuer=issuer,
             expires_at=expires_at,
             refresh_token=refresh_token,
+            issued_at=issued_at,
         )
         _validate(credential)
         self._save([*self._load(), credential])

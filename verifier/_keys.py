@@ -16,6 +16,7 @@ import base64
 import hashlib
 import json
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
 
@@ -168,9 +169,37 @@ def _ec_from_xy(x: object, y: object, reason: Reason) -> ec.EllipticCurvePublicK
         raise DecodeError(reason, "point is not on P-256") from None
 
 
+# RFC 8032 §5.1.3: an Ed25519 public key is the little-endian y coordinate (below p) with the
+# sign of x in the top bit; it names a point only if x² = (y² - 1) / (d·y² + 1) has a root.
+_ED25519_P = 2**255 - 19
+_ED25519_D = -121665 * pow(121666, -1, _ED25519_P) % _ED25519_P
+
+
+def _is_ed25519_point(encoded: bytes) -> bool:
+    """True when ``encoded`` is the canonical encoding of a point of edwards25519.
+
+    OpenSSL accepts any 32 bytes as a public key and fails only at verification; this is the
+    decoding check of RFC 8032 §5.1.3 steps 1-4 (no signing or verifying happens here), so
+    one key has exactly one accepted encoding.
+    """
+    y = int.from_bytes(encoded, "little")
+    sign = y >> 255
+    y &= (1 << 255) - 1
+    if y >= _ED25519_P:
+        return False
+    u = (y * y - 1) % _ED25519_P
+    v = (_ED25519_D * y * y + 1) % _ED25519_P
+    x2 = u * pow(v, -1, _ED25519_P) % _ED25519_P
+    if x2 == 0:
+        return sign == 0  # x = 0 has no negative form
+    return pow(x2, (_ED25519_P - 1) // 2, _ED25519_P) == 1  # Euler's criterion
+
+
 def _ed25519_from_x(x: object, reason: Reason) -> Ed25519PublicKey:
     if not (isinstance(x, bytes) and len(x) == 32):
         raise DecodeError(reason, "Ed25519 key must be 32 bytes")
+    if not _is_ed25519_point(x):
+        raise DecodeError(reason, "not a canonical Ed25519 point")
     try:
         return Ed25519PublicKey.from_public_bytes(x)
     except ValueError:
@@ -215,7 +244,13 @@ def key_from_cose(m: object, *, reason: Reason = Reason.BAD_KEY) -> PublicKey:
 
 
 def key_from_jwk(jwk: object, *, reason: Reason = Reason.BAD_KEY) -> PublicKey:
-    """A P-256 or Ed25519 public key from a JWK (dict); refuses private keys and other curves."""
+    """A P-256 or Ed25519 public key from a JWK (dict), decoded strictly; ``DecodeError(reason)``.
+
+    RFC 7518 §6.2.1 / RFC 8037 §2: ``x`` (and ``y``) are unpadded, canonical base64url of
+    exactly 32 bytes; the point lies on P-256, or is a canonical Ed25519 point. Private keys,
+    other key types and curves are refused. Members beyond ``kty``, ``crv``, ``x`` and ``y``
+    are ignored (RFC 7638 §3.2: they are not part of the key's identity).
+    """
     if not isinstance(jwk, Mapping):
         raise DecodeError(reason, "JWK is not an object")
     if "d" in jwk:
@@ -239,6 +274,29 @@ def key_from_jwk(jwk: object, *, reason: Reason = Reason.BAD_KEY) -> PublicKey:
             raise DecodeError(reason, "OKP JWK needs x only")
         return _ed25519_from_x(b64url_decode(members["x"], reason=reason), reason)
     raise DecodeError(reason, "unsupported key type or curve")
+
+
+@dataclass(frozen=True, slots=True)
+class PublicJwk:
+    """A public JWK decoded strictly: the key, its canonical JWK and its thumbprint.
+
+    Two JWKs name the same key exactly when their ``kid`` values are equal: the thumbprint is
+    computed from the canonical encoding of the decoded key, never from the text received.
+    """
+
+    key: PublicKey
+    jwk: dict[str, str]  # the RFC 7638 members only, canonical base64url
+    kid: str  # base64url(SHA-256 RFC 7638 thumbprint), 43 characters (the JWS kid form)
+
+
+def decode_public_jwk(jwk: object, *, reason: Reason = Reason.BAD_KEY) -> PublicJwk:
+    """:func:`key_from_jwk`, with the canonical JWK and thumbprint of the key.
+
+    The one decoder of keys that arrive as JWKs: wallet key proofs, device registration and
+    the ``cnf.jwk`` of presentations all identify a key by this ``kid``.
+    """
+    key = key_from_jwk(jwk, reason=reason)
+    return PublicJwk(key=key, jwk=key_to_jwk(key), kid=jws_kid(key))
 
 
 def alg_for_key(key: PublicKey) -> Alg:

@@ -2,7 +2,11 @@
 
     wallet_offers        a credential offer: pre-authorized code (SHA-256), tx_code (argon2id),
                          wrong-attempt counter, state, lifetime
-    wallet_grants        access and refresh tokens of a redeemed offer (SHA-256 each)
+    wallet_grants        access and refresh tokens of a redeemed offer (SHA-256 each), why and
+                         when the grant ended
+    wallet_grant_devices every device key a grant has bound (removing the device ends the grant)
+    wallet_retired_tokens refresh tokens rotated out of a grant (SHA-256): one presented again
+                         ends the grant (refresh token reuse)
     wallet_nonces        c_nonce values (SHA-256), single use, short-lived
     wallet_devices       a wallet's proven device key (thumbprint unique: one citizen per key)
     wallet_credentials   every credential issued, with its status list number and index
@@ -49,6 +53,14 @@ class WalletOffer(Base):
     redeemed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
+class GrantEnd:
+    """Values of ``WalletGrant.revoked_reason``."""
+
+    CODE_REPLAYED = "code_replayed"  # the pre-authorized code was presented twice
+    DEVICE_REMOVED = "device_removed"  # a device key the grant bound was removed (lost phone)
+    REFRESH_REUSED = "refresh_reused"  # a rotated-out refresh token came back
+
+
 class WalletGrant(Base):
     """Tokens of one redeemed offer; refresh rotates both digests."""
 
@@ -61,7 +73,35 @@ class WalletGrant(Base):
     refresh_digest: Mapped[str] = mapped_column(String(64), unique=True)
     refresh_expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    revoked_reason: Mapped[str | None] = mapped_column(String(32), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class WalletGrantDevice(Base):
+    """A device key bound through a grant (a credential issued to it, or a registration)."""
+
+    __tablename__ = "wallet_grant_devices"
+
+    grant_id: Mapped[str] = mapped_column(
+        ForeignKey("wallet_grants.id", ondelete="CASCADE"), primary_key=True
+    )
+    device_id: Mapped[str] = mapped_column(
+        ForeignKey("wallet_devices.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    bound_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class WalletRetiredToken(Base):
+    """A refresh token rotated out of a grant; kept until it would have expired."""
+
+    __tablename__ = "wallet_retired_tokens"
+
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    grant_id: Mapped[str] = mapped_column(
+        ForeignKey("wallet_grants.id", ondelete="CASCADE"), index=True
+    )
+    retired_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 
 class WalletNonce(Base):

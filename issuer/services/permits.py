@@ -676,7 +676,9 @@ def issue_qr_token(session: Session, settings: Settings, *, permit: Permit, now:
     tenant = session.get(Tenant, permit.tenant_id)
     assert tenant is not None
     status_lists.lock_tenant(session, permit.tenant_id)
-    list_no, idx = status_lists.allocate_index(session, tenant_id=permit.tenant_id, now=now)
+    list_no, idx = status_lists.allocate_index(
+        session, tenant_id=permit.tenant_id, now=now, size=settings.status_list_size
+    )
     iat = int(now.timestamp())
     exp = int(as_utc(permit.valid_until).timestamp())
     text = qr_service.encode_permit_qr(

@@ -3,8 +3,10 @@
 - `allocate_index` draws a uniformly random index with `secrets` from a list with room and
   inserts it into `status_entries`, whose unique (tenant, list_no, idx) makes reuse
   impossible; a collision (another transaction took the same index) retries inside a
-  savepoint. Lists hold 2^17 entries and are filled to at most half, so a draw collides
-  rarely and a list stays large enough for herd privacy; a full tenant gets a new list.
+  savepoint. Lists hold `Settings.status_list_size` entries (2^17 by default, large enough
+  for herd privacy) and take new indices until half full, so a draw collides rarely; then
+  the next allocation opens a new list (roll-over), so issuance never fails on a full list.
+  Each list keeps the size it was created with.
 - `set_status` writes the entry and bumps the list's `version` in the caller's transaction;
   the signed tokens cached on the list row carry the version they were built from, and
   `current_tokens` rebuilds them once when stale (never per request).
@@ -66,12 +68,15 @@ def lock_tenant(session: Session, tenant_id: int) -> None:
         held[tenant_id] = current
 
 
-def _open_list(session: Session, tenant_id: int, now: datetime) -> StatusList:
-    """A list of the tenant with room, created when there is none (row-locked)."""
-    limit = int(LIST_SIZE * FILL_LIMIT)
+def _open_list(session: Session, tenant_id: int, now: datetime, size: int) -> StatusList:
+    """A list of the tenant with room, created with ``size`` entries when there is none
+    (row-locked). Room is judged by each list's own size."""
     stmt = (
         select(StatusList)
-        .where(StatusList.tenant_id == tenant_id, StatusList.allocated < limit)
+        .where(
+            StatusList.tenant_id == tenant_id,
+            StatusList.allocated < StatusList.size * FILL_LIMIT,
+        )
         .order_by(StatusList.list_no)
         .limit(1)
         .with_for_update()
@@ -86,7 +91,7 @@ def _open_list(session: Session, tenant_id: int, now: datetime) -> StatusList:
         row = StatusList(
             tenant_id=tenant_id,
             list_no=(last or 0) + 1,
-            size=LIST_SIZE,
+            size=size,
             bits=BITS,
             allocated=0,
             version=1,
@@ -103,14 +108,17 @@ def _open_list(session: Session, tenant_id: int, now: datetime) -> StatusList:
 
 
 def allocate_index(
-    session: Session, *, tenant_id: int, now: datetime | None = None
+    session: Session, *, tenant_id: int, now: datetime | None = None, size: int | None = None
 ) -> tuple[int, int]:
-    """A fresh random (list_no, idx) for one token, recorded in this transaction."""
+    """A fresh random (list_no, idx) for one token, recorded in this transaction.
+
+    ``size`` is the size of a list opened now (`Settings.status_list_size`; default 2^17).
+    """
     from issuer.services.clock import SystemClock
 
     at = now or SystemClock().now()
     lock_tenant(session, tenant_id)
-    status_list = _open_list(session, tenant_id, at)
+    status_list = _open_list(session, tenant_id, at, size or LIST_SIZE)
     for _ in range(MAX_DRAWS):
         idx = secrets.randbelow(status_list.size)
         entry = StatusEntry(

@@ -43,6 +43,7 @@ def test_the_story_shows_the_officers_verdicts(
     assert "| valid until 20" in valid and valid.endswith("(exit 0)")
     assert revoked.startswith("[5 officer] scan: INVALID | reason revoked | zone A3 | plate GE-")
     assert revoked.endswith("(exit 1)")
+    assert "[6 municipality] demo phone removed (HTTP 200)" in out.splitlines()
     assert out.splitlines()[-1] == "[done] the story ran as expected"
 
 

@@ -125,5 +125,6 @@ def test_atheris_harnesses_run_clean() -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
     lines = [line for line in proc.stdout.splitlines() if " ok " in line]
     harnesses = sorted(p.stem for p in (REPO / "fuzz").glob("fuzz_*.py"))
-    assert len(lines) == len(harnesses) >= 10
+    assert len(lines) == len(harnesses) >= 11
+    assert any(line.split()[0] == "jwk" for line in lines)
     assert all(int(line.split()[2]) >= 2000 for line in lines)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
@@ -15,6 +16,8 @@ import issuer.db.permit_models  # noqa: F401 - tables on Base
 import wallet_api.models  # noqa: F401 - tables on Base
 from issuer.db.base import Base
 from issuer.db.session import make_engine, make_session_factory
+from issuer.settings import Settings
+from tests.support.db import make_test_settings
 from tests.wallet_api.support import T0
 
 __all__ = ["T0"]
@@ -70,3 +73,11 @@ def session(tmp_path: Path) -> Iterator[Session]:
 RESIDENT_A = uuid.UUID("00000000-0000-4000-8000-00000000000a")
 RESIDENT_B = uuid.UUID("00000000-0000-4000-8000-00000000000b")
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def sqlite_settings(sqlite_template: Path, tmp_path: Path) -> Settings:
+    """Settings on a migrated SQLite copy, for protocol logic that no database changes."""
+    path = tmp_path / "test.db"
+    shutil.copyfile(sqlite_template, path)
+    return make_test_settings(f"sqlite:///{path}", tmp_path / "data")

@@ -30,6 +30,10 @@ from wallet_api.services.policy import WalletPolicy
 
 AGS = "05513000"
 PLATE = "GE-AB 1234"
+PRE_AUTHORIZED = "urn:ietf:params:oauth:grant-type:pre-authorized_code"
+PERMIT_CONFIG = f"{AGS}.parking-permit"
+QR_CONFIG = f"{AGS}.parking-permit-qr"
+RESIDENCE_CONFIG = f"{AGS}.residence"
 CHEAP_KDF = KdfParams(time_cost=1, memory_kib=8 * 1024, parallelism=1)
 
 
@@ -79,6 +83,37 @@ class WalletEnv:
         assert response.status_code == 201, response.text
         result: dict[str, Any] = response.json()
         return result
+
+    # the wallet's side, as raw HTTP (the stub client is tested separately)
+
+    def tokens(self, offer: dict[str, Any]) -> dict[str, Any]:
+        """Redeem an offer at the token endpoint; the token response."""
+        code = offer["credential_offer"]["grants"][PRE_AUTHORIZED]["pre-authorized_code"]
+        form = {"grant_type": PRE_AUTHORIZED, "pre-authorized_code": code}
+        response = self.http.post("/wallet/token", data={**form, "tx_code": offer["tx_code"]})
+        assert response.status_code == 200, response.text
+        result: dict[str, Any] = response.json()
+        return result
+
+    def refresh(self, refresh_token: str) -> httpx.Response:
+        """The refresh_token grant."""
+        form = {"grant_type": "refresh_token", "refresh_token": refresh_token}
+        return self.http.post("/wallet/token", data=form)
+
+    def nonce(self) -> str:
+        """A fresh c_nonce."""
+        return str(self.http.post("/wallet/nonce").json()["c_nonce"])
+
+    def credential(
+        self, access: str, proofs: list[str] | None, config: str = PERMIT_CONFIG
+    ) -> httpx.Response:
+        """A credential request (no proofs: the QR configuration)."""
+        body: dict[str, Any] = {"credential_configuration_id": config}
+        if proofs is not None:
+            body["proofs"] = {"jwt": proofs}
+        return self.http.post(
+            "/wallet/credential", json=body, headers={"Authorization": f"Bearer {access}"}
+        )
 
 
 def _seed(app: FastAPI, clock: FixedClock) -> tuple[int, uuid.UUID, uuid.UUID, uuid.UUID, str]:

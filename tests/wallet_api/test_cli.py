@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,20 +11,12 @@ import pytest
 from issuer.services.clock import FixedClock
 from issuer.settings import Settings
 from mobile_sdk_stub import cli
-from tests.support.db import make_test_settings
 from tests.wallet_api.harness import WalletEnv, wallet_env
 
 
 @pytest.fixture
-def settings(sqlite_template: Path, tmp_path: Path) -> Settings:
-    path = tmp_path / "test.db"
-    shutil.copyfile(sqlite_template, path)
-    return make_test_settings(f"sqlite:///{path}", tmp_path / "data")
-
-
-@pytest.fixture
-def env(settings: Settings, clock: FixedClock) -> Iterator[WalletEnv]:
-    with wallet_env(settings, clock) as environment:
+def env(sqlite_settings: Settings, clock: FixedClock) -> Iterator[WalletEnv]:
+    with wallet_env(sqlite_settings, clock) as environment:
         yield environment
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,23 +16,15 @@ from issuer.settings import Settings
 from tests.support.db import make_test_settings
 from tests.wallet_api.harness import WalletEnv, wallet_env
 from tests.wallet_api.support import ProofKey
+from verifier import decode_public_jwk
 from wallet_api.models import WalletDevice
-from wallet_api.services.proofs import jwk_thumbprint
 
 PRE = "urn:ietf:params:oauth:grant-type:pre-authorized_code"
 
 
 @pytest.fixture
-def settings(sqlite_template: Path, tmp_path: Path) -> Settings:
-    """SQLite: protocol logic (the flows run on both databases)."""
-    path = tmp_path / "test.db"
-    shutil.copyfile(sqlite_template, path)
-    return make_test_settings(f"sqlite:///{path}", tmp_path / "data")
-
-
-@pytest.fixture
-def env(settings: Settings, clock: FixedClock) -> Iterator[WalletEnv]:
-    with wallet_env(settings, clock) as environment:
+def env(sqlite_settings: Settings, clock: FixedClock) -> Iterator[WalletEnv]:
+    with wallet_env(sqlite_settings, clock) as environment:
         yield environment
 
 
@@ -79,7 +70,7 @@ def test_a_proven_key_is_registered_and_listed(env: WalletEnv) -> None:
     response = _register(env, access, {"proof": _proof(env, key)})
     assert response.status_code == 201, response.text
     device = response.json()
-    assert device["thumbprint"] == jwk_thumbprint(key.jwk)
+    assert device["thumbprint"] == decode_public_jwk(key.jwk).kid
     listed = _devices(env, access)
     assert [d["id"] for d in listed] == [device["id"]]
     assert _device_count(env) == 1
@@ -158,8 +149,11 @@ def test_a_removed_device_key_cannot_be_registered_again(env: WalletEnv) -> None
     removed = env.http.delete(
         f"/wallet/devices/{device['id']}", headers={"Authorization": f"Bearer {access}"}
     )
-    assert removed.status_code == 200
-    again = _register(env, access, {"proof": _proof(env, key)})
+    assert removed.status_code == 200 and removed.json()["ended_grants"] == 1
+    # the grant that bound the key ended with it; a fresh grant cannot bind the key either
+    ended = _register(env, access, {"proof": _proof(env, key)})
+    assert ended.status_code == 401 and ended.json()["error"] == "invalid_token"
+    again = _register(env, _access(env, env.offer()), {"proof": _proof(env, key)})
     assert again.status_code == 400 and again.json()["error"] == "invalid_proof"
 
 

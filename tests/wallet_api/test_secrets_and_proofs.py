@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 
 from tests.wallet_api.support import ProofKey
+from verifier import decode_public_jwk
 from wallet_api.errors import CredentialError
 from wallet_api.services import secrets as wsecrets
-from wallet_api.services.proofs import jwk_thumbprint, validate_proof
+from wallet_api.services.proofs import validate_proof
 from wallet_api.services.rate_limits import RateLimiter
 
 AUD = "https://wallet.example"
@@ -41,7 +42,7 @@ def test_a_good_proof_yields_the_key_and_nonce() -> None:
     proven = validate_proof(key.proof(aud=AUD, nonce="n1", iat=NOW), audience=AUD, now=NOW)
     assert proven.nonce == "n1"
     assert proven.jwk == key.jwk
-    assert proven.thumbprint == jwk_thumbprint(key.jwk)
+    assert proven.thumbprint == decode_public_jwk(key.jwk).kid
     assert len(proven.thumbprint) == 43
 
 

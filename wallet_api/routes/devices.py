@@ -37,6 +37,7 @@ async def register(
     view = await run_in_threadpool(
         register_device,
         session,
+        state.settings,
         grant=grant,
         proof=proof,
         audience=state.credential_issuer,
@@ -50,9 +51,10 @@ async def register(
 def remove(
     device_id: str, state: WalletStateDep, session: WalletSessionDep, grant: GrantDep
 ) -> dict[str, int]:
-    """Remove one of the holder's devices; every credential bound to it is revoked."""
+    """Remove one of the holder's devices: every grant that bound it ends (this one too, if it
+    did) and every credential bound to it is revoked."""
     offer = offer_of(session, grant)
-    revoked = remove_device(
+    removed = remove_device(
         session,
         tenant_id=offer.tenant_id,
         resident_id=offer.resident_id,
@@ -60,4 +62,8 @@ def remove(
         now=state.clock.now(),
     )
     session.commit()
-    return {"revoked_credentials": revoked}
+    return {
+        "revoked_credentials": removed.revoked_credentials,
+        "ended_grants": removed.ended_grants,
+        "removed_devices": removed.removed_devices,
+    }

@@ -2,7 +2,7 @@
 
 POST   /api/v1/offers                          permits:issue   create a credential offer
 GET    /api/v1/residents/{id}/devices          permits:issue | permits:revoke
-DELETE /api/v1/devices/{id}                    permits:revoke  a lost phone: revoke all
+DELETE /api/v1/devices/{id}                    permits:revoke  a lost phone: end and revoke all
 """
 
 from __future__ import annotations
@@ -82,8 +82,14 @@ def resident_devices(
 def delete_device(
     device_id: str, principal: Revoker, tenant: TenantDep, session: SessionDep, clock: ClockDep
 ) -> DeviceRemovedOut:
-    """Remove a (lost) device: every credential bound to its key is revoked."""
-    revoked = remove_device(
+    """Remove a (lost) device: every grant that bound its key ends (its tokens stop working)
+    and every credential bound to its key is revoked."""
+    removed = remove_device(
         session, tenant_id=tenant.id, device_id=device_id, now=clock.now(), actor=principal.key_id
     )
-    return DeviceRemovedOut(device_id=device_id, revoked_credentials=revoked)
+    return DeviceRemovedOut(
+        device_id=device_id,
+        revoked_credentials=removed.revoked_credentials,
+        ended_grants=removed.ended_grants,
+        removed_devices=removed.removed_devices,
+    )

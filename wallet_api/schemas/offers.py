@@ -40,7 +40,10 @@ class OfferOut(BaseModel):
 
 
 class DeviceRemovedOut(BaseModel):
-    """How many credentials a device removal revoked."""
+    """What a device removal ended: the grants that bound its key, the other keys those grants
+    bound (the same phone's), and the credentials bound to any of them."""
 
     device_id: str
     revoked_credentials: int
+    ended_grants: int
+    removed_devices: int

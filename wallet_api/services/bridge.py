@@ -36,11 +36,20 @@ def status_uri(settings: Settings, tenant: Tenant, list_no: int) -> str:
     return list_uri(settings, tenant.ags, list_no)
 
 
-def allocate(session: Session, *, tenant_id: int, now: datetime) -> tuple[int, int]:
+def allocate(
+    session: Session, settings: Settings, *, tenant_id: int, now: datetime
+) -> tuple[int, int]:
     """A fresh random status index of the tenant (issuer.services.status_lists)."""
     from issuer.services.status_lists import allocate_index
 
-    return allocate_index(session, tenant_id=tenant_id, now=now)
+    return allocate_index(session, tenant_id=tenant_id, now=now, size=settings.status_list_size)
+
+
+def lock_tenant(session: Session, tenant_id: int) -> None:
+    """The tenant's write lock (issuer.services.status_lists.lock_tenant)."""
+    from issuer.services.status_lists import lock_tenant as lock
+
+    lock(session, tenant_id)
 
 
 def revoke_indices(session: Session, *, tenant_id: int, entries: list[tuple[int, int]]) -> int:

@@ -5,6 +5,10 @@ carry the same ``c_nonce``, which is consumed once; each distinct proof key beco
 already is) a device of the grant's resident, and a key bound to anybody else is refused.
 Each key gets its own credential with its own random status index (DESIGN §3.3). The
 permit QR configuration takes no proof and returns the ``BID1:`` token.
+
+Before anything is bound or issued the grant is re-read under the tenant's lock (an ended
+grant is ``invalid_token``) and the quotas are checked (``quotas.py``); every key bound is
+recorded against the grant, and the grant's refresh token outlives what it issued.
 """
 
 from __future__ import annotations
@@ -22,8 +26,9 @@ from sqlalchemy.orm import Session
 from issuer.settings import Settings
 from wallet_api.errors import CredentialError
 from wallet_api.models import WalletCredential, WalletDevice, WalletGrant, WalletOffer
-from wallet_api.services import bridge
+from wallet_api.services import bridge, quotas
 from wallet_api.services.configurations import PERMIT_QR, parse_configuration_id
+from wallet_api.services.grants import bind_device, extend_for_credential, lock_live_grant
 from wallet_api.services.nonces import consume_nonce
 from wallet_api.services.policy import WalletPolicy
 from wallet_api.services.proofs import ProvenKey, validate_proof
@@ -101,13 +106,23 @@ def parse_request(body: Any, *, policy: WalletPolicy) -> tuple[str, list[str]]:
 
 
 def device_for(
-    session: Session, *, offer: WalletOffer, key: ProvenKey, now: datetime
+    session: Session,
+    settings: Settings,
+    *,
+    grant: WalletGrant,
+    offer: WalletOffer,
+    key: ProvenKey,
+    now: datetime,
 ) -> WalletDevice:
-    """The holder's device of a proven key (made on first use); a key of another holder or
-    of a removed device is refused."""
+    """The holder's device of a proven key (made on first use, within the device quota),
+    recorded as bound by ``grant``; a key of another holder or of a removed device is
+    refused."""
     by_thumbprint = select(WalletDevice).where(WalletDevice.thumbprint == key.thumbprint)
     device = session.scalars(by_thumbprint).one_or_none()
     if device is None:
+        quotas.check_new_device(
+            session, settings, tenant_id=offer.tenant_id, resident_id=offer.resident_id
+        )
         device = WalletDevice(
             id=str(uuid.uuid4()),
             tenant_id=offer.tenant_id,
@@ -123,12 +138,11 @@ def device_for(
             # a concurrent request bound this key first (unique thumbprint): judge that
             # binding like any existing one instead of failing on the constraint
             device = session.scalars(by_thumbprint).one()
-        else:
-            return device
     if device.tenant_id != offer.tenant_id or device.resident_id != offer.resident_id:
         raise CredentialError("invalid_proof", "the key is bound to another holder")
     if device.removed_at is not None:
         raise CredentialError("invalid_proof", "the key belongs to a removed device")
+    bind_device(session, grant=grant, device=device, now=now)
     return device
 
 
@@ -160,11 +174,23 @@ def issue_credentials(
     configuration_id, proofs = parse_request(body, policy=policy)
     offer = session.get(WalletOffer, grant.offer_id)
     assert offer is not None
+    lock_live_grant(session, grant, tenant_id=offer.tenant_id, now=now)
     parsed = parse_configuration_id(configuration_id)
     if parsed is None or configuration_id not in offer.configuration_ids:
         raise CredentialError("unknown_credential_configuration", "not offered to this token")
     tenant = bridge.tenant(session, offer.tenant_id)
     notification_id = str(uuid.uuid4())
+
+    def check_quota(count: int) -> None:
+        quotas.check_credentials(
+            session,
+            settings,
+            grant_id=grant.id,
+            tenant_id=tenant.id,
+            resident_id=offer.resident_id,
+            count=count,
+            now=now,
+        )
 
     if parsed.kind == PERMIT_QR:
         if proofs:
@@ -181,6 +207,7 @@ def issue_credentials(
             raise CredentialError(
                 "credential_request_denied", "fetch the key-bound credential first"
             )
+        check_quota(1)
         permit = bridge.active_permit(session, tenant=tenant, permit_id=offer.permit_id, now=now)
         qr = bridge.qr_token(session, settings, permit=permit, now=now)
         list_no, idx = bridge.latest_qr_index(session, permit=permit)
@@ -200,6 +227,7 @@ def issue_credentials(
                 expires_at=permit.valid_until,
             )
         )
+        extend_for_credential(grant, permit.valid_until, policy=policy)
         session.flush()
         _audit_issued(session, tenant.id, grant, configuration_id, 1, now)
         return IssuedCredentials(credentials=(qr,), notification_id=notification_id)
@@ -207,7 +235,10 @@ def issue_credentials(
     if not proofs:
         raise CredentialError("invalid_proof", "this credential needs proofs.jwt")
     keys = proven_keys(proofs, audience=credential_issuer, now=now, session=session)
-    devices = [device_for(session, offer=offer, key=k, now=now) for k in keys]
+    check_quota(len(keys))
+    devices = [
+        device_for(session, settings, grant=grant, offer=offer, key=k, now=now) for k in keys
+    ]
     today = now.astimezone(UTC).date()
     issued: list[str] = []
     if parsed.kind == PARKING_PERMIT:
@@ -225,7 +256,7 @@ def issue_credentials(
         raise CredentialError("unknown_credential_configuration", "unknown kind")
 
     for key, device in zip(keys, devices, strict=True):
-        list_no, idx = bridge.allocate(session, tenant_id=tenant.id, now=now)
+        list_no, idx = bridge.allocate(session, settings, tenant_id=tenant.id, now=now)
         status_uri = bridge.status_uri(settings, tenant, list_no)
         if parsed.kind == PARKING_PERMIT:
             bridge.record_permit_token(
@@ -275,6 +306,7 @@ def issue_credentials(
             )
         )
         issued.append(credential)
+    extend_for_credential(grant, expires_at, policy=policy)
     session.flush()
     _audit_issued(session, tenant.id, grant, configuration_id, len(issued), now)
     return IssuedCredentials(credentials=tuple(issued), notification_id=notification_id)

@@ -1,8 +1,12 @@
 """Devices (proven wallet keys) and what happens when one is lost.
 
-Removing a device marks it removed (its key can never be bound again) and revokes every
-credential ever issued to its key: each status index is set to INVALID (DESIGN §3.3), so
-verifiers see the revocation at their next status list fetch.
+Removing a device marks it removed (its key can never be bound again), ends every grant
+that bound its key (access and refresh tokens die: the lost phone can refresh nothing, fetch
+no credential or QR and bind no new key), removes every other key those grants bound (the
+same phone's: ``grants.phone_of``) and revokes every credential ever issued to those
+keys: each status index is set to INVALID (DESIGN §3.3), so verifiers see the revocation at
+their next status list fetch. It runs under the tenant's lock, like issuance, so a request
+of the lost phone either finished before (and its credential is revoked here) or is refused.
 """
 
 from __future__ import annotations
@@ -12,12 +16,14 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from issuer.settings import Settings
 from wallet_api.errors import CredentialError, WalletProblem
-from wallet_api.models import WalletCredential, WalletDevice, WalletGrant
+from wallet_api.models import GrantEnd, WalletCredential, WalletDevice, WalletGrant
 from wallet_api.services import bridge
+from wallet_api.services.grants import end_grants, lock_live_grant, phone_of
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +37,15 @@ class DeviceView:
     created_at: datetime
     removed_at: datetime | None
     credentials: int
+
+
+@dataclass(frozen=True, slots=True)
+class RemovedDevice:
+    """What removing a device ended."""
+
+    revoked_credentials: int
+    ended_grants: int
+    removed_devices: int  # the device and the other keys of the same phone
 
 
 def list_devices(session: Session, *, tenant_id: int, resident_id: uuid.UUID) -> list[DeviceView]:
@@ -61,8 +76,10 @@ def remove_device(
     now: datetime,
     resident_id: uuid.UUID | None = None,
     actor: str = "wallet",
-) -> int:
-    """Remove a device of the tenant (and resident, if given); returns credentials revoked."""
+) -> RemovedDevice:
+    """Remove a device of the tenant (and resident, if given): end its grants, revoke its
+    credentials."""
+    bridge.lock_tenant(session, tenant_id)
     device = session.get(WalletDevice, device_id) if len(device_id) <= 36 else None
     if (
         device is None
@@ -70,11 +87,18 @@ def remove_device(
         or (resident_id is not None and device.resident_id != resident_id)
     ):
         raise WalletProblem("not_found", "no such device", status=404)
-    if device.removed_at is None:
-        device.removed_at = now
+    device_ids, grant_ids = phone_of(session, device.id)
+    removed = session.execute(
+        update(WalletDevice)
+        .where(WalletDevice.id.in_(sorted(device_ids)), WalletDevice.removed_at.is_(None))
+        .values(removed_at=now)
+        .execution_options(synchronize_session="fetch")
+    )
+    ended = end_grants(session, grant_ids, reason=GrantEnd.DEVICE_REMOVED, now=now)
     credentials = session.scalars(
         select(WalletCredential).where(
-            WalletCredential.device_id == device.id, WalletCredential.revoked_at.is_(None)
+            WalletCredential.device_id.in_(sorted(device_ids)),
+            WalletCredential.revoked_at.is_(None),
         )
     ).all()
     bridge.revoke_indices(
@@ -91,16 +115,26 @@ def remove_device(
         action="wallet_device_removed",
         object_type="wallet_device",
         object_id=device.id,
-        reason=f"revoked {len(credentials)}",
+        reason=f"revoked {len(credentials)}, ended {ended} grants, {len(device_ids)} keys",
         now=now,
     )
     log.info("wallet_device_removed", extra={"tenant_id": tenant_id, "device": device.id})
     session.flush()
-    return len(credentials)
+    return RemovedDevice(
+        revoked_credentials=len(credentials),
+        ended_grants=ended,
+        removed_devices=int(getattr(removed, "rowcount", 0) or 0),
+    )
 
 
 def register_device(
-    session: Session, *, grant: WalletGrant, proof: object, audience: str, now: datetime
+    session: Session,
+    settings: Settings,
+    *,
+    grant: WalletGrant,
+    proof: object,
+    audience: str,
+    now: datetime,
 ) -> DeviceView:
     """Bind a proven key to the grant's holder (same rules as the credential endpoint)."""
     from wallet_api.services.credentials import device_for, proven_keys
@@ -108,6 +142,8 @@ def register_device(
 
     if not isinstance(proof, str):
         raise CredentialError("invalid_proof", "proof missing")
+    offer = offer_of(session, grant)
+    lock_live_grant(session, grant, tenant_id=offer.tenant_id, now=now)
     (key,) = proven_keys([proof], audience=audience, now=now, session=session)
-    device = device_for(session, offer=offer_of(session, grant), key=key, now=now)
+    device = device_for(session, settings, grant=grant, offer=offer, key=key, now=now)
     return DeviceView(device.id, device.thumbprint, device.created_at, device.removed_at, 0)

@@ -6,7 +6,11 @@
 - ``redeem_offer``: the pre-authorized_code grant. A wrong ``tx_code`` counts an attempt and
   keeps the offer alive until ``max_tx_code_attempts`` wrong codes, then the offer dies;
   a replayed code is refused and revokes the tokens it had produced (RFC 6749 §4.1.2).
-- ``refresh_grant``: the refresh_token grant; both tokens rotate.
+- ``refresh_grant``: the refresh_token grant; both tokens rotate. The refresh token handed
+  out lives ``refresh_token_ttl_seconds`` past the later of now and the expiry of the
+  credentials the grant serves (``grants.refresh_lifetime_end``). A rotated-out refresh
+  token is remembered until it would have expired; presented again it ends the whole grant
+  (RFC 9700 §4.14.2: one of two parties holding it is not the wallet).
 
 The counters are committed before the refusal is raised, so a rollback cannot undo them.
 """
@@ -21,13 +25,14 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from wallet_api.errors import TokenError
-from wallet_api.models import OfferState, WalletGrant, WalletOffer
+from wallet_api.models import GrantEnd, OfferState, WalletGrant, WalletOffer, WalletRetiredToken
 from wallet_api.services import bridge
 from wallet_api.services import secrets as wsecrets
+from wallet_api.services.grants import end_grants, refresh_lifetime_end
 from wallet_api.services.policy import WalletPolicy
 
 PRE_AUTHORIZED_GRANT = "urn:ietf:params:oauth:grant-type:pre-authorized_code"
@@ -163,7 +168,7 @@ def redeem_offer(
         session.execute(
             update(WalletGrant)
             .where(WalletGrant.offer_id == offer.id, WalletGrant.revoked_at.is_(None))
-            .values(revoked_at=now)
+            .values(revoked_at=now, revoked_reason=GrantEnd.CODE_REPLAYED)
         )
         raise _refuse_and_commit(session, "invalid_grant", "the code was already used")
     if offer.state != OfferState.PENDING or now >= offer.expires_at:
@@ -211,23 +216,62 @@ def redeem_offer(
     )
 
 
+def _refresh_reused(session: Session, *, digest: str, now: datetime) -> TokenError:
+    """A refresh token that is not current: if it was rotated out, end its grant."""
+    retired = session.get(WalletRetiredToken, digest)
+    if retired is None:
+        return TokenError("invalid_grant", "unknown, expired or revoked refresh token")
+    grant = session.get(WalletGrant, retired.grant_id)
+    assert grant is not None
+    offer = session.get(WalletOffer, grant.offer_id)
+    assert offer is not None
+    bridge.lock_tenant(session, offer.tenant_id)  # the order every writer of the grant keeps
+    if end_grants(session, [grant.id], reason=GrantEnd.REFRESH_REUSED, now=now):
+        bridge.audit(
+            session,
+            tenant_id=offer.tenant_id,
+            actor="wallet",
+            action="wallet_refresh_reused",
+            object_type="wallet_grant",
+            object_id=grant.id,
+            now=now,
+        )
+    return _refuse_and_commit(session, "invalid_grant", "unknown, expired or revoked refresh token")
+
+
 def refresh_grant(
     session: Session, *, refresh_token: str, now: datetime, policy: WalletPolicy
 ) -> IssuedTokens:
-    """The refresh_token grant: rotate both tokens of a live grant."""
+    """The refresh_token grant: rotate both tokens of a live grant; a replayed old refresh
+    token ends the grant."""
     digest = wsecrets.token_digest(refresh_token)
     grant = session.scalars(
         select(WalletGrant).where(WalletGrant.refresh_digest == digest).with_for_update()
     ).one_or_none()
-    if grant is None or grant.revoked_at is not None or now >= grant.refresh_expires_at:
+    if grant is None:
+        raise _refresh_reused(session, digest=digest, now=now)
+    if grant.revoked_at is not None or now >= grant.refresh_expires_at:
         raise TokenError("invalid_grant", "unknown, expired or revoked refresh token")
     offer = session.get(WalletOffer, grant.offer_id)
     assert offer is not None
+    session.execute(
+        delete(WalletRetiredToken).where(
+            WalletRetiredToken.grant_id == grant.id, WalletRetiredToken.expires_at <= now
+        )
+    )
+    session.add(
+        WalletRetiredToken(
+            digest=grant.refresh_digest,
+            grant_id=grant.id,
+            retired_at=now,
+            expires_at=grant.refresh_expires_at,
+        )
+    )
     access, refresh = wsecrets.new_token(), wsecrets.new_token()
     grant.access_digest = wsecrets.token_digest(access)
     grant.access_expires_at = now + timedelta(seconds=policy.access_token_ttl_seconds)
     grant.refresh_digest = wsecrets.token_digest(refresh)
-    grant.refresh_expires_at = now + timedelta(seconds=policy.refresh_token_ttl_seconds)
+    grant.refresh_expires_at = refresh_lifetime_end(session, grant, now=now, policy=policy)
     session.flush()
     return IssuedTokens(
         access_token=access,

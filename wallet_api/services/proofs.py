@@ -7,19 +7,22 @@ parameters); claims ``aud`` = the credential issuer identifier, ``iat`` within a
 around now, ``nonce`` = a ``c_nonce`` from the nonce endpoint. The checks run structure
 first, then the signature, then the claims; the nonce's single use is enforced by the
 caller against the database. Time is a parameter.
+
+The key is decoded strictly and identified by ``verifier.decode_public_jwk`` (canonical
+base64url, exact coordinate length, point on the curve): one key has one thumbprint, however
+its JWK was spelt, and a key that does not decode is ``invalid_proof``.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import json
 from dataclasses import dataclass
 from typing import Any
 
 import jwt
-from jwt.exceptions import InvalidTokenError, PyJWKError
+from jwt.exceptions import InvalidTokenError
 
+from verifier._errors import DecodeError
+from verifier._keys import PublicJwk, decode_public_jwk
 from wallet_api.errors import CredentialError
 
 PROOF_TYP = "openid4vci-proof+jwt"
@@ -41,22 +44,11 @@ class ProvenKey:
     iat: int
 
 
-def _b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def jwk_thumbprint(jwk: dict[str, Any]) -> str:
-    """base64url SHA-256 RFC 7638 thumbprint of a P-256 public JWK (DESIGN §3.1 JWS kid)."""
-    members = {name: jwk[name] for name in ("crv", "kty", "x", "y")}
-    canonical = json.dumps(members, sort_keys=True, separators=(",", ":")).encode("utf-8")
-    return _b64url(hashlib.sha256(canonical).digest())
-
-
 def _refuse(description: str) -> CredentialError:
     return CredentialError("invalid_proof", description)
 
 
-def _public_p256_jwk(header: dict[str, Any]) -> dict[str, str]:
+def _public_p256_jwk(header: dict[str, Any]) -> PublicJwk:
     jwk = header.get("jwk")
     if not isinstance(jwk, dict):
         raise _refuse("the proof header must carry the key as jwk")
@@ -66,9 +58,10 @@ def _public_p256_jwk(header: dict[str, Any]) -> dict[str, str]:
         raise _refuse("jwk must be a public key")
     if jwk.get("kty") != "EC" or jwk.get("crv") != "P-256":
         raise _refuse("jwk must be an EC P-256 key")
-    if not all(isinstance(jwk.get(name), str) for name in ("x", "y")):
-        raise _refuse("jwk must have x and y")
-    return {"kty": "EC", "crv": "P-256", "x": jwk["x"], "y": jwk["y"]}
+    try:
+        return decode_public_jwk(jwk)
+    except DecodeError as exc:
+        raise _refuse("jwk is not a canonical P-256 public key") from exc
 
 
 def validate_proof(proof: object, *, audience: str, now: int) -> ProvenKey:
@@ -88,12 +81,11 @@ def validate_proof(proof: object, *, audience: str, now: int) -> ProvenKey:
         raise _refuse("alg must be ES256")
     if "crit" in header:
         raise _refuse("no critical header parameters are understood")
-    jwk = _public_p256_jwk(header)
+    public = _public_p256_jwk(header)
     try:
-        key = jwt.PyJWK(jwk, algorithm="ES256")
         claims = jwt.decode(
             proof,
-            key=key,
+            key=public.key,
             algorithms=["ES256"],
             options={
                 "verify_signature": True,
@@ -104,7 +96,7 @@ def validate_proof(proof: object, *, audience: str, now: int) -> ProvenKey:
                 "verify_iss": False,
             },
         )
-    except (InvalidTokenError, PyJWKError, ValueError) as exc:
+    except (InvalidTokenError, ValueError, TypeError) as exc:
         raise _refuse("the proof signature does not verify") from exc
     aud = claims.get("aud")
     if not (aud == audience or (isinstance(aud, list) and aud == [audience])):
@@ -118,4 +110,4 @@ def validate_proof(proof: object, *, audience: str, now: int) -> ProvenKey:
     if not isinstance(nonce, str) or not nonce:
         # OpenID4VCI 1.0 §8.3.1.2: a missing or wrong c_nonce is invalid_nonce.
         raise CredentialError("invalid_nonce", "the proof carries no nonce")
-    return ProvenKey(jwk=jwk, thumbprint=jwk_thumbprint(jwk), nonce=nonce, iat=iat)
+    return ProvenKey(jwk=public.jwk, thumbprint=public.kid, nonce=nonce, iat=iat)
