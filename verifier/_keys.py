@@ -170,36 +170,28 @@ def _ec_from_xy(x: object, y: object, reason: Reason) -> ec.EllipticCurvePublicK
 
 
 # RFC 8032 §5.1.3: an Ed25519 public key is the little-endian y coordinate (below p) with the
-# sign of x in the top bit; it names a point only if x² = (y² - 1) / (d·y² + 1) has a root.
+# sign of x in the top bit. Every point has exactly one such encoding; the only other spellings
+# are y at or above p, and a set sign bit where x = 0 (y = 1 or y = p - 1). Refusing those is
+# integer comparison, no curve arithmetic: a canonical 32-byte string that names no point
+# decodes, but OpenSSL refuses every signature under it, so it can prove nothing.
 _ED25519_P = 2**255 - 19
-_ED25519_D = -121665 * pow(121666, -1, _ED25519_P) % _ED25519_P
 
 
-def _is_ed25519_point(encoded: bytes) -> bool:
-    """True when ``encoded`` is the canonical encoding of a point of edwards25519.
-
-    OpenSSL accepts any 32 bytes as a public key and fails only at verification; this is the
-    decoding check of RFC 8032 §5.1.3 steps 1-4 (no signing or verifying happens here), so
-    one key has exactly one accepted encoding.
-    """
+def _is_canonical_ed25519(encoded: bytes) -> bool:
+    """True when ``encoded`` is the one accepted spelling of whatever point it names."""
     y = int.from_bytes(encoded, "little")
     sign = y >> 255
     y &= (1 << 255) - 1
     if y >= _ED25519_P:
         return False
-    u = (y * y - 1) % _ED25519_P
-    v = (_ED25519_D * y * y + 1) % _ED25519_P
-    x2 = u * pow(v, -1, _ED25519_P) % _ED25519_P
-    if x2 == 0:
-        return sign == 0  # x = 0 has no negative form
-    return pow(x2, (_ED25519_P - 1) // 2, _ED25519_P) == 1  # Euler's criterion
+    return not (sign and y in (1, _ED25519_P - 1))  # x = 0 has no negative form
 
 
 def _ed25519_from_x(x: object, reason: Reason) -> Ed25519PublicKey:
     if not (isinstance(x, bytes) and len(x) == 32):
         raise DecodeError(reason, "Ed25519 key must be 32 bytes")
-    if not _is_ed25519_point(x):
-        raise DecodeError(reason, "not a canonical Ed25519 point")
+    if not _is_canonical_ed25519(x):
+        raise DecodeError(reason, "not the canonical spelling of an Ed25519 point")
     try:
         return Ed25519PublicKey.from_public_bytes(x)
     except ValueError:

@@ -7,6 +7,7 @@ import base64
 from typing import Any
 
 import pytest
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import given, settings
@@ -94,11 +95,22 @@ def test_ed25519_accepts_only_canonical_points() -> None:
         assert refused({**ED_JWK, "x": b64(y.to_bytes(32, "little"))})
     minus_zero = (1 | 1 << 255).to_bytes(32, "little")  # y = 1 has x = 0, which has no sign
     assert refused({**ED_JWK, "x": b64(minus_zero)})
+    minus_zero_other = (ED_P - 1 | 1 << 255).to_bytes(32, "little")  # y = -1 has x = 0 too
+    assert refused({**ED_JWK, "x": b64(minus_zero_other)})
+    assert refused({**ED_JWK, "y": ED_JWK["x"]})  # OKP keys have no y
+
+
+def test_an_ed25519_string_that_names_no_point_verifies_nothing() -> None:
+    # Canonical, so it decodes (no curve arithmetic in our code), but no signature verifies
+    # under it: a proof made with any key fails, so it cannot bind a device or a credential.
     not_on_curve = next(
         y.to_bytes(32, "little") for y in range(2, 100) if _ed25519_x_squared_is_non_square(y)
     )
-    assert refused({**ED_JWK, "x": b64(not_on_curve)})
-    assert refused({**ED_JWK, "y": ED_JWK["x"]})  # OKP keys have no y
+    decoded = decode_public_jwk({**ED_JWK, "x": b64(not_on_curve)})
+    signer = Ed25519PrivateKey.generate()
+    message = b"openid4vci-proof"
+    with pytest.raises(InvalidSignature):
+        decoded.key.verify(signer.sign(message), message)
 
 
 def _ed25519_x_squared_is_non_square(y: int) -> bool:
