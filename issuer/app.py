@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 
 from fastapi import FastAPI
 
@@ -28,9 +29,11 @@ from issuer.routes import (
     vehicles,
     zones,
 )
+from issuer.services.authentication import AuthGuard
 from issuer.services.clients import SecretHasher
 from issuer.services.clock import Clock, SystemClock
-from issuer.settings import Settings
+from issuer.services.rate_limits import SharedCounters
+from issuer.settings import Settings, resolve_server_secret
 
 API_PREFIX = "/api/v1"
 
@@ -59,6 +62,15 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         time_cost=settings.argon2_time_cost,
         memory_kib=settings.argon2_memory_kib,
         parallelism=settings.argon2_parallelism,
+    )
+    app.state.rate_counters = SharedCounters(
+        app.state.session_factory, secret=partial(resolve_server_secret, settings)
+    )
+    app.state.auth_guard = AuthGuard(
+        settings,
+        sessions=app.state.session_factory,
+        hasher=app.state.hasher,
+        counters=app.state.rate_counters,
     )
 
     install_problem_handlers(app)

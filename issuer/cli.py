@@ -59,11 +59,10 @@ def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _serve(settings: Settings) -> None:
-    import uvicorn
-
     from issuer.app import create_app
+    from issuer.serving import serve
 
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None)
+    serve(create_app(settings), settings)
 
 
 def cmd_serve(settings: Settings, _args: argparse.Namespace) -> int:
