@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
 
+import anyio.to_thread
 from fastapi import FastAPI
 
 from issuer.db.session import make_engine, make_session_factory
@@ -33,6 +34,7 @@ from issuer.services.authentication import AuthGuard
 from issuer.services.clients import SecretHasher
 from issuer.services.clock import Clock, SystemClock
 from issuer.services.rate_limits import SharedCounters
+from issuer.services.readiness import ReadinessProbe
 from issuer.settings import Settings, resolve_server_secret
 
 API_PREFIX = "/api/v1"
@@ -44,7 +46,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     engine = make_engine(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # at start-up, so a wrong passphrase or a missing ring is in the log at once
+        now = int(app.state.clock.now().timestamp())
+        await anyio.to_thread.run_sync(app.state.readiness.check, now)
         yield
         engine.dispose()
 
@@ -63,6 +68,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         memory_kib=settings.argon2_memory_kib,
         parallelism=settings.argon2_parallelism,
     )
+    app.state.readiness = ReadinessProbe(settings, app.state.session_factory)
     app.state.rate_counters = SharedCounters(
         app.state.session_factory, secret=partial(resolve_server_secret, settings)
     )

@@ -15,6 +15,8 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from keys.storage import make_private_dir
+
 log = logging.getLogger(__name__)
 
 DEV_PASSPHRASE_FILE = "dev-passphrase"
@@ -133,7 +135,7 @@ def resolve_key_passphrase(settings: Settings) -> str:
     path = settings.data_dir / DEV_PASSPHRASE_FILE
     if path.exists():
         return path.read_text(encoding="utf-8").strip()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    make_private_dir(settings.data_dir)
     value = secrets.token_urlsafe(32)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
@@ -150,7 +152,7 @@ def resolve_server_secret(settings: Settings) -> bytes:
         raise ValueError("server_secret is required in production")
     path = settings.data_dir / DEV_SERVER_SECRET_FILE
     if not path.exists():
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        make_private_dir(settings.data_dir)
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except FileExistsError:  # another worker made it first: use theirs
