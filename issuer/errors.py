@@ -48,7 +48,7 @@ class ErrorCode(StrEnum):
     AUTHENTICATION_BUSY = "authentication_busy"
     NOT_READY = "not_ready"
     KEY_RING_EXISTS = "key_ring_exists"
-    KEY_RING_MISMATCH = "key_ring_mismatch"
+    KEY_RING_UNUSABLE = "key_ring_unusable"
 
 
 TITLES: dict[ErrorCode, str] = {
@@ -75,7 +75,7 @@ TITLES: dict[ErrorCode, str] = {
     ErrorCode.AUTHENTICATION_BUSY: "Too many authentications in progress; retry later",
     ErrorCode.NOT_READY: "Not ready",
     ErrorCode.KEY_RING_EXISTS: "A key ring for this AGS exists without a tenant",
-    ErrorCode.KEY_RING_MISMATCH: "The key ring does not belong to this tenant",
+    ErrorCode.KEY_RING_UNUSABLE: "The key ring cannot serve this tenant",
 }
 
 PROBLEM_TYPE_PREFIX = "urn:buergerid:problem:"
