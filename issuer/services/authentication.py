@@ -134,6 +134,10 @@ class AuthGuard:
         """argon2 verifications running now in this process (for tests and metrics)."""
         return 0 if self._slots is None else self._max_hashes - self._slots.value
 
+    def hashes_waiting(self) -> int:
+        """Requests waiting for an argon2 turn in this process (for tests and metrics)."""
+        return 0 if self._slots is None else self._slots.statistics().tasks_waiting
+
 
 def _busy() -> Unavailable:
     return Unavailable(
