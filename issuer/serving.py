@@ -7,7 +7,7 @@
   `http_request`: method, route template, status, duration.
 - uvicorn's proxy-header handling is off: it believes `X-Forwarded-For` from any local peer.
   The client address is resolved by `issuer.client_address` from `Settings.trusted_proxies`.
-- No `Server` header.
+- No `Server` header; Ctrl-C ends the server after a clean shutdown, without a traceback.
 """
 
 from __future__ import annotations
@@ -36,4 +36,8 @@ def server_config(app: Any, *, host: str, port: int, **overrides: Any) -> uvicor
 def serve(app: Any, settings: Settings) -> None:
     """Configure JSON logging, then serve `app` on the configured host and port until stopped."""
     configure_logging(settings.log_level, settings.log_format)
-    uvicorn.Server(server_config(app, host=settings.host, port=settings.port)).run()
+    server = uvicorn.Server(server_config(app, host=settings.host, port=settings.port))
+    try:
+        server.run()
+    except KeyboardInterrupt:  # uvicorn re-raises Ctrl-C after a clean shutdown: no traceback
+        pass
