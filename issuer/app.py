@@ -36,6 +36,7 @@ from issuer.services.clock import Clock, SystemClock
 from issuer.services.rate_limits import SharedCounters
 from issuer.services.readiness import ReadinessProbe
 from issuer.settings import Settings, resolve_server_secret
+from issuer.throttle import ThrottleMiddleware
 
 API_PREFIX = "/api/v1"
 
@@ -81,13 +82,14 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
 
     install_problem_handlers(app)
     install_idempotency_handler(app)
-    # added innermost first: RequestId → BodyLimit → Idempotency → routes
+    # added innermost first: RequestId → Throttle → BodyLimit → Idempotency → routes
     app.add_middleware(IdempotencyMiddleware)
     app.add_middleware(
         BodyLimitMiddleware,
         max_request_bytes=settings.max_request_bytes,
         max_import_bytes=settings.max_import_bytes,
     )
+    app.add_middleware(ThrottleMiddleware)
     app.add_middleware(RequestIdMiddleware)
 
     app.include_router(health.router)

@@ -16,11 +16,12 @@ from collections.abc import Iterable, Sequence
 from functools import lru_cache
 
 from starlette.requests import Request
+from starlette.types import Scope
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
-FORWARDED_FOR = "x-forwarded-for"
+FORWARDED_FOR_BYTES = b"x-forwarded-for"
 MAX_HOPS = 32  # a chain longer than any real proxy path: the rest is not read
 UNKNOWN = "unknown"
 
@@ -68,9 +69,15 @@ def resolve_client_address(
 
 def client_address(request: Request) -> str:
     """The address the request counts against (see the module docstring)."""
-    peer = request.client.host if request.client else None
-    proxies: tuple[str, ...] = request.app.state.settings.trusted_proxies
+    return scope_client_address(request.scope)
+
+
+def scope_client_address(scope: Scope) -> str:
+    """`client_address` for ASGI middleware, from the connection scope (its app's settings)."""
+    client = scope.get("client")
+    peer = client[0] if client else None
+    proxies: tuple[str, ...] = scope["app"].state.settings.trusted_proxies
     if not proxies:
         return resolve_client_address(peer, (), ())
-    values = request.headers.getlist(FORWARDED_FOR)
+    values = [v.decode("latin-1") for k, v in scope["headers"] if k == FORWARDED_FOR_BYTES]
     return resolve_client_address(peer, values, trusted_networks(proxies))

@@ -9,7 +9,10 @@ step below makes sure an outsider cannot multiply it (`AuthGuard.authenticate`):
    vouches for (verified less than five minutes ago against the same stored hash) is answered
    at once: no counters, no hashing. A busy legitimate client is never slowed by a flood.
 3. Otherwise, an address or a key id at its failure limit is refused with 429
-   `too_many_authentication_failures` and `Retry-After`, without hashing.
+   `too_many_authentication_failures` and `Retry-After`, without hashing. Once this process
+   has seen an address or key id at its limit, `issuer.throttle` answers its next requests
+   before any routing, from memory (`early_refusal`): a flood of refused requests costs
+   little more than reading them.
 4. argon2 runs in a pool of its own of `auth_max_concurrent_hashes` threads per process, so
    memory stays bounded whatever the number of requests. A request waiting for its turn holds
    no server thread; beyond `auth_max_waiting_hashes` waiting, or after
@@ -79,11 +82,27 @@ class AuthGuard:
             raise TooManyRequests(retry_after_seconds=wait)
         try:
             return await self._run_argon2(
-                partial(clients.verify_with_argon2, self._hasher, found, now=now)
+                partial(clients.verify_with_argon2, self._hasher, found, now=now),
+                # the limit may have been reached while this request waited for its turn
+                recheck=partial(self.early_refusal, token, address=address, now=now),
             )
         except Unauthenticated:
             await self._failed(address, found.key_id, unix)
             raise
+
+    def early_refusal(self, token: str, *, address: str, now: datetime) -> int | None:
+        """Seconds to wait, when this process already saw the address or the key id at its
+        failure limit and the token is not one it verified lately; None: go on (`authenticate`
+        decides). No database work and no hashing: `issuer.throttle` asks on every request."""
+        unix = int(now.timestamp())
+        parts = clients.split_token(token)
+        if parts is not None and self._hasher.is_remembered(parts[0], parts[1], now=now):
+            return None
+        waits = [self._counters.remembered_block(self.by_address, address, now=unix)]
+        if parts is not None:
+            waits.append(self._counters.remembered_block(self.by_key, parts[0], now=unix))
+        known = [w for w in waits if w is not None]
+        return max(known) if known else None
 
     def _look_up(
         self, token: str, address: str, now: datetime
@@ -111,7 +130,9 @@ class AuthGuard:
         if wait is not None:
             raise TooManyRequests(retry_after_seconds=wait)
 
-    async def _run_argon2(self, verify: Callable[[], Principal]) -> Principal:
+    async def _run_argon2(
+        self, verify: Callable[[], Principal], *, recheck: Callable[[], int | None]
+    ) -> Principal:
         if self._slots is None or self._threads is None:
             self._slots = anyio.Semaphore(self._max_hashes)
             self._threads = anyio.CapacityLimiter(self._max_hashes)
@@ -125,6 +146,9 @@ class AuthGuard:
         if not acquired:
             raise _busy()
         try:
+            wait = recheck()
+            if wait is not None:
+                raise TooManyRequests(retry_after_seconds=wait)
             result = await anyio.to_thread.run_sync(verify, limiter=threads)
         finally:
             slots.release()

@@ -117,6 +117,16 @@ class SecretHasher:
             self._cache.move_to_end(key_id)
         return hmac.compare_digest(entry.digest, digest)
 
+    def is_remembered(self, key_id: str, secret: str, *, now: datetime) -> bool:
+        """True if `secret` is the one verified for `key_id` less than a TTL ago. A hint only
+        (the stored hash is not compared): `verify_cached` decides."""
+        digest = self._digest(secret)
+        with self._cache_lock:
+            entry = self._cache.get(key_id)
+        return (
+            entry is not None and entry.expires > now and hmac.compare_digest(entry.digest, digest)
+        )
+
     def remember(self, key_id: str, stored_hash: str, secret: str, *, now: datetime) -> None:
         """Cache a successful verification (only ever called after argon2 said yes)."""
         if self._cache_size == 0 or not self._cache_ttl:
@@ -347,6 +357,12 @@ def lookup(session: Session, token: str, *, now: datetime) -> CredentialLookup:
 def is_well_formed(token: str) -> bool:
     """True if `token` has the shape `bid_<16 hex>.<secret>` (says nothing about validity)."""
     return _TOKEN_RE.match(token) is not None
+
+
+def split_token(token: str) -> tuple[str, str] | None:
+    """(key id, secret) of a well-formed token, else None."""
+    match = _TOKEN_RE.match(token)
+    return (match.group(1), match.group(2)) if match else None
 
 
 def verify_from_cache(

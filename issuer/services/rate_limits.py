@@ -104,6 +104,12 @@ class SharedCounters:
                     self._blocks.clear()  # only a shortcut: the database still counts
             self._blocks[key] = until
 
+    def remembered_block(self, limit: RateLimit, subject: str, *, now: int) -> int | None:
+        """Seconds until `subject` is below `limit` again, if this process saw it at its limit;
+        None otherwise (then only the database knows). No database work."""
+        until = self._remembered(self.key(limit, subject), now)
+        return None if until is None else max(1, until - now)
+
     def hit(self, limit: RateLimit, subject: str, *, now: int) -> Decision:
         """Count one event of `subject`; allowed while the window holds at most `max_hits`."""
         key = self.key(limit, subject)

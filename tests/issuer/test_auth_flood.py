@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import event
 
 from issuer.app import create_app
 from issuer.services.clients import SecretHasher
@@ -125,6 +126,11 @@ def test_malformed_keys_cost_no_argon2_and_the_address_is_limited(
             assert refused.headers["content-type"] == "application/problem+json"
             assert 1 <= int(refused.headers["retry-after"]) <= 60
         assert argon2.calls == 0
+        statements: list[str] = []
+        event.listen(app.state.engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+        answers = [http.get(URL, headers=h) for h in (bogus(), malformed(1), bogus())]
+        assert {r.status_code for r in answers} == {429}
+        assert statements == []  # refused from memory, before routing: no database work
         # the client whose secret was verified a moment ago is served, from the same address
         assert http.get(URL, headers=valid.headers).status_code == 200
         # the window ends: the address may try again

@@ -1,0 +1,52 @@
+"""ThrottleMiddleware: 429 `too_many_authentication_failures` before any routing, for a caller
+this process already saw at its failure limit (services/authentication.py, `early_refusal`).
+
+A flood from a limited address then costs reading the request line and headers and writing a
+small answer: no dependency, no thread, no database, no hashing, so a legitimate client of the
+same worker is barely slowed. A token this process verified lately passes (a client behind the
+same address as an attacker keeps working); everything else is decided by the authentication
+dependency as before.
+"""
+
+from __future__ import annotations
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from issuer.client_address import scope_client_address
+from issuer.errors import ErrorCode
+from issuer.problems import problem_response
+from issuer.services.authentication import AuthGuard
+
+_BEARER = b"bearer "
+
+
+class ThrottleMiddleware:
+    """See the module docstring."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            for name, value in scope["headers"]:
+                if name == b"authorization" and value[:7].lower() == _BEARER:
+                    wait = self._refusal(scope, value[7:].strip().decode("latin-1"))
+                    if wait is not None:
+                        response = problem_response(
+                            429,
+                            ErrorCode.TOO_MANY_AUTHENTICATION_FAILURES,
+                            scope["path"],
+                            headers={"Retry-After": str(wait)},
+                        )
+                        await response(scope, receive, send)
+                        return
+                    break
+        await self.app(scope, receive, send)
+
+    @staticmethod
+    def _refusal(scope: Scope, token: str) -> int | None:
+        state = scope["app"].state
+        guard: AuthGuard = state.auth_guard
+        return guard.early_refusal(
+            token, address=scope_client_address(scope), now=state.clock.now()
+        )
