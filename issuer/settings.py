@@ -82,6 +82,9 @@ class Settings(BaseSettings):
     auth_max_concurrent_hashes: int = Field(default=2, ge=1, le=64)
     auth_max_waiting_hashes: int = Field(default=64, ge=0)
     auth_max_wait_seconds: float = Field(default=10.0, gt=0, le=60)
+    # a caller already at its failure limit gets its 429 after this pause (a flood that ignores
+    # Retry-After is slowed to one request per pause per connection; waiting costs no thread)
+    auth_refusal_delay_seconds: float = Field(default=0.5, ge=0, le=5)
     # peers whose X-Forwarded-For is believed (IP addresses or networks, comma-separated in
     # the environment); empty: the TCP peer is the client, the header is ignored
     trusted_proxies: Annotated[tuple[str, ...], NoDecode] = ()

@@ -2,14 +2,18 @@
 this process already saw at its failure limit (services/authentication.py, `early_refusal`).
 
 A flood from a limited address then costs reading the request line and headers and writing a
-small answer: no dependency, no thread, no database, no hashing, so a legitimate client of the
-same worker is barely slowed. A token this process verified lately passes (a client behind the
-same address as an attacker keeps working); everything else is decided by the authentication
-dependency as before.
+small answer: no dependency, no thread, no database, no hashing. The answer comes after
+`auth_refusal_delay_seconds` (0.5 s; a sleeping coroutine, no thread): a client that ignores
+`Retry-After` and sends its next request as soon as it has the answer gets at most two answers
+a second per connection, so a flood over a few dozen connections no longer fills the worker's
+event loop and a legitimate client of the same worker is barely slowed. A token this process
+verified lately passes (a client behind the same address as an attacker keeps working);
+everything else is decided by the authentication dependency as before.
 """
 
 from __future__ import annotations
 
+import anyio
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from issuer.client_address import scope_client_address
@@ -32,6 +36,9 @@ class ThrottleMiddleware:
                 if name == b"authorization" and value[:7].lower() == _BEARER:
                     wait = self._refusal(scope, value[7:].strip().decode("latin-1"))
                     if wait is not None:
+                        delay = scope["app"].state.settings.auth_refusal_delay_seconds
+                        if delay:
+                            await anyio.sleep(delay)
                         response = problem_response(
                             429,
                             ErrorCode.TOO_MANY_AUTHENTICATION_FAILURES,

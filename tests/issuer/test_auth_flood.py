@@ -87,8 +87,9 @@ def count_argon2(
 def served(
     settings: Settings, clock: FixedClock, **changes: Any
 ) -> Iterator[tuple[FastAPI, httpx.Client]]:
-    """An app with `changes` to the settings, served over real HTTP."""
-    app = create_app(settings.model_copy(update=changes), clock=clock)
+    """An app with `changes` to the settings, served over real HTTP (a short refusal pause)."""
+    update = {"auth_refusal_delay_seconds": 0.01, **changes}
+    app = create_app(settings.model_copy(update=update), clock=clock)
     try:
         with live_server(app) as base, httpx.Client(base_url=base, timeout=60) as http:
             yield app, http

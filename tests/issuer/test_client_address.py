@@ -95,7 +95,10 @@ def bogus() -> dict[str, str]:
 @contextmanager
 def served(settings: Settings, clock: FixedClock, **changes: Any) -> Iterator[httpx.Client]:
     app = create_app(
-        settings.model_copy(update={"auth_failures_per_address": 3, **changes}), clock=clock
+        settings.model_copy(
+            update={"auth_failures_per_address": 3, "auth_refusal_delay_seconds": 0, **changes}
+        ),
+        clock=clock,
     )
     try:
         with live_server(app) as base, httpx.Client(base_url=base, timeout=60) as http:
