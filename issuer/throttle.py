@@ -22,6 +22,7 @@ from issuer.problems import problem_response
 from issuer.services.authentication import AuthGuard
 
 _BEARER = b"bearer "
+API_PATH_PREFIX = "/api/"
 
 
 class ThrottleMiddleware:
@@ -31,7 +32,8 @@ class ThrottleMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
+        # API keys are for /api/ only: a phone's wallet token from the same address is not ours
+        if scope["type"] == "http" and scope["path"].startswith(API_PATH_PREFIX):
             for name, value in scope["headers"]:
                 if name == b"authorization" and value[:7].lower() == _BEARER:
                     wait = self._refusal(scope, value[7:].strip().decode("latin-1"))

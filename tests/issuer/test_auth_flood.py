@@ -140,6 +140,29 @@ def test_malformed_keys_cost_no_argon2_and_the_address_is_limited(
         assert argon2.calls == 1
 
 
+def test_a_limited_address_still_reaches_the_wallet_endpoints(
+    settings: Settings, clock: FixedClock
+) -> None:
+    """The API-key limits are for /api/: a phone behind the same address as an attacker still
+    gets the wallet's own answers (here: an unknown access token is the wallet's 401)."""
+    from wallet_api.app import create_combined_app
+
+    app = create_combined_app(
+        settings.model_copy(
+            update={"auth_failures_per_address": 2, "auth_refusal_delay_seconds": 0.01}
+        ),
+        clock=clock,
+    )
+    try:
+        with live_server(app) as base, httpx.Client(base_url=base, timeout=60) as http:
+            codes = [http.get(URL, headers=malformed(i)).status_code for i in range(4)]
+            assert codes == [401, 401, 429, 429]
+            phone = http.get("/wallet/devices", headers={"Authorization": "Bearer not-ours"})
+            assert phone.status_code == 401 and code(phone) == "invalid_token"
+    finally:
+        app.state.engine.dispose()
+
+
 def test_failure_limits_hold_across_instances(
     settings: Settings, clock: FixedClock, api_client: ApiClientFactory
 ) -> None:
