@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 
+import anyio.to_thread
 from fastapi import FastAPI
 
 from issuer.db.session import make_engine, make_session_factory
@@ -28,9 +30,13 @@ from issuer.routes import (
     vehicles,
     zones,
 )
+from issuer.services.authentication import AuthGuard
 from issuer.services.clients import SecretHasher
 from issuer.services.clock import Clock, SystemClock
-from issuer.settings import Settings
+from issuer.services.rate_limits import SharedCounters
+from issuer.services.readiness import ReadinessProbe
+from issuer.settings import Settings, resolve_server_secret
+from issuer.throttle import ThrottleMiddleware
 
 API_PREFIX = "/api/v1"
 
@@ -41,7 +47,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     engine = make_engine(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # at start-up, so a wrong passphrase or a missing ring is in the log at once
+        now = int(app.state.clock.now().timestamp())
+        await anyio.to_thread.run_sync(app.state.readiness.check, now)
         yield
         engine.dispose()
 
@@ -60,16 +69,27 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         memory_kib=settings.argon2_memory_kib,
         parallelism=settings.argon2_parallelism,
     )
+    app.state.readiness = ReadinessProbe(settings, app.state.session_factory)
+    app.state.rate_counters = SharedCounters(
+        app.state.session_factory, secret=partial(resolve_server_secret, settings)
+    )
+    app.state.auth_guard = AuthGuard(
+        settings,
+        sessions=app.state.session_factory,
+        hasher=app.state.hasher,
+        counters=app.state.rate_counters,
+    )
 
     install_problem_handlers(app)
     install_idempotency_handler(app)
-    # added innermost first: RequestId → BodyLimit → Idempotency → routes
+    # added innermost first: RequestId → Throttle → BodyLimit → Idempotency → routes
     app.add_middleware(IdempotencyMiddleware)
     app.add_middleware(
         BodyLimitMiddleware,
         max_request_bytes=settings.max_request_bytes,
         max_import_bytes=settings.max_import_bytes,
     )
+    app.add_middleware(ThrottleMiddleware)
     app.add_middleware(RequestIdMiddleware)
 
     app.include_router(health.router)

@@ -15,14 +15,16 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlalchemy.orm import Session, sessionmaker
 
 from issuer.db.session import make_engine, make_session_factory
-from issuer.errors import IssuerError
+from issuer.errors import ErrorCode, InvalidRequest, IssuerError
 from issuer.logs import configure_logging
 from issuer.migrations import upgrade
+from issuer.schemas.tenants import TenantCreate
 from issuer.services import audit, clients, imports, tenants
 from issuer.services.clock import SystemClock
 from issuer.settings import Settings
@@ -59,11 +61,10 @@ def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _serve(settings: Settings) -> None:
-    import uvicorn
-
     from issuer.app import create_app
+    from issuer.serving import serve
 
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None)
+    serve(create_app(settings), settings)
 
 
 def cmd_serve(settings: Settings, _args: argparse.Namespace) -> int:
@@ -104,21 +105,23 @@ def cmd_dev(settings: Settings, _args: argparse.Namespace) -> int:
 
 
 def cmd_tenant_create(settings: Settings, args: argparse.Namespace) -> int:
-    """Create a tenant and its key ring."""
-    now = SystemClock().now()
-    tenants.validate_ags(args.ags)
-    tenants.provision_key_ring_for(settings, args.ags, now=now, name=args.name, url=args.issuer_url)
-    with _db(settings) as factory, factory() as session, session.begin():
-        tenant = tenants.create_tenant(
-            session,
+    """Create a tenant and its key ring (or adopt a prepared ring), all or nothing."""
+    try:  # the rules of POST /api/v1/tenants, checked before anything is made
+        data = TenantCreate(
             ags=args.ags,
             name=args.name,
             issuer_url=args.issuer_url,
             retention_days=args.retention_days,
-            actor=OPERATOR_ACTOR,
-            now=now,
+            adopt_key_ring=args.adopt_key_ring,
         )
-        out.print(f"tenant {tenant.ags} created")
+    except ValidationError as exc:
+        fields = sorted({str(e["loc"][0]) for e in exc.errors() if e.get("loc")})
+        raise InvalidRequest(ErrorCode.INVALID_REQUEST, "invalid " + ", ".join(fields)) from exc
+    with _db(settings) as factory:
+        tenant = tenants.register_tenant(
+            factory, settings, data, actor=OPERATOR_ACTOR, now=SystemClock().now()
+        )
+    out.print(f"tenant {tenant.ags} created")
     return EXIT_OK
 
 
@@ -306,6 +309,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", required=True)
     p.add_argument("--issuer-url", required=True)
     p.add_argument("--retention-days", type=int, default=365)
+    p.add_argument(
+        "--adopt-key-ring",
+        action="store_true",
+        help="use the ring a key custodian made at keys/<ags>/ (checked: issuer, URL, keys load)",
+    )
     p.set_defaults(func=cmd_tenant_create)
     tenant.add_parser("list", help="list tenants").set_defaults(func=cmd_tenant_list)
 

@@ -15,12 +15,15 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
 
+from issuer.client_address import client_address
 from issuer.db.models import Tenant
 from issuer.errors import ErrorCode, Forbidden, Unauthenticated
 from issuer.middleware import IDEMPOTENCY_SCOPE_KEY, IdempotencyContext, claim_idempotency_key
 from issuer.services import clients as clients_service
-from issuer.services.clients import Principal, SecretHasher
+from issuer.services.authentication import AuthGuard
+from issuer.services.clients import Principal
 from issuer.services.clock import Clock
 from issuer.settings import Settings
 
@@ -64,22 +67,20 @@ def _bearer(request: Request) -> str:
     return token.strip()
 
 
-def get_principal(request: Request, clock: ClockDep, settings: SettingsDep) -> Principal:
-    """Authenticate the bearer token and claim an Idempotency-Key.
+async def get_principal(request: Request, clock: ClockDep, settings: SettingsDep) -> Principal:
+    """Authenticate the bearer token (services/authentication.py) and claim an Idempotency-Key.
 
     The credential is read in a short transaction; the argon2 verification (at most one, none
     on a verification-cache hit) runs after it ended, so it never holds a database lock."""
     token = _bearer(request)
-    factory = get_session_factory(request)
-    hasher: SecretHasher = request.app.state.hasher
+    guard: AuthGuard = request.app.state.auth_guard
     now = clock.now()
-    with factory() as session, session.begin():
-        found = clients_service.lookup(session, token, now=now)
-    principal = clients_service.verify_lookup(hasher, found, now=now)
+    principal = await guard.authenticate(token, address=client_address(request), now=now)
     ctx = request.scope.get(IDEMPOTENCY_SCOPE_KEY)
     if isinstance(ctx, IdempotencyContext) and ctx.record_id is None:
-        claim_idempotency_key(
-            factory,
+        await run_in_threadpool(
+            claim_idempotency_key,
+            get_session_factory(request),
             ctx,
             client_id=principal.client_id,
             tenant_id=principal.tenant_id,

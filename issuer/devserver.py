@@ -30,6 +30,7 @@ from issuer.schemas.registry import (
 from issuer.services import clients, registry, tenants
 from issuer.services.clock import SystemClock
 from issuer.settings import Settings, resolve_key_passphrase
+from keys.storage import make_private_dir
 
 log = logging.getLogger(__name__)
 
@@ -171,7 +172,7 @@ def bootstrap_dev(settings: Settings) -> DevInfo:
     """Migrate, create keys and the demo tenant on first start; idempotent afterwards."""
     if settings.environment == "production":
         raise ValueError("bootstrap_dev is for development only")
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    make_private_dir(settings.data_dir)  # 0700; every file in it is made 0600
     resolve_key_passphrase(settings)  # generated (0600, warned) on the first start
     upgrade(settings.database_url)
     tenant_id, seeded = _seed(settings)

@@ -8,6 +8,7 @@
     ├── Conflict                409 state conflict (duplicate, idempotency key in flight)
     ├── Refused                 422 an application failed rules; `errors` lists every rule code
     ├── PayloadTooLarge         413 body or import beyond the configured bound
+    ├── TooManyRequests         429 a rate limit is reached (`Retry-After` says until when)
     ├── UnsupportedMediaType    415 a body in a format we do not read
     └── Unavailable             503 a dependency (database, keys) is not ready
 
@@ -43,6 +44,11 @@ class ErrorCode(StrEnum):
     INVALID_PLATE = "invalid_plate"
     UNAVAILABLE = "unavailable"
     INTERNAL_ERROR = "internal_error"
+    TOO_MANY_AUTHENTICATION_FAILURES = "too_many_authentication_failures"
+    AUTHENTICATION_BUSY = "authentication_busy"
+    NOT_READY = "not_ready"
+    KEY_RING_EXISTS = "key_ring_exists"
+    KEY_RING_UNUSABLE = "key_ring_unusable"
 
 
 TITLES: dict[ErrorCode, str] = {
@@ -65,6 +71,11 @@ TITLES: dict[ErrorCode, str] = {
     ErrorCode.INVALID_PLATE: "The licence plate is not valid",
     ErrorCode.UNAVAILABLE: "Service unavailable",
     ErrorCode.INTERNAL_ERROR: "Internal server error",
+    ErrorCode.TOO_MANY_AUTHENTICATION_FAILURES: "Too many failed authentications; retry later",
+    ErrorCode.AUTHENTICATION_BUSY: "Too many authentications in progress; retry later",
+    ErrorCode.NOT_READY: "Not ready",
+    ErrorCode.KEY_RING_EXISTS: "A key ring for this AGS exists without a tenant",
+    ErrorCode.KEY_RING_UNUSABLE: "The key ring cannot serve this tenant",
 }
 
 PROBLEM_TYPE_PREFIX = "urn:buergerid:problem:"
@@ -156,6 +167,16 @@ class PayloadTooLarge(IssuerError):
 
     status = 413
     default_code = ErrorCode.REQUEST_TOO_LARGE
+
+
+class TooManyRequests(IssuerError):
+    """A rate limit is reached; `Retry-After` says how many seconds to wait."""
+
+    status = 429
+    default_code = ErrorCode.TOO_MANY_AUTHENTICATION_FAILURES
+
+    def __init__(self, code: ErrorCode | None = None, *, retry_after_seconds: int) -> None:
+        super().__init__(code, headers={"Retry-After": str(max(1, retry_after_seconds))})
 
 
 class UnsupportedMediaType(IssuerError):

@@ -5,14 +5,17 @@ Build it in the entry point (`cli.py`) or in a test and pass it down; nothing re
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 import secrets
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from keys.storage import make_private_dir
 
 log = logging.getLogger(__name__)
 
@@ -78,9 +81,37 @@ class Settings(BaseSettings):
     wallet_credential_period_days: int = Field(default=30, ge=1, le=366)
     wallet_max_devices_per_resident: int = Field(default=20, ge=1)
 
+    # failed authentications (per client address, per API key id) across every worker and
+    # instance, counted in the database; beyond them 429 without any argon2 work
+    auth_failures_per_address: int = Field(default=20, ge=1)
+    auth_failures_per_key: int = Field(default=10, ge=1)
+    auth_failure_window_seconds: int = Field(default=60, ge=1, le=24 * 3600)
+    # argon2 verifications running at once in one process (each holds argon2_memory_kib),
+    # and how many may wait for a turn (and for how long) before 503 authentication_busy
+    auth_max_concurrent_hashes: int = Field(default=2, ge=1, le=64)
+    auth_max_waiting_hashes: int = Field(default=64, ge=0)
+    auth_max_wait_seconds: float = Field(default=10.0, gt=0, le=60)
+    # a caller already at its failure limit gets its 429 after this pause (a flood that ignores
+    # Retry-After is slowed to one request per pause per connection; waiting costs no thread)
+    auth_refusal_delay_seconds: float = Field(default=0.5, ge=0, le=5)
+    # peers whose X-Forwarded-For is believed (IP addresses or networks, comma-separated in
+    # the environment); empty: the TCP peer is the client, the header is ignored
+    trusted_proxies: Annotated[tuple[str, ...], NoDecode] = ()
+
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "text"] = "json"
     sqlite_busy_timeout_ms: int = Field(default=10_000, ge=0)
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _parse_trusted_proxies(cls, value: Any) -> tuple[str, ...]:
+        items = value.split(",") if isinstance(value, str) else list(value or ())
+        networks = []
+        for item in items:
+            text = str(item).strip()
+            if text:  # ValueError (refused settings) for anything but an address or network
+                networks.append(str(ipaddress.ip_network(text, strict=False)))
+        return tuple(networks)
 
     @model_validator(mode="after")
     def _defaults_and_production_guards(self) -> Settings:
@@ -118,7 +149,7 @@ def resolve_key_passphrase(settings: Settings) -> str:
     path = settings.data_dir / DEV_PASSPHRASE_FILE
     if path.exists():
         return path.read_text(encoding="utf-8").strip()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    make_private_dir(settings.data_dir)
     value = secrets.token_urlsafe(32)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
@@ -135,7 +166,7 @@ def resolve_server_secret(settings: Settings) -> bytes:
         raise ValueError("server_secret is required in production")
     path = settings.data_dir / DEV_SERVER_SECRET_FILE
     if not path.exists():
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        make_private_dir(settings.data_dir)
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except FileExistsError:  # another worker made it first: use theirs

@@ -43,7 +43,7 @@ from keys.lifecycle import (
     plan_rotation,
 )
 from keys.signer import Signer, SoftwareSigner, alg_for_public_key, generate_private_key
-from keys.storage._atomic import locked, read_bounded, write_atomic
+from keys.storage._atomic import locked, make_private_dir, read_bounded, write_atomic
 from keys.storage.file import DEFAULT_KDF, DEFAULT_MAX_MEMORY_KIB, KdfParams, read_key_file
 from keys.storage.file import write_key_file as _write_key_file
 from keys.storage.pkcs11 import Pkcs11Token
@@ -310,8 +310,7 @@ class KeyRing:
         if not issuer_id:
             raise KeyRingError(KeysCode.BAD_INPUT, "issuer id is empty")
         try:
-            path.mkdir(parents=True, exist_ok=True)
-            (path / KEYS_DIR).mkdir(mode=0o700, exist_ok=True)
+            make_private_dir(path / KEYS_DIR)  # the ring and its parents too: 0700
         except OSError as exc:
             raise KeyRingError(KeysCode.RING_NOT_FOUND, "cannot create the ring directory") from exc
         meta = _Meta(

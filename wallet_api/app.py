@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 
 from fastapi import FastAPI
 
@@ -19,7 +20,8 @@ from issuer.db.session import make_engine, make_session_factory
 from issuer.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from issuer.problems import install_problem_handlers
 from issuer.services.clock import Clock, SystemClock
-from issuer.settings import Settings
+from issuer.services.rate_limits import RateLimit, SharedCounters
+from issuer.settings import Settings, resolve_server_secret
 from wallet_api.deps import WalletState
 from wallet_api.problems import install_wallet_handlers
 from wallet_api.routes import devices, issuance, metadata, municipal, token
@@ -31,12 +33,16 @@ PUBLIC_ROUTERS = (metadata.router, token.router, issuance.router, devices.router
 
 def _install_state(app: FastAPI, policy: WalletPolicy | None) -> None:
     policy = policy or WalletPolicy()
+    counters = getattr(app.state, "rate_counters", None) or SharedCounters(
+        app.state.session_factory, secret=partial(resolve_server_secret, app.state.settings)
+    )
+    limit = RateLimit("wallet-token", policy.token_requests_per_window, policy.token_window_seconds)
     app.state.wallet = WalletState(
         settings=app.state.settings,
         sessions=app.state.session_factory,
         clock=app.state.clock,
         policy=policy,
-        token_limiter=RateLimiter(policy.token_requests_per_window, policy.token_window_seconds),
+        token_limiter=RateLimiter(counters, limit),
     )
     install_wallet_handlers(app)
 

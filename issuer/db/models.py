@@ -1,5 +1,6 @@
 """Platform and registry tables: tenants, API clients, residents, vehicles, zones, audit,
-idempotency. Permit tables live in `permit_models.py`, wallet tables in `wallet_api`.
+idempotency, shared rate counters. Permit tables live in `permit_models.py`, wallet tables in
+`wallet_api`.
 
 Every tenant-owned row carries `tenant_id`; services always filter on it.
 """
@@ -10,6 +11,7 @@ import uuid
 from datetime import date, datetime
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Date,
     ForeignKey,
@@ -225,3 +227,15 @@ class IdempotencyRecord(Base):
     content_type: Mapped[str | None] = mapped_column(String(100))
     # AES-256-GCM sealed (issuer/middleware.py): version, nonce, ciphertext and tag
     response_body: Mapped[bytes | None] = mapped_column(LargeBinary)
+
+
+class RateCounter(Base):
+    """One fixed-window counter shared by every worker (issuer/services/rate_limits.py)."""
+
+    __tablename__ = "rate_counters"
+
+    # "<limit name>:<keyed hash of the subject>": never an address or a key in clear
+    key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    window_start: Mapped[int] = mapped_column(BigInteger)  # unix seconds
+    hits: Mapped[int] = mapped_column(Integer)
+    expires_at: Mapped[int] = mapped_column(BigInteger, index=True)  # unix seconds

@@ -2,11 +2,15 @@
 
 SQLite: WAL, foreign keys on, a busy timeout, and `BEGIN IMMEDIATE` for every transaction so
 two writers queue on the database lock instead of failing an upgrade from reader to writer.
+The database file is made mode 0600 (its directory 0700) before SQLite opens it, whatever the
+umask; SQLite gives its `-wal` and `-shm` files the mode of the database file.
 PostgreSQL: psycopg 3 (`postgresql+psycopg://`), READ COMMITTED.
 """
 
 from __future__ import annotations
 
+import os
+import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,6 +19,10 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
+
+from keys.storage import make_private_dir
+
+PRIVATE_FILE_MODE = 0o600
 
 
 def normalize_url(url: str) -> str:
@@ -36,7 +44,7 @@ def make_engine(url: str, *, busy_timeout_ms: int = 10_000, echo: bool = False) 
     if parsed.get_backend_name() != "sqlite":
         return create_engine(url, echo=echo, pool_pre_ping=True)
     if parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        _private_database_file(Path(parsed.database))
     engine = create_engine(
         url,
         echo=echo,
@@ -60,6 +68,23 @@ def make_engine(url: str, *, busy_timeout_ms: int = 10_000, echo: bool = False) 
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
+
+
+def _private_database_file(path: Path) -> None:
+    """Create the SQLite file 0600 (in a 0700 directory when we make it); an existing database
+    and its -wal/-shm files lose any group or world access (they hold personal data)."""
+    make_private_dir(path.parent)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE))
+    except FileExistsError:
+        pass
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            mode = file.stat().st_mode
+        except FileNotFoundError:
+            continue
+        if stat.S_ISREG(mode) and stat.S_IMODE(mode) & 0o077:
+            os.chmod(file, PRIVATE_FILE_MODE)
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -1,6 +1,7 @@
 """Alembic migrations of the shared database; the only way the schema changes.
 
-Chain: 0001 platform (tenants, clients, registry, audit) → 0002 permits → 0003 wallet.
+Chain: 0001 platform (tenants, clients, registry, audit) → 0002 permits → 0003 wallet →
+0004 wallet grants (device bindings, retired refresh tokens) → 0005 shared rate counters.
 """
 
 from __future__ import annotations

@@ -1,18 +1,12 @@
-"""Liveness (`/healthz`) and readiness (`/readyz`: database reachable, every tenant's key ring
-opens and has an active key)."""
+"""Liveness (`/healthz`) and readiness (`/readyz`: the checks of services/readiness.py)."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from sqlalchemy import select, text
-from sqlalchemy.exc import SQLAlchemyError
 
-from issuer.db.models import Tenant
 from issuer.errors import ErrorCode, Unavailable
-from issuer.schemas.common import HealthOut
-from keys.errors import KeysError
-from keys.lifecycle import KeyType
-from keys.ring import KeyRing
+from issuer.schemas.common import HealthOut, ProblemOut
+from issuer.services.readiness import ReadinessProbe
 
 router = APIRouter(tags=["operations"])
 
@@ -26,21 +20,22 @@ def healthz() -> HealthOut:
 @router.get(
     "/readyz",
     response_model=HealthOut,
-    responses={503: {"description": "database or keys not ready (problem+json)"}},
+    responses={
+        503: {
+            "model": ProblemOut,
+            "description": "not ready: `errors` lists each failed check as {check, code, "
+            "tenant?}, e.g. {check: root_ring, code: ring_not_found}",
+        }
+    },
 )
 def readyz(request: Request) -> HealthOut:
-    """The database answers and every tenant's key ring has an active key."""
-    settings = request.app.state.settings
-    try:
-        with request.app.state.session_factory() as session:
-            session.execute(text("SELECT 1"))
-            rings = list(session.scalars(select(Tenant.key_ring)))
-    except SQLAlchemyError as exc:
-        raise Unavailable(ErrorCode.UNAVAILABLE, "database") from exc
-    now = int(request.app.state.clock.now().timestamp())
-    for ring in rings:
-        try:  # metadata only: no passphrase, no decryption
-            KeyRing.open(settings.keys_dir / ring).active(now, KeyType.BEW)
-        except KeysError as exc:
-            raise Unavailable(ErrorCode.UNAVAILABLE, "keys") from exc
+    """The database answers and is migrated, and every signing key (root, tenants) loads."""
+    probe: ReadinessProbe = request.app.state.readiness
+    readiness = probe.check(int(request.app.state.clock.now().timestamp()))
+    if not readiness.ready:
+        raise Unavailable(
+            ErrorCode.NOT_READY,
+            errors=[r.as_error() for r in readiness.failures],
+            headers={"Retry-After": "5"},
+        )
     return HealthOut(status="ready")

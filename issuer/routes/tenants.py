@@ -2,37 +2,48 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from typing import Annotated
 
-from issuer.deps import ApiClientDep, ClockDep, OperatorDep, SessionDep, SettingsDep
+from fastapi import APIRouter, Depends, status
+from sqlalchemy.orm import Session, sessionmaker
+
+from issuer.deps import (
+    ApiClientDep,
+    ClockDep,
+    OperatorDep,
+    SessionDep,
+    SettingsDep,
+    get_session_factory,
+)
 from issuer.errors import NotFound
-from issuer.schemas.common import PROBLEM_RESPONSES
+from issuer.schemas.common import PROBLEM_RESPONSES, ProblemOut
 from issuer.schemas.tenants import TenantCreate, TenantList, TenantOut
 from issuer.services import tenants as service
 
 router = APIRouter(prefix="/tenants", tags=["tenants"], responses=PROBLEM_RESPONSES)
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=TenantOut)
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=TenantOut,
+    responses={
+        409: {
+            "model": ProblemOut,
+            "description": "already_exists, key_ring_exists, key_ring_unusable",
+        }
+    },
+)
 def create_tenant(
     body: TenantCreate,
     principal: OperatorDep,
-    session: SessionDep,
+    sessions: Annotated[sessionmaker[Session], Depends(get_session_factory)],
     clock: ClockDep,
     settings: SettingsDep,
 ) -> TenantOut:
-    """Create a municipality and its key ring (operator clients only)."""
-    now = clock.now()
-    service.validate_ags(body.ags)
-    service.provision_key_ring_for(settings, body.ags, now=now, name=body.name, url=body.issuer_url)
-    tenant = service.create_tenant(
-        session,
-        ags=body.ags,
-        name=body.name,
-        issuer_url=body.issuer_url,
-        retention_days=body.retention_days,
-        actor=principal.key_id,
-        now=now,
+    """Create a municipality and its key ring, all or nothing (operator clients only)."""
+    tenant = service.register_tenant(
+        sessions, settings, body, actor=principal.key_id, now=clock.now()
     )
     return TenantOut.model_validate(tenant)
 

@@ -26,6 +26,9 @@ class TenantCreate(ApiModel):
     name: str = Field(min_length=1, max_length=200)
     issuer_url: str = Field(pattern=r"^https://[^\s]+$", max_length=500)
     retention_days: int = Field(default=365, ge=1, le=36500)
+    # use the key ring a key custodian already made at keys/<ags>/ (e.g. on an HSM) instead of
+    # making one; it must be this tenant's issuer ring and its keys must load
+    adopt_key_ring: bool = False
 
 
 class TenantOut(BaseModel):

@@ -117,6 +117,16 @@ class SecretHasher:
             self._cache.move_to_end(key_id)
         return hmac.compare_digest(entry.digest, digest)
 
+    def is_remembered(self, key_id: str, secret: str, *, now: datetime) -> bool:
+        """True if `secret` is the one verified for `key_id` less than a TTL ago. A hint only
+        (the stored hash is not compared): `verify_cached` decides."""
+        digest = self._digest(secret)
+        with self._cache_lock:
+            entry = self._cache.get(key_id)
+        return (
+            entry is not None and entry.expires > now and hmac.compare_digest(entry.digest, digest)
+        )
+
     def remember(self, key_id: str, stored_hash: str, secret: str, *, now: datetime) -> None:
         """Cache a successful verification (only ever called after argon2 said yes)."""
         if self._cache_size == 0 or not self._cache_ttl:
@@ -344,25 +354,55 @@ def lookup(session: Session, token: str, *, now: datetime) -> CredentialLookup:
     return CredentialLookup(secret, cred.key_id, cred.secret_hash, usable, principal)
 
 
-def verify_lookup(hasher: SecretHasher, found: CredentialLookup, *, now: datetime) -> Principal:
-    """The principal, or Unauthenticated; at most one argon2 verification (none on a cache hit),
-    against the dummy hash when the key id is unknown. Needs no database session, so the
-    caller can run it after its transaction ended (argon2 never holds a database lock)."""
+def is_well_formed(token: str) -> bool:
+    """True if `token` has the shape `bid_<16 hex>.<secret>` (says nothing about validity)."""
+    return _TOKEN_RE.match(token) is not None
+
+
+def split_token(token: str) -> tuple[str, str] | None:
+    """(key id, secret) of a well-formed token, else None."""
+    match = _TOKEN_RE.match(token)
+    return (match.group(1), match.group(2)) if match else None
+
+
+def verify_from_cache(
+    hasher: SecretHasher, found: CredentialLookup, *, now: datetime
+) -> Principal | None:
+    """The principal when the verification cache vouches for the presented secret; None when
+    argon2 has to decide. Unauthenticated when the cached credential is no longer usable."""
     key_id, stored = found.key_id, found.secret_hash
-    cached = (
-        key_id is not None
-        and stored is not None
-        and hasher.verify_cached(key_id, stored, found.secret, now=now)
-    )
-    ok = cached or hasher.verify(stored, found.secret)
+    if key_id is None or stored is None or found.principal is None:
+        return None
+    if not hasher.verify_cached(key_id, stored, found.secret, now=now):
+        return None
+    if not found.usable:
+        hasher.forget(key_id)
+        raise Unauthenticated()
+    return found.principal
+
+
+def verify_with_argon2(
+    hasher: SecretHasher, found: CredentialLookup, *, now: datetime
+) -> Principal:
+    """The principal, or Unauthenticated, after exactly one argon2 verification (against the
+    dummy hash when the key id is unknown); a success is remembered in the cache."""
+    key_id, stored = found.key_id, found.secret_hash
+    ok = hasher.verify(stored, found.secret)
     if not ok or key_id is None or stored is None or found.principal is None:
         raise Unauthenticated()
     if not found.usable:
         hasher.forget(key_id)
         raise Unauthenticated()
-    if not cached:
-        hasher.remember(key_id, stored, found.secret, now=now)
+    hasher.remember(key_id, stored, found.secret, now=now)
     return found.principal
+
+
+def verify_lookup(hasher: SecretHasher, found: CredentialLookup, *, now: datetime) -> Principal:
+    """The principal, or Unauthenticated; at most one argon2 verification (none on a cache hit),
+    against the dummy hash when the key id is unknown. Needs no database session, so the
+    caller can run it after its transaction ended (argon2 never holds a database lock)."""
+    principal = verify_from_cache(hasher, found, now=now)
+    return principal or verify_with_argon2(hasher, found, now=now)
 
 
 def authenticate(session: Session, hasher: SecretHasher, token: str, *, now: datetime) -> Principal:

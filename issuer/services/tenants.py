@@ -2,25 +2,36 @@
 
 The key ring itself belongs to `keys/` (one KeyRing per tenant under keys_dir/<ags>/, an
 ES256 active key); `provision_key_ring` is the one place the issuer asks for it.
+
+`register_tenant` (CLI `tenant create`, `POST /api/v1/tenants`) makes a tenant all or nothing:
+every check runs before anything is made, and a failure after the ring was made removes that
+ring again. A key ring found where the new tenant's would go is never taken silently: it is
+refused (`key_ring_exists`), or adopted on request (a ring a key custodian made beforehand,
+e.g. on an HSM) once it is shown to be this tenant's and its keys load.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import re
+import shutil
 from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
 
 from issuer.db.models import Tenant
 from issuer.errors import Conflict, ErrorCode, InvalidRequest, NotFound, Unavailable
+from issuer.schemas.tenants import TenantCreate
 from issuer.services import audit
 from issuer.settings import Settings, resolve_key_passphrase
 from keys.errors import KeysCode, KeysError
 from keys.lifecycle import KeyType
 from keys.ring import KeyRing, RingKind
+from keys.storage import make_private_dir
 from keys.storage.file import DEFAULT_KDF, KdfParams
 
 log = logging.getLogger(__name__)
@@ -216,3 +227,89 @@ def provision_key_ring_for(
         sign_days=settings.tenant_key_sign_days,
         verify_extra_days=settings.tenant_key_verify_extra_days,
     )
+
+
+# the purposes a tenant's ring must sign from the first day
+_TENANT_PURPOSES = (KeyType.BEW, KeyType.STATUS, KeyType.PLATE_INDEX, KeyType.CREDENTIAL)
+
+
+def _check_adoptable(settings: Settings, path: Path, data: TenantCreate, now: datetime) -> None:
+    """The ring at `path` is this tenant's (issuer ring, same AGS and issuer URL) and the keys
+    it signs with from now on load; else Conflict key_ring_unusable naming what failed."""
+    at = int(now.timestamp())
+    try:
+        ring = KeyRing.open(path, passphrase=resolve_key_passphrase(settings), kdf=_kdf(settings))
+        if ring.kind is not RingKind.ISSUER or ring.issuer_id != data.ags:
+            raise Conflict(ErrorCode.KEY_RING_UNUSABLE, "issuer_id")
+        if ring.url and ring.url != data.issuer_url:
+            raise Conflict(ErrorCode.KEY_RING_UNUSABLE, "url")
+        for purpose in _TENANT_PURPOSES:
+            ring.signer_for(at, purpose)
+    except KeysError as exc:
+        raise Conflict(ErrorCode.KEY_RING_UNUSABLE, exc.code.value) from exc
+
+
+def _new_ring_dir(settings: Settings, ags: str) -> Path:
+    """Make the (empty) directory of a new ring, exclusively: Conflict if anything is there."""
+    path = settings.keys_dir / ags
+    try:
+        make_private_dir(settings.keys_dir)
+        os.mkdir(path, 0o700)
+    except FileExistsError as exc:
+        raise Conflict(ErrorCode.KEY_RING_EXISTS) from exc
+    except OSError as exc:
+        raise Unavailable(ErrorCode.UNAVAILABLE, "key ring directory") from exc
+    return path
+
+
+def register_tenant(
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    data: TenantCreate,
+    *,
+    actor: str,
+    now: datetime,
+) -> Tenant:
+    """Create a tenant with its key ring (or adopt a prepared one), all or nothing, in its own
+    transaction. Refusals, all before anything is made: `already_exists` (409, the AGS has a
+    tenant), `key_ring_exists` (409, a ring or directory is where the new ring would go and
+    `adopt_key_ring` is false), `key_ring_unusable` (409, the ring to adopt is another issuer's
+    or its keys do not load), `invalid_request` (422, nothing to adopt)."""
+    path = settings.keys_dir / data.ags
+    made: Path | None = None
+    try:
+        with sessions() as session, session.begin():
+            if session.scalars(select(Tenant.id).where(Tenant.ags == data.ags)).first():
+                raise Conflict(ErrorCode.ALREADY_EXISTS)
+            if data.adopt_key_ring:
+                if not (path / "ring.json").is_file():
+                    raise InvalidRequest(ErrorCode.INVALID_REQUEST, "no key ring to adopt")
+                _check_adoptable(settings, path, data, now)
+            elif path.exists() or path.is_symlink():
+                raise Conflict(ErrorCode.KEY_RING_EXISTS)
+            resolve_key_passphrase(settings)  # a missing passphrase refuses before the row
+            try:
+                tenant = create_tenant(
+                    session,
+                    ags=data.ags,
+                    name=data.name,
+                    issuer_url=data.issuer_url,
+                    retention_days=data.retention_days,
+                    actor=actor,
+                    now=now,
+                )
+            except IntegrityError as exc:  # a concurrent request created it first
+                raise Conflict(ErrorCode.ALREADY_EXISTS) from exc
+            if not data.adopt_key_ring:
+                made = _new_ring_dir(settings, data.ags)
+                try:
+                    provision_key_ring_for(
+                        settings, data.ags, now=now, name=data.name, url=data.issuer_url
+                    )
+                except KeysError as exc:
+                    raise Unavailable(ErrorCode.UNAVAILABLE, f"key ring: {exc.code}") from exc
+        return tenant
+    except BaseException:
+        if made is not None:  # ours, made in this call: nothing of a refused tenant stays
+            shutil.rmtree(made, ignore_errors=True)
+        raise

@@ -19,6 +19,20 @@ from pathlib import Path
 from keys.errors import KeyFileError, KeysCode
 
 FILE_MODE = 0o600
+DIR_MODE = 0o700
+
+
+def make_private_dir(path: Path) -> None:
+    """Create `path` and every missing parent with mode 0700, whatever the umask (the umask
+    only clears bits, so the mode is set again after creation). Existing directories keep
+    their mode: an operator's choice for a directory we did not make stays theirs."""
+    missing = [p for p in (path, *path.parents) if not p.exists()]
+    for directory in reversed(missing):
+        try:
+            os.mkdir(directory, DIR_MODE)
+        except FileExistsError:  # made meanwhile by another process
+            continue
+        os.chmod(directory, DIR_MODE)
 
 
 def _fsync_dir(directory: Path) -> None:

@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import delete, update
+from sqlalchemy import delete, select, update
 
 from issuer import cli
-from issuer.db.models import AuditEntry
+from issuer.db.models import AuditEntry, Tenant
 from issuer.db.session import make_engine
 from issuer.devserver import bootstrap_dev
 from issuer.settings import Settings
@@ -167,6 +167,31 @@ def test_verify_audit_names_the_changed_sequence(
     engine.dispose()
     assert cli.main(["verify-audit"]) == 1
     assert "chain t1 broken at sequence 2: changed" in capsys.readouterr().err
+
+
+def test_tenant_create_refusals_leave_no_ring_and_no_row(
+    env: Path, db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["migrate"]) == 0
+    base = ["tenant", "create", "--ags", "05513000", "--name", "GE"]
+    for extra in (
+        ["--issuer-url", "http://ge.example"],  # checked before the ring is made
+        ["--issuer-url", "https://ge.example", "--retention-days", "0"],
+        ["--issuer-url", "https://ge.example", "--adopt-key-ring"],  # nothing to adopt
+    ):
+        assert cli.main([*base, *extra]) == cli.EXIT_REFUSED
+        assert "refused: invalid_request" in capsys.readouterr().err
+        assert not (env / "keys" / "05513000").exists()
+    KeyRing.create(env / "keys" / "05513000", "05513000")  # an orphan: never taken silently
+    assert cli.main([*base, "--issuer-url", "https://ge.example"]) == cli.EXIT_REFUSED
+    assert "refused: key_ring_exists" in capsys.readouterr().err
+    assert list((env / "keys" / "05513000" / "keys").glob("*.key")) == []  # no key added
+    engine = make_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            assert conn.execute(select(Tenant.id)).all() == []
+    finally:
+        engine.dispose()
 
 
 def test_dev_bootstrap_twice(env: Path) -> None:

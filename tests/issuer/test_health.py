@@ -1,4 +1,4 @@
-"""Liveness and readiness."""
+"""Liveness and readiness: every check names its reason; the cause is logged once."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import shutil
 
 from starlette.testclient import TestClient
 
+from issuer.services import tenants as tenants_service
+from issuer.services.clock import FixedClock
 from tests.support.db import ApiClientFactory
 
 
@@ -16,12 +18,17 @@ def test_healthz_is_up(client: TestClient) -> None:
 
 
 def test_readyz_needs_database_and_key_rings(
-    client: TestClient, api_client: ApiClientFactory, settings: object
+    client: TestClient, api_client: ApiClientFactory, clock: FixedClock
 ) -> None:
+    settings = client.app.state.settings  # type: ignore[attr-defined]
+    tenants_service.provision_root_ring(settings, now=clock.now())
     api_client(ags="05513000")
     assert client.get("/readyz").json() == {"status": "ready"}
-    shutil.rmtree(client.app.state.settings.keys_dir / "05513000")  # type: ignore[attr-defined]
+    shutil.rmtree(settings.keys_dir / "05513000")
     response = client.get("/readyz")
     assert response.status_code == 503
     assert response.headers["content-type"] == "application/problem+json"
-    assert response.json()["code"] == "unavailable"
+    assert response.json()["code"] == "not_ready"
+    assert response.json()["errors"] == [
+        {"check": "tenant_keys", "tenant": "05513000", "code": "key_file_missing"}
+    ]

@@ -21,6 +21,7 @@ PLATFORM_TABLES = {
     "audit_heads",
     "audit_entries",
     "idempotency_records",
+    "rate_counters",
 }
 
 

@@ -1,4 +1,5 @@
-"""Real HTTP: `live_server(app)` runs uvicorn on 127.0.0.1 on a free port in a thread.
+"""Real HTTP: `live_server(app)` runs uvicorn on 127.0.0.1 on a free port in a thread, configured
+as every buergerid server is (`issuer.serving.server_config`).
 
     with live_server(app) as base_url:
         httpx.get(f"{base_url}/healthz")
@@ -18,6 +19,8 @@ from typing import Any
 import pytest
 import uvicorn
 
+from issuer.serving import server_config
+
 STARTUP_TIMEOUT_SECONDS = 30.0
 
 
@@ -31,10 +34,8 @@ def _free_port() -> int:
 def live_server(app: Any, *, port: int | None = None) -> Iterator[str]:
     """Serve `app` with uvicorn on 127.0.0.1; yields the base URL."""
     port = port or _free_port()
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", access_log=False
-    )
-    server = uvicorn.Server(config)
+    # the production configuration (issuer/serving.py): no proxy headers, no access log
+    server = uvicorn.Server(server_config(app, host="127.0.0.1", port=port, log_level="warning"))
     started = threading.Event()
     original_startup = server.startup
 

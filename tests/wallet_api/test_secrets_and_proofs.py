@@ -9,7 +9,6 @@ from verifier import decode_public_jwk
 from wallet_api.errors import CredentialError
 from wallet_api.services import secrets as wsecrets
 from wallet_api.services.proofs import validate_proof
-from wallet_api.services.rate_limits import RateLimiter
 
 AUD = "https://wallet.example"
 NOW = 1_780_000_000
@@ -92,11 +91,3 @@ def test_junk_is_an_invalid_proof(junk: object) -> None:
     with pytest.raises(CredentialError) as info:
         validate_proof(junk, audience=AUD, now=NOW)
     assert info.value.code == "invalid_proof"
-
-
-def test_rate_limiter_counts_per_key_and_window() -> None:
-    limiter = RateLimiter(max_requests=2, window_seconds=60)
-    assert limiter.allow("a", 0) and limiter.allow("a", 1)
-    assert not limiter.allow("a", 2)
-    assert limiter.allow("b", 2)
-    assert limiter.allow("a", 60)

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from issuer.client_address import client_address
 from wallet_api.deps import WalletSessionDep, WalletStateDep
 from wallet_api.errors import TokenError
 from wallet_api.routes._body import read_form
@@ -26,8 +27,8 @@ async def token(request: Request, state: WalletStateDep, session: WalletSessionD
     """Exchange a pre-authorized code (+ tx_code) or a refresh token for tokens."""
     now = state.clock.now()
     unix = int(now.timestamp())
-    address = request.client.host if request.client else "unknown"
-    if not state.token_limiter.allow(f"addr:{address}", unix):
+    address = client_address(request)
+    if not await run_in_threadpool(state.token_limiter.allow, f"addr:{address}", unix):
         raise TokenError("slow_down", "too many token requests", status=429)
     form = await read_form(request, MAX_FORM_BYTES, TokenError)
     grant_type = form.get("grant_type")
@@ -35,7 +36,8 @@ async def token(request: Request, state: WalletStateDep, session: WalletSessionD
         code = form.get("pre-authorized_code")
         if not code or len(code) > 256:
             raise TokenError("invalid_request", "pre-authorized_code is required")
-        if not state.token_limiter.allow("code:" + wsecrets.token_digest(code), unix):
+        code_key = "code:" + wsecrets.token_digest(code)
+        if not await run_in_threadpool(state.token_limiter.allow, code_key, unix):
             raise TokenError("slow_down", "too many attempts for this code", status=429)
         issued = await run_in_threadpool(
             redeem_offer,

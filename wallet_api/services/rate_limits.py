@@ -1,37 +1,26 @@
-"""A small fixed-window rate limiter for the token endpoint, keyed by client address.
+"""The token endpoint's rate limit, per client address and per pre-authorized code.
 
-It lives in the process (one instance per app, on ``app.state``): with several workers
-each enforces its own budget, which still bounds guessing to workers × budget per window.
-The durable bound on tx_code guessing is the per-offer attempt counter in the database.
-Time is a parameter.
+Counted in the shared counters of ``issuer.services.rate_limits`` (the database), so the
+budget holds across worker processes and instances; the client address is the one
+``issuer.client_address`` resolves (``X-Forwarded-For`` only from trusted proxies). The durable
+bound on tx_code guessing remains the per-offer attempt counter. Time is a parameter.
 """
 
 from __future__ import annotations
 
-import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-MAX_TRACKED_KEYS = 100_000
+from issuer.services.rate_limits import RateLimit, SharedCounters
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class RateLimiter:
-    """At most ``max_requests`` per key in each ``window_seconds`` window."""
+    """At most ``limit.max_hits`` requests per key in each window, across every worker."""
 
-    max_requests: int
-    window_seconds: int
-    _counts: dict[str, tuple[int, int]] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    counters: SharedCounters
+    limit: RateLimit
 
     def allow(self, key: str, now: int) -> bool:
-        """Count one request for ``key`` at ``now``; False once the window's budget is spent."""
-        window = now // self.window_seconds
-        with self._lock:
-            if len(self._counts) >= MAX_TRACKED_KEYS:
-                self._counts = {k: v for k, v in self._counts.items() if v[0] == window}
-            start, count = self._counts.get(key, (window, 0))
-            if start != window:
-                count = 0
-            count += 1
-            self._counts[key] = (window, count)
-            return count <= self.max_requests
+        """Count one request for ``key`` at ``now``; False once the window's budget is spent.
+        Writes to the database: call it from a worker thread, not the event loop."""
+        return self.counters.hit(self.limit, key, now=now).allowed

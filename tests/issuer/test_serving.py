@@ -1,0 +1,212 @@
+"""Every way of serving, as real processes: `python -m wallet_api` (what `make run` calls),
+`buergerid-issuer dev`, `buergerid-issuer serve` and `python -m wallet_api serve --app wallet`.
+
+- Logs: queries carrying a plate and a resident reference are sent to each; neither appears in
+  the process's stdout or stderr, stderr holds only the project's JSON lines (the access line
+  names the route template), and no client address is written.
+- File modes: the data directories were made under umask 000 and 022; while the servers run
+  (so SQLite's -wal and -shm files exist) every directory is 0700 and every file 0600.
+
+The processes are shared by the tests of this module (started once, about 10 s)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import stat
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+PLATE = "GE-EM 1234"  # seeded by the development bootstrap
+REFERENCE = "DEMO-0001"
+FORBIDDEN = ("GE-EM", "GE%2DEM", "DEMO-0001", "plate=", "external_ref=")
+STARTUP_STEPS = 1200  # x 0.05 s
+
+
+@dataclass
+class Server:
+    """A server process and where its output goes."""
+
+    name: str
+    proc: subprocess.Popen[bytes]
+    port: int
+    data_dir: Path
+    out: Path
+    err: Path
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def output(self) -> tuple[str, str]:
+        return self.out.read_text("utf-8", "replace"), self.err.read_text("utf-8", "replace")
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _start(name: str, args: list[str], data_dir: Path, logs: Path, umask: int) -> Server:
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BUERGERID_")} | {
+        "BUERGERID_DATA_DIR": str(data_dir),
+        "BUERGERID_PORT": str(port),
+        "BUERGERID_ARGON2_TIME_COST": "1",
+        "BUERGERID_ARGON2_MEMORY_KIB": "8",
+        "BUERGERID_KEY_KDF_TIME_COST": "1",
+        "BUERGERID_KEY_KDF_MEMORY_KIB": "8",
+        "BUERGERID_KEY_KDF_PARALLELISM": "1",
+    }
+    out, err = logs / f"{name}.out", logs / f"{name}.err"
+    with out.open("wb") as stdout, err.open("wb") as stderr:
+        proc = subprocess.Popen(
+            [sys.executable, *args], env=env, stdout=stdout, stderr=stderr, umask=umask
+        )
+    return Server(name, proc, port, data_dir, out, err)
+
+
+def _wait_ready(server: Server) -> None:
+    # the wallet deployment has no /healthz: its discovery document answers once it serves
+    path = "/.well-known/openid-credential-issuer" if server.name == "wallet" else "/healthz"
+    pause = threading.Event()
+    for _ in range(STARTUP_STEPS):
+        if server.proc.poll() is not None:
+            raise AssertionError(f"{server.name} exited: {server.output()[1][-2000:]}")
+        try:
+            if httpx.get(f"{server.base}{path}", timeout=5).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        pause.wait(0.05)
+    raise AssertionError(f"{server.name} did not start")
+
+
+def _stop(servers: list[Server]) -> None:
+    for server in servers:
+        if server.proc.poll() is None:
+            server.proc.send_signal(signal.SIGINT)
+    for server in servers:
+        try:
+            server.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.proc.kill()
+            server.proc.wait(timeout=30)
+
+
+@dataclass
+class Deployment:
+    servers: dict[str, Server]
+    modes: dict[str, dict[str, int]]  # data dir name -> _modes() while the servers ran
+    umasks: dict[str, int]
+
+
+def _modes(root: Path) -> dict[str, int]:
+    """Relative path -> the mode it must have had (0o700 directories, 0o600 files) XOR the
+    mode it has: 0 everywhere when all is well."""
+    found = {}
+    for path in (root, *root.rglob("*")):
+        info = path.lstat()
+        wanted = 0o700 if stat.S_ISDIR(info.st_mode) else 0o600
+        found[str(path.relative_to(root))] = stat.S_IMODE(info.st_mode) ^ wanted
+    return found
+
+
+def _municipal_requests(http: httpx.Client, key: str) -> None:
+    auth = {"Authorization": f"Bearer {key}"}
+    assert http.get("/api/v1/vehicles", params={"plate": PLATE}, headers=auth).status_code < 500
+    residents = http.get("/api/v1/residents", params={"external_ref": REFERENCE}, headers=auth)
+    assert residents.status_code == 200
+    assert http.get(f"/api/v1/vehicles/{PLATE}", headers=auth).status_code < 500
+    bad = http.post("/api/v1/residents", json={"external_ref": REFERENCE, "x": PLATE}, headers=auth)
+    assert bad.status_code == 422
+    bogus = {"Authorization": "Bearer bid_0123456789abcdef." + "A" * 43}
+    assert http.get("/api/v1/zones", params={"plate": PLATE}, headers=bogus).status_code == 401
+
+
+def _wallet_requests(http: httpx.Client) -> None:
+    query = {"plate": PLATE, "ref": REFERENCE}
+    assert http.get("/.well-known/openid-credential-issuer", params=query).status_code == 200
+    token = http.post(
+        "/wallet/token", params=query, data={"grant_type": "refresh_token", "refresh_token": PLATE}
+    )
+    assert token.status_code == 400
+
+
+@pytest.fixture(scope="module")
+def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+    root = tmp_path_factory.mktemp("serving")
+    logs = root / "logs"
+    logs.mkdir()
+    umasks = {"open": 0o000, "normal": 0o022}
+    first = [
+        _start("make-run", ["-m", "wallet_api"], root / "open" / "var", logs, umasks["open"]),
+        _start("dev", ["-m", "issuer.cli", "dev"], root / "normal" / "var", logs, umasks["normal"]),
+    ]
+    servers = list(first)
+    try:
+        for server in first:
+            _wait_ready(server)
+        second = [
+            _start("serve", ["-m", "issuer.cli", "serve"], root / "open" / "var", logs, 0o022),
+            _start(
+                "wallet",
+                ["-m", "wallet_api", "serve", "--app", "wallet"],
+                root / "normal" / "var",
+                logs,
+                0o022,
+            ),
+        ]
+        servers += second
+        for server in second:
+            _wait_ready(server)
+        by_name = {s.name: s for s in servers}
+        for name in ("make-run", "dev", "serve"):
+            server = by_name[name]
+            key = (server.data_dir / "dev-api-key").read_text().strip()
+            with httpx.Client(base_url=server.base, timeout=30) as http:
+                _municipal_requests(http, key)
+        with httpx.Client(base_url=by_name["wallet"].base, timeout=30) as http:
+            _wallet_requests(http)
+        modes = {name: _modes(root / name / "var") for name in umasks}
+    finally:
+        _stop(servers)
+    yield Deployment(by_name, modes, umasks)
+
+
+@pytest.mark.parametrize("name", ["make-run", "dev", "serve", "wallet"])
+def test_no_plate_reference_or_address_in_the_output(deployment: Deployment, name: str) -> None:
+    stdout, stderr = deployment.servers[name].output()
+    for text in FORBIDDEN:
+        assert text not in stdout and text not in stderr, text
+    assert "127.0.0.1" not in stderr  # no client address (the banner on stdout names the server)
+    events = []
+    for line in stderr.splitlines():
+        if line.strip():
+            record = json.loads(line)  # only the project's JSON lines
+            events.append(record)
+    routes = {e.get("route") for e in events if e.get("event") == "http_request"}
+    expected = "/.well-known/openid-credential-issuer" if name == "wallet" else "/api/v1/residents"
+    assert expected in routes  # the access line names the route template
+
+
+@pytest.mark.parametrize("name", ["open", "normal"])
+def test_the_data_directory_is_private_whatever_the_umask(
+    deployment: Deployment, name: str
+) -> None:
+    modes = deployment.modes[name]
+    assert {"buergerid.db", "buergerid.db-wal", "buergerid.db-shm", "keys/05513000"} <= set(modes)
+    assert {"dev-passphrase", "dev-server-secret", "dev-api-key", "keys/root"} <= set(modes)
+    wrong = {path: oct(diff) for path, diff in modes.items() if diff}
+    assert wrong == {}, f"umask {deployment.umasks[name]:03o}"
