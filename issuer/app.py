@@ -31,6 +31,7 @@ from issuer.routes import (
 from issuer.services.clients import SecretHasher
 from issuer.services.clock import Clock, SystemClock
 from issuer.settings import Settings
+from issuer.url_guard import UrlGuardMiddleware
 
 API_PREFIX = "/api/v1"
 
@@ -63,13 +64,14 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
 
     install_problem_handlers(app)
     install_idempotency_handler(app)
-    # added innermost first: RequestId → BodyLimit → Idempotency → routes
+    # added innermost first: RequestId → UrlGuard → BodyLimit → Idempotency → routes
     app.add_middleware(IdempotencyMiddleware)
     app.add_middleware(
         BodyLimitMiddleware,
         max_request_bytes=settings.max_request_bytes,
         max_import_bytes=settings.max_import_bytes,
     )
+    app.add_middleware(UrlGuardMiddleware)
     app.add_middleware(RequestIdMiddleware)
 
     app.include_router(health.router)

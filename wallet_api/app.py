@@ -20,6 +20,7 @@ from issuer.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from issuer.problems import install_problem_handlers
 from issuer.services.clock import Clock, SystemClock
 from issuer.settings import Settings
+from issuer.url_guard import UrlGuardMiddleware
 from wallet_api.deps import WalletState
 from wallet_api.problems import install_wallet_handlers
 from wallet_api.routes import devices, issuance, metadata, municipal, token
@@ -73,6 +74,7 @@ def create_wallet_app(
         max_request_bytes=settings.max_request_bytes,
         max_import_bytes=settings.max_request_bytes,
     )
+    app.add_middleware(UrlGuardMiddleware)
     app.add_middleware(RequestIdMiddleware)
     for router in PUBLIC_ROUTERS:
         app.include_router(router)
