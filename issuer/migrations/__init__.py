@@ -1,6 +1,7 @@
 """Alembic migrations of the shared database; the only way the schema changes.
 
-Chain: 0001 platform (tenants, clients, registry, audit) → 0002 permits → 0003 wallet.
+Chain: 0001 platform (tenants, clients, registry, audit) → 0002 permits → 0003 wallet →
+0006 data hardening (wallet rows cascade when a resident is erased).
 """
 
 from __future__ import annotations
