@@ -364,6 +364,30 @@ def test_a_bom_before_the_header_is_dropped(live_base_url: str, writer: dict[str
     assert response.json()["inserted"] == 1
 
 
+def test_csv_cells_with_control_characters_are_per_line_errors(
+    app: FastAPI, live_base_url: str, writer: dict[str, str]
+) -> None:
+    body = (
+        "external_ref,given_name,family_name,street,house_number,postcode,residence_kind,valid_from\n"
+        "MR-1,Erika,Mustermann,Markt,1,45879,main,2020-01-01\n"
+        "MR-2,Er\tika,Mustermann,Markt,1,45879,main,2020-01-01\n"
+        "MR-3,Erika,Muster\x85mann,Markt,1,45879,main,2020-01-01\n"
+        'MR-4,Erika,Mustermann,"Markt\u2028",1,45879,main,2020-01-01\n'
+        "MR-5,Erika,Mustermann,Mar\x00kt,1,45879,main,2020-01-01\n"
+        "MR-6,Erika,Mustermann,Markt,1,45879,main,2020-01-01\n"
+    ).encode()
+    response = _csv_post(live_base_url, writer, body)
+    assert response.status_code == 200, response.text
+    report = response.json()
+    assert [(e["line"], e["code"], e.get("field")) for e in report["errors"]] == [
+        (3, "invalid_field", "given_name"),
+        (4, "invalid_field", "family_name"),
+        (5, "invalid_field", "street"),
+        (6, "invalid_field", "street"),  # a raw NUL in the cell
+    ]
+    assert report["inserted"] == 2 == _count(app, Resident)
+
+
 def test_cli_import_refuses_a_duplicated_csv_column(
     app: FastAPI, tenant_id: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
