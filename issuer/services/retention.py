@@ -83,11 +83,12 @@ def run(
         report = RetentionReport(tenant_id=tenant.id)
         _pseudonymise_permits(session, tenant.id, cutoff, now, report)
         _departed_residents(session, tenant.id, cutoff, now, report)
-        if (
-            report.permits_pseudonymised
-            or report.residents_deleted
-            or (report.residents_pseudonymised)
-        ):
+        erased = (
+            report.permits_pseudonymised,
+            report.residents_deleted,
+            report.residents_pseudonymised,
+        )
+        if any(erased):
             report.idempotency_answers_deleted = _delete_stored_answers(session, tenant.id)
         counts = report.counts()
         if any(counts.values()):
