@@ -37,6 +37,7 @@ from issuer.services.rate_limits import SharedCounters
 from issuer.services.readiness import ReadinessProbe
 from issuer.settings import Settings, resolve_server_secret
 from issuer.throttle import ThrottleMiddleware
+from issuer.url_guard import UrlGuardMiddleware
 
 API_PREFIX = "/api/v1"
 
@@ -82,7 +83,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
 
     install_problem_handlers(app)
     install_idempotency_handler(app)
-    # added innermost first: RequestId → Throttle → BodyLimit → Idempotency → routes
+    # added innermost first: RequestId → UrlGuard → Throttle → BodyLimit → Idempotency → routes
     app.add_middleware(IdempotencyMiddleware)
     app.add_middleware(
         BodyLimitMiddleware,
@@ -90,6 +91,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         max_import_bytes=settings.max_import_bytes,
     )
     app.add_middleware(ThrottleMiddleware)
+    app.add_middleware(UrlGuardMiddleware)
     app.add_middleware(RequestIdMiddleware)
 
     app.include_router(health.router)

@@ -235,6 +235,12 @@ def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
         out.print(
             f"  line {error.line}: {error.code}" + (f" ({error.field})" if error.field else "")
         )
+    if report.stopped is not None:
+        err.print(
+            f"stopped: {report.stopped.code} - nothing from line {report.stopped.line} on was "
+            "imported; the counts above are what was committed"
+        )
+        return EXIT_REFUSED
     return EXIT_OK if report.failed == 0 else EXIT_CHECK_FAILED
 
 
@@ -382,6 +388,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return handler(settings, args)
     except IssuerError as exc:
         err.print(f"refused: {exc.code}" + (f" ({exc.detail})" if exc.detail else ""))
+        for entry in exc.errors:  # codes, fields and positions only
+            err.print("  " + " ".join(f"{k}={v}" for k, v in entry.items()))
         return EXIT_REFUSED
 
 

@@ -26,6 +26,8 @@ class ErrorCode(StrEnum):
     """Stable problem codes (the `code` member of every problem+json body)."""
 
     INVALID_REQUEST = "invalid_request"
+    INVALID_FIELD = "invalid_field"
+    INVALID_HEADER = "invalid_header"
     UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
     UNAUTHENTICATED = "unauthenticated"
     INSUFFICIENT_SCOPE = "insufficient_scope"
@@ -53,6 +55,8 @@ class ErrorCode(StrEnum):
 
 TITLES: dict[ErrorCode, str] = {
     ErrorCode.INVALID_REQUEST: "The request is not valid",
+    ErrorCode.INVALID_FIELD: "A value contains a control character",
+    ErrorCode.INVALID_HEADER: "The CSV header is not valid",
     ErrorCode.UNSUPPORTED_MEDIA_TYPE: "Unsupported media type",
     ErrorCode.UNAUTHENTICATED: "Authentication required",
     ErrorCode.INSUFFICIENT_SCOPE: "The credential lacks the required scope",

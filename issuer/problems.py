@@ -1,7 +1,8 @@
 """Exception handlers: every error leaves as RFC 9457 `application/problem+json` with a `code`.
 
 One handler on `IssuerError` serves the whole family (Starlette looks handlers up along the
-MRO). Validation errors become `invalid_request` with field locations but never the input;
+MRO). Validation errors become `invalid_request` with field locations but never the input
+(`invalid_field` when a refused value holds a control character, issuer/text.py);
 a constraint violation (a concurrent request won) is 409 `conflict`, an unreachable or locked
 database 503 `unavailable`; other unexpected exceptions become a 500 without detail.
 """
@@ -18,6 +19,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from issuer.errors import TITLES, ErrorCode, IssuerError, problem_type
+from issuer.text import CONTROL_CHARACTER, has_control_character
 
 log = logging.getLogger(__name__)
 
@@ -79,12 +81,28 @@ def problem_response(
     )
 
 
+def _is_control_error(err: dict[str, Any]) -> bool:
+    # ours (issuer/text.py), or any refused value (enum, date, UUID, key) holding one
+    if err.get("type") == CONTROL_CHARACTER:
+        return True
+    parts = [err.get("input"), *err.get("loc", ())]
+    return any(isinstance(p, str) and has_control_character(p) for p in parts)
+
+
 def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     # location and error type only: pydantic's `input` and `msg` may echo personal data
     out = []
     for err in exc.errors():
         loc = [str(part) for part in err.get("loc", ())]
-        out.append({"code": ErrorCode.INVALID_REQUEST.value, "loc": loc, "type": err.get("type")})
+        if _is_control_error(err):
+            clean = [part for part in loc if not has_control_character(part)]
+            out.append(
+                {"code": ErrorCode.INVALID_FIELD.value, "loc": clean, "type": CONTROL_CHARACTER}
+            )
+        else:
+            out.append(
+                {"code": ErrorCode.INVALID_REQUEST.value, "loc": loc, "type": err.get("type")}
+            )
     return out
 
 
@@ -104,9 +122,10 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:
-        return problem_response(
-            422, ErrorCode.INVALID_REQUEST, request.url.path, errors=_validation_errors(exc)
-        )
+        errors = _validation_errors(exc)
+        is_field = any(e["code"] == ErrorCode.INVALID_FIELD for e in errors)
+        code = ErrorCode.INVALID_FIELD if is_field else ErrorCode.INVALID_REQUEST
+        return problem_response(422, code, request.url.path, errors=errors)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:

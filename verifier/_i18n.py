@@ -50,7 +50,8 @@ REASON_WORDS: dict[Lang, dict[Reason, str]] = {
         Reason.OUTSIDE_HOURS: "außerhalb der erlaubten Zeiten",
         Reason.WRONG_ZONE: "gilt nicht in dieser Zone",
         Reason.WRONG_PLATE: "gilt nicht für dieses Kennzeichen",
-        Reason.NO_PERMIT: "kein Parkausweis für dieses Kennzeichen",
+        Reason.NO_PERMIT: "kein digitaler Parkausweis für dieses Kennzeichen – "
+        "ausgelegten Ausweis suchen, QR-Code prüfen",
         Reason.NO_PLATE_INDEX: "kein Kennzeichenverzeichnis geladen – Gerät synchronisieren",
         Reason.BAD_CBOR: "Daten beschädigt (CBOR)",
         Reason.TOO_LARGE: "Daten zu groß",
@@ -84,7 +85,8 @@ REASON_WORDS: dict[Lang, dict[Reason, str]] = {
         Reason.OUTSIDE_HOURS: "outside the permitted hours",
         Reason.WRONG_ZONE: "not valid in this zone",
         Reason.WRONG_PLATE: "not valid for this plate",
-        Reason.NO_PERMIT: "no permit for this plate",
+        Reason.NO_PERMIT: "no digital permit for this plate – "
+        "look for a displayed permit, scan its QR code",
         Reason.NO_PLATE_INDEX: "no plate index loaded – sync the device",
         Reason.BAD_CBOR: "data damaged (CBOR)",
         Reason.TOO_LARGE: "data too large",

@@ -22,6 +22,7 @@ from issuer.problems import install_problem_handlers
 from issuer.services.clock import Clock, SystemClock
 from issuer.services.rate_limits import RateLimit, SharedCounters
 from issuer.settings import Settings, resolve_server_secret
+from issuer.url_guard import UrlGuardMiddleware
 from wallet_api.deps import WalletState
 from wallet_api.problems import install_wallet_handlers
 from wallet_api.routes import devices, issuance, metadata, municipal, token
@@ -79,6 +80,7 @@ def create_wallet_app(
         max_request_bytes=settings.max_request_bytes,
         max_import_bytes=settings.max_request_bytes,
     )
+    app.add_middleware(UrlGuardMiddleware)
     app.add_middleware(RequestIdMiddleware)
     for router in PUBLIC_ROUTERS:
         app.include_router(router)

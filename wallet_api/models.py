@@ -11,7 +11,8 @@
     wallet_devices       a wallet's proven device key (thumbprint unique: one citizen per key)
     wallet_credentials   every credential issued, with its status list number and index
 
-Secrets are never stored in clear. Times are UTC datetimes (timezone-aware).
+Secrets are never stored in clear. Times are UTC datetimes (timezone-aware). Every row of a
+resident goes when the resident is erased (ON DELETE CASCADE, migration 0006).
 """
 
 from __future__ import annotations
@@ -40,7 +41,9 @@ class WalletOffer(Base):
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
-    resident_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("residents.id"), index=True)
+    resident_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("residents.id", ondelete="CASCADE"), index=True
+    )
     permit_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("permits.id"), nullable=True)
     configuration_ids: Mapped[list[str]] = mapped_column(JSON)
     code_digest: Mapped[str] = mapped_column(String(64), unique=True)
@@ -67,7 +70,9 @@ class WalletGrant(Base):
     __tablename__ = "wallet_grants"
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    offer_id: Mapped[str] = mapped_column(ForeignKey("wallet_offers.id"), unique=True)
+    offer_id: Mapped[str] = mapped_column(
+        ForeignKey("wallet_offers.id", ondelete="CASCADE"), unique=True
+    )
     access_digest: Mapped[str] = mapped_column(String(64), unique=True)
     access_expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     refresh_digest: Mapped[str] = mapped_column(String(64), unique=True)
@@ -121,7 +126,9 @@ class WalletDevice(Base):
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
-    resident_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("residents.id"), index=True)
+    resident_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("residents.id", ondelete="CASCADE"), index=True
+    )
     thumbprint: Mapped[str] = mapped_column(String(43), unique=True)
     jwk: Mapped[dict[str, str]] = mapped_column(JSON)
     label: Mapped[str | None] = mapped_column(String(100), nullable=True)
@@ -140,9 +147,13 @@ class WalletCredential(Base):
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
-    resident_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("residents.id"), index=True)
-    grant_id: Mapped[str] = mapped_column(ForeignKey("wallet_grants.id"), index=True)
-    device_id: Mapped[str] = mapped_column(ForeignKey("wallet_devices.id"))
+    resident_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("residents.id", ondelete="CASCADE"), index=True
+    )
+    grant_id: Mapped[str] = mapped_column(
+        ForeignKey("wallet_grants.id", ondelete="CASCADE"), index=True
+    )
+    device_id: Mapped[str] = mapped_column(ForeignKey("wallet_devices.id", ondelete="CASCADE"))
     permit_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("permits.id"), nullable=True)
     configuration_id: Mapped[str] = mapped_column(String(64))
     status_list: Mapped[int] = mapped_column(Integer)

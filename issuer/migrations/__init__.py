@@ -1,7 +1,8 @@
 """Alembic migrations of the shared database; the only way the schema changes.
 
 Chain: 0001 platform (tenants, clients, registry, audit) → 0002 permits → 0003 wallet →
-0004 wallet grants (device bindings, retired refresh tokens) → 0005 shared rate counters.
+0004 wallet grants (device bindings, retired refresh tokens) → 0005 shared rate counters →
+0006 data hardening (wallet rows cascade when a resident is erased).
 """
 
 from __future__ import annotations

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from alembic import context
 from sqlalchemy.engine import Connection
@@ -64,8 +66,29 @@ def _run(connection: Connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
     )
-    with context.begin_transaction():
+    with _sqlite_foreign_keys_deferred(connection), context.begin_transaction():
         context.run_migrations()
+
+
+@contextmanager
+def _sqlite_foreign_keys_deferred(connection: Connection) -> Iterator[None]:
+    """SQLite: a batch-mode table rebuild drops and recreates a table, which with foreign keys
+    enforced would delete (or cascade from) every row referring to it. Enforcement is off
+    while the migrations run (the pragma only works outside a transaction) and every
+    reference of the whole database is checked once they are done."""
+    if connection.dialect.name != "sqlite" or connection.in_transaction():
+        yield
+        return
+    raw = connection.connection.driver_connection
+    assert raw is not None
+    raw.execute("PRAGMA foreign_keys=OFF")
+    try:
+        yield
+    finally:
+        raw.execute("PRAGMA foreign_keys=ON")
+    broken = raw.execute("PRAGMA foreign_key_check").fetchall()
+    if broken:
+        raise RuntimeError(f"migration left {len(broken)} broken foreign key reference(s)")
 
 
 if context.is_offline_mode():

@@ -11,10 +11,12 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from issuer.deps import ClockDep, RegistryWriter, SettingsDep
 from issuer.errors import ErrorCode, Forbidden, PayloadTooLarge, UnsupportedMediaType
+from issuer.problems import PROBLEM_JSON, problem_body
 from issuer.schemas.common import PROBLEM_RESPONSES
 from issuer.services import imports as service
 
@@ -31,6 +33,8 @@ _REPORT_EXAMPLE: dict[str, Any] = {
     "failed": 1,
     "errors": [{"line": 3, "code": "invalid_field", "field": "postcode"}],
     "errors_truncated": False,
+    "complete": True,
+    "stopped": None,
 }
 _MEDIA = {
     "application/x-ndjson": service.ImportFormat.NDJSON,
@@ -63,7 +67,8 @@ def _format(request: Request, explicit: service.ImportFormat | None) -> service.
             "description": "import report (per-line errors carry line numbers and codes only)",
             "content": {"application/json": {"example": _REPORT_EXAMPLE}},
         },
-        413: {"description": "import too large (problem+json)"},
+        413: {"description": "import too large (problem+json; `report` if rows were committed)"},
+        422: {"description": "a CSV header that cannot be read (`invalid_header`)"},
     },
     openapi_extra={
         "requestBody": {
@@ -88,8 +93,12 @@ async def import_rows(
     clock: ClockDep,
     settings: SettingsDep,
     format: Annotated[service.ImportFormat | None, Query()] = None,
-) -> dict[str, Any]:
-    """Upsert residents or vehicles from NDJSON/CSV; idempotent on `external_ref`."""
+) -> JSONResponse:
+    """Upsert residents or vehicles from NDJSON/CSV; idempotent on `external_ref`.
+
+    A CSV header that cannot be read refuses the import (422 `invalid_header`). An import
+    that stops before the end answers a problem (413/503/500) whose `report` counts exactly
+    the rows committed before `report.stopped.line`."""
     fmt = _format(request, format)
     # no request session here: the import commits per batch in its own session, and on
     # SQLite an open request transaction would hold the write lock
@@ -122,4 +131,22 @@ async def import_rows(
                 )
 
         report = await run_in_threadpool(work)
-    return report.as_dict()
+    if report.stopped is not None:
+        return _stopped(request, report)
+    return JSONResponse(report.as_dict())
+
+
+_STOP_STATUS = {
+    service.StopCode.IMPORT_TOO_LARGE: (413, ErrorCode.IMPORT_TOO_LARGE),
+    service.StopCode.UNAVAILABLE: (503, ErrorCode.UNAVAILABLE),
+    service.StopCode.INTERNAL_ERROR: (500, ErrorCode.INTERNAL_ERROR),
+}
+
+
+def _stopped(request: Request, report: service.ImportReport) -> JSONResponse:
+    """A problem whose `report` member says exactly what was committed before the stop."""
+    assert report.stopped is not None
+    status, code = _STOP_STATUS[report.stopped.code]
+    body = problem_body(status, code, request.url.path) | {"report": report.as_dict()}
+    headers = {"Retry-After": "1"} if status == 503 else None
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)

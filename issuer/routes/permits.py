@@ -420,11 +420,20 @@ def void_fee_schedule(
 
 @router.post("/permits:extend-validity", response_model=CountOut)
 def extend_validity(
-    body: ExtendIn, principal: Admin, tenant: TenantDep, session: SessionDep, clock: ClockDep
+    body: ExtendIn,
+    principal: Admin,
+    tenant: TenantDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    clock: ClockDep,
 ) -> CountOut:
-    """Tenant-wide: permits ending in a range stay valid until `new_until` (Münster case)."""
+    """Tenant-wide: permits ending in a range stay valid until `new_until` (Münster case).
+
+    `new_until` may lie at most the type's maximum validity after now (422
+    `extension_too_long`) and not after the signing keys' end (422 `validity_beyond_key`)."""
     ids = service.extend_validity(
         session,
+        settings,
         tenant_id=tenant.id,
         permit_type=body.permit_type,
         ending_from=body.ending_from,

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 from issuer.schemas.common import ApiModel
+from issuer.text import JsonObject
 
 PermitTypeIn = Literal["BEW", "BES", "HAN", "PFL", "SON"]
 
@@ -186,7 +187,7 @@ class RulesIn(ApiModel):
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"rules": {}}]})
 
-    rules: dict[str, Any]
+    rules: JsonObject
 
 
 class RulesOut(BaseModel):
@@ -201,7 +202,7 @@ class FeeScheduleIn(ApiModel):
 
     permit_type: PermitTypeIn = "BEW"
     kind: Literal["flat", "duration", "length_bands", "area"]
-    params: dict[str, Any]
+    params: JsonObject
     effective_from: Instant
     effective_until: Instant | None = None
 

@@ -38,6 +38,8 @@ class PermitCode(StrEnum):
     NO_SIGNING_KEY = "no_signing_key"  # 503
     INVALID_PLATE = "invalid_plate"  # 422
     INVALID_WINDOWS = "invalid_windows"  # 422
+    EXTENSION_TOO_LONG = "extension_too_long"  # 422: beyond now + the type's max validity
+    VALIDITY_BEYOND_KEY = "validity_beyond_key"  # 422: a token would outlive its signing key
 
 
 class PermitError(IssuerError):

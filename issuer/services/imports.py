@@ -7,6 +7,12 @@
   the same file twice changes nothing the second time (`unchanged`).
 - Batches: each batch of `batch_rows` valid rows is one transaction with core
   `INSERT`/`UPDATE ... executemany`, one audit entry and a commit.
+- Honest: the report counts committed rows only. Hostile lines (control characters, deep
+  nesting, duplicate keys, any JSON) are per-line errors; if an import cannot go on (input
+  beyond `max_bytes`, database unavailable, anything unexpected) it stops, rolls back the open
+  batch and says in `stopped` from which line on nothing was committed.
+- CSV: line 1 is the header (a UTF-8 BOM before it is dropped); an empty, duplicated, unknown
+  or missing column refuses the whole import (422 `invalid_header`) before anything is written.
 - The report names line numbers and codes only; no value from the file is ever echoed.
 
 Row shapes (CSV: a header line with these column names; NDJSON: one flat object per line):
@@ -20,6 +26,7 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -27,20 +34,25 @@ from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import IO, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 from sqlalchemy import Table, insert, select, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from issuer.db.models import Residence, Resident, Vehicle
-from issuer.errors import ErrorCode, PayloadTooLarge, UnsupportedMediaType
+from issuer.errors import ErrorCode, InvalidRequest, PayloadTooLarge, UnsupportedMediaType
+from issuer.schemas.common import ApiModel
 from issuer.schemas.registry import ResidenceKind, VehicleClass, VehicleKind
 from issuer.services import audit, registry_events
 from verifier._errors import VerifierError
 from verifier._plates import canonical_plate
 
+log = logging.getLogger(__name__)
+
 MAX_REPORTED_ERRORS = 1000
 DEFAULT_MAX_LINE_BYTES = 8 * 1024
 DEFAULT_BATCH_ROWS = 2000
+MAX_JSON_DEPTH = 8  # a row is one flat object; anything nested deeper is refused unparsed
 
 
 class ImportFormat(StrEnum):
@@ -56,6 +68,8 @@ class LineErrorCode(StrEnum):
     LINE_TOO_LONG = "line_too_long"
     INVALID_ENCODING = "invalid_encoding"
     INVALID_JSON = "invalid_json"
+    NESTING_TOO_DEEP = "nesting_too_deep"
+    DUPLICATE_FIELD = "duplicate_field"
     NOT_AN_OBJECT = "not_an_object"
     INVALID_CSV = "invalid_csv"
     INVALID_FIELD = "invalid_field"
@@ -63,6 +77,32 @@ class LineErrorCode(StrEnum):
     UNKNOWN_FIELD = "unknown_field"
     INVALID_PLATE = "invalid_plate"
     UNKNOWN_HOLDER = "unknown_holder"
+
+
+class HeaderErrorCode(StrEnum):
+    """Why a CSV header refuses the whole import (422 `invalid_header`, nothing written)."""
+
+    EMPTY_HEADER = "empty_header"  # no header, or a blank line 1
+    EMPTY_COLUMN = "empty_column"
+    DUPLICATE_COLUMN = "duplicate_column"
+    UNKNOWN_COLUMN = "unknown_column"
+    MISSING_COLUMN = "missing_column"  # a required field has no column
+
+
+class StopCode(StrEnum):
+    """Why an import stopped before the end of its input."""
+
+    IMPORT_TOO_LARGE = "import_too_large"
+    UNAVAILABLE = "unavailable"  # the database refused (down, locked)
+    INTERNAL_ERROR = "internal_error"
+
+
+@dataclass(frozen=True, slots=True)
+class ImportStop:
+    """The import stopped: no row from `line` on was committed (earlier batches were)."""
+
+    line: int
+    code: StopCode
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +127,7 @@ class ImportReport:
     failed: int = 0
     errors: list[LineError] = field(default_factory=list)
     errors_truncated: bool = False
+    stopped: ImportStop | None = None
 
     def add_error(self, error: LineError) -> None:
         """Count a failed line; keep at most MAX_REPORTED_ERRORS of them."""
@@ -94,6 +135,17 @@ class ImportReport:
         if len(self.errors) < MAX_REPORTED_ERRORS:
             self.errors.append(error)
         else:
+            self.errors_truncated = True
+
+    def merge(self, batch: ImportReport) -> None:
+        """Add a committed batch's counts and errors."""
+        self.inserted += batch.inserted
+        self.updated += batch.updated
+        self.unchanged += batch.unchanged
+        for error in batch.errors:
+            self.add_error(error)
+        if batch.failed > len(batch.errors):  # the batch kept only some of its errors
+            self.failed += batch.failed - len(batch.errors)
             self.errors_truncated = True
 
     def as_dict(self) -> dict[str, Any]:
@@ -111,11 +163,15 @@ class ImportReport:
                 for e in self.errors
             ],
             "errors_truncated": self.errors_truncated,
+            "complete": self.stopped is None,
+            "stopped": None
+            if self.stopped is None
+            else {"line": self.stopped.line, "code": self.stopped.code.value},
         }
 
 
-class _Row(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+class _Row(ApiModel):
+    """A flat row: unknown fields and control characters refused, as in the API's bodies."""
 
 
 class ResidentRow(_Row):
@@ -199,55 +255,153 @@ def _raw_lines(
         yield number, (None if too_long else raw)
 
 
+class _DuplicateKey(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__("duplicate key")
+        self.key = key
+
+
+def _unique_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateKey(key)
+            seen.add(key)
+    return obj
+
+
+def _too_deep(text: str, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether JSON text nests arrays/objects deeper than `limit`, judged before parsing."""
+    if text.count("[") + text.count("{") <= limit:  # the usual flat row: no scan
+        return False
+    depth = 0
+    in_string = escaped = False
+    for ch in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            if depth > limit:
+                return True
+        elif ch in "]}":
+            depth -= 1
+    return False
+
+
+def _ndjson_record(text: str, number: int, fields: frozenset[str]) -> dict[str, Any] | LineError:
+    """One NDJSON line as a mapping, or why not."""
+    if _too_deep(text):
+        return LineError(number, LineErrorCode.NESTING_TOO_DEEP)
+    try:
+        value = json.loads(text, object_pairs_hook=_unique_object)
+    except _DuplicateKey as exc:  # named only when it is one of our fields
+        return LineError(
+            number, LineErrorCode.DUPLICATE_FIELD, exc.key if exc.key in fields else None
+        )
+    except (ValueError, RecursionError):
+        return LineError(number, LineErrorCode.INVALID_JSON)
+    if not isinstance(value, dict):
+        return LineError(number, LineErrorCode.NOT_AN_OBJECT)
+    return value
+
+
+def _csv_header(cells: list[str], model: type[_Row]) -> list[str]:
+    """The column names of a CSV header line, or InvalidRequest(invalid_header) listing every
+    fault (columns by 1-based position; names only where they are our own field names)."""
+    fields = model.model_fields
+    names = [c.strip() for c in cells]
+    errors: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for column, name in enumerate(names, start=1):
+        if not name:
+            errors.append({"code": HeaderErrorCode.EMPTY_COLUMN.value, "column": column})
+        elif name not in fields:
+            errors.append({"code": HeaderErrorCode.UNKNOWN_COLUMN.value, "column": column})
+        elif name in seen:
+            errors.append(
+                {"code": HeaderErrorCode.DUPLICATE_COLUMN.value, "column": column, "field": name}
+            )
+        seen.add(name)
+    for name, info in fields.items():
+        if info.is_required() and name not in seen:
+            errors.append({"code": HeaderErrorCode.MISSING_COLUMN.value, "field": name})
+    if errors:
+        raise InvalidRequest(ErrorCode.INVALID_HEADER, errors=errors)
+    return names
+
+
+def _header_refused(code: str, number: int = 1) -> InvalidRequest:
+    return InvalidRequest(ErrorCode.INVALID_HEADER, errors=[{"code": code, "line": number}])
+
+
 def _records(
     stream: IO[bytes],
     fmt: ImportFormat,
+    model: type[_Row],
     report: ImportReport,
     *,
     max_line_bytes: int,
     max_bytes: int | None,
 ) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(line, mapping) per data line; broken lines go to the report."""
+    """(line, mapping) per data line; broken lines go to the report. CSV: line 1 is the
+    header, and a header that cannot be read refuses the import (nothing was written yet)."""
+    fields = frozenset(model.model_fields)
     header: list[str] | None = None
     for number, raw in _raw_lines(stream, max_line_bytes=max_line_bytes, max_bytes=max_bytes):
         report.lines = number
+        is_header = fmt is ImportFormat.CSV and header is None
         if raw is None:
+            if is_header:
+                raise _header_refused(LineErrorCode.LINE_TOO_LONG.value)
             report.add_error(LineError(number, LineErrorCode.LINE_TOO_LONG))
             continue
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError:
+            if is_header:
+                raise _header_refused(LineErrorCode.INVALID_ENCODING.value) from None
             report.add_error(LineError(number, LineErrorCode.INVALID_ENCODING))
             continue
         if number == 1:
-            text = text.removeprefix("\ufeff")
+            text = text.removeprefix("\ufeff")  # a UTF-8 BOM, only at the start of the input
         text = text.rstrip("\r\n")
         if not text.strip():
+            if is_header:
+                raise _header_refused(HeaderErrorCode.EMPTY_HEADER.value)
             continue
         if fmt is ImportFormat.NDJSON:
-            try:
-                value = json.loads(text)
-            except ValueError:
-                report.add_error(LineError(number, LineErrorCode.INVALID_JSON))
+            record = _ndjson_record(text, number, fields)
+            if isinstance(record, LineError):
+                report.add_error(record)
                 continue
-            if not isinstance(value, dict):
-                report.add_error(LineError(number, LineErrorCode.NOT_AN_OBJECT))
-                continue
-            yield number, value
+            yield number, record
             continue
         try:
             cells = next(csv.reader([text], strict=True))
         except (csv.Error, StopIteration):
+            if is_header:
+                raise _header_refused(LineErrorCode.INVALID_CSV.value) from None
             report.add_error(LineError(number, LineErrorCode.INVALID_CSV))
             continue
         if header is None:
-            header = [c.strip() for c in cells]
+            header = _csv_header(cells, model)
             continue
         if len(cells) != len(header):
             report.add_error(LineError(number, LineErrorCode.INVALID_CSV))
             continue
         # an empty cell means "not given"
         yield number, {k: v for k, v in zip(header, cells, strict=True) if v != ""}
+    if fmt is ImportFormat.CSV and header is None:
+        raise _header_refused(HeaderErrorCode.EMPTY_HEADER.value)
 
 
 def _validate(
@@ -271,6 +425,28 @@ def _validate(
             LineError(number, code, loc if code is not LineErrorCode.UNKNOWN_FIELD else None)
         )
         return None
+
+
+def read_rows(
+    stream: IO[bytes],
+    fmt: ImportFormat,
+    report: ImportReport,
+    *,
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+    max_bytes: int | None = None,
+) -> Iterator[tuple[int, ResidentRow | VehicleRow]]:
+    """The valid rows of an input (`report.kind`: residents or vehicles), with their line
+    numbers; every other line becomes exactly one error in `report` (blank lines none).
+
+    Raises only InvalidRequest (a CSV header that cannot be read) and PayloadTooLarge."""
+    model: type[_Row] = ResidentRow if report.kind == "residents" else VehicleRow
+    records = _records(
+        stream, fmt, model, report, max_line_bytes=max_line_bytes, max_bytes=max_bytes
+    )
+    for number, record in records:
+        row = _validate(model, number, record, report)
+        if row is not None:
+            yield number, row
 
 
 def _batches(rows: Iterator[tuple[int, Any]], batch_rows: int) -> Iterator[list[tuple[int, Any]]]:
@@ -531,40 +707,81 @@ def _run(
         raise UnsupportedMediaType() from exc
     now = now or datetime.now(UTC)
     report = ImportReport(kind=kind, import_id=uuid.uuid4().hex)
-    model: type[_Row] = ResidentRow if kind == "residents" else VehicleRow
-    records = _records(stream, fmt, report, max_line_bytes=max_line_bytes, max_bytes=max_bytes)
-    valid = (
-        (number, row)
-        for number, record in records
-        if (row := _validate(model, number, record, report)) is not None
-    )
-    for batch in _batches(valid, batch_rows):
-        if kind == "residents":
-            changed = _resident_batch(session, tenant_id, batch, report, now)
-            hook = registry_events.on_resident_changed
-            for rid in changed:
-                hook(session, tenant_id=tenant_id, resident_id=rid, now=now)
-        else:
-            changed = _vehicle_batch(session, tenant_id, batch, report, now)
-            for vid in changed:
-                registry_events.on_vehicle_changed(
-                    session, tenant_id=tenant_id, vehicle_id=vid, now=now
-                )
-        audit.record(
-            session,
-            tenant_id=tenant_id,
-            actor=actor,
-            action=f"{kind}_imported",
-            object_type="import",
-            object_id=report.import_id,
-            reason=f"lines {batch[0][0]}-{batch[-1][0]} rows={len(batch)} changed={len(changed)}",
-            now=now,
-        )
-        session.commit()
+    valid = read_rows(stream, fmt, report, max_line_bytes=max_line_bytes, max_bytes=max_bytes)
+    batches = _batches(valid, batch_rows)
+    committed_through = 0  # the last line of the last committed batch
+    while True:
+        try:
+            batch = next(batches, None)
+        except InvalidRequest:  # the CSV header: raised before anything was written
+            raise
+        except PayloadTooLarge:
+            report.stopped = ImportStop(committed_through + 1, StopCode.IMPORT_TOO_LARGE)
+            break
+        except Exception as exc:  # the report must still say what was committed
+            report.stopped = _stop(session, committed_through + 1, exc)
+            break
+        if batch is None:
+            break
+        tally = ImportReport(kind=kind, import_id=report.import_id)
+        try:
+            _write_batch(kind, session, tenant_id, batch, tally, actor=actor, now=now)
+            session.commit()
+        except Exception as exc:  # the batch is rolled back; earlier batches stay committed
+            report.stopped = _stop(session, committed_through + 1, exc)
+            break
+        report.merge(tally)
+        committed_through = batch[-1][0]
         if progress is not None:
             progress(report.lines)
-    session.commit()
     return report
+
+
+def _write_batch(
+    kind: str,
+    session: Session,
+    tenant_id: int,
+    batch: list[tuple[int, Any]],
+    tally: ImportReport,
+    *,
+    actor: str,
+    now: datetime,
+) -> None:
+    """Upsert one batch, run the registry hooks for changed rows, audit it (not committed)."""
+    if kind == "residents":
+        changed = _resident_batch(session, tenant_id, batch, tally, now)
+        for rid in changed:
+            registry_events.on_resident_changed(
+                session, tenant_id=tenant_id, resident_id=rid, now=now
+            )
+    else:
+        changed = _vehicle_batch(session, tenant_id, batch, tally, now)
+        for vid in changed:
+            registry_events.on_vehicle_changed(
+                session, tenant_id=tenant_id, vehicle_id=vid, now=now
+            )
+    audit.record(
+        session,
+        tenant_id=tenant_id,
+        actor=actor,
+        action=f"{kind}_imported",
+        object_type="import",
+        object_id=tally.import_id,
+        reason=f"lines {batch[0][0]}-{batch[-1][0]} rows={len(batch)} changed={len(changed)}",
+        now=now,
+    )
+
+
+def _stop(session: Session, line: int, exc: Exception) -> ImportStop:
+    """Roll back the open batch; the stop names the first line not committed."""
+    log.error("import_stopped", extra={"exc_type": type(exc).__name__, "line": line})
+    try:
+        session.rollback()
+    except Exception as rollback_exc:  # the connection is gone; nothing of the batch remains
+        log.error("import_rollback_failed", extra={"exc_type": type(rollback_exc).__name__})
+    if isinstance(exc, OperationalError):
+        return ImportStop(line, StopCode.UNAVAILABLE)
+    return ImportStop(line, StopCode.INTERNAL_ERROR)
 
 
 def import_residents(

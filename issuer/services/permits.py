@@ -675,12 +675,13 @@ def issue_qr_token(session: Session, settings: Settings, *, permit: Permit, now:
         raise PermitError(PermitCode.ILLEGAL_TRANSITION, f"qr from {permit.state}")
     tenant = session.get(Tenant, permit.tenant_id)
     assert tenant is not None
+    iat = int(now.timestamp())
+    exp = int(as_utc(permit.valid_until).timestamp())
+    _check_key_outlives(settings, tenant, permit.permit_type, exp, now)
     status_lists.lock_tenant(session, permit.tenant_id)
     list_no, idx = status_lists.allocate_index(
         session, tenant_id=permit.tenant_id, now=now, size=settings.status_list_size
     )
-    iat = int(now.timestamp())
-    exp = int(as_utc(permit.valid_until).timestamp())
     text = qr_service.encode_permit_qr(
         settings,
         tenant=tenant,
@@ -707,6 +708,17 @@ def issue_qr_token(session: Session, settings: Settings, *, permit: Permit, now:
     )
     session.flush()
     return text
+
+
+def _check_key_outlives(
+    settings: Settings, tenant: Tenant, permit_type: str, exp: int, now: datetime
+) -> None:
+    """A token must never outlive the key that signs it (else a handheld answers
+    `key_not_valid` for a permit that is still valid)."""
+    from issuer.services.signing import signing_key_exp
+
+    if exp > signing_key_exp(settings, tenant, now, permit_type):
+        raise PermitError(PermitCode.VALIDITY_BEYOND_KEY, "the signing key ends earlier")
 
 
 def record_token(
@@ -1192,6 +1204,7 @@ def auto_renew(
 
 def extend_validity(
     session: Session,
+    settings: Settings,
     *,
     tenant_id: int,
     permit_type: str,
@@ -1206,9 +1219,28 @@ def extend_validity(
 
     Expired permits in that range come back to active (unless their resident or plate holds
     another live permit meanwhile). New QR tokens are issued when fetched next.
+
+    Bounded like a new permit: `new_until` at most the type's maximum validity after `now`
+    (422 extension_too_long), and not after the end of the keys that sign the type's QR
+    tokens and the wallet's credentials now (422 validity_beyond_key).
     """
     if new_until <= ending_from:
         raise PermitError(PermitCode.ILLEGAL_TRANSITION, "new_until")
+    rules = rules_for(session, tenant_id=tenant_id, permit_type=permit_type)
+    max_days = rules.max_validity_days
+    if permit_type == "BES":
+        max_days = min(max_days, rules.visitor_max_days)
+    if new_until > now + timedelta(days=max_days):
+        raise PermitError(PermitCode.EXTENSION_TOO_LONG, f"at most {max_days} days from now")
+    tenant = session.get(Tenant, tenant_id)
+    assert tenant is not None
+    until = int(new_until.timestamp())
+    _check_key_outlives(settings, tenant, permit_type, until, now)
+    try:  # the wallet's credentials of these permits, where the tenant issues any
+        _check_key_outlives(settings, tenant, "credential", until, now)
+    except PermitError as exc:
+        if str(exc.code) != PermitCode.NO_SIGNING_KEY:
+            raise
     status_lists.lock_tenant(session, tenant_id)
     rows = session.scalars(
         select(Permit)
@@ -1221,7 +1253,6 @@ def extend_validity(
         )
         .with_for_update()
     ).all()
-    rules = rules_for(session, tenant_id=tenant_id, permit_type=permit_type)
     changed: list[uuid.UUID] = []
     for permit in rows:
         if as_utc(permit.valid_until) >= new_until:

@@ -1,7 +1,10 @@
 """The plate index of a tenant (DESIGN §3.5), for enforcement devices only.
 
-Built from the permits not yet past their end (active, suspended, revoked, replaced) and
-the status index of each permit's newest QR token; a new random salt for every build.
+Built from the digital-only permits (`display_required` false) not yet past their end
+(active, suspended, revoked, replaced) and the status index of each permit's newest QR token;
+a new random salt for every build. A permit that must be displayed is never in the index: it
+is not valid by plate alone, so the handheld answers `no_permit` and tells the officer to look
+for the displayed permit and scan its QR code.
 Cached in `plate_indexes` with the tenant's publication version it was built from: rebuilt
 when a permit changed or the index nears its `exp`, never per request.
 """
@@ -62,6 +65,7 @@ def collect_entries(
         .where(
             Permit.tenant_id == tenant_id,
             Permit.state.in_(INDEXED_STATES),
+            Permit.display_required.is_(False),
             Permit.valid_until > now,
             PermitToken.kind == "qr",
         )

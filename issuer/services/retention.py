@@ -3,12 +3,21 @@
 
 - Permits that ended (expired, revoked, replaced) more than the period ago are pseudonymised:
   the link to the resident and vehicle, the holder label, the proof reference, the plates and
-  the stored QR texts are erased. Number, type, zones, validity, state and the fee records
-  stay (fee records are kept for accounting).
+  the stored QR texts are erased, and so is every link that could lead back to a person: the
+  predecessor/successor chain to the resident's other permits, and every optional reference
+  another table holds to the permit (a wallet offer's or credential record's `permit_id`).
+  Number, type, zones, validity, state and the fee records stay (fee records are kept for
+  accounting).
 - Residents who left (every residence ended more than the period ago) and hold no permit that
-  is still within its period are deleted with their residences and the vehicles they hold
-  that no live permit names. Where another table still refers to them, they are pseudonymised
-  instead (names, birth date, address, register reference erased).
+  is still within its period are deleted with their residences. The vehicles they hold are
+  deleted where no live permit names them, and otherwise lose their holder, whether or not
+  the resident row can go. Their wallet offers, grants, devices and issued-credential records
+  go with them (ON DELETE CASCADE, migration 0006). Should another table still refer to a
+  resident, they are pseudonymised instead (names, birth date, address, register reference
+  erased) and nothing else stays linked to the pseudonym.
+- Stored Idempotency-Key answers of the tenant are deleted whenever a run erased anything:
+  they are sealed copies of earlier answers (a resident, a permit with its plates), kept only
+  for retries.
 
 One audit entry per tenant and run lists the counts and the ids (ids only, no personal data).
 """
@@ -20,10 +29,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select, update
+from sqlalchemy import Uuid, column, delete, inspect, select, table, update
 from sqlalchemy.exc import IntegrityError
 
-from issuer.db.models import Resident, Tenant, Vehicle
+from issuer.db.models import IdempotencyRecord, Resident, Tenant, Vehicle
 from issuer.db.permit_models import Permit, PermitPlate, PermitToken
 from issuer.services import audit
 
@@ -43,6 +52,8 @@ class RetentionReport:
     residents_deleted: list[uuid.UUID] = field(default_factory=list)
     residents_pseudonymised: list[uuid.UUID] = field(default_factory=list)
     vehicles_deleted: list[uuid.UUID] = field(default_factory=list)
+    vehicles_unlinked: list[uuid.UUID] = field(default_factory=list)
+    idempotency_answers_deleted: int = 0
 
     def counts(self) -> dict[str, int]:
         """Counts per kind."""
@@ -51,6 +62,8 @@ class RetentionReport:
             "residents_deleted": len(self.residents_deleted),
             "residents_pseudonymised": len(self.residents_pseudonymised),
             "vehicles_deleted": len(self.vehicles_deleted),
+            "vehicles_unlinked": len(self.vehicles_unlinked),
+            "idempotency_answers_deleted": self.idempotency_answers_deleted,
         }
 
 
@@ -70,12 +83,19 @@ def run(
         report = RetentionReport(tenant_id=tenant.id)
         _pseudonymise_permits(session, tenant.id, cutoff, now, report)
         _departed_residents(session, tenant.id, cutoff, now, report)
+        erased = (
+            report.permits_pseudonymised,
+            report.residents_deleted,
+            report.residents_pseudonymised,
+        )
+        if any(erased):
+            report.idempotency_answers_deleted = _delete_stored_answers(session, tenant.id)
         counts = report.counts()
         if any(counts.values()):
             ids = [
                 *(f"p:{i}" for i in report.permits_pseudonymised),
                 *(f"r:{i}" for i in report.residents_deleted + report.residents_pseudonymised),
-                *(f"v:{i}" for i in report.vehicles_deleted),
+                *(f"v:{i}" for i in report.vehicles_deleted + report.vehicles_unlinked),
             ]
             audit.record(
                 session,
@@ -119,13 +139,40 @@ def _pseudonymise_permits(
         session.flush()
         ids = [p.id for p in rows]
         session.execute(update(PermitToken).where(PermitToken.permit_id.in_(ids)).values(text=None))
+        _unlink_permits(session, ids)
+
+
+def _unlink_permits(session: Session, ids: list[uuid.UUID]) -> None:
+    """Cut every link between pseudonymised permits and anything that names a person."""
+    # the chain of renewals and replacements leads to the resident's newer permits
+    for col in (Permit.predecessor_id, Permit.successor_id):
+        session.execute(update(Permit).where(Permit.id.in_(ids)).values({col.key: None}))
+        session.execute(update(Permit).where(col.in_(ids)).values({col.key: None}))
+    # optional references from other tables (a wallet offer or credential record names its
+    # permit next to its resident): found in the live schema, so none can be forgotten
+    schema = inspect(session.connection())
+    for name in schema.get_table_names():
+        nullable = {c["name"] for c in schema.get_columns(name) if c["nullable"]}
+        for fk in schema.get_foreign_keys(name):
+            cols = fk["constrained_columns"]
+            if fk["referred_table"] == "permits" and len(cols) == 1 and cols[0] in nullable:
+                ref = column(cols[0], Uuid())  # as permits.id: hex text on SQLite
+                session.execute(update(table(name, ref)).where(ref.in_(ids)).values({ref: None}))
+
+
+def _delete_stored_answers(session: Session, tenant_id: int) -> int:
+    """The tenant's stored Idempotency-Key answers (sealed copies of earlier answers)."""
+    result = session.execute(
+        delete(IdempotencyRecord).where(
+            IdempotencyRecord.tenant_id == tenant_id, IdempotencyRecord.status_code.is_not(None)
+        )
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def _departed_residents(
     session: Session, tenant_id: int, cutoff: datetime, now: datetime, report: RetentionReport
 ) -> None:
-    from issuer.services.permits import LIVE_STATES
-
     cutoff_day: date = cutoff.date()
     residents = session.scalars(
         select(Resident).where(Resident.tenant_id == tenant_id, Resident.given_name != ERASED)
@@ -143,35 +190,14 @@ def _departed_residents(
         )
         if held is not None:
             continue  # a permit of theirs is still within its period
-        vehicles = session.scalars(select(Vehicle).where(Vehicle.holder_id == resident.id)).all()
-        deletable = []
-        for vehicle in vehicles:
-            in_use = session.scalar(
-                select(PermitPlate.id)
-                .join(Permit, Permit.id == PermitPlate.permit_id)
-                .where(PermitPlate.vehicle_id == vehicle.id, Permit.state.in_(LIVE_STATES))
-                .limit(1)
-            )
-            if in_use is None:
-                deletable.append(vehicle)
+        _release_vehicles(session, resident.id, report)
         try:
             with session.begin_nested():
-                for vehicle in deletable:
-                    session.execute(
-                        update(PermitPlate)
-                        .where(PermitPlate.vehicle_id == vehicle.id)
-                        .values(vehicle_id=None)
-                    )
-                    session.delete(vehicle)
-                session.execute(
-                    update(Vehicle).where(Vehicle.holder_id == resident.id).values(holder_id=None)
-                )
-                session.delete(resident)
+                session.delete(resident)  # wallet rows cascade (migration 0006)
                 session.flush()
             report.residents_deleted.append(resident.id)
-            report.vehicles_deleted.extend(v.id for v in deletable)
         except IntegrityError:
-            # another table (e.g. a wallet credential record) still refers to the resident
+            # another table still refers to the resident: keep a pseudonym, linked to nothing
             session.refresh(resident)
             resident.given_name = ERASED
             resident.family_name = ERASED
@@ -184,3 +210,30 @@ def _departed_residents(
                 residence.postcode = "00000"
             session.flush()
             report.residents_pseudonymised.append(resident.id)
+
+
+def _release_vehicles(session: Session, resident_id: uuid.UUID, report: RetentionReport) -> None:
+    """Delete a departed resident's vehicles that no live permit names; the rest lose their
+    holder. Done before, and whatever becomes of, the resident row."""
+    from issuer.services.permits import LIVE_STATES
+
+    vehicles = session.scalars(select(Vehicle).where(Vehicle.holder_id == resident_id)).all()
+    for vehicle in vehicles:
+        in_use = session.scalar(
+            select(PermitPlate.id)
+            .join(Permit, Permit.id == PermitPlate.permit_id)
+            .where(PermitPlate.vehicle_id == vehicle.id, Permit.state.in_(LIVE_STATES))
+            .limit(1)
+        )
+        if in_use is None:
+            session.execute(
+                update(PermitPlate)
+                .where(PermitPlate.vehicle_id == vehicle.id)
+                .values(vehicle_id=None)
+            )
+            session.delete(vehicle)
+            report.vehicles_deleted.append(vehicle.id)
+        else:  # another resident's live permit names it (family use): keep it, unlinked
+            vehicle.holder_id = None
+            report.vehicles_unlinked.append(vehicle.id)
+    session.flush()

@@ -83,6 +83,18 @@ def tenant_signer(
         raise PermitError(PermitCode.NO_SIGNING_KEY, purpose) from exc
 
 
+def signing_key_exp(
+    settings: Settings, tenant: Tenant, now: datetime, permit_type: str | None = None
+) -> int:
+    """Until when (unix seconds, exclusive) the key that signs `permit_type` at `now` verifies:
+    no token it signs may expire later. 503 no_signing_key as `tenant_signer`."""
+    purpose = permit_type or "credential"
+    try:
+        return tenant_ring(settings, tenant).active(int(now.timestamp()), purpose).window.exp
+    except (KeysError, ValueError) as exc:
+        raise PermitError(PermitCode.NO_SIGNING_KEY, purpose) from exc
+
+
 def sign_cose(signer: Signer, payload: bytes, content_type: str | None = None) -> bytes:
     """A COSE_Sign1 of `payload` by `signer` (alg and kid from the signer)."""
     from verifier._cose import encode_sign1

@@ -2,8 +2,10 @@
 with the `buergerid-verify` CLI in a subprocess:
 
 tenant + clients → resident import → zone → permit → trust bundle → `sync` → `check` valid →
-revoke → re-sync → revoked → a second permit; the resident moves out (re-import) → revoked
-automatically → plate index → `plate` valid, then revoked.
+revoke → re-sync → revoked → a digital-only permit and one that must be displayed → plate
+index → `plate` valid for the first, `no_permit` ("look for the displayed permit") for the
+second, whose QR still verifies → the first's resident moves out (re-import) → revoked
+automatically → `plate` revoked.
 """
 
 from __future__ import annotations
@@ -131,7 +133,7 @@ def test_issue_verify_revoke_move_out_plate(
         )
         assert r.status_code == 201, r.text
         cars = []
-        for n, plate in enumerate(("GE-AB 1234", "GE-CD 77")):
+        for n, plate in enumerate(("GE-AB 1234", "GE-CD 77", "GE-EF 5")):
             r = http.post(
                 "/api/v1/vehicles",
                 json={"plate": plate, "holder_id": by_ref[f"MR-{n}"], "length_mm": 4300},
@@ -171,18 +173,40 @@ def test_issue_verify_revoke_move_out_plate(
         code, out = verify_cli(store, "check", "--json", "--at", at, permit["qr"])
         assert (code, out["reason"]) == (1, "revoked"), out  # type: ignore[index]
 
-        # a second resident's permit; the resident moves out (the register re-imports)
+        # a second resident's digital-only permit, a third one's that must be displayed
         r = http.post(
             "/api/v1/permits",
-            json={"resident_id": by_ref["MR-1"], "zones": ["A3"], "vehicle_ids": [cars[1]]},
+            json={"resident_id": by_ref["MR-1"], "zones": ["A3"], "vehicle_ids": [cars[1]],
+                  "display_required": False},
             headers=h,
-        )
+        )  # fmt: skip
         assert r.status_code == 201, r.text
         second = r.json()
+        r = http.post(
+            "/api/v1/permits",
+            json={"resident_id": by_ref["MR-2"], "zones": ["A3"], "vehicle_ids": [cars[2]]},
+            headers=h,
+        )
+        assert r.status_code == 201 and r.json()["display_required"] is True, r.text
+        displayed = r.json()
         sync(http, store, "/trust-bundle", "bundle3.cbor")
         sync(http, store, "/api/v1/enforcement/plate-index", "index1.cbor", headers=officer)
         code, out = verify_cli(store, "plate", "--json", "--at", at, "--zone", "A3", "GE-CD 77")
         assert code == 0 and out["outcome"] == "valid", out  # type: ignore[index]
+        # not valid by plate alone: the officer is told to look for the displayed permit ...
+        code, out = verify_cli(store, "plate", "--json", "--at", at, "--zone", "A3", "GE-EF 5")
+        assert (code, out["reason"]) == (1, "no_permit"), out  # type: ignore[index]
+        for lang, words in (("de", "ausgelegten Ausweis suchen"), ("en", "a displayed permit")):
+            code, text = verify_cli(store, "plate", "--lang", lang, "--at", at, "GE-EF 5")
+            assert code == 1 and words in " ".join(str(text).split()), text
+        # ... whose QR verifies
+        code, out = verify_cli(
+            store, "check", "--json", "--at", at, "--zone", "A3", "--plate", "GE-EF 5",
+            displayed["qr"],
+        )  # fmt: skip
+        assert code == 0 and out["outcome"] == "valid", out  # type: ignore[index]
+
+        # the second resident moves out (the register re-imports)
 
         moved = {**rows[1], "street": "Ringstraße", "house_number": "200"}
         r = http.post(

@@ -3,16 +3,17 @@ registry events, renewal, replacement, the Münster extension and the jobs."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
-from issuer.db.models import AuditEntry
+from issuer.db.models import AuditEntry, Tenant
 from issuer.db.permit_models import PermitToken, StatusEntry
+from issuer.services import signing
 from issuer.services.status_lists import revoke_tokens
-from tests.issuer.test_permits import World, make_world, verify_qr
+from tests.issuer.test_permits import World, live_world, make_world, verify_qr
 
 
 @pytest.fixture
@@ -242,6 +243,61 @@ def test_muenster_extension_keeps_expired_permits_valid(world: World) -> None:
     assert datetime.fromisoformat(permit["valid_until"]) == until + timedelta(days=90)
     png = world.get(f"/api/v1/permits/{out['id']}/qr.svg")
     assert png.status_code == 200 and b"<svg" in png.content
+
+
+def test_extension_is_bounded_by_max_validity_and_the_signing_key(
+    app: Any, clock: Any, api_client: Any
+) -> None:
+    with live_world(app, clock, api_client) as world:
+        out = world.issue(months=1)
+        until = datetime.fromisoformat(out["valid_until"])
+        now = world.clock.now()
+        with world.app.state.session_factory() as session:
+            tenant = session.get(Tenant, world.tenant_id)
+            key_exp = signing.signing_key_exp(world.app.state.settings, tenant, now, "BEW")
+
+        def extend(new_until: datetime) -> Any:
+            return world.post(
+                "/api/v1/permits:extend-validity",
+                {
+                    "ending_from": (until - timedelta(days=1)).isoformat(),
+                    "ending_before": (until + timedelta(days=1)).isoformat(),
+                    "new_until": new_until.isoformat(),
+                    "reason": "Umstellung",
+                },
+            )
+
+        year_2099 = datetime(2099, 12, 31, tzinfo=UTC)
+        for new_until in (year_2099, now + timedelta(days=367)):
+            response = extend(new_until)
+            assert response.status_code == 422, response.text
+            assert response.json()["code"] == "extension_too_long"
+        # a tenant allowing long permits is still bound by the key that signs their tokens
+        rules = {"rules": {"max_validity_days": 3000}}
+        r = world.client.put("/api/v1/permit-rules/BEW", json=rules, headers=world.headers)
+        assert r.status_code == 200, r.text
+        beyond_key = datetime.fromtimestamp(key_exp + 86400, UTC)
+        response = extend(beyond_key)
+        assert response.status_code == 422 and response.json()["code"] == "validity_beyond_key"
+        holder = world.resident(number="15")
+        response = world.apply(holder, [world.vehicle(holder)], months=60)
+        assert response.status_code == 422 and response.json()["code"] == "validity_beyond_key"
+        unchanged = world.get(f"/api/v1/permits/{out['id']}").json()
+        assert datetime.fromisoformat(unchanged["valid_until"]) == until
+        assert "permit.validity_extended" not in audit_actions(world, out["id"])
+        # within both bounds: extended, and the new token ends with the permit, before the key
+        within = datetime.fromtimestamp(key_exp, UTC)
+        response = extend(within)
+        assert response.status_code == 200 and response.json()["count"] == 1, response.text
+        assert world.get(f"/api/v1/permits/{out['id']}/qr.svg").status_code == 200
+        with world.app.state.session_factory() as session:
+            text = session.scalars(
+                select(PermitToken.text)
+                .where(PermitToken.permit_id == _uuid(out["id"]), PermitToken.kind == "qr")
+                .order_by(PermitToken.id.desc())
+            ).first()
+        assert text is not None
+        assert verify_qr(world, text).exp == key_exp == int(within.timestamp())
 
 
 def test_automatic_renewal_job(world: World) -> None:

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
@@ -19,6 +21,7 @@ from issuer.db.permit_models import Permit, PermitToken, StatusEntry
 from issuer.services import signing
 from issuer.services.clock import FixedClock
 from keys.storage.file import KdfParams
+from tests.support.http import live_server
 
 CHEAP_KDF = KdfParams(time_cost=1, memory_kib=8, parallelism=1)
 ALL_SCOPES = ("registry:write", "permits:issue", "permits:revoke", "audit:read", "admin")
@@ -141,6 +144,13 @@ def make_world(
 @pytest.fixture
 def world(app: FastAPI, client: TestClient, clock: FixedClock, api_client: Any) -> Iterator[World]:
     yield make_world(app, client, clock, api_client)
+
+
+@contextmanager
+def live_world(app: FastAPI, clock: FixedClock, api_client: Any) -> Iterator[World]:
+    """`make_world` served by uvicorn on 127.0.0.1: every request goes over real HTTP."""
+    with live_server(app) as base_url, httpx.Client(base_url=base_url, timeout=30) as http:
+        yield make_world(app, http, clock, api_client)  # type: ignore[arg-type]
 
 
 def codes(response: Any) -> list[str]:

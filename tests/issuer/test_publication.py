@@ -11,7 +11,7 @@ from sqlalchemy import select
 from issuer.db.models import Tenant
 from issuer.db.permit_models import StatusList
 from issuer.services import plate_index, signing
-from tests.issuer.test_permits import World, make_world
+from tests.issuer.test_permits import World, live_world, make_world, verify_qr
 
 
 @pytest.fixture
@@ -126,7 +126,7 @@ def test_plate_index_for_enforcement_only_never_cached(world: World, api_client:
     from verifier._cose import decode_sign1, verify_sign1
     from verifier._plate_index import decode_plate_index_payload
 
-    out = world.issue()
+    out = world.issue(display_required=False)
     officer = api_client(scopes=("enforcement:read",), ags=world.ags)
     assert world.get("/api/v1/enforcement/plate-index").status_code == 403
     assert world.client.get("/api/v1/enforcement/plate-index").status_code == 401
@@ -147,7 +147,7 @@ def test_plate_index_for_enforcement_only_never_cached(world: World, api_client:
     again = world.client.get("/api/v1/enforcement/plate-index", headers=officer.headers)
     assert again.content == r.content  # nothing changed: cached
     world.post(f"/api/v1/permits/{out['id']}/revoke", {"reason": "misuse"})
-    second = world.issue()
+    second = world.issue(display_required=False)
     # within the debounce period the cached index is served; after it, a rebuild
     soon = world.client.get("/api/v1/enforcement/plate-index", headers=officer.headers)
     assert soon.content == r.content
@@ -159,6 +159,27 @@ def test_plate_index_for_enforcement_only_never_cached(world: World, api_client:
     assert [e.number for e in rebuilt.lookup("GE-AB 100")] == [out["number"]]
     assert rebuilt.lookup("GE-ZZ 1") == ()
     assert [e.number for e in rebuilt.lookup(second["plates"][0])] == [second["number"]]
+
+
+def test_plate_index_leaves_out_permits_that_must_be_displayed(
+    app: Any, clock: Any, api_client: Any
+) -> None:
+    from verifier._cose import decode_sign1
+    from verifier._plate_index import decode_plate_index_payload
+
+    with live_world(app, clock, api_client) as world:
+        displayed = world.issue()  # the default: display required
+        digital = world.issue(display_required=False)
+        assert (displayed["display_required"], digital["display_required"]) == (True, False)
+        officer = api_client(scopes=("enforcement:read",), ags=world.ags)
+        r = world.client.get("/api/v1/enforcement/plate-index", headers=officer.headers)
+        assert r.status_code == 200, r.text
+        index = decode_plate_index_payload(decode_sign1(r.content).payload)
+        assert index.lookup(displayed["plates"][0]) == ()
+        assert [e.number for e in index.lookup(digital["plates"][0])] == [digital["number"]]
+        # the permit itself is fine: its QR (shown behind the windscreen) verifies
+        claims = verify_qr(world, displayed["qr"])
+        assert (claims.number, claims.plates) == (displayed["number"], tuple(displayed["plates"]))
 
 
 def test_bundle_seq_survives_a_new_database(world: World) -> None:

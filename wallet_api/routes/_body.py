@@ -9,6 +9,7 @@ from urllib.parse import parse_qsl
 
 from fastapi import Request
 
+from issuer.text import has_control_character, json_fault
 from wallet_api.errors import OAuthError
 
 MAX_FORM_FIELDS = 16
@@ -52,6 +53,8 @@ async def read_form(request: Request, max_bytes: int, error: type[OAuthError]) -
     for name, value in pairs:
         if name in form:
             raise error("invalid_request", "repeated parameter")
+        if has_control_character(name) or has_control_character(value):
+            raise error("invalid_request", "control character in the body")
         form[name] = value
     return form
 
@@ -64,6 +67,9 @@ async def read_json(
         raise error(code, "application/json body required")
     raw = await read_bounded(request, max_bytes, error)
     try:
-        return json.loads(raw.decode("utf-8"))
+        body = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise error(code, "malformed JSON body") from exc
+    if json_fault(body) is not None:  # control characters (issuer/text.py), or too deep
+        raise error(code, "control character or deep nesting in the body")
+    return body
