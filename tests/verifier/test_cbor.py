@@ -205,6 +205,15 @@ def test_per_thread_decoder_equals_a_fresh_one(data: bytes) -> None:
             _decode(data)
     else:
         # compared as deterministic CBOR, so NaN (never equal to itself) compares too
-        assert cbor2.dumps(_decode(data), canonical=True) == cbor2.dumps(expected, canonical=True)
+        assert _canon(_decode(data)) == _canon(expected)
         again = _decode(data)  # again, from the reused decoder
-        assert cbor2.dumps(again, canonical=True) == cbor2.dumps(expected, canonical=True)
+        assert _canon(again) == _canon(expected)
+
+
+def _canon(value: object) -> object:
+    """Deterministic CBOR of a decoded value; a lone break (``ff``) decodes to cbor2's
+    break marker, which has no encoding, so it compares by its repr."""
+    try:
+        return cbor2.dumps(value, canonical=True)
+    except cbor2.CBOREncodeError:
+        return repr(value)
