@@ -68,6 +68,9 @@ class Settings(BaseSettings):
     status_list_exp_seconds: int = Field(default=7 * 24 * 3600, ge=60)
     status_list_refresh_seconds: int = Field(default=6 * 3600, ge=60)
     plate_index_exp_seconds: int = Field(default=24 * 3600, ge=60)
+    # enforcement handhelds: one-time enrolment codes, device access tokens (private_key_jwt)
+    enrolment_code_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=300, le=90 * 24 * 3600)
+    enforcement_token_seconds: int = Field(default=300, ge=30, le=3600)
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "text"] = "json"
