@@ -185,6 +185,16 @@ def verify(
         return failed(
             stop.reason, warnings=(*warnings, *extra), permit=permit, bundle=bundle, zone=zone
         )
+    return _valid(permit, bundle, zone, warnings, extra)
+
+
+def _valid(
+    permit: Permit,
+    bundle: BundleInfo | None,
+    zone: Zone | None,
+    warnings: tuple[Notice, ...],
+    extra: list[Notice],
+) -> Verdict:
     verdict = _new(Verdict)  # valid: reason None, as Verdict.__post_init__ demands
     verdict.outcome = Outcome.VALID
     verdict.reason = None
@@ -382,14 +392,7 @@ def _verify_entry(
         return failed(
             stop.reason, warnings=(*warnings, *extra), permit=permit, bundle=bundle, zone=zone
         )
-    verdict = _new(Verdict)
-    verdict.outcome = Outcome.VALID
-    verdict.reason = None
-    verdict.warnings = (*warnings, *extra) if extra else warnings
-    verdict.permit = permit
-    verdict.bundle = bundle
-    verdict.zone = zone
-    return verdict
+    return _valid(permit, bundle, zone, warnings, extra)
 
 
 # --------------------------------------------------------------------------- the car
