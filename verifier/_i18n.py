@@ -360,3 +360,30 @@ MESSAGES: dict[Lang, dict[str, str]] = {
 def message(lang: Lang, key: str, **values: object) -> str:
     """One CLI line in ``lang``."""
     return MESSAGES[lang][key].format(**values)
+
+
+_ARGPARSE_DE: tuple[tuple[str, str], ...] = (
+    (r"the following arguments are required: (.*)", "diese Angaben fehlen: {0}"),
+    (r"unrecognized arguments: (.*)", "unbekannte Angaben: {0}"),
+    (r"argument (\S+): invalid choice: (.*)", "Angabe {0}: ungültige Wahl: {1}"),
+    (r"argument (\S+): expected one argument", "Angabe {0}: der Wert fehlt"),
+    (r"argument (\S+): invalid \w+ value: (.*)", "Angabe {0}: ungültiger Wert: {1}"),
+    (
+        r"argument (\S+): --at needs integer seconds since the epoch",
+        "Angabe {0}: --at braucht ganze Sekunden seit 1970",
+    ),
+    (r"argument (\S+): --at out of range", "Angabe {0}: --at außerhalb des Bereichs"),
+    (r"argument (\S+): (.*)", "Angabe {0}: {1}"),
+)
+
+
+def usage_words(lang: Lang, text: str) -> str:
+    """argparse's own error messages (English only) in ``lang``."""
+    import re
+
+    if lang == "de":
+        for pattern, template in _ARGPARSE_DE:
+            found = re.fullmatch(pattern, text)
+            if found:
+                return template.format(*found.groups())
+    return text

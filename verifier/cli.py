@@ -44,6 +44,7 @@ from verifier._i18n import (
     message,
     pick_language,
     reason_words,
+    usage_words,
 )
 from verifier._verdict import Context, Outcome, Verdict
 from verifier._zones import ZoneError, is_ags
@@ -203,7 +204,7 @@ def run(argv: list[str], io: _Io) -> int:
     try:
         args = build_parser().parse_args(argv)
     except UsageError as exc:
-        io.stderr.write(f"{PROG}: error: {exc}\n")
+        io.stderr.write(f"{PROG}: error: {usage_words(lang, str(exc))}\n")
         return EXIT_USAGE
     lang = pick_language(args.lang, io.environ)
     try:
@@ -220,7 +221,7 @@ def error_line(exc: BaseException, lang: Lang) -> str:
     from verifier._sync import SyncSetupError
 
     if isinstance(exc, UsageError):
-        return message(lang, exc.key, **exc.values) if exc.key else str(exc)
+        return message(lang, exc.key, **exc.values) if exc.key else usage_words(lang, str(exc))
     if isinstance(exc, ZoneError):
         key = "usage_ambiguous_zone" if exc.reason is Reason.AMBIGUOUS_ZONE else "usage_bad_zone"
         return f"{exc.reason}: {message(lang, key)}"

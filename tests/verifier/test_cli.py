@@ -421,6 +421,9 @@ def test_messages_in_german(main_store: Path, tmp_path: Path) -> None:
     assert "Server nicht erreichbar" in offline.stderr
     ambiguous = cli("--lang", "de", "check", "--zone", "A3", VALID, data_dir=main_store)
     assert "Zonencode allein ist mehrdeutig" in ambiguous.stderr
+    usage = cli("--lang", "de", "plate", data_dir=main_store)
+    assert_error_line(usage)
+    assert "diese Angaben fehlen: plate" in usage.stderr
 
 
 def test_valid_from_is_the_permits_start_everywhere(main_store: Path) -> None:
