@@ -3,6 +3,8 @@ in one shell on an empty handheld (a fresh venv, an empty HOME), against a live 
 
 Only the page's placeholders are replaced: the service URL, the enrolment code, the QR text
 and the paths of the root key and the photo (which the operator or the camera provides).
+The venv the page installs is the handheld's alone: `check`, `scan` and `app` run in it, and
+no server package is importable there.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import re
 import shlex
 import shutil
 import subprocess
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -22,6 +25,10 @@ from tests.e2e.test_handheld_enrolment import port, served, settings, world  # n
 from tests.support.handheld import GE, RE, HandheldWorld
 
 REPO = Path(__file__).resolve().parents[2]
+SERVER_MODULES = (
+    "fastapi", "starlette", "uvicorn", "sqlalchemy", "alembic", "psycopg", "argon2",
+    "fpdf", "pkcs11", "pydantic", "qrcode", "segno",
+)  # fmt: skip
 DOC = REPO / "docs" / "verifier.md"
 
 
@@ -89,3 +96,22 @@ def test_every_command_of_the_page_runs(
     assert out.count("VALID") >= 3  # check, scan and plate, each in zone A3 of 05513000
     data = home / ".local" / "share" / "buergerid-verify"
     assert (data / "device-key.pem").stat().st_mode & 0o777 == 0o600
+
+    venv = home / "buergerid" / "bin"
+    probe = "import importlib.util as u, sys; print([m for m in sys.argv[1:] if u.find_spec(m)])"
+    found = subprocess.run([str(venv / "python"), "-c", probe, *SERVER_MODULES],
+                           capture_output=True, text=True, check=True, timeout=60)  # fmt: skip
+    assert found.stdout.strip() == "[]"
+    app = subprocess.Popen(
+        [str(venv / "buergerid-verify"), "app", "--port", "0", "--sync-every", "0"],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env,
+    )  # fmt: skip
+    try:
+        assert app.stdout is not None
+        url = app.stdout.readline().split()[2]
+        assert url.startswith("http://127.0.0.1:")
+        with urllib.request.urlopen(url, timeout=10) as page:
+            assert page.status == 200 and b"/app.js" in page.read()
+    finally:
+        app.terminate()
+        app.communicate(timeout=30)

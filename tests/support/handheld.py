@@ -28,6 +28,7 @@ from tests.issuer.test_permits import ALL_SCOPES, CHEAP_KDF, World, make_world
 
 GE, RE = "05513000", "05562032"
 PLATES = {GE: "GE-HH 100", RE: "RE-HH 200"}
+NAMES = {GE: "Stadt Gelsenkirchen", RE: "Stadt Recklinghausen"}
 VERIFY = str(Path(sys.executable).parent / "buergerid-verify")
 
 
@@ -94,6 +95,11 @@ def handheld_world(
     anchor.write_text(
         json.dumps(key_to_jwk(root.records(int(clock.now().timestamp()))[0].public_key))
     )
+    from issuer.db.models import Tenant
+
+    with app.state.session_factory() as session, session.begin():
+        for tenant in session.query(Tenant).filter(Tenant.ags.in_(list(NAMES))):
+            tenant.name = NAMES[tenant.ags]
     hw = HandheldWorld(client, worlds, operator.headers, anchor)
     for ags, world in worlds.items():
         resident = world.resident()

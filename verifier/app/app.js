@@ -111,17 +111,20 @@
     }
     const details = $("v-details");
     details.replaceChildren();
-    const rows = [[words.zone_checked, v.zone || words.zone_not_checked],
+    const rows = v.kind === "not_a_permit" ? [] : [[words.zone_checked, v.zone || words.zone_not_checked],
       [words.plate_checked, v.plate], [words.valid_until, v.valid_until],
       [words.valid_from, v.valid_from], [words.number, v.number], [words.type, v.type],
       [words.issuer, v.issuer], [words.bundle, v.bundle_age && `${words.bundle_age} ${v.bundle_age}`]];
     for (const [label, value] of rows) {
       if (value == null || value === "") { continue; }
+      const row = document.createElement("div");
+      if (label === words.zone_checked || label === words.issuer) { row.className = "wide"; }
       const dt = document.createElement("dt");
       dt.textContent = label;
       const dd = document.createElement("dd");
       dd.textContent = String(value);
-      details.append(dt, dd);
+      row.append(dt, dd);
+      details.append(row);
     }
     box.hidden = false;
     beep(v.kind);
