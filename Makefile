@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 PYTEST_WORKERS ?= 2
 
-.PHONY: run test bench fuzz lint demo constraints clean
+.PHONY: run test bench fuzz lint demo constraints screenshots clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,10 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy verifier keys issuer wallet_api mobile_sdk_stub
+
+## screenshots: run the browser tests and keep what they show in docs/img/
+screenshots: $(STAMP)
+	BUERGERID_UPDATE_SCREENSHOTS=1 $(PY) -m pytest -p no:cacheprovider -q tests/e2e/test_handheld_app.py
 
 ## constraints: re-pin every dependency after changing pyproject.toml
 constraints: $(STAMP)

@@ -11,12 +11,15 @@ browser).
 
 `browser_factory` is module-scoped: every browser it launched closes when the module ends,
 so a module pays for one launch per distinct set of arguments (launches with the same
-arguments are shared). `save_screenshot(page, name)` writes docs/img/<name>.png, the
-pictures the docs show.
+arguments are shared). `save_screenshot(page, name)` takes the picture a person sees; with
+`BUERGERID_UPDATE_SCREENSHOTS=1` (`make screenshots`) it writes docs/img/<name>.png, the
+pictures the docs show, else a temporary file (a test run leaves the tree as it was).
 """
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -97,8 +100,13 @@ def new_page(browser: Any, **context_options: Any) -> Any:
 
 
 def save_screenshot(page: Any, name: str) -> Path:
-    """docs/img/<name>.png of what the person sees now."""
-    DOCS_IMG.mkdir(parents=True, exist_ok=True)
-    path = DOCS_IMG / f"{name}.png"
+    """<name>.png of what the person sees now: in docs/img when updating screenshots."""
+    if os.environ.get("BUERGERID_UPDATE_SCREENSHOTS") == "1":
+        folder = DOCS_IMG
+    else:
+        folder = Path(tempfile.gettempdir()) / "buergerid-screenshots"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.png"
     page.screenshot(path=str(path))
+    assert path.stat().st_size > 0
     return path
