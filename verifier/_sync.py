@@ -212,7 +212,7 @@ class SyncLoop:
     ) -> None:
         self._attempt = attempt
         self.backoff = Backoff(every_seconds, rng=rng)
-        self._on_attempt = on_attempt
+        self.on_attempt = on_attempt
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -230,8 +230,8 @@ class SyncLoop:
             self.last = attempt
             done += 1
             delay = self.backoff.next_delay(attempt.ok)
-            if self._on_attempt is not None:
-                self._on_attempt(attempt, delay)
+            if self.on_attempt is not None:
+                self.on_attempt(attempt, delay)
             if count is not None and done >= count:
                 break
             self._wake.wait(delay)

@@ -164,3 +164,24 @@ def test_sync_every_from_the_command_line(tmp_path: Path) -> None:
     assert cli("sync", "--every", "soon", str(blobs[0]), data_dir=data).returncode == 2
     state = json.loads((data / "state.json").read_text())
     assert state["last_sync"]["ok"] is False and state["last_sync"]["error"] == "unreachable"
+
+
+def test_the_app_syncs_in_the_background(tmp_path: Path) -> None:
+    from tests.verifier.test_cli import write_store_files
+    from verifier._store import DataDir
+
+    anchors, blobs = write_store_files(tmp_path, "main")
+    data_dir = DataDir(tmp_path / "handheld")
+    data_dir.add_anchor(anchors[0].read_bytes())
+    data_dir.write_config({"sync_source": str(blobs[0])})
+    done = threading.Event()
+    app = App(data_dir, environ={}, clock=lambda: NOW, sync_every_seconds=3600)
+    try:
+        assert app.loop is not None
+        app.loop.on_attempt = lambda attempt, delay: done.set()
+        app.loop.wake()
+        assert done.wait(30)
+        assert app.store.has_bundle and app.store.seq == 1
+        assert app.state()["sync"]["state"] == "ok"
+    finally:
+        app.close()
