@@ -200,7 +200,8 @@ def _peek_lang(argv: Sequence[str]) -> str | None:
 
 def run(argv: list[str], io: _Io) -> int:
     """Parse ``argv`` and run one command; errors become one stderr line and status 2."""
-    lang = pick_language(_peek_lang(argv) if _peek_lang(argv) in LANGUAGES else None, io.environ)
+    peeked = _peek_lang(argv)  # argparse's own errors come before --lang is parsed
+    lang = pick_language(peeked if peeked in LANGUAGES else None, io.environ)
     try:
         args = build_parser().parse_args(argv)
     except UsageError as exc:

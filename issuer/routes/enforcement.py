@@ -147,7 +147,6 @@ def enrol(
         session,
         request=body.enrolment_request,
         audience=_public(settings, devices.ENROL_PATH),
-        token_endpoint=_public(settings, devices.TOKEN_PATH),
         now=clock.now(),
     )
     return EnrolOut(

@@ -44,6 +44,14 @@ from issuer.db.enforcement_models import (
 from issuer.db.models import Tenant
 from issuer.errors import ErrorCode, InvalidRequest, NotFound, Unauthenticated
 from issuer.services import audit
+from verifier import (
+    VerifierError,
+    decode_jws,
+    jws_kid,
+    key_from_jwk,
+    key_to_jwk,
+    peek_jws_header,
+)
 
 ENROL_PATH = "/api/v1/enforcement/enrol"
 TOKEN_PATH = "/api/v1/enforcement/token"
@@ -233,7 +241,6 @@ def revoke_client(
 def _jws_parts(token: object) -> tuple[dict[str, Any], dict[str, Any], Any]:
     """The header, the claims and the key of a compact ES256 JWS whose header carries a JWK;
     the signature verified with that key. ``ValueError`` for anything else."""
-    from verifier import VerifierError, decode_jws, key_from_jwk, peek_jws_header
 
     if not isinstance(token, str) or len(token) > MAX_JWS_CHARS:
         raise ValueError("not a compact JWS")
@@ -257,10 +264,9 @@ def _int_claim(claims: dict[str, Any], name: str) -> int:
 
 
 def enrol(
-    session: Session, *, request: object, audience: str, token_endpoint: str, now: datetime
+    session: Session, *, request: object, audience: str, now: datetime
 ) -> tuple[EnforcementDevice, list[str]]:
     """Redeem an enrolment code with a key-bound request; the device and its municipalities."""
-    from verifier import jws_kid
 
     refused = InvalidRequest(ErrorCode.INVALID_ENROLMENT)
     try:
@@ -291,7 +297,6 @@ def enrol(
     client = get_client(session, device.client_id)
     if client.revoked_at is not None:
         raise refused
-    from verifier import key_to_jwk
 
     device.public_jwk = json.dumps(key_to_jwk(key), sort_keys=True)
     device.key_thumbprint = jws_kid(key)
@@ -324,7 +329,6 @@ def issue_token(
     now: datetime,
 ) -> tuple[str, int, list[str]]:
     """RFC 7523 client authentication → (access token, lifetime, municipalities)."""
-    from verifier import VerifierError, decode_jws, key_from_jwk, peek_jws_header
 
     refused = Unauthenticated(ErrorCode.INVALID_CLIENT)
     at = int(now.timestamp())
