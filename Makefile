@@ -5,12 +5,12 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 PYTEST_WORKERS ?= 2
 
-.PHONY: run test bench fuzz lint demo constraints clean
+.PHONY: run test bench fuzz lint demo constraints screenshots clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt pip setuptools wheel
-	$(PY) -m pip install --quiet --disable-pip-version-check --no-build-isolation -c constraints.txt -e '.[dev]'
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-build-isolation -c constraints.txt -e '.[server,dev]'
 	touch $(STAMP)
 
 ## run: create the environment, then serve the issuer and wallet APIs on the embedded SQLite default
@@ -27,6 +27,7 @@ bench: $(STAMP)
 	$(PY) bench/verify.py
 	$(PY) bench/issue.py
 	$(PY) bench/wallet.py
+	$(PY) bench/handheld.py
 
 ## fuzz: atheris over every parser, a bounded number of runs each (FUZZ_RUNS)
 fuzz: $(STAMP)
@@ -41,6 +42,10 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy verifier keys issuer wallet_api mobile_sdk_stub
+
+## screenshots: run the browser tests and keep what they show in docs/img/
+screenshots: $(STAMP)
+	BUERGERID_UPDATE_SCREENSHOTS=1 $(PY) -m pytest -p no:cacheprovider -q tests/e2e/test_handheld_app.py
 
 ## constraints: re-pin every dependency after changing pyproject.toml
 constraints: $(STAMP)

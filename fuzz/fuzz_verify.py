@@ -10,7 +10,7 @@ with atheris.instrument_imports(include=["verifier"]):
     from verifier._verify import verify, verify_plate
 
 STORE = load_main_store()
-CONTEXT = Context(zone="A3", plate="GE-AB 1234")
+CONTEXT = Context(zone="05513000:A3", plate="GE-AB 1234")
 
 
 def target(data: bytes) -> None:
@@ -19,7 +19,7 @@ def target(data: bytes) -> None:
     for verdict in (
         verify(text, STORE, now),
         verify(text, STORE, now, CONTEXT),
-        verify_plate(text, STORE, now, zone="A3"),
+        verify_plate(text, STORE, now, zone="05513000:A3"),
     ):
         assert isinstance(verdict, Verdict)
         assert (verdict.reason is None) == (verdict.outcome == "valid")

@@ -295,6 +295,62 @@ def cmd_keys_rotate(settings: Settings, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_enforcement(settings: Settings, args: argparse.Namespace) -> int:
+    """Enforcement clients and handhelds: create, issue enrolment codes, list, withdraw."""
+    from issuer.services import enforcement
+
+    now = SystemClock().now()
+    with _db(settings) as factory, factory() as session, session.begin():
+        if args.action == "client-create":
+            client = enforcement.create_client(
+                session,
+                name=args.name,
+                municipalities=[a.strip() for a in args.municipalities.split(",") if a.strip()],
+                actor=OPERATOR_ACTOR,
+                now=now,
+            )
+            out.print(f"client_id {client.id}")
+        elif args.action == "clients":
+            for client in enforcement.list_clients(session):
+                places = ",".join(enforcement.client_municipalities(session, client))
+                state = "revoked" if client.revoked_at else "active"
+                out.print(f"{client.id}  {state}  {places}  {client.name}")
+        elif args.action == "code":
+            issued = enforcement.issue_code(
+                session,
+                client_id=uuid.UUID(args.client_id),
+                label=args.label,
+                ttl_seconds=settings.enrolment_code_ttl_seconds,
+                actor=OPERATOR_ACTOR,
+                now=now,
+            )
+            out.print(f"device_id {issued.device.id}")
+            out.print(f"code      {issued.code}")
+            out.print(f"expires   {issued.device.code_expires_at.isoformat()}")
+            err.print("[yellow]the code is shown once and works once[/yellow]")
+        elif args.action == "devices":
+            for device in enforcement.list_devices(session, uuid.UUID(args.client_id)):
+                state = (
+                    "withdrawn"
+                    if device.withdrawn_at
+                    else "enrolled"
+                    if device.enrolled_at
+                    else "waiting"
+                )
+                out.print(f"{device.id}  {state}  {device.label}")
+        elif args.action == "withdraw":
+            enforcement.withdraw_device(
+                session, device_id=uuid.UUID(args.device_id), actor=OPERATOR_ACTOR, now=now
+            )
+            out.print(f"device {args.device_id} withdrawn")
+        else:  # client-revoke
+            enforcement.revoke_client(
+                session, client_id=uuid.UUID(args.client_id), actor=OPERATOR_ACTOR, now=now
+            )
+            out.print(f"client {args.client_id} revoked; its devices are withdrawn")
+    return EXIT_OK
+
+
 Handler = Callable[[Settings, argparse.Namespace], int]
 
 
@@ -375,6 +431,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--root", action="store_true", help="rotate the operator's root ring")
     p.add_argument("--force", action="store_true")
     p.set_defaults(func=cmd_keys_rotate)
+
+    enf = sub.add_parser("enforcement", help="enforcement clients and handhelds")
+    enf_sub = enf.add_subparsers(dest="action", required=True)
+    p = enf_sub.add_parser("client-create", help="a client covering municipalities")
+    p.add_argument("--name", required=True)
+    p.add_argument("--municipalities", required=True, help="comma-separated AGS")
+    enf_sub.add_parser("clients", help="list enforcement clients")
+    p = enf_sub.add_parser("code", help="a one-time enrolment code for a new handheld")
+    p.add_argument("client_id")
+    p.add_argument("--label", required=True, help="how you will recognise the handheld")
+    p = enf_sub.add_parser("devices", help="a client's handhelds")
+    p.add_argument("client_id")
+    p = enf_sub.add_parser("withdraw", help="withdraw a handheld (lost, stolen, retired)")
+    p.add_argument("device_id")
+    p = enf_sub.add_parser("client-revoke", help="revoke a client and all its handhelds")
+    p.add_argument("client_id")
+    enf.set_defaults(func=cmd_enforcement)
     return parser
 
 

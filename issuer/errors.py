@@ -44,6 +44,8 @@ class ErrorCode(StrEnum):
     REQUEST_TOO_LARGE = "request_too_large"
     IMPORT_TOO_LARGE = "import_too_large"
     INVALID_PLATE = "invalid_plate"
+    INVALID_ENROLMENT = "invalid_enrolment"
+    INVALID_CLIENT = "invalid_client"
     UNAVAILABLE = "unavailable"
     INTERNAL_ERROR = "internal_error"
     TOO_MANY_AUTHENTICATION_FAILURES = "too_many_authentication_failures"
@@ -73,6 +75,8 @@ TITLES: dict[ErrorCode, str] = {
     ErrorCode.REQUEST_TOO_LARGE: "Request body too large",
     ErrorCode.IMPORT_TOO_LARGE: "Import too large",
     ErrorCode.INVALID_PLATE: "The licence plate is not valid",
+    ErrorCode.INVALID_ENROLMENT: "Enrolment code unknown, used or expired, or request invalid",
+    ErrorCode.INVALID_CLIENT: "Client authentication failed",
     ErrorCode.UNAVAILABLE: "Service unavailable",
     ErrorCode.INTERNAL_ERROR: "Internal server error",
     ErrorCode.TOO_MANY_AUTHENTICATION_FAILURES: "Too many failed authentications; retry later",

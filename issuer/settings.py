@@ -98,6 +98,10 @@ class Settings(BaseSettings):
     # the environment); empty: the TCP peer is the client, the header is ignored
     trusted_proxies: Annotated[tuple[str, ...], NoDecode] = ()
 
+    # enforcement handhelds: one-time enrolment codes, device access tokens (private_key_jwt)
+    enrolment_code_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=300, le=90 * 24 * 3600)
+    enforcement_token_seconds: int = Field(default=300, ge=30, le=3600)
+
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "text"] = "json"
     sqlite_busy_timeout_ms: int = Field(default=10_000, ge=0)

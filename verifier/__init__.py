@@ -129,7 +129,8 @@ from verifier._verdict import (
     Permit,
     Verdict,
 )
-from verifier._verify import verify, verify_plate
+from verifier._verify import verify, verify_car, verify_plate
+from verifier._zones import Zone, ZoneError, resolve_zone
 
 __all__ = [
     "CONFORMANCE_PROFILE",
@@ -187,6 +188,8 @@ __all__ = [
     "VerifiedSdJwt",
     "VerifierError",
     "Window",
+    "Zone",
+    "ZoneError",
     "alg_for_key",
     "b45decode",
     "b45encode",
@@ -229,11 +232,13 @@ __all__ = [
     "permit_claims_map",
     "plate_key",
     "present_sd_jwt",
+    "resolve_zone",
     "sig_structure",
     "software_signer",
     "status_list_claims",
     "thumbprint",
     "verify",
+    "verify_car",
     "verify_plate",
     "verify_sd_jwt",
     "verify_sd_jwt_vc",

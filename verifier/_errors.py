@@ -54,6 +54,8 @@ class Reason(StrEnum):
     UNTRUSTED_PLATE_INDEX = "untrusted_plate_index"
     BAD_PLATE = "bad_plate"
     BAD_JWS = "bad_jws"
+    BAD_ZONE = "bad_zone"  # the officer's zone is not AGS:CODE or a zone code
+    AMBIGUOUS_ZONE = "ambiguous_zone"  # a bare zone code no municipality settles
 
     # SD-JWT / SD-JWT VC (RFC 9901, draft-ietf-oauth-sd-jwt-vc)
     BAD_SD_JWT = "bad_sd_jwt"

@@ -12,7 +12,7 @@ import hashlib
 import hmac
 import struct
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from verifier._cbor import dumps, loads
@@ -75,10 +75,17 @@ class PlateIndex:
     salt: bytes
     entries: Mapping[bytes, tuple[PlateEntry, ...]]
     v: int = PLATE_INDEX_VERSION
+    _key: Callable[[str], bytes] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # the salt's HMAC state once per index, not once per lookup (a scan car looks up
+        # plates continuously)
+        object.__setattr__(self, "_key", plate_keyer(self.salt))
 
     def lookup(self, canonical_plate: str) -> tuple[PlateEntry, ...]:
         """The entries for a canonical plate (empty when the plate is not indexed)."""
-        return self.entries.get(plate_key(self.salt, canonical_plate), ())
+        found: tuple[PlateEntry, ...] = self.entries.get(self._key(canonical_plate), ())
+        return found
 
 
 def _bad(detail: str) -> DecodeError:

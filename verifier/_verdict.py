@@ -17,6 +17,7 @@ from enum import StrEnum
 from typing import Any
 
 from verifier._errors import Notice, Reason
+from verifier._zones import Zone
 
 
 class Outcome(StrEnum):
@@ -79,10 +80,15 @@ def outcome_for(reason: Reason) -> Outcome:
 
 @dataclass(frozen=True, slots=True)
 class Context:
-    """What the officer checks against, as typed; ``verify`` canonicalises both sides."""
+    """What the officer checks against, as typed; ``verify`` canonicalises both sides.
 
-    zone: str | None = None
+    ``zone`` is ``AGS:CODE``, a bare code, or a resolved :class:`Zone`; a bare code takes
+    ``municipality`` (the handheld's AGS), else the bundle's only issuer (DESIGN §4).
+    """
+
+    zone: str | Zone | None = None
     plate: str | None = None
+    municipality: str | None = None
 
 
 @dataclass(slots=True)
@@ -141,6 +147,9 @@ class Verdict:
     warnings: tuple[Notice, ...] = ()
     permit: Permit | None = None
     bundle: BundleInfo | None = None
+    zone: Zone | None = None
+    """The zone checked against (municipality and code), when the officer gave one. Not in
+    ``to_json()``: the contract's ``permit.issuer`` names the permit's municipality."""
 
     def __post_init__(self) -> None:
         if (self.reason is None) != (self.outcome is Outcome.VALID):
@@ -168,6 +177,7 @@ def failed(
     warnings: tuple[Notice, ...] = (),
     permit: Permit | None = None,
     bundle: BundleInfo | None = None,
+    zone: Zone | None = None,
 ) -> Verdict:
     """A verdict for a failing reason, its outcome chosen by the reason."""
-    return Verdict(outcome_for(reason), reason, warnings, permit, bundle)
+    return Verdict(outcome_for(reason), reason, warnings, permit, bundle, zone)

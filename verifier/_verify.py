@@ -16,6 +16,7 @@ from verifier import _base45, _claims, _cose, _keys, _plate_index, _plates
 from verifier._errors import Notice, Reason, SignatureError, VerifierError
 from verifier._store import StoreKey, TrustStore, UsablePlateIndex
 from verifier._verdict import BundleInfo, Context, Outcome, Permit, Verdict, failed
+from verifier._zones import Zone, resolve_zone
 
 PREFIX = "BID1:"
 MAX_QR_CHARS = 1000
@@ -70,7 +71,14 @@ def verify(
     *,
     leeway_seconds: int = DEFAULT_LEEWAY_SECONDS,
 ) -> Verdict:
-    """Check one QR text (``BID1:`` + Base45 COSE_Sign1) offline: DESIGN §4 steps 1–11."""
+    """Check one QR text (``BID1:`` + Base45 COSE_Sign1) offline: DESIGN §4 steps 1–11.
+
+    Raises ``ZoneError`` (and checks nothing) when the context's zone is not a zone or is a
+    bare code that neither ``context.municipality`` nor a one-issuer bundle settles.
+    """
+    zone = None
+    if context is not None and context.zone is not None:
+        zone = zone_of(context.zone, context.municipality, store)
     if store.bundle_bytes is None:
         bundle = None
         warnings = _NO_WARNINGS
@@ -129,7 +137,7 @@ def verify(
                 raise VerifierError(Reason.BAD_SIGNATURE)
         claims = _claims.decode_permit_claims(claims_map)
     except VerifierError as exc:
-        return failed(exc.reason, warnings=warnings, bundle=bundle)
+        return failed(exc.reason, warnings=warnings, bundle=bundle, zone=zone)
 
     windows = claims.windows
     iat = claims.iat
@@ -172,16 +180,36 @@ def verify(
             raise _Stop(Reason.OUTSIDE_HOURS)
         # 11. officer context
         if context is not None:
-            _check_context(context, permit, extra)
+            _check_context(context, zone, permit, extra)
     except _Stop as stop:
-        return failed(stop.reason, warnings=(*warnings, *extra), permit=permit, bundle=bundle)
+        return failed(
+            stop.reason, warnings=(*warnings, *extra), permit=permit, bundle=bundle, zone=zone
+        )
+    return _valid(permit, bundle, zone, warnings, extra)
+
+
+def _valid(
+    permit: Permit,
+    bundle: BundleInfo | None,
+    zone: Zone | None,
+    warnings: tuple[Notice, ...],
+    extra: list[Notice],
+) -> Verdict:
     verdict = _new(Verdict)  # valid: reason None, as Verdict.__post_init__ demands
     verdict.outcome = Outcome.VALID
     verdict.reason = None
     verdict.warnings = (*warnings, *extra) if extra else warnings
     verdict.permit = permit
     verdict.bundle = bundle
+    verdict.zone = zone
     return verdict
+
+
+def zone_of(zone: str | Zone, municipality: str | None, store: TrustStore) -> Zone:
+    """The officer's zone as a (municipality, code) pair (DESIGN §4); ``ZoneError`` else."""
+    if isinstance(zone, Zone):
+        return zone
+    return resolve_zone(zone, municipality=municipality, issuers=store.issuers)
 
 
 def _permit_from_claims(claims: _claims.PermitClaims, store: TrustStore) -> Permit:
@@ -243,14 +271,16 @@ def _canonical_or_none(text: str, canonicalise: object) -> str | None:
         return None
 
 
-def _zone_matches(zone: str, zones: tuple[str, ...]) -> bool:
-    wanted = _canonical_or_none(zone, _plates.canonical_zone)
-    return wanted is not None and wanted in zones  # permit zones are canonical (claims check)
+def _zone_matches(zone: Zone, issuer: str, zones: tuple[str, ...]) -> bool:
+    # a zone code means something only in its own municipality; permit zones are canonical
+    return issuer == zone.municipality and zone.code in zones
 
 
-def _check_context(context: Context, permit: Permit, extra: list[Notice]) -> None:
+def _check_context(
+    context: Context, zone: Zone | None, permit: Permit, extra: list[Notice]
+) -> None:
     """DESIGN §4 step 11, both sides canonicalised; zone first, then plate."""
-    if context.zone is not None and not _zone_matches(context.zone, permit.zones):
+    if zone is not None and not _zone_matches(zone, permit.issuer, permit.zones):
         raise _Stop(Reason.WRONG_ZONE)
     if context.plate is not None:
         plate = _canonical_or_none(context.plate, _plates.canonical_plate)
@@ -268,8 +298,9 @@ def verify_plate(
     plate: str,
     store: TrustStore,
     now: int,
-    zone: str | None = None,
+    zone: str | Zone | None = None,
     *,
+    municipality: str | None = None,
     leeway_seconds: int = DEFAULT_LEEWAY_SECONDS,
 ) -> Verdict:
     """A digital-only permit by plate (DESIGN §3.5 and the CLI contract ``plate``).
@@ -277,8 +308,10 @@ def verify_plate(
     No usable index (none synced, past its ``exp`` or its key's, or the bundle unusable)
     is ``no_plate_index``; a plate in no index is ``no_permit``. Each entry found is checked
     with DESIGN §4 steps 7–11: valid if any entry is valid, else indeterminate if any is,
-    else invalid with the first entry's reason.
+    else invalid with the first entry's reason. ``zone`` follows the rule of ``verify``
+    (``ZoneError`` for a bare code nothing settles; nothing is checked then).
     """
+    wanted = None if zone is None else zone_of(zone, municipality, store)
     bundle = _bundle_info(store, now)
     warnings = _bundle_warnings(store, now)
     usable = [pi for pi in store.plate_indexes.values() if now < pi.exp and now < pi.key_exp]
@@ -293,15 +326,21 @@ def verify_plate(
         canonical = _canonical_or_none(plate, _plates.canonical_plate)
         if canonical is None:
             raise VerifierError(Reason.NO_PERMIT)
-        verdicts = [
-            _verify_entry(pi, entry, canonical, store, now, zone, leeway_seconds, bundle, warnings)
-            for pi in usable
-            for entry in pi.index.lookup(canonical)
-        ]
+        found: list[tuple[UsablePlateIndex, _plate_index.PlateEntry]] = []
+        for pi in usable:
+            try:
+                entries = pi.index.lookup(canonical)
+            except VerifierError:
+                raise VerifierError(Reason.NO_PLATE_INDEX, "stored index damaged") from None
+            found.extend((pi, entry) for entry in entries)
     except VerifierError as exc:
-        return failed(exc.reason, warnings=warnings, bundle=bundle)
-    if not verdicts:
-        return failed(Reason.NO_PERMIT, warnings=warnings, bundle=bundle)
+        return failed(exc.reason, warnings=warnings, bundle=bundle, zone=wanted)
+    if not found:
+        return failed(Reason.NO_PERMIT, warnings=warnings, bundle=bundle, zone=wanted)
+    verdicts = [
+        _verify_entry(pi, entry, canonical, store, now, wanted, leeway_seconds, bundle, warnings)
+        for pi, entry in found
+    ]
     for outcome in (Outcome.VALID, Outcome.INDETERMINATE):
         for verdict in verdicts:
             if verdict.outcome is outcome:
@@ -315,26 +354,25 @@ def _verify_entry(
     plate: str,
     store: TrustStore,
     now: int,
-    zone: str | None,
+    zone: Zone | None,
     leeway: int,
     bundle: BundleInfo | None,
     warnings: tuple[Notice, ...],
 ) -> Verdict:
     info = store.issuers.get(pi.issuer)
-    permit = Permit(
-        issuer=pi.issuer,
-        type=str(entry.type),
-        zones=tuple(entry.zones),
-        plates=(plate,),
-        fleet=None,
-        number=entry.number,
-        iat=None,
-        nbf=entry.nbf,
-        exp=entry.exp,
-        max_stay=None,
-        windows=None,
-        issuer_name=None if info is None else info.name,
-    )
+    permit = _new(Permit)  # slot by slot, as in verify(): this is the scan car's hot path
+    permit.issuer = pi.issuer
+    permit.type = str(entry.type)
+    permit.zones = entry.zones
+    permit.plates = (plate,)
+    permit.fleet = None
+    permit.number = entry.number
+    permit.iat = None
+    permit.nbf = entry.nbf
+    permit.exp = entry.exp
+    permit.max_stay = None
+    permit.windows = None
+    permit.issuer_name = None if info is None else info.name
     extra: list[Notice] = []
     try:
         # 7. the keys that signed the index must be allowed to sign this type
@@ -348,8 +386,65 @@ def _verify_entry(
         # 9.
         _check_status(store, pi.issuer, entry.status_list, entry.status_idx, now, extra)
         # 10. index entries carry no windows; 11. zone (the plate matched by the lookup)
-        if zone is not None and not _zone_matches(zone, permit.zones):
+        if zone is not None and not _zone_matches(zone, pi.issuer, permit.zones):
             raise _Stop(Reason.WRONG_ZONE)
     except _Stop as stop:
-        return failed(stop.reason, warnings=(*warnings, *extra), permit=permit, bundle=bundle)
-    return Verdict(Outcome.VALID, None, (*warnings, *extra), permit, bundle)
+        return failed(
+            stop.reason, warnings=(*warnings, *extra), permit=permit, bundle=bundle, zone=zone
+        )
+    return _valid(permit, bundle, zone, warnings, extra)
+
+
+# --------------------------------------------------------------------------- the car
+
+SHOWN_AS_IS: frozenset[Reason] = frozenset(
+    {
+        Reason.UNSUPPORTED_ALG,
+        Reason.BAD_CLAIMS,
+        Reason.UNKNOWN_ISSUER,
+        Reason.UNKNOWN_KEY,
+        Reason.BAD_SIGNATURE,
+        Reason.KEY_NOT_VALID,
+    }
+)
+"""QR reasons that point at a forged or foreign code: the officer always sees them, even
+when the plate also has a digital-only permit."""
+
+_RANK = {Outcome.INVALID: 0, Outcome.INDETERMINATE: 1, Outcome.VALID: 2}
+
+
+def verify_car(
+    qr_text: str,
+    store: TrustStore,
+    now: int,
+    context: Context | None = None,
+    *,
+    leeway_seconds: int = DEFAULT_LEEWAY_SECONDS,
+) -> Verdict:
+    """The parked car's verdict: its QR, and when the QR does not make it valid and the
+    officer gave the plate, the plate's digital-only permits too (DESIGN §3.5: a permit need
+    not be displayed when officers can check it against the register).
+
+    The QR verdict stands when it is valid, when no plate is given, when it names a forged
+    or foreign code (``SHOWN_AS_IS``), and when the plate is in no usable index; otherwise
+    the better of the two answers (valid, then indeterminate, then invalid) is returned,
+    so a windscreen code of another car or zone never hides a digital permit of this one.
+    """
+    verdict = verify(qr_text, store, now, context, leeway_seconds=leeway_seconds)
+    if (
+        verdict.outcome is Outcome.VALID
+        or context is None
+        or context.plate is None
+        or verdict.reason in SHOWN_AS_IS
+    ):
+        return verdict
+    by_plate = verify_plate(
+        context.plate,
+        store,
+        now,
+        verdict.zone,
+        leeway_seconds=leeway_seconds,
+    )
+    if by_plate.reason in (Reason.NO_PLATE_INDEX, Reason.NO_PERMIT):
+        return verdict
+    return by_plate if _RANK[by_plate.outcome] > _RANK[verdict.outcome] else verdict

@@ -6,4 +6,9 @@ clocks). Add a module here by listing it in ``pytest_plugins`` below.
 
 from __future__ import annotations
 
-pytest_plugins: list[str] = ["tests.support.clock", "tests.support.db", "tests.support.http"]
+pytest_plugins: list[str] = [
+    "tests.support.browser",
+    "tests.support.clock",
+    "tests.support.db",
+    "tests.support.http",
+]

@@ -281,6 +281,7 @@ PLATES_A = {
 PLATES_B = {
     "RE-X 7E": [entry(3001, 1, zones=["Z1"])],
     "RE-Y 8": [entry(3002, 2, typ="HAN", zones=["Z1"])],  # B_BEW may not sign HAN
+    "RE-Z 9": [entry(3003, 4, zones=["A3"])],  # the same zone code as in Gelsenkirchen
 }
 
 
@@ -350,6 +351,7 @@ def build() -> dict[str, Any]:
         plate: str | None = None,
         number: int | None = None,
         kind: str = "qr",
+        municipality: str | None = None,
     ) -> None:
         outcome, reason, warnings = expect
         cases.append(
@@ -360,6 +362,7 @@ def build() -> dict[str, Any]:
                 "input": text,
                 "now": now,
                 "zone": zone,
+                "municipality": municipality,
                 "plate": plate,
                 "expected": {
                     "outcome": outcome,
@@ -646,14 +649,27 @@ def build() -> dict[str, Any]:
         now=DST_AUTUMN + 35 * 60,
         number=1001,
     )
-    # step 11
-    case("zone_match", good, ok(), zone=" a3 ", number=1001)
-    case("zone_wrong", good, bad("wrong_zone"), zone="B1", number=1001)
-    case("zone_second_of_two", token(zones=["A1", "A3"]), ok(), zone="A3", number=1001)
+    # step 11: a zone is (municipality, code): AGS:CODE, or a bare code of the handheld's
+    # municipality (two issuers in the "main" store, so a bare code needs one)
+    case("zone_match", good, ok(), zone=f" {ISS_A}: a3 ", number=1001)
+    case("zone_wrong", good, bad("wrong_zone"), zone=f"{ISS_A}:B1", number=1001)
+    case("zone_second_of_two", token(zones=["A1", "A3"]), ok(), zone=f"{ISS_A}:A3", number=1001)
+    case("zone_bare_of_the_handheld", good, ok(), zone="a3", municipality=ISS_A, number=1001)
+    case("zone_bare_other_handheld", good, bad("wrong_zone"), zone="A3", municipality=ISS_B,
+         number=1001)  # fmt: skip
+    other_city = token(B1, iss=ISS_B, zones=["A3"])
+    case("zone_same_code_other_city", other_city, bad("wrong_zone"), zone=f"{ISS_A}:A3",
+         number=1001)  # fmt: skip
+    case("zone_same_code_own_city", other_city, ok(), zone=f"{ISS_B}:A3", number=1001)
     case("plate_match_canonicalised", good, ok(), plate="ge ab1234", number=1001)
     case("plate_wrong", good, bad("wrong_plate"), plate="GE-AB 1235", number=1001)
     case(
-        "zone_checked_before_plate", good, bad("wrong_zone"), zone="B1", plate="GE-X 1", number=1001
+        "zone_checked_before_plate",
+        good,
+        bad("wrong_zone"),
+        zone=f"{ISS_A}:B1",
+        plate="GE-X 1",
+        number=1001,
     )
     case("plate_e_suffix", token(plates=["RE-X 7E"]), ok(), plate="re x 7e", number=1001)
     case(
@@ -670,8 +686,15 @@ def build() -> dict[str, Any]:
     fleet = token(fleet="Stadtteilauto", plates=[])
     case("fleet_with_plate", fleet, ok("plate_not_checked"), plate="GE-ZZ 99", number=1001)
     case("fleet_no_context", fleet, ok(), number=1001)
-    case("fleet_zone_only", fleet, ok(), zone="A3", number=1001)
-    case("fleet_wrong_zone", fleet, bad("wrong_zone"), zone="B1", plate="GE-ZZ 99", number=1001)
+    case("fleet_zone_only", fleet, ok(), zone=f"{ISS_A}:A3", number=1001)
+    case(
+        "fleet_wrong_zone",
+        fleet,
+        bad("wrong_zone"),
+        zone=f"{ISS_A}:B1",
+        plate="GE-ZZ 99",
+        number=1001,
+    )
     fleet_plates = token(fleet="Stadtteilauto", plates=["GE-FL 1"])
     case("fleet_listed_plate", fleet_plates, ok(), plate="GE-FL 1", number=1001)
     case("fleet_other_plate", fleet_plates, ok("plate_not_checked"), plate="GE-FL 2", number=1001)
@@ -688,9 +711,16 @@ def build() -> dict[str, Any]:
     pcase("plate_nbf_leeway", "GE-KL 9", ok(), number=2009)
     pcase("plate_foreign", "nl: ab 123 c", ok(), number=2010)
     pcase("plate_unknown", "GE-ZZ 999", bad("no_permit"))
-    pcase("plate_wrong_zone", "GE-AB 1234", bad("wrong_zone"), zone="B1", number=2001)
-    pcase("plate_zone_ok", "GE-AB 1234", ok(), zone="a3", number=2001)
-    pcase("plate_other_issuer", "RE-X 7E", ok(), zone="Z1", number=3001)
+    pcase("plate_wrong_zone", "GE-AB 1234", bad("wrong_zone"), zone=f"{ISS_A}:B1", number=2001)
+    pcase("plate_zone_ok", "GE-AB 1234", ok(), zone=f"{ISS_A}:a3", number=2001)
+    pcase("plate_other_issuer", "RE-X 7E", ok(), zone=f"{ISS_B}:Z1", number=3001)
+    pcase("plate_same_code_other_city", "RE-Z 9", bad("wrong_zone"), zone=f"{ISS_A}:A3",
+          number=3003)  # fmt: skip
+    pcase("plate_same_code_own_city", "RE-Z 9", ok(), zone=f"{ISS_B}:A3", number=3003)
+    pcase("plate_bare_zone_of_the_handheld", "RE-Z 9", ok(), zone="A3", municipality=ISS_B,
+          number=3003)  # fmt: skip
+    pcase("plate_bare_zone_other_handheld", "RE-Z 9", bad("wrong_zone"), zone="A3",
+          municipality=ISS_A, number=3003)  # fmt: skip
     pcase("plate_type_not_allowed", "RE-Y 8", bad("key_not_valid"), number=3002)
     pcase(
         "plate_index_expired",

@@ -116,11 +116,11 @@ def test_check_indeterminate_exit_3(main_store: Path) -> None:
 
 
 def test_check_reads_stdin_and_context(main_store: Path) -> None:
-    args = ["check", "--at", str(NOW), "--zone", "a3", "--plate", "ge ab 1234", "--json", "-"]
-    proc = cli(*args, data_dir=main_store, stdin=VALID + "\n")
+    args = ["check", "--at", str(NOW), "--zone", "05513000:a3", "--plate", "ge ab 1234", "--json"]
+    proc = cli(*args, "-", data_dir=main_store, stdin=VALID + "\n")
     assert proc.returncode == 0, proc.stderr
-    proc = cli("check", "--at", str(NOW), "--zone", "B1", "--json", "-", data_dir=main_store,
-               stdin=VALID)  # fmt: skip
+    proc = cli("check", "--at", str(NOW), "--zone", "05513000:B1", "--json", "-",
+               data_dir=main_store, stdin=VALID)  # fmt: skip
     assert proc.returncode == 1 and json.loads(proc.stdout)["reason"] == "wrong_zone"
 
 
@@ -210,7 +210,9 @@ def test_plate_outcomes(main_store: Path, tmp_path: Path) -> None:
     assert valid.returncode == 0 and json.loads(valid.stdout)["permit"]["number"] == 2001
     unknown = cli("plate", "--at", str(NOW), "--json", "GE-ZZ 999", data_dir=main_store)
     assert unknown.returncode == 1 and json.loads(unknown.stdout)["reason"] == "no_permit"
-    zone = cli("plate", "--at", str(NOW), "--zone", "B1", "GE-AB 1234", data_dir=main_store)
+    zone = cli(
+        "plate", "--at", str(NOW), "--zone", "05513000:B1", "GE-AB 1234", data_dir=main_store
+    )
     assert zone.returncode == 1 and "wrong_zone" in zone.stdout
     none = cli("plate", "--json", "GE-AB 1234", data_dir=tmp_path)
     assert none.returncode == 3 and json.loads(none.stdout)["reason"] == "no_plate_index"
@@ -328,3 +330,104 @@ def test_sync_from_url_keeps_the_etag(
 def test_unreachable_sync_url_is_one_line(tmp_path: Path) -> None:
     proc = cli("sync", "--timeout", "2", "http://127.0.0.1:9/trust-bundle", data_dir=tmp_path)
     assert_error_line(proc)
+
+
+# --------------------------------------------------------------------------- zones of a city
+
+A_AGS, B_AGS = "05513000", "05562032"  # Gelsenkirchen, Recklinghausen: both use zone "A3"
+OTHER_CITY_A3 = CASES["zone_same_code_own_city"]["input"]  # Recklinghausen's permit for its A3
+
+
+def test_a_zone_code_is_bound_to_its_city(main_store: Path) -> None:
+    for tool, subject in (("check", OTHER_CITY_A3), ("plate", "RE-Z 9")):
+        wrong = cli(tool, "--at", str(NOW), "--json", "--zone", f"{A_AGS}:A3", subject,
+                    data_dir=main_store)  # fmt: skip
+        assert (wrong.returncode, json.loads(wrong.stdout)["reason"]) == (1, "wrong_zone")
+        right = cli(tool, "--at", str(NOW), "--json", "--zone", f"{B_AGS}:A3", subject,
+                    data_dir=main_store)  # fmt: skip
+        assert right.returncode == 0, right.stdout
+        assert json.loads(right.stdout)["permit"]["issuer"] == B_AGS
+
+
+def test_a_bare_zone_code_with_two_cities_and_no_municipality_exits_2(main_store: Path) -> None:
+    for tool, subject in (("check", OTHER_CITY_A3), ("plate", "RE-Z 9")):
+        proc = cli(tool, "--at", str(NOW), "--zone", "A3", subject, data_dir=main_store)
+        assert_error_line(proc)
+        assert "ambiguous_zone" in proc.stderr
+
+
+def test_a_bare_zone_code_follows_the_configured_municipality(
+    main_store: Path, tmp_path: Path
+) -> None:
+    import shutil
+
+    data = tmp_path / "handheld"
+    shutil.copytree(main_store, data)
+    proc = cli("--lang", "de", "config", "--municipality", A_AGS, data_dir=data)
+    assert proc.returncode == 0 and f"Gemeinde dieses Geräts: {A_AGS}" in proc.stdout
+    for tool, subject in (("check", OTHER_CITY_A3), ("plate", "RE-Z 9")):
+        here = cli(tool, "--at", str(NOW), "--json", "--zone", "a3", subject, data_dir=data)
+        assert (here.returncode, json.loads(here.stdout)["reason"]) == (1, "wrong_zone")
+        # the environment wins over the stored setting
+        env = {**os.environ, "BUERGERID_VERIFY_MUNICIPALITY": B_AGS, "LANG": "C"}
+        there = subprocess.run(
+            [sys.executable, "-m", "verifier", "--data-dir", str(data), tool, "--at", str(NOW),
+             "--json", "--zone", "a3", subject],
+            capture_output=True, text=True, cwd=REPO, env=env, check=False, timeout=60,
+        )  # fmt: skip
+        assert there.returncode == 0, there.stderr
+    human = cli("--lang", "de", "check", "--at", str(NOW), "--zone", "A3", OTHER_CITY_A3,
+                data_dir=data)  # fmt: skip
+    assert "UNGÜLTIG" in human.stdout
+    assert "geprüfte Zone: A3 – Stadt Gelsenkirchen (05513000)" in human.stdout
+    bad = cli("config", "--municipality", "5513", data_dir=data)
+    assert_error_line(bad)
+    cleared = cli("config", "--municipality", "", data_dir=data)
+    assert cleared.returncode == 0 and "(not set)" in cleared.stdout
+
+
+def test_check_with_a_plate_uses_the_plate_index(main_store: Path) -> None:
+    # the windscreen shows another car's code; this car has a digital-only permit
+    proc = cli("check", "--at", str(NOW), "--json", "--plate", "ge-ab 1234", "--zone",
+               f"{A_AGS}:A3", CASES["plate_e_suffix"]["input"], data_dir=main_store)  # fmt: skip
+    assert proc.returncode == 0, proc.stdout
+    verdict = json.loads(proc.stdout)
+    assert verdict["permit"]["number"] == 2001 and verdict["permit"]["iat"] is None
+    # a forged code is always shown as such
+    forged = cli("check", "--at", str(NOW), "--json", "--plate", "ge-ab 1234",
+                 CASES["signature_flipped_bit"]["input"], data_dir=main_store)  # fmt: skip
+    assert (forged.returncode, json.loads(forged.stdout)["reason"]) == (1, "bad_signature")
+
+
+def test_messages_in_german(main_store: Path, tmp_path: Path) -> None:
+    anchors, _ = write_store_files(tmp_path, "main")
+    again = cli("--lang", "de", "trust", "add-anchor", str(anchors[0]), data_dir=main_store)
+    assert again.returncode == 0 and again.stdout.startswith("bereits hinterlegt: ")
+    status = cli("--lang", "de", "status", "--at", str(NOW), data_dir=main_store)
+    assert "Vertrauensliste seq 1" in status.stdout and "Kennzeichenverzeichnis" in status.stdout
+    blank = tmp_path / "blank.png"
+    segno.make("x", error="q").save(blank, scale=4)
+    from PIL import Image
+
+    Image.new("L", (64, 64), 255).save(tmp_path / "white.png")
+    (tmp_path / "broken.png").write_bytes(b"\x89PNG broken")
+    for name, words in (("white.png", "kein QR-Code im Bild"), ("broken.png", "keine Bilddatei")):
+        proc = cli("--lang", "de", "scan", str(tmp_path / name), data_dir=main_store)
+        assert_error_line(proc)
+        assert words in proc.stderr
+    offline = cli("--lang", "de", "sync", "--timeout", "5", "https://127.0.0.1:9/tb",
+                  data_dir=tmp_path / "d")  # fmt: skip
+    assert_error_line(offline)
+    assert "Server nicht erreichbar" in offline.stderr
+    ambiguous = cli("--lang", "de", "check", "--zone", "A3", VALID, data_dir=main_store)
+    assert "Zonencode allein ist mehrdeutig" in ambiguous.stderr
+    usage = cli("--lang", "de", "plate", data_dir=main_store)
+    assert_error_line(usage)
+    assert "diese Angaben fehlen: plate" in usage.stderr
+
+
+def test_valid_from_is_the_permits_start_everywhere(main_store: Path) -> None:
+    qr = cli("--lang", "en", "check", "--at", str(NOW), VALID, data_dir=main_store)
+    assert "issued" in qr.stdout and "valid from" not in qr.stdout  # the token has no nbf
+    by_plate = cli("--lang", "en", "plate", "--at", str(NOW), "GE-AB 1234", data_dir=main_store)
+    assert "valid from" in by_plate.stdout and "issued" not in by_plate.stdout

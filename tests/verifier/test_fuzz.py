@@ -21,6 +21,7 @@ from verifier._errors import Reason, VerifierError
 from verifier._store import DataDir, TrustStore
 from verifier._verdict import Context, Outcome, Verdict
 from verifier._verify import verify, verify_plate
+from verifier._zones import ZoneError
 
 REPO = Path(__file__).resolve().parents[2]
 VECTORS = json.loads((own_vectors_root() / "verify.json").read_text(encoding="utf-8"))
@@ -73,7 +74,8 @@ def test_random_text_is_invalid_with_a_reason(store: TrustStore, text: str) -> N
 @SETTINGS
 @given(st.text(alphabet=ALPHABET, max_size=995), st.integers(-(10**6), 10**9))
 def test_random_base45_is_typed(store: TrustStore, body: str, shift: int) -> None:
-    assert_typed(verify("BID1:" + body, store, NOW + shift, Context(zone="A3", plate="GE-X 1")))
+    context = Context(zone="05513000:A3", plate="GE-X 1")
+    assert_typed(verify("BID1:" + body, store, NOW + shift, context))
 
 
 @st.composite
@@ -97,13 +99,18 @@ def mutated(draw: st.DrawFn) -> str:
 @given(mutated(), st.integers(-(10**5), 10**8))
 def test_mutated_tokens_are_typed(store: TrustStore, text: str, shift: int) -> None:
     assert_typed(verify(text, store, NOW + shift))
-    assert_typed(verify(text, store, NOW, Context(zone="B1", plate="NL:X1")))
+    assert_typed(verify(text, store, NOW, Context(zone="05562032:B1", plate="NL:X1")))
 
 
 @SETTINGS
 @given(st.text(max_size=40), st.none() | st.text(max_size=20), st.integers(-(10**6), 10**9))
 def test_random_plates_are_typed(store: TrustStore, plate: str, zone: str | None, t: int) -> None:
-    assert_typed(verify_plate(plate, store, NOW + t, zone=zone))
+    try:
+        verdict = verify_plate(plate, store, NOW + t, zone=zone, municipality="05513000")
+    except ZoneError as exc:  # a usage error, typed; nothing checked
+        assert exc.reason is Reason.BAD_ZONE
+        return
+    assert_typed(verdict)
 
 
 def test_empty_store_is_always_indeterminate_or_invalid() -> None:

@@ -50,7 +50,7 @@ def test_same_plate_in_two_municipalities(tmp_path: Path) -> None:
     verdict = verify_plate("re x 7e", store, NOW)
     assert verdict.outcome is Outcome.VALID and verdict.permit is not None
     assert verdict.permit.issuer == G.ISS_B  # the valid entry wins over A's revoked one
-    only_a = verify_plate("re x 7e", store, NOW, zone="A3")
+    only_a = verify_plate("re x 7e", store, NOW, zone=f"{G.ISS_A}:A3")
     assert only_a.reason is Reason.REVOKED
 
 

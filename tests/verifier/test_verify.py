@@ -14,6 +14,7 @@ from verifier._errors import Notice, Reason
 from verifier._store import DataDir, TrustStore
 from verifier._verdict import Context, Outcome
 from verifier._verify import in_windows, verify, verify_plate
+from verifier._zones import ZoneError
 
 VECTORS = json.loads((own_vectors_root() / "verify.json").read_text(encoding="utf-8"))
 CASES = {c["name"]: c for c in VECTORS["cases"]}
@@ -66,10 +67,48 @@ def test_late_failures_show_the_permit(store: TrustStore) -> None:
 
 
 def test_officer_typos_never_match(store: TrustStore) -> None:
-    assert verify(VALID, store, NOW, Context(zone="%%")).reason is Reason.WRONG_ZONE
     assert verify(VALID, store, NOW, Context(plate="???")).reason is Reason.WRONG_PLATE
     assert verify_plate("???", store, NOW).reason is Reason.NO_PERMIT
-    assert verify_plate("GE-AB 1234", store, NOW, zone="%%").reason is Reason.WRONG_ZONE
+
+
+def test_a_zone_that_is_no_zone_checks_nothing(store: TrustStore) -> None:
+    for zone in ("%%", "0551300:A3", "05513000:%%", ""):
+        with pytest.raises(ZoneError) as info:
+            verify(VALID, store, NOW, Context(zone=zone))
+        assert info.value.reason is Reason.BAD_ZONE
+        with pytest.raises(ZoneError):
+            verify_plate("GE-AB 1234", store, NOW, zone=zone)
+
+
+def test_a_bare_zone_code_needs_a_municipality_when_two_cities_are_synced(
+    store: TrustStore,
+) -> None:
+    assert len(store.issuers) == 2
+    with pytest.raises(ZoneError) as info:
+        verify(VALID, store, NOW, Context(zone="A3"))
+    assert info.value.reason is Reason.AMBIGUOUS_ZONE
+    with pytest.raises(ZoneError) as info:
+        verify_plate("GE-AB 1234", store, NOW, zone="A3")
+    assert info.value.reason is Reason.AMBIGUOUS_ZONE
+    valid = verify(VALID, store, NOW, Context(zone="A3", municipality="05513000"))
+    assert valid.outcome is Outcome.VALID
+    assert valid.zone is not None and (valid.zone.municipality, valid.zone.code) == (
+        "05513000",
+        "A3",
+    )
+    assert valid.zone.name == store.issuers["05513000"].name
+    assert "zone" not in valid.to_json()  # the JSON contract is unchanged
+
+
+def test_a_bare_zone_code_takes_the_only_issuer(tmp_path: Path) -> None:
+    from tests.verifier.test_plate_check import G, fresh_dir
+
+    one = G.bundle(1, G.ROOT1, issuers={G.ISS_A: G.issuer_a_entry()})
+    store = fresh_dir(tmp_path, one).load()
+    assert list(store.issuers) == [G.ISS_A]
+    verdict = verify(VALID, store, NOW, Context(zone="a3"))
+    assert verdict.outcome is Outcome.VALID and verdict.zone is not None
+    assert verdict.zone.municipality == G.ISS_A
 
 
 def test_times_outside_the_calendar_are_outside_every_window() -> None:

@@ -63,11 +63,19 @@ def stores(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, Tr
 
 def run_case(case: dict[str, Any], store: TrustStore) -> Verdict:
     if case["kind"] == "plate":
-        return verify_plate(case["input"], store, case["now"], zone=case["zone"])
+        return verify_plate(
+            case["input"], store, case["now"], case["zone"], municipality=case["municipality"]
+        )
     context = None
     if case["zone"] is not None or case["plate"] is not None:
-        context = Context(zone=case["zone"], plate=case["plate"])
+        context = Context(zone=case["zone"], plate=case["plate"], municipality=case["municipality"])
     return verify(case["input"], store, case["now"], context)
+
+
+def environ(case: dict[str, Any]) -> dict[str, str]:
+    """The handheld's municipality, as the CLI reads it."""
+    m = case["municipality"]
+    return {} if m is None else {"BUERGERID_VERIFY_MUNICIPALITY": m}
 
 
 def assert_matches(got: dict[str, Any], expected: dict[str, Any]) -> None:
@@ -101,20 +109,23 @@ def test_case_through_the_cli(
 ) -> None:
     out, err = io.StringIO(), io.StringIO()
     status = run(
-        cli_args(case, stores[case["store"]][0]), _Io(out, err, io.StringIO(), {}, lambda: 0)
+        cli_args(case, stores[case["store"]][0]),
+        _Io(out, err, io.StringIO(), environ(case), lambda: 0),
     )
     assert err.getvalue() == ""
     assert_matches(json.loads(out.getvalue()), case["expected"])
     assert status == EXIT[case["expected"]["outcome"]]
 
 
-def _subprocess(args: list[str]) -> subprocess.CompletedProcess[str]:
+def _subprocess(
+    args: list[str], extra_env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "verifier", *args],
         capture_output=True,
         text=True,
         cwd=REPO,
-        env={**os.environ, "LANG": "C"},
+        env={**os.environ, "LANG": "C", **(extra_env or {})},
         check=False,
         timeout=120,
     )
@@ -125,17 +136,19 @@ def test_every_case_through_cli_subprocesses(
 ) -> None:
     """Every case as a script runs it: QR cases as ``check --batch`` (one process per store,
     time and context), plate cases as ``plate --json``; exit status as the contract says."""
-    groups: dict[tuple[str, int, str | None, str | None], list[dict[str, Any]]] = defaultdict(list)
+    Group = tuple[str, int, str | None, str | None, str | None]
+    groups: dict[Group, list[dict[str, Any]]] = defaultdict(list)
     for case in CASES:
         if case["kind"] == "qr":
-            groups[(case["store"], case["now"], case["zone"], case["plate"])].append(case)
-    for n, ((store, now, zone, plate), cases) in enumerate(sorted(groups.items(), key=str)):
+            key = (case["store"], case["now"], case["zone"], case["plate"], case["municipality"])
+            groups[key].append(case)
+    for n, ((store, now, zone, plate, _m), cases) in enumerate(sorted(groups.items(), key=str)):
         batch = tmp_path / f"batch-{n}.txt"
         batch.write_text("".join(c["input"] + "\n" for c in cases), encoding="utf-8")
         args = ["--data-dir", str(stores[store][0]), "check", "--at", str(now)]
         args += ["--zone", zone] if zone is not None else []
         args += ["--plate", plate] if plate is not None else []
-        proc = _subprocess([*args, "--batch", str(batch)])
+        proc = _subprocess([*args, "--batch", str(batch)], environ(cases[0]))
         assert proc.stderr == ""
         lines = proc.stdout.splitlines()
         assert len(lines) == len(cases)
@@ -146,7 +159,7 @@ def test_every_case_through_cli_subprocesses(
         assert proc.returncode == expected_status
     for case in CASES:
         if case["kind"] == "plate":
-            proc = _subprocess(cli_args(case, stores[case["store"]][0]))
+            proc = _subprocess(cli_args(case, stores[case["store"]][0]), environ(case))
             assert proc.stderr == ""
             assert_matches(json.loads(proc.stdout), case["expected"])
             assert proc.returncode == EXIT[case["expected"]["outcome"]]
