@@ -1,6 +1,7 @@
 """Alembic migrations of the shared database; the only way the schema changes.
 
-Chain: 0001 platform (tenants, clients, registry, audit) → 0002 permits → 0003 wallet.
+Chain: 0001 platform (tenants, clients, registry, audit) → 0002 permits → 0003 wallet →
+0008 wallet standards (bindings, offer references, deferred issuance, replay, tenant settings).
 """
 
 from __future__ import annotations
