@@ -73,13 +73,13 @@ def main() -> int:
             # warm-up (connections, key ring, caches)
             offer = env.offer()
             with WalletClient(env.base_url, root / "warm", clock=env.now) as wallet:
-                (stored,) = wallet.redeem(offer["credential_offer_uri"], offer["tx_code"])
+                (stored,) = wallet.redeem(offer["credential_offer_url"], offer["tx_code"])
                 jwks = env.http.get("/.well-known/jwt-vc-issuer").json()["jwks"]["keys"]
             start = time.perf_counter()
             for i in range(args.flows):
                 offer = env.offer()
                 with WalletClient(env.base_url, root / f"p{i}", clock=env.now) as wallet:
-                    wallet.redeem(offer["credential_offer_uri"], offer["tx_code"])
+                    wallet.redeem(offer["credential_offer_url"], offer["tx_code"])
             elapsed = time.perf_counter() - start
 
             with WalletClient(env.base_url, root / "warm", clock=env.now) as wallet:

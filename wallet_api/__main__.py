@@ -30,12 +30,13 @@ def main() -> int:
         f"  trust bundle    {base}/trust-bundle",
         f"  data directory  {settings.data_dir}",
     ]
-    ssl: dict[str, str] = {}
+    certfile: str | None = None
+    keyfile: str | None = None
     if info.tls is not None:
-        ssl = {"ssl_certfile": str(info.tls.cert), "ssl_keyfile": str(info.tls.key)}
+        certfile, keyfile = str(info.tls.cert), str(info.tls.key)
         lines.append(f"  TLS             trust {info.tls.ca} (curl --cacert, NODE_EXTRA_CA_CERTS)")
     elif settings.tls_certfile is not None and settings.tls_keyfile is not None:
-        ssl = {"ssl_certfile": str(settings.tls_certfile), "ssl_keyfile": str(settings.tls_keyfile)}
+        certfile, keyfile = str(settings.tls_certfile), str(settings.tls_keyfile)
     api_key = getattr(info, "api_key", None) if info is not None else None
     if api_key:
         lines.append(f"  demo API key    {api_key}")
@@ -54,7 +55,13 @@ def main() -> int:
     ]
     sys.stdout.write("\n".join(lines) + "\n")
     sys.stdout.flush()
-    uvicorn.run(create_combined_app(settings), host=settings.host, port=settings.port, **ssl)
+    uvicorn.run(
+        create_combined_app(settings),
+        host=settings.host,
+        port=settings.port,
+        ssl_certfile=certfile,
+        ssl_keyfile=keyfile,
+    )
     return 0
 
 

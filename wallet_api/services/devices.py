@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from wallet_api.errors import CredentialError, WalletProblem
 from wallet_api.models import WalletCredential, WalletDevice, WalletGrant
 from wallet_api.services import bridge
+from wallet_api.services.key_proofs import JWT, KeyPolicy, proven_keys
 
 log = logging.getLogger(__name__)
 
@@ -100,14 +101,22 @@ def remove_device(
 
 
 def register_device(
-    session: Session, *, grant: WalletGrant, proof: object, audience: str, now: datetime
+    session: Session,
+    *,
+    grant: WalletGrant,
+    proof: object,
+    audience: str,
+    now: datetime,
+    key_policy: KeyPolicy,
 ) -> DeviceView:
     """Bind a proven key to the grant's holder (same rules as the credential endpoint)."""
-    from wallet_api.services.credentials import device_for, proven_keys
+    from wallet_api.services.credentials import device_for
     from wallet_api.services.offers import offer_of
 
     if not isinstance(proof, str):
         raise CredentialError("invalid_proof", "proof missing")
-    (key,) = proven_keys([proof], audience=audience, now=now, session=session)
+    (key,) = proven_keys(
+        JWT, [proof], audience=audience, now=now, session=session, policy=key_policy
+    )
     device = device_for(session, offer=offer_of(session, grant), key=key, now=now)
     return DeviceView(device.id, device.thumbprint, device.created_at, device.removed_at, 0)

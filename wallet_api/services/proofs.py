@@ -23,7 +23,7 @@ from jwt.exceptions import InvalidTokenError, PyJWKError
 from wallet_api.errors import CredentialError
 
 PROOF_TYP = "openid4vci-proof+jwt"
-MAX_PROOF_CHARS = 4096
+MAX_PROOF_CHARS = 12 * 1024  # room for a key attestation with its x5c in the header
 # How far in the past a proof's iat may be, and how far in the future (clock skew).
 IAT_MAX_AGE_SECONDS = 300
 IAT_MAX_SKEW_SECONDS = 60
@@ -39,6 +39,8 @@ class ProvenKey:
     thumbprint: str  # base64url(SHA-256 RFC 7638 thumbprint), 43 characters (DESIGN §3.1)
     nonce: str
     iat: int
+    key_attestation: str | None = None  # the proof's `key_attestation` header, unchecked
+    issuer: str | None = None  # the proof's `iss` (the client_id, when not anonymous)
 
 
 def _b64url(data: bytes) -> str:
@@ -118,4 +120,17 @@ def validate_proof(proof: object, *, audience: str, now: int) -> ProvenKey:
     if not isinstance(nonce, str) or not nonce:
         # OpenID4VCI 1.0 §8.3.1.2: a missing or wrong c_nonce is invalid_nonce.
         raise CredentialError("invalid_nonce", "the proof carries no nonce")
-    return ProvenKey(jwk=jwk, thumbprint=jwk_thumbprint(jwk), nonce=nonce, iat=iat)
+    attestation = header.get("key_attestation")
+    if attestation is not None and not isinstance(attestation, str):
+        raise _refuse("key_attestation must be a compact JWS")
+    issuer = claims.get("iss")
+    if issuer is not None and (not isinstance(issuer, str) or len(issuer) > 255):
+        raise _refuse("iss must be a string")
+    return ProvenKey(
+        jwk=jwk,
+        thumbprint=jwk_thumbprint(jwk),
+        nonce=nonce,
+        iat=iat,
+        key_attestation=attestation,
+        issuer=issuer,
+    )

@@ -1,0 +1,114 @@
+"""Compact JWS checks shared by DPoP proofs (RFC 9449), wallet attestations and their PoPs
+(attestation-based client authentication) and key attestations (OpenID4VCI 1.0 App. D).
+
+Every refusal goes through the caller's `refuse(description)` factory, so each endpoint
+answers with its own error family and code. Structure first (bounded size, header as a
+JSON object), then the signature with pyjwt (ES256 only: HAIP 1.0 §7), then the caller's
+claim checks. pyjwt's own time checks are off: time is a parameter here.
+
+JWK decoding: `p256_jwk` is the one place a public JWK from the outside is read.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from collections.abc import Callable
+from typing import Any
+
+import jwt
+from jwt.exceptions import InvalidTokenError, PyJWKError
+
+from verifier._keys import PublicKey
+
+ALG = "ES256"
+Refuse = Callable[[str], Exception]
+_PRIVATE_JWK_MEMBERS = ("d", "p", "q", "dp", "dq", "qi", "oth", "k")
+MAX_B64_COORDINATE_CHARS = 43  # 32 bytes, base64url without padding
+
+
+def peek_header(token: object, *, max_chars: int, refuse: Refuse) -> dict[str, Any]:
+    """The JOSE header of a compact JWS of at most `max_chars`; not a verification."""
+    if not isinstance(token, str) or not 0 < len(token) <= max_chars or token.count(".") != 2:
+        raise refuse("not a compact JWS of bounded size")
+    try:
+        header = jwt.get_unverified_header(token)
+    except InvalidTokenError as exc:
+        raise refuse("the JWS header is malformed") from exc
+    if not isinstance(header, dict):
+        raise refuse("the JWS header is not an object")
+    if header.get("alg") != ALG:
+        raise refuse("alg must be ES256")
+    if "crit" in header:
+        raise refuse("no critical header parameters are understood")
+    return header
+
+
+def p256_jwk(value: object, refuse: Refuse) -> tuple[dict[str, str], str]:
+    """A public EC P-256 JWK (members kty, crv, x, y only kept) and its RFC 7638 thumbprint
+    (base64url SHA-256, the `jkt` of RFC 9449 §6.1)."""
+    if not isinstance(value, dict):
+        raise refuse("the key must be a JWK object")
+    if any(name in value for name in _PRIVATE_JWK_MEMBERS):
+        raise refuse("the JWK must be a public key")
+    if value.get("kty") != "EC" or value.get("crv") != "P-256":
+        raise refuse("the JWK must be an EC P-256 key")
+    x, y = value.get("x"), value.get("y")
+    if not all(isinstance(c, str) and len(c) == MAX_B64_COORDINATE_CHARS for c in (x, y)):
+        raise refuse("the JWK needs x and y of 32 bytes")
+    assert isinstance(x, str) and isinstance(y, str)
+    jwk = {"crv": "P-256", "kty": "EC", "x": x, "y": y}
+    try:
+        jwt.PyJWK(jwk, algorithm=ALG)
+    except (PyJWKError, InvalidTokenError, ValueError) as exc:
+        raise refuse("the JWK is not a point on P-256") from exc
+    canonical = json.dumps(jwk, sort_keys=True, separators=(",", ":")).encode("utf-8")
+    digest = hashlib.sha256(canonical).digest()
+    return jwk, base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+def verify_es256(token: str, key: dict[str, str] | PublicKey, refuse: Refuse) -> dict[str, Any]:
+    """The claims of `token` once its ES256 signature verifies with `key` (JWK or key object)."""
+    try:
+        verifying = jwt.PyJWK(key, algorithm=ALG) if isinstance(key, dict) else key
+        claims = jwt.decode(
+            token,
+            key=verifying,
+            algorithms=[ALG],
+            options={
+                "verify_signature": True,
+                "verify_aud": False,
+                "verify_iat": False,
+                "verify_exp": False,
+                "verify_nbf": False,
+                "verify_iss": False,
+                "verify_sub": False,
+                "verify_jti": False,
+            },
+        )
+    except (InvalidTokenError, PyJWKError, ValueError, TypeError) as exc:
+        raise refuse("the signature does not verify") from exc
+    if not isinstance(claims, dict):
+        raise refuse("the claims are not an object")
+    return claims
+
+
+def int_claim(claims: dict[str, Any], name: str, refuse: Refuse, *, required: bool) -> int | None:
+    """An integer NumericDate claim (never a float or a boolean)."""
+    value = claims.get(name)
+    if value is None:
+        if required:
+            raise refuse(f"{name} is required")
+        return None
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise refuse(f"{name} must be an integer")
+    return value
+
+
+def str_claim(claims: dict[str, Any], name: str, refuse: Refuse, *, max_chars: int = 255) -> str:
+    """A required, bounded, non-empty string claim."""
+    value = claims.get(name)
+    if not isinstance(value, str) or not 0 < len(value) <= max_chars:
+        raise refuse(f"{name} must be a non-empty string")
+    return value
