@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import Table, inspect
 
-import wallet_api.models  # noqa: F401 - the referenced wallet tables
+import wallet_api.models
 import wallet_api.protocol_models  # noqa: F401 - the tables under test
 from issuer.db.base import Base
 from issuer.db.session import make_engine

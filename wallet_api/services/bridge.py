@@ -53,11 +53,13 @@ def revoke_indices(session: Session, *, tenant_id: int, entries: list[tuple[int,
 def signing_key(
     settings: Settings, tenant: Tenant, now: datetime, *, permit_type: str | None
 ) -> IssuerKey:
-    """The tenant's active signer as the SD-JWT code needs it."""
+    """The tenant's active signer as the SD-JWT code needs it, with its x5c chain."""
+    from issuer.services.certificates import x5c_for
     from issuer.services.signing import tenant_signer
 
     signer = tenant_signer(settings, tenant, now, permit_type=permit_type)
-    return IssuerKey(kid=signer.jws_kid, sign=signer.sign)
+    chain = x5c_for(settings, tenant, signer, now)
+    return IssuerKey(kid=signer.jws_kid, sign=signer.sign, x5c=tuple(chain) if chain else None)
 
 
 def active_permit(
