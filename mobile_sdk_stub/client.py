@@ -26,6 +26,7 @@ import base64
 import binascii
 import json
 import secrets
+import ssl
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -198,7 +199,7 @@ class WalletClient:
         timeout_seconds: float = 30.0,
         use_dpop: bool = True,
         attestation: ClientAttestation | None = None,
-        verify: str | bool = True,
+        verify: ssl.SSLContext | bool = True,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.wallet_dir = Path(wallet_dir)
