@@ -119,3 +119,23 @@ def test_the_stub_wallet_collects_a_deferred_permit(env: WalletEnv, tmp_path: An
         (stored,) = wallet.collect()
         assert stored.kind == "parking-permit" and stored.qr_text is not None
         assert wallet.pending.entries() == []
+
+
+def test_the_wallet_cli_tells_what_is_pending_and_collects_it(
+    env: WalletEnv, tmp_path: Any, capsys: pytest.CaptureFixture[str], monkeypatch: Any
+) -> None:
+    from mobile_sdk_stub import cli
+
+    monkeypatch.setattr("time.time", env.now)  # the server runs on the FixedClock
+    permit = awaiting_permit(env)
+    offer = env.offer(kind="permit", permit_id=str(permit), delivery="reference")
+    wallet = ["--wallet-dir", str(tmp_path / "w")]
+    assert (
+        cli.main([*wallet, "redeem", offer["credential_offer_url"], "--tx-code", offer["tx_code"]])
+        == 0
+    )
+    assert "pending parking-permit" in capsys.readouterr().out
+    _pay(env, str(permit))
+    assert cli.main([*wallet, "--server", env.base_url, "collect"]) == 0
+    out = capsys.readouterr().out
+    assert "stored parking-permit" in out and out.rstrip().endswith("0 still pending")
