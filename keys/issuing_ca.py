@@ -153,7 +153,7 @@ class IssuingCa:
         """A new CA in `path` (which must not hold one yet): key, then its root certificate."""
         path = Path(path)
         if alg != Alg.ES256:
-            # HAIP 1.0 §7 and WebPKI path validation: certificates are ECDSA P-256 / SHA-256
+            # HAIP 1.0 "Crypto Suites" and WebPKI path validation: ECDSA P-256 with SHA-256
             raise CertificateError(KeysCode.UNSUPPORTED_ALG, "the issuing CA signs with ES256")
         try:
             path.mkdir(parents=True, exist_ok=True)

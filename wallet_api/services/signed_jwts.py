@@ -3,8 +3,8 @@
 
 Every refusal goes through the caller's `refuse(description)` factory, so each endpoint
 answers with its own error family and code. Structure first (bounded size, header as a
-JSON object), then the signature with pyjwt (ES256 only: HAIP 1.0 §7), then the caller's
-claim checks. pyjwt's own time checks are off: time is a parameter here.
+JSON object), then the signature with pyjwt (ES256 only: HAIP 1.0 "Crypto Suites"), then
+the caller's claim checks. pyjwt's own time checks are off: time is a parameter here.
 
 JWK decoding: `p256_jwk` is the one place a public JWK from the outside is read.
 """
