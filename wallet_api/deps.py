@@ -19,7 +19,6 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from issuer.services.clock import Clock
 from issuer.settings import Settings
-from wallet_api.errors import BearerError
 from wallet_api.models import WalletGrant
 from wallet_api.services.dpop import DpopNonces
 from wallet_api.services.offers import grant_for_access_token
@@ -66,15 +65,6 @@ def get_session(state: WalletStateDep) -> Iterator[Session]:
 
 
 WalletSessionDep = Annotated[Session, Depends(get_session)]
-
-
-def bearer_token(request: Request) -> str:
-    """The access token of ``Authorization: Bearer`` (RFC 6750 §2.1)."""
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token or len(token) > MAX_BEARER_CHARS:
-        raise BearerError("invalid_token", "a bearer access token is required")
-    return token.strip()
 
 
 def get_grant(state: WalletStateDep, session: WalletSessionDep, request: Request) -> WalletGrant:
