@@ -1,7 +1,8 @@
 """atheris: what a wallet sends the token and credential endpoints: DPoP proofs
 (wallet_api.services.dpop), wallet attestations with their PoP and key attestations
 (wallet_api.services.attestations), authorization_details (grant_bindings) and x5c chains
-(verifier._x509). Every refusal must be a WalletApiError or a VerifierError."""
+(verifier._x509), and uploaded logos (tenant_settings.normalized_logo). Every refusal must
+be a WalletApiError or a VerifierError."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ with atheris.instrument_imports(include=["wallet_api", "verifier"]):
     from wallet_api.services.attestations import verify_key_attestation, verify_wallet_attestation
     from wallet_api.services.dpop import DpopNonces, check_proof
     from wallet_api.services.grant_bindings import parse_authorization_details
+    from wallet_api.services.tenant_settings import normalized_logo
 
 NONCES = DpopNonces(b"fuzz-server-secret-of-thirty-two-bytes")
 URL = "https://wallet.example/wallet/token"
@@ -47,6 +49,10 @@ def seeds() -> list[bytes]:
 
 
 def target(data: bytes) -> None:
+    try:
+        normalized_logo(b"\x89PNG\r\n\x1a\n" + data)
+    except WalletApiError:
+        pass
     text = text_of(data)
     try:
         check_proof(

@@ -180,3 +180,27 @@ def test_required_dpop_refuses_a_token_request_without_a_proof(
         assert refused.status_code == 400 and error(refused) == "invalid_dpop_proof"
         # the refusal did not burn the code: the same offer succeeds with DPoP
         assert token(env, token_form(offer), dpop=ProofKey()).status_code == 200
+
+
+def test_a_dpop_key_off_the_curve_is_refused_not_a_crash(env: WalletEnv) -> None:
+    key = ProofKey()
+    off_curve = {"kty": "EC", "crv": "P-256", "x": "A" * 43, "y": "B" * 43}
+    from tests.wallet_api.support import jws
+
+    claims = {
+        "jti": "off-curve",
+        "htm": "POST",
+        "htu": f"{env.base_url}/wallet/token",
+        "iat": int(env.now()),
+        "nonce": server_nonce(env),
+    }
+    proof = jws({"typ": "dpop+jwt", "alg": "ES256", "jwk": off_curve}, claims, key)
+    response = env.http.post("/wallet/token", data=token_form(env.offer()), headers={"DPoP": proof})
+    assert response.status_code == 400 and error(response) == "invalid_dpop_proof"
+    body = {
+        "credential_configuration_id": PERMIT_CONFIG,
+        "proofs": proofs(env, ProofKey(), jwk=off_curve),
+    }
+    access = token(env, token_form(env.offer())).json()["access_token"]
+    refused = credential(env, access, body)
+    assert refused.status_code == 400 and error(refused) == "invalid_proof"

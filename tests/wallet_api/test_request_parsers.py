@@ -168,3 +168,28 @@ def test_random_jwks_are_refused_or_p256(value: Any) -> None:
 @given(st.text(max_size=400))
 def test_status_list_negotiation_always_answers_a_form(accept: str) -> None:
     assert status_list_form(accept) in ("jwt", "cwt")
+
+
+@SETTINGS
+@given(st.binary(max_size=2048))
+def test_random_logo_uploads_are_refused(data: bytes) -> None:
+    from wallet_api.errors import WalletProblem
+    from wallet_api.services.tenant_settings import normalized_logo
+
+    with pytest.raises(WalletProblem) as refused:
+        normalized_logo(b"\x89PNG\r\n\x1a\n" + data)
+    assert refused.value.code == "invalid_logo"
+
+
+def test_a_key_off_the_curve_is_refused_not_a_crash() -> None:
+    from wallet_api.errors import CredentialError
+    from wallet_api.services.proofs import validate_proof
+
+    off_curve = {"kty": "EC", "crv": "P-256", "x": "A" * 43, "y": "B" * 43}
+    with pytest.raises(OAuthError) as refused:
+        p256_jwk(off_curve, _refuse)
+    assert refused.value.code == "invalid_dpop_proof"
+    proof = ProofKey().proof(aud=URL, nonce="n", iat=NOW, jwk=off_curve)
+    with pytest.raises(CredentialError) as proof_refused:
+        validate_proof(proof, audience=URL, now=NOW)
+    assert proof_refused.value.code == "invalid_proof"

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import jwt
-from jwt.exceptions import InvalidTokenError, PyJWKError
+from jwt.exceptions import InvalidTokenError, PyJWTError
 
 from wallet_api.errors import CredentialError
 
@@ -106,7 +106,7 @@ def validate_proof(proof: object, *, audience: str, now: int) -> ProvenKey:
                 "verify_iss": False,
             },
         )
-    except (InvalidTokenError, PyJWKError, ValueError) as exc:
+    except (PyJWTError, ValueError) as exc:  # InvalidKeyError too: a point off the curve
         raise _refuse("the proof signature does not verify") from exc
     aud = claims.get("aud")
     if not (aud == audience or (isinstance(aud, list) and aud == [audience])):

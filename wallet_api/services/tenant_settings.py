@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import hashlib
 import io
+import struct
+import zlib
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -107,7 +109,17 @@ def normalized_logo(data: bytes) -> bytes:
                 raise WalletProblem("invalid_logo", "at most 1024 x 1024 pixels", status=422)
             image.load()
             converted = image.convert("RGBA")
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+    except (
+        UnidentifiedImageError,
+        Image.DecompressionBombError,
+        OSError,
+        ValueError,
+        SyntaxError,
+        EOFError,
+        struct.error,
+        zlib.error,
+    ) as exc:
+        # everything Pillow's PNG reader raises for a malformed file
         raise WalletProblem("invalid_logo", "not a readable PNG", status=422) from exc
     out = io.BytesIO()
     converted.save(out, format="PNG", optimize=True)
