@@ -180,6 +180,37 @@ def ca_certificate(
     return sign_certificate(builder, signer, public)
 
 
+def _end_entity(
+    ca_cert: x509.Certificate,
+    subject: x509.Name,
+    subject_key: PublicKey,
+    ca_public: PublicKey,
+    *,
+    names: list[x509.GeneralName],
+    not_before: int,
+    not_after: int,
+) -> x509.CertificateBuilder:
+    """What every end-entity certificate of the CA has: issuer, key, serial, validity,
+    basicConstraints CA:false, the alternative names and both key identifiers."""
+    return (
+        _validity(
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(ca_cert.subject)
+            .public_key(subject_key)
+            .serial_number(_serial()),
+            not_before,
+            not_after,
+        )
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.SubjectAlternativeName(names), critical=False)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(subject_key), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_public), critical=False
+        )
+    )
+
+
 def _host_names(url: str) -> list[x509.GeneralName]:
     host = urlsplit(url).hostname
     if not host:
@@ -209,41 +240,27 @@ def issuer_certificate(
     # a leaf never outlives its CA (RFC 5280 §6.1.3: every certificate of the path is valid)
     not_after = min(not_after, int(ca_cert.not_valid_after_utc.timestamp()))
     not_before = max(not_before, int(ca_cert.not_valid_before_utc.timestamp()))
-    builder = _validity(
-        x509.CertificateBuilder()
-        .subject_name(_name(common_name))
-        .issuer_name(ca_cert.subject)
-        .public_key(subject_key)
-        .serial_number(_serial()),
-        not_before,
-        not_after,
-    )
-    builder = (
-        builder.add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=False,
-                crl_sign=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.UniformResourceIdentifier(issuer_url), *_host_names(issuer_url)]
-            ),
-            critical=False,
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(subject_key), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_public), critical=False
-        )
+    builder = _end_entity(
+        ca_cert,
+        _name(common_name),
+        subject_key,
+        ca_public,
+        names=[x509.UniformResourceIdentifier(issuer_url), *_host_names(issuer_url)],
+        not_before=not_before,
+        not_after=not_after,
+    ).add_extension(
+        x509.KeyUsage(
+            digital_signature=True,
+            content_commitment=False,
+            key_encipherment=False,
+            data_encipherment=False,
+            key_agreement=False,
+            key_cert_sign=False,
+            crl_sign=False,
+            encipher_only=False,
+            decipher_only=False,
+        ),
+        critical=True,
     )
     return sign_certificate(builder, ca_signer, ca_public)
 
@@ -267,24 +284,15 @@ def tls_server_certificate(
     if not names:
         raise CertificateError(KeysCode.BAD_INPUT, "a TLS certificate needs a host")
     ca_public = ca_signer.public_key
-    builder = _validity(
-        x509.CertificateBuilder()
-        .subject_name(_name(hosts[0]))
-        .issuer_name(ca_cert.subject)
-        .public_key(subject_key)
-        .serial_number(_serial()),
-        not_before,
-        not_after,
-    )
-    builder = (
-        builder.add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.SubjectAlternativeName(names), critical=False)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(subject_key), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_public), critical=False
-        )
-    )
+    builder = _end_entity(
+        ca_cert,
+        _name(hosts[0]),
+        subject_key,
+        ca_public,
+        names=names,
+        not_before=not_before,
+        not_after=not_after,
+    ).add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
     return sign_certificate(builder, ca_signer, ca_public)
 
 

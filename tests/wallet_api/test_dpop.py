@@ -88,39 +88,31 @@ def test_a_replayed_dpop_proof_is_refused(env: WalletEnv) -> None:
     assert replay.headers["WWW-Authenticate"].startswith("DPoP ")
 
 
-def test_a_proof_for_another_url_is_refused(env: WalletEnv) -> None:
+def _credential_with_proof_for(env: WalletEnv, *, method: str, path: str) -> Any:
+    """A credential request whose DPoP proof names `method` and `path` instead."""
     key = ProofKey()
     access = _bound(env, key)["access_token"]
     proof = dpop_proof(
         key,
-        method="POST",
-        url=f"{env.base_url}/wallet/notification",
+        method=method,
+        url=f"{env.base_url}{path}",
         iat=int(env.now()),
         nonce=server_nonce(env),
         access_token=access,
     )
     body = {"credential_configuration_id": PERMIT_CONFIG, "proofs": proofs(env, ProofKey())}
-    response = env.http.post(
+    return env.http.post(
         "/wallet/credential", json=body, headers={"Authorization": f"DPoP {access}", "DPoP": proof}
     )
+
+
+def test_a_proof_for_another_url_is_refused(env: WalletEnv) -> None:
+    response = _credential_with_proof_for(env, method="POST", path="/wallet/notification")
     assert response.status_code == 401 and error(response) == "invalid_dpop_proof"
 
 
 def test_a_proof_for_another_method_is_refused(env: WalletEnv) -> None:
-    key = ProofKey()
-    access = _bound(env, key)["access_token"]
-    proof = dpop_proof(
-        key,
-        method="GET",
-        url=f"{env.base_url}/wallet/credential",
-        iat=int(env.now()),
-        nonce=server_nonce(env),
-        access_token=access,
-    )
-    body = {"credential_configuration_id": PERMIT_CONFIG, "proofs": proofs(env, ProofKey())}
-    response = env.http.post(
-        "/wallet/credential", json=body, headers={"Authorization": f"DPoP {access}", "DPoP": proof}
-    )
+    response = _credential_with_proof_for(env, method="GET", path="/wallet/credential")
     assert response.status_code == 401 and error(response) == "invalid_dpop_proof"
 
 

@@ -28,6 +28,15 @@ from wallet_api.services.type_metadata import type_metadata_bytes
 router = APIRouter(tags=["wallet metadata"])
 
 
+def _cached(request: Request, body: bytes, media_type: str, prefix: str) -> Response:
+    """`body` with a strong ETag and an hour's caching; 304 for the same ETag."""
+    etag = f'"{prefix}-{hashlib.sha256(body).hexdigest()[:32]}"'
+    headers = {"Cache-Control": "public, max-age=3600", "ETag": etag}
+    if request.headers.get("if-none-match") == etag:
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type=media_type, headers=headers)
+
+
 def _not_found() -> WalletProblem:
     return WalletProblem("not_found", "no such document", status=404)
 
@@ -46,11 +55,7 @@ def _type_metadata(
         public_base_url=state.credential_issuer,
         ags=tenant.ags,
     )
-    etag = f'"tm-{hashlib.sha256(body).hexdigest()[:32]}"'
-    headers = {"Cache-Control": "public, max-age=3600", "ETag": etag}
-    if request.headers.get("if-none-match") == etag:
-        return Response(status_code=304, headers=headers)
-    return Response(body, media_type="application/json", headers=headers)
+    return _cached(request, body, "application/json", "tm")
 
 
 @router.get("/vct/{kind}", response_class=Response)
@@ -75,12 +80,7 @@ def logo(ags: str, session: WalletSessionDep, request: Request) -> Response:
     tenant = bridge.tenant_by_ags(session, ags) if len(ags) == 8 and ags.isdigit() else None
     if tenant is None:
         raise _not_found()
-    body = tenant_settings.logo(session, tenant.id)
-    etag = f'"logo-{hashlib.sha256(body).hexdigest()[:32]}"'
-    headers = {"Cache-Control": "public, max-age=3600", "ETag": etag}
-    if request.headers.get("if-none-match") == etag:
-        return Response(status_code=304, headers=headers)
-    return Response(body, media_type="image/png", headers=headers)
+    return _cached(request, tenant_settings.logo(session, tenant.id), "image/png", "logo")
 
 
 @router.get("/wallet/issuing-ca.pem", response_class=Response)

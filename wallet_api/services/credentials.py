@@ -86,6 +86,34 @@ class Issuance:
     now: datetime
 
 
+def issuance(
+    session: Session,
+    *,
+    settings: Settings,
+    policy: WalletPolicy,
+    offer: WalletOffer,
+    grant: WalletGrant,
+    configuration_id: str,
+    credential_issuer: str,
+    now: datetime,
+) -> Issuance:
+    """The issuance context of one configuration of a grant's offer."""
+    parsed = parse_configuration_id(configuration_id)
+    if parsed is None:
+        raise CredentialError("unknown_credential_configuration", "not offered to this token")
+    return Issuance(
+        settings=settings,
+        policy=policy,
+        tenant=bridge.tenant(session, offer.tenant_id),
+        offer=offer,
+        grant=grant,
+        configuration_id=configuration_id,
+        kind=parsed.kind,
+        credential_issuer=credential_issuer,
+        now=now,
+    )
+
+
 def _audit_issued(
     session: Session,
     tenant_id: int,
@@ -384,23 +412,19 @@ def issue_credentials(
     offer = session.get(WalletOffer, grant.offer_id)
     assert offer is not None
     request = parse_request(body, policy=policy, grant=grant, offer=offer, session=session)
-    parsed = parse_configuration_id(request.configuration_id)
-    if parsed is None:
-        raise CredentialError("unknown_credential_configuration", "not offered to this token")
-    job = Issuance(
+    job = issuance(
+        session,
         settings=settings,
         policy=policy,
-        tenant=bridge.tenant(session, offer.tenant_id),
         offer=offer,
         grant=grant,
         configuration_id=request.configuration_id,
-        kind=parsed.kind,
         credential_issuer=credential_issuer,
         now=now,
     )
     notification_id = str(uuid.uuid4())
 
-    if parsed.kind == PERMIT_QR:
+    if job.kind == PERMIT_QR:
         if request.proof_type is not None:
             raise CredentialError("invalid_proof", "the QR credential takes no proof")
         # The QR goes to a wallet that proved a device key under this grant, and is recorded
@@ -438,7 +462,7 @@ def issue_credentials(
     devices = [device_for(session, offer=offer, key=k, now=now) for k in keys]
     pairs = [(k.jwk, d.id) for k, d in zip(keys, devices, strict=True)]
     permit: Permit | None = None
-    if parsed.kind == PARKING_PERMIT:
+    if job.kind == PARKING_PERMIT:
         permit = offered_permit(session, job)
         if permit.state == AWAITING_PAYMENT:
             return defer(session, job, keys=pairs, device_id=None)

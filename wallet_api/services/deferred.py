@@ -30,11 +30,12 @@ from wallet_api.models import WalletDevice, WalletGrant, WalletOffer
 from wallet_api.protocol_models import DeferredState, WalletDeferred
 from wallet_api.services import bridge
 from wallet_api.services import secrets as wsecrets
-from wallet_api.services.configurations import PERMIT_QR, parse_configuration_id
+from wallet_api.services.configurations import PERMIT_QR
 from wallet_api.services.credentials import (
     AWAITING_PAYMENT,
     Issuance,
     IssuedCredentials,
+    issuance,
     issue_bound,
     issue_qr,
     offered_permit,
@@ -130,16 +131,14 @@ def collect(
     if row is None or row.grant_id != grant.id or row.state != DeferredState.PENDING:
         raise _invalid()
     offer = session.get(WalletOffer, grant.offer_id)
-    parsed = parse_configuration_id(row.configuration_id)
-    assert offer is not None and parsed is not None
-    job = Issuance(
+    assert offer is not None
+    job = issuance(
+        session,
         settings=settings,
         policy=policy,
-        tenant=bridge.tenant(session, row.tenant_id),
         offer=offer,
         grant=grant,
         configuration_id=row.configuration_id,
-        kind=parsed.kind,
         credential_issuer=credential_issuer,
         now=now,
     )
@@ -171,7 +170,7 @@ def collect(
             interval=policy.deferred_interval_seconds,
         )
     notification_id = str(uuid.uuid4())
-    if parsed.kind == PERMIT_QR:
+    if job.kind == PERMIT_QR:
         device_id = str(row.keys[0]["device_id"])
         credentials: tuple[str, ...] = (
             issue_qr(

@@ -18,9 +18,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import jwt
-from jwt.exceptions import InvalidTokenError, PyJWTError
+from jwt.exceptions import InvalidTokenError
 
 from wallet_api.errors import CredentialError
+from wallet_api.services.signed_jwts import verify_es256
 
 PROOF_TYP = "openid4vci-proof+jwt"
 MAX_PROOF_CHARS = 12 * 1024  # room for a key attestation with its x5c in the header
@@ -91,23 +92,7 @@ def validate_proof(proof: object, *, audience: str, now: int) -> ProvenKey:
     if "crit" in header:
         raise _refuse("no critical header parameters are understood")
     jwk = _public_p256_jwk(header)
-    try:
-        key = jwt.PyJWK(jwk, algorithm="ES256")
-        claims = jwt.decode(
-            proof,
-            key=key,
-            algorithms=["ES256"],
-            options={
-                "verify_signature": True,
-                "verify_aud": False,
-                "verify_iat": False,
-                "verify_exp": False,
-                "verify_nbf": False,
-                "verify_iss": False,
-            },
-        )
-    except (PyJWTError, ValueError) as exc:  # InvalidKeyError too: a point off the curve
-        raise _refuse("the proof signature does not verify") from exc
+    claims = verify_es256(proof, jwk, lambda _: _refuse("the proof signature does not verify"))
     aud = claims.get("aud")
     if not (aud == audience or (isinstance(aud, list) and aud == [audience])):
         raise _refuse("aud must be the credential issuer identifier")

@@ -119,6 +119,18 @@ def _common(
     return claims
 
 
+def _sign(claims: dict[Any, Any], key: IssuerKey, holder_jwk: dict[str, str]) -> str:
+    return issue_sd_jwt(
+        claims,
+        sign=key.sign,
+        alg="ES256",
+        kid=key.kid,
+        holder_jwk=holder_jwk,
+        decoys=DECOYS,
+        extra_header=key.header(),
+    )
+
+
 def residence_credential(
     facts: ResidenceFacts,
     *,
@@ -158,15 +170,7 @@ def residence_credential(
             Sd("age_over_18"): is_adult(facts.birth_date, today),
         }
     )
-    return issue_sd_jwt(
-        claims,
-        sign=key.sign,
-        alg="ES256",
-        kid=key.kid,
-        holder_jwk=holder_jwk,
-        decoys=DECOYS,
-        extra_header=key.header(),
-    )
+    return _sign(claims, key, holder_jwk)
 
 
 def permit_credential(
@@ -207,12 +211,4 @@ def permit_credential(
     )
     if facts.fleet is not None:
         claims["fleet"] = facts.fleet
-    return issue_sd_jwt(
-        claims,
-        sign=key.sign,
-        alg="ES256",
-        kid=key.kid,
-        holder_jwk=holder_jwk,
-        decoys=DECOYS,
-        extra_header=key.header(),
-    )
+    return _sign(claims, key, holder_jwk)
