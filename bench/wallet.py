@@ -5,6 +5,9 @@
    nonce, proof, SD-JWT VC, QR token, notification, all with the stub client.
 2. SD-JWT VC presentation verification (KB-JWT, disclosures, status reference) against a
    bare ES256 signature verification: the ratio says what the SD-JWT layer costs.
+3. The sender constraint: flows with DPoP-bound tokens against flows with Bearer tokens
+   (alternating), and the checks the token endpoint runs per request (a DPoP proof; a
+   wallet attestation with its x5c chain and PoP) against a bare ES256 verify.
 
     .venv/bin/python bench/wallet.py [--flows N]
 """
@@ -55,6 +58,57 @@ def _interleaved(a, b, repeat: int, rounds: int = 9) -> tuple[float, float]:  # 
     return best_a, best_b
 
 
+def _dpop_check(now: int):  # type: ignore[no-untyped-def]
+    """One DPoP proof check as the token endpoint runs it (without the replay insert)."""
+    from tests.wallet_api.support import ProofKey, dpop_proof
+    from wallet_api.errors import TokenError
+    from wallet_api.services.dpop import DpopNonces, check_proof
+
+    nonces = DpopNonces(b"b" * 32)
+    url = "https://wallet.example/wallet/token"
+    proof = dpop_proof(ProofKey(), method="POST", url=url, iat=now, nonce=nonces.issue(now))
+
+    def run() -> None:
+        check_proof(
+            [proof],
+            method="POST",
+            url=url,
+            now=now,
+            nonces=nonces,
+            refuse=lambda d: TokenError("invalid_dpop_proof", d),
+            use_nonce=lambda d: TokenError("use_dpop_nonce", d),
+        )
+
+    return run
+
+
+def _attestation_check(now: int):  # type: ignore[no-untyped-def]
+    """A wallet attestation (x5c path validation, two signatures) and its PoP."""
+    from tests.wallet_api.support import ProofKey, Provider, attestation_pop
+    from wallet_api.errors import TokenError
+    from wallet_api.services.attestations import verify_wallet_attestation
+
+    provider, instance = Provider(now=now), ProofKey()
+    client = "https://wallet.example/app"
+    attestation = provider.wallet_attestation(
+        client_id=client, instance=instance, iat=now, exp=now + 3600
+    )
+    pop = attestation_pop(instance, client_id=client, aud="https://issuer.example", iat=now)
+
+    def run() -> None:
+        verify_wallet_attestation(
+            [attestation],
+            [pop],
+            anchors=[provider.root],
+            audience="https://issuer.example",
+            client_id=None,
+            now=now,
+            refuse=lambda d: TokenError("invalid_client", d),
+        )
+
+    return run
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--flows", type=int, default=40)
@@ -80,14 +134,24 @@ def main() -> int:
             # warm-up (connections, key ring, caches)
             offer = env.offer()
             with WalletClient(env.base_url, root / "warm", clock=env.now) as wallet:
-                (stored,) = wallet.redeem(offer["credential_offer_uri"], offer["tx_code"])
+                (stored,) = wallet.redeem(offer["credential_offer_url"], offer["tx_code"])
                 jwks = env.http.get("/.well-known/jwt-vc-issuer").json()["jwks"]["keys"]
             start = time.perf_counter()
             for i in range(args.flows):
                 offer = env.offer()
                 with WalletClient(env.base_url, root / f"p{i}", clock=env.now) as wallet:
-                    wallet.redeem(offer["credential_offer_uri"], offer["tx_code"])
+                    wallet.redeem(offer["credential_offer_url"], offer["tx_code"])
             elapsed = time.perf_counter() - start
+            # DPoP against Bearer, alternating flow by flow
+            timing = {True: 0.0, False: 0.0}
+            for i in range(args.flows):
+                for dpop in (True, False):
+                    offer = env.offer()
+                    phone = root / f"d{i}-{dpop}"
+                    with WalletClient(env.base_url, phone, clock=env.now, use_dpop=dpop) as wallet:
+                        begin = time.perf_counter()
+                        wallet.redeem(offer["credential_offer_url"], offer["tx_code"])
+                        timing[dpop] += time.perf_counter() - begin
 
             with WalletClient(env.base_url, root / "warm", clock=env.now) as wallet:
                 presentation = wallet.present(
@@ -116,11 +180,20 @@ def main() -> int:
         public.verify(signature, message, ec.ECDSA(hashes.SHA256()))
 
     sd, bare = _interleaved(verify_presentation, bare_verify, args.verifications)
+    dpop_check, bare_dpop = _interleaved(_dpop_check(now), bare_verify, args.verifications)
+    attestation_check, bare_att = _interleaved(
+        _attestation_check(now), bare_verify, args.verifications // 4
+    )
     print(f"offer→credential flows over HTTP: {args.flows / elapsed:.1f} /s "
           f"({elapsed / args.flows * 1000:.1f} ms each, {args.flows} flows)")  # fmt: skip
     print(f"SD-JWT VC presentation verify: {sd * 1e6:.0f} µs; bare ES256 verify: "
           f"{bare * 1e6:.0f} µs (CPU time, interleaved, best of 9 rounds)")  # fmt: skip
     print(f"ratio_sd_jwt_vc_presentation_vs_bare_verify={sd / bare:.2f}")
+    print(f"flows with DPoP: {timing[True] / args.flows * 1000:.1f} ms, with Bearer: "
+          f"{timing[False] / args.flows * 1000:.1f} ms (alternating)")  # fmt: skip
+    print(f"ratio_flow_dpop_vs_bearer={timing[True] / timing[False]:.2f}")
+    print(f"ratio_dpop_proof_check_vs_bare_verify={dpop_check / bare_dpop:.2f}")
+    print(f"ratio_wallet_attestation_check_vs_bare_verify={attestation_check / bare_att:.2f}")
     return 0
 
 

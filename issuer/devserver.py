@@ -1,5 +1,12 @@
 """Development bootstrap (`buergerid-issuer dev`, `python -m wallet_api`): migrate the database,
-create the key passphrase and key rings, seed a demo tenant once. Safe to run on every start.
+create the key passphrase, key rings and the issuing CA, seed a demo tenant once. Safe to run
+on every start.
+
+The demo tenant's issuer URL is `<public base URL>/issuers/<AGS>`, a URL this very server
+answers (JWT VC issuer metadata, type metadata at its `vct` URLs), so every discovery step
+works on a fresh machine; a demo tenant seeded for another address is moved to the current
+one. With `dev_tls` a local CA and a server certificate for 127.0.0.1 and localhost are made
+under data_dir/dev-tls (trust dev-tls/ca.pem) and the server speaks https.
 
 The demo API key is written to data_dir/dev-api-key (0600) on first start so later starts can
 print it again; this file and the dev passphrase exist only outside production.
@@ -10,8 +17,10 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
+from pathlib import Path
 
+from cryptography.hazmat.primitives import serialization
 from sqlalchemy import select
 
 from issuer.db.models import Tenant
@@ -30,15 +39,32 @@ from issuer.schemas.registry import (
 from issuer.services import clients, registry, tenants
 from issuer.services.clock import SystemClock
 from issuer.settings import Settings, resolve_key_passphrase
+from keys.errors import KeysCode, KeysError
+from keys.issuing_ca import IssuingCa
+from keys.ring import KeyRing
+from keys.signer import generate_signer
 from keys.storage import make_private_dir
+from keys.storage.file import KdfParams
+from keys.x509 import ca_certificate, tls_server_certificate, to_pem
 
 log = logging.getLogger(__name__)
 
 DEMO_AGS = "05513000"
 DEMO_NAME = "Stadt Gelsenkirchen (Demo)"
-DEMO_ISSUER_URL = "https://buergerid.gelsenkirchen.example"
 DEV_API_KEY_FILE = "dev-api-key"
+DEV_TLS_DIR = "dev-tls"
+DEV_TLS_DAYS = 397
+DEV_CA_DAYS = 3650
 ACTOR = "devserver"
+
+
+@dataclass(frozen=True, slots=True)
+class DevTls:
+    """The development TLS files: trust `ca`, serve `cert` with `key`."""
+
+    ca: Path
+    cert: Path
+    key: Path
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +75,13 @@ class DevInfo:
     tenant_ags: str
     api_key: str
     seeded: bool  # True on the first start
+    tls: DevTls | None = None
+    issuer_url: str = ""
+
+
+def demo_issuer_url(settings: Settings) -> str:
+    """The demo tenant's issuer URL: a path under the URL this server answers."""
+    return f"{settings.public_base_url.rstrip('/')}/issuers/{DEMO_AGS}"
 
 
 def _write_private(path: os.PathLike[str], text: str) -> None:
@@ -61,23 +94,25 @@ def _seed(settings: Settings) -> tuple[int, bool]:
     engine = make_engine(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
     factory = make_session_factory(engine)
     now = SystemClock().now()
+    url = demo_issuer_url(settings)
     try:
         with factory() as session, session.begin():
             existing = session.scalars(select(Tenant).where(Tenant.ags == DEMO_AGS)).first()
-            tenants.provision_key_ring_for(
-                settings, DEMO_AGS, now=now, name=DEMO_NAME, url=DEMO_ISSUER_URL
-            )
+            tenants.provision_key_ring_for(settings, DEMO_AGS, now=now, name=DEMO_NAME, url=url)
             tenants.provision_root_ring(settings, now=now)
+            if existing is not None and existing.name == DEMO_NAME:
+                _move_demo_tenant(settings, existing, url, now)
             if existing is not None or session.scalars(select(Tenant.id)).first() is not None:
                 return (existing.id if existing else 0), False
             tenant = tenants.create_tenant(
                 session,
                 ags=DEMO_AGS,
                 name=DEMO_NAME,
-                issuer_url=DEMO_ISSUER_URL,
+                issuer_url=url,
                 retention_days=365,
                 actor=ACTOR,
                 now=now,
+                allow_loopback_http=True,
             )
             zone = ZoneCreate(
                 code="A3",
@@ -139,6 +174,87 @@ def _seed(settings: Settings) -> tuple[int, bool]:
         engine.dispose()
 
 
+def _move_demo_tenant(settings: Settings, tenant: Tenant, url: str, now: datetime) -> None:
+    """A demo tenant seeded for another address (an older seed, another port) moves to the
+    URL this server answers; credentials issued before keep their old `iss`."""
+    if tenant.issuer_url == url:
+        return
+    tenant.issuer_url = url
+    ring = KeyRing.open(settings.keys_dir / tenant.key_ring)
+    ring.set_identity(name=tenant.name, url=url)
+    log.warning("demo_issuer_url_moved", extra={"tenant": tenant.ags})
+
+
+def _kdf(settings: Settings) -> KdfParams:
+    return KdfParams(
+        time_cost=settings.key_kdf_time_cost,
+        memory_kib=settings.key_kdf_memory_kib,
+        parallelism=settings.key_kdf_parallelism,
+    )
+
+
+def ensure_issuing_ca(settings: Settings, now: int) -> IssuingCa:
+    """The development issuing CA (file key under the dev passphrase), made on first start."""
+    path = settings.keys_dir / settings.issuing_ca_dir
+    passphrase = resolve_key_passphrase(settings)
+    try:
+        return IssuingCa.open(path, passphrase=passphrase)
+    except KeysError as exc:
+        if exc.code is not KeysCode.CA_NOT_FOUND:
+            raise
+    log.warning("dev_issuing_ca_created")
+    return IssuingCa.create(
+        path,
+        common_name="buergerid development issuing CA",
+        organization="buergerid (development)",
+        now=now - 60,
+        valid_seconds=DEV_CA_DAYS * 86400,
+        passphrase=passphrase,
+        kdf=_kdf(settings),
+    )
+
+
+def ensure_dev_tls(settings: Settings, now: int) -> DevTls:
+    """A local CA and a server certificate for 127.0.0.1, localhost and the configured host,
+    under data_dir/dev-tls; made again when missing or within a day of expiry."""
+    directory = settings.data_dir / DEV_TLS_DIR
+    tls = DevTls(directory / "ca.pem", directory / "server.pem", directory / "server.key")
+    if tls.cert.exists() and tls.key.exists() and tls.ca.exists():
+        from cryptography import x509
+
+        current = x509.load_pem_x509_certificate(tls.cert.read_bytes())
+        if current.not_valid_after_utc.timestamp() > now + 86400:
+            return tls
+    make_private_dir(directory)
+    ca_signer, server_signer = generate_signer(), generate_signer()
+    ca = ca_certificate(
+        ca_signer,
+        common_name="buergerid development TLS CA",
+        organization=None,
+        not_before=now - 60,
+        not_after=now + DEV_TLS_DAYS * 86400,
+    )
+    hosts = list(dict.fromkeys(["127.0.0.1", "localhost", settings.host]))
+    cert = tls_server_certificate(
+        ca_signer,
+        ca,
+        server_signer.public_key,
+        hosts=hosts,
+        not_before=now - 60,
+        not_after=now + DEV_TLS_DAYS * 86400,
+    )
+    key_pem = server_signer.private_key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    _write_private(tls.key, key_pem.decode("ascii").strip())
+    _write_private(tls.cert, to_pem([cert, ca]).decode("ascii").strip())
+    _write_private(tls.ca, to_pem([ca]).decode("ascii").strip())
+    log.warning("dev_tls_created", extra={"file": tls.ca.name})
+    return tls
+
+
 def _demo_key(settings: Settings, tenant_id: int) -> str:
     path = settings.data_dir / DEV_API_KEY_FILE
     if path.exists():
@@ -174,8 +290,13 @@ def bootstrap_dev(settings: Settings) -> DevInfo:
         raise ValueError("bootstrap_dev is for development only")
     make_private_dir(settings.data_dir)  # 0700; every file in it is made 0600
     resolve_key_passphrase(settings)  # generated (0600, warned) on the first start
+    now = int(SystemClock().now().timestamp())
+    tls = ensure_dev_tls(settings, now) if settings.dev_tls else None
     upgrade(settings.database_url)
+    ensure_issuing_ca(settings, now)
     tenant_id, seeded = _seed(settings)
+    url = demo_issuer_url(settings)
     if tenant_id == 0:  # a database with other tenants and no demo tenant: no demo key
-        return DevInfo(settings.public_base_url, DEMO_AGS, "", seeded)
-    return DevInfo(settings.public_base_url, DEMO_AGS, _demo_key(settings, tenant_id), seeded)
+        return DevInfo(settings.public_base_url, DEMO_AGS, "", seeded, tls, url)
+    key = _demo_key(settings, tenant_id)
+    return DevInfo(settings.public_base_url, DEMO_AGS, key, seeded, tls, url)

@@ -33,10 +33,19 @@ def server_config(app: Any, *, host: str, port: int, **overrides: Any) -> uvicor
     return uvicorn.Config(app, host=host, port=port, **options)
 
 
-def serve(app: Any, settings: Settings) -> None:
-    """Configure JSON logging, then serve `app` on the configured host and port until stopped."""
+def serve(app: Any, settings: Settings, *, tls: tuple[str, str] | None = None) -> None:
+    """Configure JSON logging, then serve `app` on the configured host and port until stopped.
+
+    Over https with `tls` (certificate file, key file), else with the configured
+    `tls_certfile`/`tls_keyfile` when both are set, else plain http."""
     configure_logging(settings.log_level, settings.log_format)
-    server = uvicorn.Server(server_config(app, host=settings.host, port=settings.port))
+    if tls is None and settings.tls_certfile is not None and settings.tls_keyfile is not None:
+        tls = (str(settings.tls_certfile), str(settings.tls_keyfile))
+    certfile, keyfile = tls if tls is not None else (None, None)
+    config = server_config(
+        app, host=settings.host, port=settings.port, ssl_certfile=certfile, ssl_keyfile=keyfile
+    )
+    server = uvicorn.Server(config)
     try:
         server.run()
     except KeyboardInterrupt:  # uvicorn re-raises Ctrl-C after a clean shutdown: no traceback

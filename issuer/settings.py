@@ -102,6 +102,33 @@ class Settings(BaseSettings):
     enrolment_code_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=300, le=90 * 24 * 3600)
     enforcement_token_seconds: int = Field(default=300, ge=30, le=3600)
 
+    # TLS served by uvicorn itself (`make run`, or no terminating proxy): both files or neither.
+    # dev_tls: development only; a local CA and server certificate made under data_dir/dev-tls
+    tls_certfile: Path | None = None
+    tls_keyfile: Path | None = None
+    dev_tls: bool = False
+
+    # the issuing CA (keys_dir/<issuing_ca_dir>, buergerid-keys ca): x5c chains of issuer-signed
+    # JWTs. "when_available": x5c when the signing key has a certificate (issued on first use
+    # when the CA key is a file key under key_passphrase); "required": no credential or status
+    # list JWT without one (HAIP 1.0); "off": never
+    issuing_ca_dir: str = Field(default="ca", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    credential_x5c: Literal["off", "when_available", "required"] = "when_available"
+
+    # wallet API (docs/wallet.md): the deployment's floor; a tenant may require more
+    # dpop: RFC 9449 sender-constrained tokens; "optional" binds a token when a proof is sent
+    wallet_dpop: Literal["optional", "required"] = "optional"
+    # wallet attestation (OAuth attestation-based client authentication) at the token endpoint
+    wallet_attestation: Literal["optional", "required"] = "optional"
+    # key attestations (OpenID4VCI 1.0 Appendix D) on proof keys
+    wallet_key_attestation: Literal["optional", "required"] = "optional"
+    # PEM file of the wallet providers' root certificates; attestations chain (x5c) to one
+    wallet_trust_anchors: Path | None = None
+    # key_storage levels accepted when key attestations are required (empty: any level)
+    wallet_key_storage: list[str] = Field(default_factory=list, max_length=8)
+    # the Credential Issuer's display name in OpenID4VCI metadata
+    wallet_display_name: str = Field(default="buergerid", min_length=1, max_length=100)
+
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "text"] = "json"
     sqlite_busy_timeout_ms: int = Field(default=10_000, ge=0)
@@ -121,8 +148,11 @@ class Settings(BaseSettings):
     def _defaults_and_production_guards(self) -> Settings:
         if not self.database_url:
             self.database_url = f"sqlite:///{self.data_dir / 'buergerid.db'}"
+        if (self.tls_certfile is None) != (self.tls_keyfile is None):
+            raise ValueError("tls_certfile and tls_keyfile go together")
         if not self.public_base_url:
-            self.public_base_url = f"http://{self.host}:{self.port}"
+            scheme = "https" if self.serves_tls else "http"
+            self.public_base_url = f"{scheme}://{self.host}:{self.port}"
         if self.server_secret is not None and (
             len(self.server_secret.get_secret_value()) < MIN_SERVER_SECRET_CHARS
         ):
@@ -132,11 +162,25 @@ class Settings(BaseSettings):
                 raise ValueError("key_passphrase is required in production (no dev fallback)")
             if self.server_secret is None:
                 raise ValueError("server_secret is required in production (no dev fallback)")
+            if not self.public_base_url.startswith("https://"):
+                # OpenID4VCI 1.0 §12.2.1 (Credential Issuer Identifier) and every endpoint URL
+                raise ValueError("public_base_url must be https in production")
+            if self.dev_tls:
+                raise ValueError("dev_tls is for development only")
             if self.database_url.startswith("sqlite"):
                 log.warning("production_on_sqlite")
             if self.status_list_size < STATUS_LIST_SIZE:
                 raise ValueError(f"status_list_size below {STATUS_LIST_SIZE} weakens herd privacy")
+        if "required" in (self.wallet_attestation, self.wallet_key_attestation) and (
+            self.wallet_trust_anchors is None
+        ):
+            raise ValueError("required wallet or key attestations need wallet_trust_anchors")
         return self
+
+    @property
+    def serves_tls(self) -> bool:
+        """Whether uvicorn terminates TLS itself (configured files or dev_tls)."""
+        return self.dev_tls or self.tls_certfile is not None
 
     @property
     def keys_dir(self) -> Path:

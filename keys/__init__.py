@@ -1,14 +1,23 @@
 """buergerid keys: key lifecycle, storage (encrypted file, PKCS#11), rings and builders.
 
 The issuer uses `KeyRing` (one directory per issuer, one for the operator's root) to get the
-`Signer` of the active key for a purpose, and the builders to publish the trust bundle and
-plate indexes. See docs/keys.md.
+`Signer` of the active key for a purpose, the builders to publish the trust bundle and
+plate indexes, and `IssuingCa` for the x5c certificates of issuer keys. See docs/keys.md.
 """
 
 from __future__ import annotations
 
 from keys.bundle import IssuerSource, build_trust_bundle, issuer_from_ring
-from keys.errors import BuildError, KeyFileError, KeyRingError, KeysCode, KeysError, Pkcs11Error
+from keys.errors import (
+    BuildError,
+    CertificateError,
+    KeyFileError,
+    KeyRingError,
+    KeysCode,
+    KeysError,
+    Pkcs11Error,
+)
+from keys.issuing_ca import IssuingCa, issued_chain, x5c_header
 from keys.lifecycle import (
     ISSUER_TYPES,
     PERMIT_TYPES,
@@ -27,6 +36,7 @@ from keys.ring import Backend, KeyInfo, KeyRing, RingKind
 from keys.signer import Signer, SoftwareSigner, generate_signer, sign_cose, sign_jws
 from keys.status_list import sign_status_list_cwt, sign_status_list_jwt
 from keys.storage.file import DEFAULT_KDF, KdfParams
+from keys.x509 import ca_certificate, issuer_certificate, tls_server_certificate
 
 __all__ = [
     "DEFAULT_KDF",
@@ -35,7 +45,9 @@ __all__ = [
     "ROOT_TYPES",
     "Backend",
     "BuildError",
+    "CertificateError",
     "IssuerSource",
+    "IssuingCa",
     "KdfParams",
     "KeyFileError",
     "KeyInfo",
@@ -55,7 +67,10 @@ __all__ = [
     "SoftwareSigner",
     "build_plate_index",
     "build_trust_bundle",
+    "ca_certificate",
     "generate_signer",
+    "issued_chain",
+    "issuer_certificate",
     "issuer_from_ring",
     "key_state",
     "plan_rotation",
@@ -63,4 +78,6 @@ __all__ = [
     "sign_jws",
     "sign_status_list_cwt",
     "sign_status_list_jwt",
+    "tls_server_certificate",
+    "x5c_header",
 ]

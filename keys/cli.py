@@ -27,6 +27,7 @@ from rich.table import Table
 
 from keys.bundle import IssuerSource, build_trust_bundle, issuer_from_ring
 from keys.errors import KeyRingError, KeysCode, KeysError
+from keys.issuing_ca import IssuingCa, describe
 from keys.lifecycle import KeyState, RotationPolicy
 from keys.ring import Backend, KeyInfo, KeyRing, RingKind
 from keys.storage._atomic import write_atomic
@@ -56,6 +57,8 @@ BUNDLE_FRESH_SECONDS = DAY
 ROOT_PENDING_SECONDS = 30 * DAY
 BUNDLE_VALID_SECONDS = 7 * DAY
 ALGS = {"es256": Alg.ES256, "ed25519": Alg.EDDSA}
+# the issuing CA's root certificate lives ten years; it is pinned by wallets and verifiers
+CA_VALID_DAYS = 3650
 
 
 class UsageError(Exception):
@@ -152,6 +155,28 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--fresh-seconds", type=_positive, default=BUNDLE_FRESH_SECONDS)
     p.add_argument("--valid-seconds", type=_positive, default=BUNDLE_VALID_SECONDS)
     p.add_argument("--out", type=Path, required=True)
+
+    p = sub.add_parser("ca", help="the issuing CA: x5c certificates of issuer keys")
+    ca = p.add_subparsers(dest="ca_command", required=True, parser_class=_Parser)
+    c = ca.add_parser("create", parents=[common, hsm], help="create the CA and its root")
+    c.add_argument("dir", type=Path)
+    c.add_argument("--name", required=True, help="root certificate CN, e.g. 'GKD Issuing CA'")
+    c.add_argument("--org", help="organization name in the root certificate")
+    c.add_argument("--valid-days", type=_positive, default=CA_VALID_DAYS)
+    c.add_argument("--backend", choices=[b.value for b in Backend], default="file")
+    c.add_argument("--kdf-time-cost", type=_positive, default=DEFAULT_KDF.time_cost)
+    c.add_argument("--kdf-memory-kib", type=_positive, default=DEFAULT_KDF.memory_kib)
+    c.add_argument("--kdf-parallelism", type=_positive, default=DEFAULT_KDF.parallelism)
+    c = ca.add_parser("certify", parents=[common, hsm], help="certify every published key")
+    c.add_argument("dir", type=Path)
+    c.add_argument("ring", type=Path, nargs="+", help="issuer rings (their name and url)")
+    c.add_argument("--renew", action="store_true", help="replace existing certificates")
+    c = ca.add_parser("show", parents=[common], help="the root and every issued certificate")
+    c.add_argument("dir", type=Path)
+    c.add_argument("--json", action="store_true")
+    c = ca.add_parser("export", parents=[common], help="the root certificate (PEM)")
+    c.add_argument("dir", type=Path)
+    c.add_argument("--out", type=Path, help="file to write (default stdout)")
     return parser
 
 
@@ -376,6 +401,60 @@ def _cmd_export(args: argparse.Namespace, now: int, environ: Mapping[str, str]) 
     return EXIT_OK
 
 
+def _cmd_ca(args: argparse.Namespace, now: int, environ: Mapping[str, str]) -> int:
+    if args.ca_command == "create":
+        token = _token(args, environ) if args.backend == Backend.PKCS11.value else None
+        created = IssuingCa.create(
+            args.dir,
+            common_name=args.name,
+            organization=args.org,
+            now=now,
+            valid_seconds=args.valid_days * DAY,
+            backend=Backend(args.backend),
+            passphrase=None if token else _passphrase(environ, confirm=True)(),
+            pkcs11=token,
+            kdf=_kdf(args),
+        )
+        _out(json.dumps(describe(created.certificate)))
+        return EXIT_OK
+    if args.ca_command == "certify":
+        token = _token(args, environ)
+        secret = None if token else _passphrase(environ, confirm=False)()
+        ca = IssuingCa.open(args.dir, passphrase=secret, pkcs11=token)
+        for ring_path in args.ring:
+            ring = KeyRing.open(ring_path)
+            if not ring.url:
+                raise UsageError(f"ring {ring.issuer_id} has no url to certify")
+            for key in ring.published(now):
+                (leaf,) = ca.certify(
+                    key.public_key,
+                    common_name=(ring.name or ring.issuer_id)[:64],
+                    issuer_url=ring.url,
+                    not_before=key.window.nbf,
+                    not_after=key.window.exp,
+                    replace=args.renew,
+                )
+                _out(json.dumps({"kid": key.kid, **describe(leaf)}))
+        return EXIT_OK
+    ca = IssuingCa.open(args.dir)
+    if args.ca_command == "export":
+        if args.out is None:
+            sys.stdout.buffer.write(ca.certificate_pem())
+            sys.stdout.buffer.flush()
+        else:
+            write_atomic(args.out, ca.certificate_pem(), overwrite=True, mode=0o644)
+        return EXIT_OK
+    issued = {kid: describe(chain[0]) for kid, chain in ca.issued().items()}
+    if args.json:
+        _out(json.dumps({"root": describe(ca.certificate), "issued": issued}, indent=2))
+    else:
+        root = describe(ca.certificate)
+        _out(f"root  {root['subject']}  until {_time(root['not_after'])}")
+        for kid, info in issued.items():
+            _out(f"{kid}  {info['subject']}  until {_time(info['not_after'])}")
+    return EXIT_OK
+
+
 def _status_inputs(values: Sequence[str]) -> dict[str, dict[int, bytes]]:
     result: dict[str, dict[int, bytes]] = {}
     for value in values:
@@ -443,6 +522,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, int, Mapping[str, str]], int]]
     "withdraw": _cmd_withdraw,
     "export-public": _cmd_export,
     "bundle": _cmd_bundle,
+    "ca": _cmd_ca,
 }
 
 

@@ -4,7 +4,8 @@
     ├── KeyFileError           an encrypted key file is missing, malformed, tampered or locked
     ├── Pkcs11Error            the PKCS#11 module, token or key is unavailable or failed
     ├── KeyRingError           a key ring directory, its metadata or a key in it was refused
-    └── BuildError             a trust bundle or plate index could not be built
+    ├── BuildError             a trust bundle or plate index could not be built
+    └── CertificateError       a certificate or the issuing CA was refused (keys/x509.py)
 
 `KeysCode` values are the contract: scripts and the issuer match on them, so never rename a
 member's value. Messages are for people and may change.
@@ -48,6 +49,10 @@ class KeysCode(StrEnum):
     # builders (keys/bundle.py, keys/plate_index.py)
     BAD_INPUT = "bad_input"
     SEQ_NOT_INCREASING = "seq_not_increasing"
+    # issuing CA and certificates (keys/issuing_ca.py, keys/x509.py)
+    CA_NOT_FOUND = "ca_not_found"
+    CA_EXISTS = "ca_exists"
+    CA_FORMAT = "ca_format"
 
 
 class KeysError(Exception):
@@ -73,3 +78,7 @@ class KeyRingError(KeysError):
 
 class BuildError(KeysError):
     """A trust bundle or a plate index could not be built from the inputs given."""
+
+
+class CertificateError(KeysError):
+    """A certificate could not be built or verified, or the issuing CA was refused."""

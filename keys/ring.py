@@ -670,6 +670,16 @@ class KeyRing:
         log.warning("key_withdrawn", extra={"issuer": self.issuer_id, "kid": target.kid})
         return self._find(meta, target.kid).info(now)
 
+    def set_identity(self, *, name: str, url: str) -> None:
+        """Record the issuer's display name and https URL (as published in the bundle)."""
+        self._mutate(
+            lambda current: (
+                current
+                if (current.name, current.url) == (name, url)
+                else replace(current, name=name, url=url)
+            )
+        )
+
     def next_bundle_seq(self, requested: int | None = None) -> int:
         """Root ring: reserve the next bundle `seq` (last + 1, or `requested` if higher)."""
         if self.kind is not RingKind.ROOT:

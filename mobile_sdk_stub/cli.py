@@ -6,11 +6,14 @@
     buergerid-wallet ... pdf ID --out FILE [--page A6|A5]
     buergerid-wallet ... present ID --aud AUD --nonce NONCE [--claim PATH ...]
     buergerid-wallet ... refresh [--force]
+    buergerid-wallet ... collect      fetch credentials the issuer deferred (a permit now paid)
     buergerid-wallet ... devices ID | remove-device ID DEVICE_ID
 
 ``--wallet-dir`` defaults to $BUERGERID_WALLET_DIR or ~/.local/share/buergerid-wallet;
 ``--server`` to $BUERGERID_WALLET_SERVER, else the offer's issuer (redeem), else
-http://127.0.0.1:8000. Exit status: 0 done, 1 refused by the server, 2 usage error.
+http://127.0.0.1:8000; ``--cacert FILE`` trusts a development TLS CA
+(``BUERGERID_DEV_TLS=1 make run``: var/dev-tls/ca.pem). Exit status: 0 done, 1 refused by
+the server, 2 usage error.
 Tokens and credentials are never printed except where asked for (``present``).
 """
 
@@ -19,11 +22,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import ssl
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from mobile_sdk_stub.client import WalletClient, WalletError, parse_offer_uri
+from mobile_sdk_stub.client import WalletClient, WalletError, offer_reference, parse_offer_uri
 
 DEFAULT_SERVER = "http://127.0.0.1:8000"
 
@@ -41,6 +46,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="buergerid-wallet", description="stub citizen wallet")
     parser.add_argument("--wallet-dir")
     parser.add_argument("--server")
+    parser.add_argument("--cacert", help="a CA certificate (PEM) to trust for https")
     sub = parser.add_subparsers(dest="command", required=True)
     redeem = sub.add_parser("redeem", help="redeem a credential offer (URI or QR image)")
     redeem.add_argument("offer")
@@ -62,6 +68,7 @@ def _parser() -> argparse.ArgumentParser:
     present.add_argument("--claim", action="append", default=[], help="e.g. holder.family_name")
     refresh = sub.add_parser("refresh", help="refresh credentials before they expire")
     refresh.add_argument("--force", action="store_true")
+    sub.add_parser("collect", help="fetch credentials the issuer deferred (awaiting payment)")
     devices = sub.add_parser("devices", help="the holder's devices")
     devices.add_argument("id", help="a stored credential (for its refresh token)")
     remove = sub.add_parser("remove-device", help="remove a lost phone; revokes its credentials")
@@ -76,6 +83,10 @@ def _server(args: argparse.Namespace) -> str:
     if os.environ.get("BUERGERID_WALLET_SERVER"):
         return os.environ["BUERGERID_WALLET_SERVER"]
     if args.command == "redeem" and not Path(args.offer).exists():
+        reference = offer_reference(args.offer)
+        if reference is not None:
+            parts = urlsplit(reference)
+            return f"{parts.scheme}://{parts.netloc}"
         return parse_offer_uri(args.offer).credential_issuer
     return DEFAULT_SERVER
 
@@ -89,11 +100,20 @@ def run(argv: Sequence[str]) -> int:
     args = _parser().parse_args(list(argv))
     out = sys.stdout
     try:
-        with WalletClient(_server(args), _wallet_dir(args.wallet_dir)) as wallet:
+        verify: ssl.SSLContext | bool = (
+            ssl.create_default_context(cafile=args.cacert) if args.cacert else True
+        )
+        with WalletClient(_server(args), _wallet_dir(args.wallet_dir), verify=verify) as wallet:
             if args.command == "redeem":
                 offer: str | Path = Path(args.offer) if Path(args.offer).exists() else args.offer
                 for stored in wallet.redeem(offer, args.tx_code):
                     out.write(f"stored {stored.kind} {stored.id} (expires {stored.expires_at})\n")
+                for entry in wallet.pending.entries():
+                    out.write(f"pending {entry.kind}: come back in {entry.interval} s (collect)\n")
+            elif args.command == "collect":
+                for stored in wallet.collect():
+                    out.write(f"stored {stored.kind} {stored.id} (expires {stored.expires_at})\n")
+                out.write(f"{len(wallet.pending.entries())} still pending\n")
             elif args.command == "list":
                 rows = [
                     {

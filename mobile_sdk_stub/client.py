@@ -5,9 +5,14 @@
 injectable, so the same client runs against uvicorn or in-process ASGI. It speaks only
 HTTP to the server and imports no server code (DESIGN §2).
 
-Flow (OpenID4VCI 1.0, pre-authorized code): offer URI (or a QR image of it) → issuer
-metadata → token (pre-authorized_code + tx_code) → for each offered configuration: nonce,
-key proof by the device key, credential request → notification ``credential_accepted``.
+Flow (OpenID4VCI 1.0, pre-authorized code): offer URL (or a QR image of it; by value, or
+by reference: the https ``credential_offer_uri`` is fetched once) → issuer metadata →
+token (pre-authorized_code + tx_code, ``authorization_details`` naming the offered
+configurations) → for each: nonce, key proof by the device key, credential request by the
+``credential_identifier`` of the token response → notification ``credential_accepted``.
+A permit still awaiting payment answers 202 with a ``transaction_id``: it is kept in
+``pending.json`` and ``collect()`` fetches it from the deferred credential endpoint later.
+
 Refresh: the refresh_token grant, then fresh credentials (new status indices). A
 credential is due in the last ``REFRESH_WINDOW_SECONDS`` of its life, or the last third
 of it if that is shorter: a yearly permit renewed in its renewal window (up to six weeks
@@ -16,6 +21,11 @@ that came back unchanged is due again only in the last third of what is left, so
 that checks daily refreshes a handful of times, not daily. The server keeps the refresh
 token alive past the expiry of the credentials it serves, so this never runs into an
 expired grant.
+
+Tokens are DPoP-bound (RFC 9449): every token and resource request carries a proof by the
+wallet's DPoP key (``dpop_key.pem``) with the server's latest ``DPoP-Nonce``; a
+``use_dpop_nonce`` answer is retried once with the new nonce. An optional wallet
+attestation (``ClientAttestation``) is sent to the token endpoint with a fresh PoP.
 """
 
 from __future__ import annotations
@@ -23,9 +33,11 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import secrets
+import ssl
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -33,10 +45,12 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
-from mobile_sdk_stub.device import DeviceKey
+from mobile_sdk_stub.device import DPOP_KEY_FILE, DeviceKey
+from mobile_sdk_stub.pending import PendingCredential, PendingStore
 from mobile_sdk_stub.presentation import build_presentation
 from mobile_sdk_stub.render import WindscreenPermit, qr_png, qr_svg, windscreen_pdf
 from mobile_sdk_stub.store import CredentialStore, StoredCredential
+from verifier._jws import encode_jws
 from verifier._sdjwt import ClaimPath
 
 OFFER_SCHEME = "openid-credential-offer"
@@ -58,6 +72,16 @@ class WalletError(Exception):
 
 
 @dataclass(frozen=True, slots=True)
+class ClientAttestation:
+    """A wallet attestation (``oauth-client-attestation+jwt``) and the instance key that
+    signs its PoPs (attestation-based client authentication)."""
+
+    attestation: str = field(repr=False)
+    instance_key: DeviceKey
+    client_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class CredentialOffer:
     """A parsed credential offer (§4.1.1)."""
 
@@ -67,8 +91,26 @@ class CredentialOffer:
     tx_code_length: int | None
 
 
+def offer_reference(uri: str) -> str | None:
+    """The https ``credential_offer_uri`` of an offer by reference, else None (§4.1.3)."""
+    if len(uri) > MAX_OFFER_CHARS:
+        raise WalletError("bad_offer", "offer too long")
+    parts = urlsplit(uri.strip())
+    if parts.scheme != OFFER_SCHEME:
+        raise WalletError("bad_offer", "not an openid-credential-offer URI")
+    query = parse_qs(parts.query)
+    if "credential_offer_uri" not in query:
+        return None
+    if "credential_offer" in query or len(query["credential_offer_uri"]) != 1:
+        raise WalletError("bad_offer", "credential_offer_uri must stand alone")
+    reference = query["credential_offer_uri"][0]
+    if not reference.startswith(("https://", "http://")):
+        raise WalletError("bad_offer", "credential_offer_uri must be a URL")
+    return reference
+
+
 def parse_offer_uri(uri: str) -> CredentialOffer:
-    """``openid-credential-offer://?credential_offer=<JSON>``; by-reference offers are refused."""
+    """``openid-credential-offer://?credential_offer=<JSON>`` (an offer by value)."""
     if len(uri) > MAX_OFFER_CHARS:
         raise WalletError("bad_offer", "offer too long")
     parts = urlsplit(uri.strip())
@@ -77,8 +119,13 @@ def parse_offer_uri(uri: str) -> CredentialOffer:
     query = parse_qs(parts.query)
     if "credential_offer" not in query or len(query["credential_offer"]) != 1:
         raise WalletError("bad_offer", "credential_offer by value is required")
+    return parse_offer_object(query["credential_offer"][0])
+
+
+def parse_offer_object(text: str) -> CredentialOffer:
+    """A Credential Offer object (§4.1.1) as JSON text."""
     try:
-        offer = json.loads(query["credential_offer"][0])
+        offer = json.loads(text)
         issuer = offer["credential_issuer"]
         ids = offer["credential_configuration_ids"]
         grant = offer["grants"][PRE_AUTHORIZED_GRANT]
@@ -128,6 +175,22 @@ def unverified_claims(sd_jwt: str) -> dict[str, Any]:
     return data
 
 
+def _identifiers(tokens: dict[str, Any]) -> dict[str, str]:
+    """configuration id -> its first credential_identifier, from a token response (§6.2)."""
+    out: dict[str, str] = {}
+    for detail in tokens.get("authorization_details") or []:
+        if not isinstance(detail, dict):
+            continue
+        cid, identifiers = (
+            detail.get("credential_configuration_id"),
+            detail.get("credential_identifiers"),
+        )
+        if isinstance(cid, str) and isinstance(identifiers, list) and identifiers:
+            if isinstance(identifiers[0], str):
+                out[cid] = identifiers[0]
+    return out
+
+
 def _kind_of(configuration_id: str) -> str:
     return configuration_id.split(".", 1)[1] if "." in configuration_id else configuration_id
 
@@ -143,17 +206,26 @@ class WalletClient:
         *,
         clock: Callable[[], float] | None = None,
         timeout_seconds: float = 30.0,
+        use_dpop: bool = True,
+        attestation: ClientAttestation | None = None,
+        verify: ssl.SSLContext | bool = True,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.wallet_dir = Path(wallet_dir)
         self.wallet_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.device = DeviceKey.load_or_create(self.wallet_dir)
+        self.dpop_key = (
+            DeviceKey.load_or_create(self.wallet_dir, DPOP_KEY_FILE) if use_dpop else None
+        )
+        self.attestation = attestation
         self.store = CredentialStore(self.wallet_dir)
+        self.pending = PendingStore(self.wallet_dir)
         self._clock = clock
         self._http = httpx.Client(
-            base_url=self.base_url, transport=transport, timeout=timeout_seconds
+            base_url=self.base_url, transport=transport, timeout=timeout_seconds, verify=verify
         )
         self._metadata: dict[str, Any] | None = None
+        self._dpop_nonce: str | None = None
 
     def close(self) -> None:
         """Close the HTTP connection pool."""
@@ -185,17 +257,78 @@ class WalletClient:
             raise WalletError(code, f"HTTP {response.status_code}")
         return body
 
+    @staticmethod
+    def _asks_for_nonce(response: httpx.Response) -> bool:
+        # RFC 9449 §8 (token endpoint: 400 use_dpop_nonce) and §9 (resource: 401 challenge)
+        if response.status_code == 401:
+            return "use_dpop_nonce" in response.headers.get("www-authenticate", "")
+        if response.status_code == 400:
+            try:
+                return bool(response.json().get("error") == "use_dpop_nonce")
+            except (ValueError, AttributeError):
+                return False
+        return False
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        access_token: str | None = None,
+        client_auth: bool = False,
+        **kwargs: Any,
+    ) -> httpx.Response:
+        """One request with DPoP (retried once for a fresh server nonce) and, for the token
+        endpoint, the wallet attestation."""
+        url = self.base_url + path
+        for attempt in range(2):
+            headers: dict[str, str] = dict(kwargs.get("headers") or {})
+            if self.dpop_key is not None:
+                headers["DPoP"] = self.dpop_key.dpop_proof(
+                    method=method,
+                    url=url,
+                    iat=self.now(),
+                    nonce=self._dpop_nonce,
+                    access_token=access_token,
+                )
+            if access_token is not None:
+                scheme = "DPoP" if self.dpop_key is not None else "Bearer"
+                headers["Authorization"] = f"{scheme} {access_token}"
+            if client_auth and self.attestation is not None:
+                headers["OAuth-Client-Attestation"] = self.attestation.attestation
+                headers["OAuth-Client-Attestation-PoP"] = self._attestation_pop()
+            options = {k: v for k, v in kwargs.items() if k != "headers"}
+            try:
+                response = self._http.request(method, path, headers=headers, **options)
+            except httpx.HTTPError as exc:
+                raise WalletError("network_error", type(exc).__name__) from exc
+            nonce = response.headers.get("DPoP-Nonce")
+            if nonce:
+                self._dpop_nonce = nonce
+            if attempt == 0 and self.dpop_key is not None and self._asks_for_nonce(response):
+                continue
+            return response
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _attestation_pop(self) -> str:
+        assert self.attestation is not None
+        now = self.now()
+        header = {"typ": "oauth-client-attestation-pop+jwt", "alg": "ES256"}
+        claims = {
+            "iss": self.attestation.client_id,
+            "aud": self.base_url,
+            "jti": secrets.token_urlsafe(16),
+            "iat": now,
+            "exp": now + 60,
+        }
+        payload = json.dumps(claims, separators=(",", ":")).encode("utf-8")
+        return encode_jws(header, payload, self.attestation.instance_key.sign)
+
     def _post(self, path: str, **kwargs: Any) -> Any:
-        try:
-            return self._json(self._http.post(path, **kwargs))
-        except httpx.HTTPError as exc:
-            raise WalletError("network_error", type(exc).__name__) from exc
+        return self._json(self._send("POST", path, **kwargs))
 
     def _get(self, path: str, **kwargs: Any) -> Any:
-        try:
-            return self._json(self._http.get(path, **kwargs))
-        except httpx.HTTPError as exc:
-            raise WalletError("network_error", type(exc).__name__) from exc
+        return self._json(self._send("GET", path, **kwargs))
 
     def metadata(self) -> dict[str, Any]:
         """The credential issuer metadata (cached per client)."""
@@ -223,7 +356,7 @@ class WalletClient:
 
     def token(self, form: dict[str, str]) -> dict[str, Any]:
         """POST the token endpoint (form-encoded) and return the token response."""
-        body = self._post(self._token_endpoint(), data=form)
+        body = self._post(self._token_endpoint(), data=form, client_auth=True)
         if not isinstance(body, dict) or not isinstance(body.get("access_token"), str):
             raise WalletError("bad_response", "token response")
         return body
@@ -240,17 +373,29 @@ class WalletClient:
         return self.device.proof_jwt(aud=self.base_url, iat=self.now(), nonce=nonce)
 
     def request_credential(
-        self, access_token: str, configuration_id: str, proofs: list[str] | None
+        self,
+        access_token: str,
+        configuration_id: str,
+        proofs: list[str] | None,
+        identifier: str | None = None,
     ) -> dict[str, Any]:
-        """POST the credential endpoint; returns the credential response."""
-        request: dict[str, Any] = {"credential_configuration_id": configuration_id}
+        """POST the credential endpoint (by ``credential_identifier`` when the token response
+        gave one, §8.2); returns the credential response (or the deferred one: 202)."""
+        request: dict[str, Any] = (
+            {"credential_identifier": identifier}
+            if identifier is not None
+            else {"credential_configuration_id": configuration_id}
+        )
         if proofs:
             request["proofs"] = {"jwt": proofs}
-        body = self._post(
-            self._path_of("credential_endpoint"),
-            json=request,
-            headers={"Authorization": f"Bearer {access_token}"},
+        response = self._send(
+            "POST", self._path_of("credential_endpoint"), access_token=access_token, json=request
         )
+        body = self._json(response)
+        if response.status_code == 202:
+            if not isinstance(body, dict) or not isinstance(body.get("transaction_id"), str):
+                raise WalletError("bad_response", "deferred credential response")
+            return body
         if not isinstance(body, dict) or not isinstance(body.get("credentials"), list):
             raise WalletError("bad_response", "credential response")
         return body
@@ -259,31 +404,51 @@ class WalletClient:
         """Tell the issuer what became of a credential (best effort is the caller's choice)."""
         self._post(
             self._path_of("notification_endpoint"),
+            access_token=access_token,
             json={"notification_id": notification_id, "event": event},
-            headers={"Authorization": f"Bearer {access_token}"},
         )
 
+    @staticmethod
+    def _credentials_of(response: dict[str, Any]) -> list[str]:
+        credentials = [c.get("credential") for c in response["credentials"] if isinstance(c, dict)]
+        if not credentials or not all(isinstance(c, str) for c in credentials):
+            raise WalletError("bad_response", "credentials")
+        return [str(c) for c in credentials]
+
     def _fetch_all(
-        self, access_token: str, configuration_ids: Iterable[str]
-    ) -> dict[str, list[str]]:
+        self,
+        access_token: str,
+        configuration_ids: Iterable[str],
+        identifiers: dict[str, str] | None = None,
+    ) -> tuple[dict[str, list[str]], dict[str, tuple[str, int]]]:
+        """Credentials by configuration, and the deferred ones: configuration ->
+        (transaction_id, interval)."""
         supported = self.metadata().get("credential_configurations_supported", {})
         out: dict[str, list[str]] = {}
+        deferred: dict[str, tuple[str, int]] = {}
         for configuration_id in configuration_ids:
             config = supported.get(configuration_id)
             if not isinstance(config, dict):
                 raise WalletError("unknown_credential_configuration", configuration_id)
             proofs = [self.proof(self.nonce())] if "proof_types_supported" in config else None
-            response = self.request_credential(access_token, configuration_id, proofs)
-            credentials = [
-                c.get("credential") for c in response["credentials"] if isinstance(c, dict)
-            ]
-            if not credentials or not all(isinstance(c, str) for c in credentials):
-                raise WalletError("bad_response", "credentials")
-            out[configuration_id] = [str(c) for c in credentials]
+            response = self.request_credential(
+                access_token,
+                configuration_id,
+                proofs,
+                identifier=(identifiers or {}).get(configuration_id),
+            )
+            if "transaction_id" in response:
+                interval = response.get("interval")
+                deferred[configuration_id] = (
+                    str(response["transaction_id"]),
+                    interval if isinstance(interval, int) else 0,
+                )
+                continue
+            out[configuration_id] = self._credentials_of(response)
             notification_id = response.get("notification_id")
             if isinstance(notification_id, str):
                 self.notify(access_token, notification_id, "credential_accepted")
-        return out
+        return out, deferred
 
     def _store_fetched(
         self, fetched: dict[str, list[str]], refresh_token: str
@@ -318,21 +483,93 @@ class WalletClient:
 
     # ------------------------------------------------------------------ what users do
 
+    def resolve_offer(self, uri: str) -> CredentialOffer:
+        """An offer by value, or by reference: its https URL fetched once (§4.1.3)."""
+        reference = offer_reference(uri)
+        if reference is None:
+            return parse_offer_uri(uri)
+        if not reference.startswith(self.base_url + "/"):
+            raise WalletError("issuer_mismatch", "the offer URI is not this issuer's")
+        response = self._send("GET", reference[len(self.base_url) :])
+        body = self._json(response)
+        if not response.headers.get("content-type", "").startswith("application/json"):
+            raise WalletError("bad_offer", "the offer is not application/json")
+        return parse_offer_object(json.dumps(body))
+
     def redeem(self, offer: str | Path, tx_code: str | None) -> list[StoredCredential]:
-        """Redeem an offer (URI or QR image): tokens, proofs, credentials, stored."""
+        """Redeem an offer (URI or QR image): tokens, proofs, credentials, stored; deferred
+        ones are kept in ``pending`` for ``collect``."""
         uri = read_offer_from_image(offer) if isinstance(offer, Path) else offer
-        parsed = parse_offer_uri(uri)
+        parsed = self.resolve_offer(uri)
         if parsed.credential_issuer != self.base_url:
             raise WalletError("issuer_mismatch", "the offer names another credential issuer")
         form = {
             "grant_type": PRE_AUTHORIZED_GRANT,
             "pre-authorized_code": parsed.pre_authorized_code,
+            "authorization_details": json.dumps(
+                [
+                    {"type": "openid_credential", "credential_configuration_id": cid}
+                    for cid in parsed.configuration_ids
+                ]
+            ),
         }
         if tx_code is not None:
             form["tx_code"] = tx_code
         tokens = self.token(form)
-        fetched = self._fetch_all(tokens["access_token"], parsed.configuration_ids)
-        return self._store_fetched(fetched, str(tokens["refresh_token"]))
+        refresh_token = str(tokens["refresh_token"])
+        fetched, deferred = self._fetch_all(
+            tokens["access_token"], parsed.configuration_ids, _identifiers(tokens)
+        )
+        for configuration_id, (transaction_id, interval) in deferred.items():
+            self.pending.add(
+                PendingCredential(
+                    configuration_id=configuration_id,
+                    kind=_kind_of(configuration_id),
+                    requested_at=self.now(),
+                    interval=interval,
+                    transaction_id=transaction_id,
+                    refresh_token=refresh_token,
+                )
+            )
+        return self._store_fetched(fetched, refresh_token) if fetched else []
+
+    def deferred_credential(self, access_token: str, transaction_id: str) -> list[str] | None:
+        """The deferred credentials of a transaction, or None while still pending (§9)."""
+        response = self._send(
+            "POST",
+            self._path_of("deferred_credential_endpoint"),
+            access_token=access_token,
+            json={"transaction_id": transaction_id},
+        )
+        body = self._json(response)
+        if response.status_code == 202:
+            return None
+        if not isinstance(body, dict) or not isinstance(body.get("credentials"), list):
+            raise WalletError("bad_response", "deferred credential response")
+        notification_id = body.get("notification_id")
+        if isinstance(notification_id, str):
+            self.notify(access_token, notification_id, "credential_accepted")
+        return self._credentials_of(body)
+
+    def collect(self) -> list[StoredCredential]:
+        """Fetch what the issuer deferred, if it can be issued now; the rest stays pending."""
+        stored: list[StoredCredential] = []
+        by_grant: dict[str, list[PendingCredential]] = {}
+        for entry in self.pending.entries():
+            by_grant.setdefault(entry.refresh_token, []).append(entry)
+        for refresh_token, entries in by_grant.items():
+            tokens = self._refreshed_tokens(refresh_token)
+            fetched: dict[str, list[str]] = {}
+            done: set[str] = set()
+            for entry in entries:
+                credentials = self.deferred_credential(tokens["access_token"], entry.transaction_id)
+                if credentials is not None:
+                    fetched[entry.configuration_id] = credentials
+                    done.add(entry.transaction_id)
+            if fetched:
+                stored += self._store_fetched(fetched, str(tokens["refresh_token"]))
+            self.pending.save([e for e in self.pending.entries() if e.transaction_id not in done])
+        return stored
 
     def _refreshed_tokens(self, refresh_token: str) -> dict[str, Any]:
         tokens = self.token({"grant_type": "refresh_token", "refresh_token": refresh_token})
@@ -340,6 +577,7 @@ class WalletClient:
         for credential in self.store.list_credentials():
             if credential.refresh_token == refresh_token:
                 self.store.replace(credential.id, refresh_token=new_refresh)
+        self.pending.rotate_refresh_token(refresh_token, new_refresh)
         return tokens
 
     def needs_refresh(self, credential: StoredCredential, now: int | None = None) -> bool:
@@ -368,7 +606,9 @@ class WalletClient:
                 if isinstance(d, dict) and isinstance(d.get("credential_configuration_id"), str)
             ]
             wanted = [i for i in ids if _kind_of(i).startswith(credential.kind)]
-            fetched = self._fetch_all(tokens["access_token"], wanted)
+            fetched, _deferred = self._fetch_all(
+                tokens["access_token"], wanted, _identifiers(tokens)
+            )
             sd_jwt = next(
                 (v[0] for k, v in fetched.items() if _kind_of(k) == credential.kind), None
             )
@@ -391,9 +631,7 @@ class WalletClient:
     def devices(self, credential_id: str) -> list[dict[str, Any]]:
         """The holder's devices (uses the credential's refresh token for an access token)."""
         tokens = self._tokens_for(credential_id)
-        body = self._get(
-            "/wallet/devices", headers={"Authorization": f"Bearer {tokens['access_token']}"}
-        )
+        body = self._get("/wallet/devices", access_token=tokens["access_token"])
         if not isinstance(body, list):
             raise WalletError("bad_response", "devices")
         return body
@@ -401,14 +639,11 @@ class WalletClient:
     def remove_device(self, credential_id: str, device_id: str) -> int:
         """Remove a (lost) device of the holder; returns how many credentials were revoked."""
         tokens = self._tokens_for(credential_id)
-        try:
-            response = self._http.delete(
-                f"/wallet/devices/{device_id}",
-                headers={"Authorization": f"Bearer {tokens['access_token']}"},
+        body = self._json(
+            self._send(
+                "DELETE", f"/wallet/devices/{device_id}", access_token=tokens["access_token"]
             )
-        except httpx.HTTPError as exc:
-            raise WalletError("network_error", type(exc).__name__) from exc
-        body = self._json(response)
+        )
         return int(body["revoked_credentials"])
 
     def _tokens_for(self, credential_id: str) -> dict[str, Any]:

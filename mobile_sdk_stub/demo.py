@@ -198,7 +198,7 @@ def run_story(base: str, api_key: str, data_dir: Path, work: Path) -> bool:
         say("1 municipality", f"offer created; tx_code {body['tx_code']} (sent by letter)")
 
         with WalletClient(base, work / "phone") as wallet:
-            (stored,) = wallet.redeem(body["credential_offer_uri"], body["tx_code"])
+            (stored,) = wallet.redeem(body["credential_offer_url"], body["tx_code"])
             say("2 wallet", f"redeemed: {stored.kind} SD-JWT VC + QR token stored")
             phone_kid = wallet.device.kid
             pdf = work / "permit.pdf"

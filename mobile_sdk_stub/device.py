@@ -8,9 +8,12 @@ wallets started at once end up with the same single key.
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import hashlib
 import json
 import os
+import secrets
 import stat
 import tempfile
 from pathlib import Path
@@ -23,6 +26,7 @@ from verifier._jws import encode_jws
 from verifier._keys import jws_kid, key_to_jwk, software_signer
 
 DEVICE_KEY_FILE = "device_key.pem"
+DPOP_KEY_FILE = "dpop_key.pem"  # the key DPoP proofs are signed with (RFC 9449)
 PROOF_TYP = "openid4vci-proof+jwt"
 MAX_KEY_FILE_BYTES = 16 * 1024
 
@@ -55,9 +59,9 @@ class DeviceKey:
         return cls(ec.generate_private_key(ec.SECP256R1()))
 
     @classmethod
-    def load(cls, wallet_dir: Path) -> DeviceKey:
+    def load(cls, wallet_dir: Path, filename: str = DEVICE_KEY_FILE) -> DeviceKey:
         """The key of a wallet directory; `DeviceKeyError` if it is missing or unusable."""
-        path = Path(wallet_dir) / DEVICE_KEY_FILE
+        path = Path(wallet_dir) / filename
         try:
             with path.open("rb") as fh:
                 mode = os.fstat(fh.fileno()).st_mode
@@ -79,12 +83,12 @@ class DeviceKey:
         return cls(private_key)
 
     @classmethod
-    def load_or_create(cls, wallet_dir: Path) -> DeviceKey:
+    def load_or_create(cls, wallet_dir: Path, filename: str = DEVICE_KEY_FILE) -> DeviceKey:
         """The wallet's key, created on first use (PEM, mode 0600, never overwritten)."""
         wallet_dir = Path(wallet_dir)
-        path = wallet_dir / DEVICE_KEY_FILE
+        path = wallet_dir / filename
         if path.exists():
-            return cls.load(wallet_dir)
+            return cls.load(wallet_dir, filename)
         wallet_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         key = cls.generate()
         fd, temporary = tempfile.mkstemp(dir=wallet_dir, prefix=".device_key.", suffix=".tmp")
@@ -98,7 +102,7 @@ class DeviceKey:
             try:
                 os.link(temporary, path)
             except FileExistsError:
-                return cls.load(wallet_dir)
+                return cls.load(wallet_dir, filename)
         finally:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(temporary)
@@ -129,6 +133,32 @@ class DeviceKey:
     def sign(self, message: bytes) -> bytes:
         """ES256 over `message`: raw r||s, 64 bytes."""
         return self._sign(message)
+
+    def dpop_proof(
+        self,
+        *,
+        method: str,
+        url: str,
+        iat: int,
+        nonce: str | None,
+        access_token: str | None = None,
+    ) -> str:
+        """A DPoP proof (RFC 9449 §4.2): `typ` dpop+jwt, this key as `jwk`; `jti` random,
+        `htm`/`htu` the request, `ath` the access token's hash when one is presented."""
+        header = {"typ": "dpop+jwt", "alg": "ES256", "jwk": self.public_jwk()}
+        claims: dict[str, Any] = {
+            "jti": secrets.token_urlsafe(16),
+            "htm": method,
+            "htu": url.split("?", 1)[0].split("#", 1)[0],
+            "iat": iat,
+        }
+        if nonce is not None:
+            claims["nonce"] = nonce
+        if access_token is not None:
+            digest = hashlib.sha256(access_token.encode("ascii")).digest()
+            claims["ath"] = base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+        payload = json.dumps(claims, separators=(",", ":")).encode("utf-8")
+        return encode_jws(header, payload, self.sign)
 
     def proof_jwt(
         self, *, aud: str, iat: int, nonce: str | None, client_id: str | None = None

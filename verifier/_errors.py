@@ -71,6 +71,10 @@ class Reason(StrEnum):
     WRONG_AUDIENCE = "wrong_audience"
     BAD_VCT = "bad_vct"
 
+    # X.509 chains of x5c headers (verifier/_x509.py)
+    BAD_CERTIFICATE = "bad_certificate"
+    UNTRUSTED_CERTIFICATE = "untrusted_certificate"
+
 
 class Notice(StrEnum):
     """Warnings that ride along with any outcome (DESIGN §4)."""

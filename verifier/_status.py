@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import zlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
@@ -247,8 +247,16 @@ def decode_status_list_cwt(
     return msg, _token_from(claims, _CWT_KEYS, _check_lst_bytes)
 
 
-def encode_status_list_jwt(t: StatusListToken, *, kid: str, sign: Sign, alg: str = "ES256") -> str:
-    """A signed Status List Token as JWT (``typ: statuslist+jwt``, ``lst`` base64url)."""
+def encode_status_list_jwt(
+    t: StatusListToken,
+    *,
+    kid: str,
+    sign: Sign,
+    alg: str = "ES256",
+    x5c: Sequence[str] | None = None,
+) -> str:
+    """A signed Status List Token as JWT (``typ: statuslist+jwt``, ``lst`` base64url); `x5c`
+    adds the signing key's certificate chain to the header."""
     claims: dict[str, Any] = {}
     if t.iss is not None:
         claims["iss"] = t.iss
@@ -259,7 +267,9 @@ def encode_status_list_jwt(t: StatusListToken, *, kid: str, sign: Sign, alg: str
     if t.ttl is not None:
         claims["ttl"] = t.ttl
     claims["status_list"] = {"bits": t.status_list.bits, "lst": _b64url(t.status_list.to_lst())}
-    header = {"alg": alg, "kid": kid, "typ": TYP_STATUS_LIST_JWT}
+    header: dict[str, Any] = {"alg": alg, "kid": kid, "typ": TYP_STATUS_LIST_JWT}
+    if x5c:
+        header["x5c"] = list(x5c)
     return encode_jws(header, json.dumps(claims, separators=(",", ":")).encode("utf-8"), sign)
 
 

@@ -1,6 +1,8 @@
 """``python -m wallet_api``: what ``make run`` serves. Bootstraps the development data
-(``issuer.devserver.bootstrap_dev``: migrations, keys, demo tenant, demo API key), then
-serves the municipal and the wallet API in one process on BUERGERID_HOST:BUERGERID_PORT.
+(``issuer.devserver.bootstrap_dev``: migrations, keys, issuing CA, demo tenant, demo API
+key), then serves the municipal and the wallet API in one process on
+BUERGERID_HOST:BUERGERID_PORT, over https when TLS files are configured or with
+``BUERGERID_DEV_TLS=1`` (a local CA under the data directory).
 
 ``python -m wallet_api serve --app wallet|municipal|combined`` serves one deployment without
 any bootstrap (production: the database migrated with ``buergerid-issuer migrate``, tenants
@@ -15,6 +17,7 @@ from collections.abc import Callable, Sequence
 
 from fastapi import FastAPI
 
+from issuer.logs import configure_logging
 from issuer.serving import serve
 from issuer.settings import Settings
 from wallet_api.app import create_combined_app, create_municipal_app, create_wallet_app
@@ -29,34 +32,41 @@ APPS: dict[str, Callable[[Settings], FastAPI]] = {
 def _development(settings: Settings) -> int:
     """Bootstrap, print what to do next, serve until interrupted."""
     from issuer.devserver import bootstrap_dev
-    from issuer.logs import configure_logging
 
-    configure_logging(settings.log_level, settings.log_format)
     info = bootstrap_dev(settings)
     base = settings.public_base_url.rstrip("/")
     lines = [
         "buergerid is serving (municipal API + wallet API):",
         f"  municipal API   {base}/api/v1/   (docs: {base}/docs)",
         f"  wallet API      {base}/.well-known/openid-credential-issuer",
+        f"  demo issuer     {info.issuer_url}   (keys: {base}/.well-known/jwt-vc-issuer"
+        f"{info.issuer_url[len(base) :]})",
         f"  trust bundle    {base}/trust-bundle",
         f"  data directory  {settings.data_dir}",
     ]
+    tls: tuple[str, str] | None = None
+    if info.tls is not None:
+        tls = (str(info.tls.cert), str(info.tls.key))
+        lines.append(f"  TLS             trust {info.tls.ca} (curl --cacert, NODE_EXTRA_CA_CERTS)")
     api_key = info.api_key
     if api_key:
         lines.append(f"  demo API key    {api_key}")
     auth = f'-H "Authorization: Bearer {api_key}"' if api_key else '-H "Authorization: ..."'
+    if info.tls is not None:
+        auth = f"--cacert {info.tls.ca} {auth}"
     lines += [
         "next:",
         "  make demo                      the whole story against this server",
         f"  curl -s {auth} {base}/api/v1/zones",
         f"  curl -s {auth} {base}/api/v1/permits",
-        f"  curl -s {base}/trust-bundle -o bundle.cbor",
+        f"  curl -s {'--cacert ' + str(info.tls.ca) + ' ' if info.tls else ''}{base}/trust-bundle"
+        " -o bundle.cbor",
         "  .venv/bin/buergerid-verify --help   (trust add-anchor, sync, check, scan, plate)",
         "  .venv/bin/buergerid-wallet --help",
     ]
     sys.stdout.write("\n".join(lines) + "\n")
     sys.stdout.flush()
-    serve(create_combined_app(settings), settings)
+    serve(create_combined_app(settings), settings, tls=tls)
     return 0
 
 
@@ -68,6 +78,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--app", choices=sorted(APPS), default="combined")
     args = parser.parse_args(argv)
     settings = Settings()
+    # before any app is built: building one may already log (a generated development secret)
+    configure_logging(settings.log_level, settings.log_format)
     if args.command is None:
         return _development(settings)
     serve(APPS[args.app](settings), settings)

@@ -25,25 +25,46 @@ from issuer.settings import Settings, resolve_server_secret
 from issuer.url_guard import UrlGuardMiddleware
 from wallet_api.deps import WalletState
 from wallet_api.problems import install_wallet_handlers
-from wallet_api.routes import devices, issuance, metadata, municipal, token
+from wallet_api.routes import (
+    devices,
+    issuance,
+    metadata,
+    municipal,
+    offer_references,
+    token,
+    type_metadata,
+)
+from wallet_api.services.attestations import load_trust_anchors
+from wallet_api.services.dpop import DpopNonces
 from wallet_api.services.policy import WalletPolicy
 from wallet_api.services.rate_limits import RateLimiter
 
-PUBLIC_ROUTERS = (metadata.router, token.router, issuance.router, devices.router)
+# type_metadata last: it answers any path ending in /vct/<kind>
+PUBLIC_ROUTERS = (
+    metadata.router,
+    token.router,
+    issuance.router,
+    devices.router,
+    offer_references.router,
+    type_metadata.router,
+)
 
 
 def _install_state(app: FastAPI, policy: WalletPolicy | None) -> None:
     policy = policy or WalletPolicy()
+    settings: Settings = app.state.settings
     counters = getattr(app.state, "rate_counters", None) or SharedCounters(
-        app.state.session_factory, secret=partial(resolve_server_secret, app.state.settings)
+        app.state.session_factory, secret=partial(resolve_server_secret, settings)
     )
     limit = RateLimit("wallet-token", policy.token_requests_per_window, policy.token_window_seconds)
     app.state.wallet = WalletState(
-        settings=app.state.settings,
+        settings=settings,
         sessions=app.state.session_factory,
         clock=app.state.clock,
         policy=policy,
         token_limiter=RateLimiter(counters, limit),
+        dpop_nonces=DpopNonces(resolve_server_secret(settings)),
+        trust_anchors=load_trust_anchors(settings.wallet_trust_anchors),
     )
     install_wallet_handlers(app)
 

@@ -1,8 +1,10 @@
 """Dependencies of the wallet routes (``Annotated`` aliases), as in ``issuer/deps.py``.
 
 ``WalletStateDep`` is the per-app state (settings, session factory, clock, policy, rate
-limiter), set by ``create_wallet_app``; ``WalletSessionDep`` a session routes commit
-explicitly before answering; ``GrantDep`` the live grant behind ``Authorization: Bearer``.
+limiter, DPoP nonces, wallet-provider trust anchors), set by ``create_wallet_app``;
+``WalletSessionDep`` a session routes commit explicitly before answering; ``GrantDep`` the
+live grant behind ``Authorization: Bearer`` or, for a DPoP-bound grant, ``Authorization:
+DPoP`` with a valid proof (``wallet_api/resource_auth.py``).
 """
 
 from __future__ import annotations
@@ -11,13 +13,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Annotated
 
+from cryptography import x509
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session, sessionmaker
 
 from issuer.services.clock import Clock
 from issuer.settings import Settings
-from wallet_api.errors import BearerError
 from wallet_api.models import WalletGrant
+from wallet_api.services.dpop import DpopNonces
 from wallet_api.services.offers import grant_for_access_token
 from wallet_api.services.policy import WalletPolicy
 from wallet_api.services.rate_limits import RateLimiter
@@ -34,6 +37,8 @@ class WalletState:
     clock: Clock
     policy: WalletPolicy
     token_limiter: RateLimiter
+    dpop_nonces: DpopNonces
+    trust_anchors: tuple[x509.Certificate, ...] = ()
 
     @property
     def credential_issuer(self) -> str:
@@ -62,20 +67,11 @@ def get_session(state: WalletStateDep) -> Iterator[Session]:
 WalletSessionDep = Annotated[Session, Depends(get_session)]
 
 
-def bearer_token(request: Request) -> str:
-    """The access token of ``Authorization: Bearer`` (RFC 6750 §2.1)."""
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token or len(token) > MAX_BEARER_CHARS:
-        raise BearerError("invalid_token", "a bearer access token is required")
-    return token.strip()
-
-
 def get_grant(state: WalletStateDep, session: WalletSessionDep, request: Request) -> WalletGrant:
-    """The live grant of the request's access token."""
-    return grant_for_access_token(
-        session, access_token=bearer_token(request), now=state.clock.now()
-    )
+    """The live grant of the request's access token, sender-constrained when bound."""
+    from wallet_api.resource_auth import authorize
+
+    return authorize(state, session, request, grant_for_access_token)
 
 
 GrantDep = Annotated[WalletGrant, Depends(get_grant)]

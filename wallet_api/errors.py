@@ -3,8 +3,12 @@
     WalletApiError                 a request was refused (never raised for our own bugs)
     ├── OAuthError                 answered as JSON {"error", "error_description"}
     │   ├── TokenError             token endpoint (RFC 6749 §5.2): invalid_request, invalid_grant,
-    │   │                          unsupported_grant_type, slow_down (rate limit, 429)
+    │   │                          unsupported_grant_type, slow_down (rate limit, 429),
+    │   │                          invalid_client (wallet attestation), invalid_dpop_proof,
+    │   │                          use_dpop_nonce (RFC 9449 §8), invalid_authorization_details
     │   ├── BearerError            access token refused (RFC 6750 §3.1): invalid_token, 401
+    │   ├── DpopError              a DPoP-bound access token without a valid proof (RFC 9449
+    │   │                          §7.1): invalid_dpop_proof, use_dpop_nonce, invalid_token, 401
     │   ├── CredentialError        credential endpoint (OpenID4VCI 1.0 §8.3.1.2): invalid_proof,
     │   │                          invalid_nonce, invalid_credential_request,
     │   │                          unknown_credential_configuration, credential_request_denied,
@@ -24,10 +28,18 @@ class WalletApiError(Exception):
 
     status: int = 400
 
-    def __init__(self, code: str, description: str = "", *, status: int | None = None) -> None:
+    def __init__(
+        self,
+        code: str,
+        description: str = "",
+        *,
+        status: int | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(f"{code}: {description}" if description else code)
         self.code = code
         self.description = description
+        self.headers = dict(headers or {})  # extra response headers (e.g. DPoP-Nonce)
         if status is not None:
             self.status = status
 
@@ -42,6 +54,12 @@ class TokenError(OAuthError):
 
 class BearerError(OAuthError):
     """The access token is missing, unknown, expired or revoked (RFC 6750 §3.1)."""
+
+    status = 401
+
+
+class DpopError(OAuthError):
+    """A DPoP-bound access token came without a valid proof (challenge: the DPoP scheme)."""
 
     status = 401
 

@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse, Response
 
 from issuer.errors import PROBLEM_TYPE_PREFIX
 from issuer.problems import PROBLEM_JSON
-from wallet_api.errors import BearerError, OAuthError, WalletApiError
+from wallet_api.errors import BearerError, DpopError, OAuthError, WalletApiError
 
 NO_STORE = {"Cache-Control": "no-store"}
 
@@ -26,6 +26,10 @@ def oauth_response(exc: OAuthError) -> JSONResponse:
     headers = dict(NO_STORE)
     if isinstance(exc, BearerError):
         headers["WWW-Authenticate"] = f'Bearer error="{exc.code}"'
+    elif isinstance(exc, DpopError):
+        # RFC 9449 §7.1: the DPoP challenge names the algorithms we accept
+        headers["WWW-Authenticate"] = f'DPoP error="{exc.code}", algs="ES256"'
+    headers.update(exc.headers)
     if exc.status == 429:
         headers["Retry-After"] = "60"
     return JSONResponse(body, status_code=exc.status, headers=headers)

@@ -3,7 +3,8 @@
 Chain: 0001 platform (tenants, clients, registry, audit) → 0002 permits → 0003 wallet →
 0004 wallet grants (device bindings, retired refresh tokens) → 0005 shared rate counters →
 0006 data hardening (wallet rows cascade when a resident is erased) → 0007 enforcement
-clients and enrolled handhelds.
+clients and enrolled handhelds → 0008 wallet standards (bindings, offer references, deferred
+issuance, replay, tenant settings).
 """
 
 from __future__ import annotations

@@ -16,6 +16,49 @@ from issuer.services import publication as service
 router = APIRouter(tags=["publication"], responses=PROBLEM_RESPONSES)
 
 TRUST_BUNDLE_TYPE = "application/vnd.buergerid.trust-bundle+cbor"
+STATUS_LIST_JWT = "application/statuslist+jwt"
+STATUS_LIST_CWT = "application/statuslist+cwt"
+MAX_ACCEPT_RANGES = 32
+
+
+def _quality(ranges: list[tuple[str, float]], media_type: str) -> float:
+    """The q of the most specific media range matching `media_type` (RFC 9110 §12.5.1)."""
+    major = media_type.split("/", 1)[0]
+    best: tuple[int, float] = (-1, 0.0)
+    for value, q in ranges:
+        if value == media_type:
+            rank = 2
+        elif value == f"{major}/*":
+            rank = 1
+        elif value == "*/*":
+            rank = 0
+        else:
+            continue
+        if rank > best[0]:
+            best = (rank, q)
+    return best[1]
+
+
+def status_list_form(accept: str) -> str:
+    """ "jwt" unless `accept` prefers the CWT: SD-JWT VC relying parties fetch the JWT form
+    (draft-ietf-oauth-sd-jwt-vc §3.2.2.2), often without an Accept header; a handheld asks
+    for `application/statuslist+cwt`."""
+    ranges: list[tuple[str, float]] = []
+    for part in accept.split(",")[:MAX_ACCEPT_RANGES]:
+        value, *params = (p.strip() for p in part.split(";"))
+        q = 1.0
+        for param in params:
+            name, _, raw = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    q = min(max(float(raw), 0.0), 1.0)
+                except ValueError:
+                    q = 0.0
+        if value:
+            ranges.append((value.lower(), q))
+    if not ranges:
+        return "jwt"
+    return "cwt" if _quality(ranges, STATUS_LIST_CWT) > _quality(ranges, STATUS_LIST_JWT) else "jwt"
 
 
 def _matches(request: Request, etag: str) -> bool:
@@ -40,18 +83,15 @@ def _serve(
 @router.get(
     "/status-lists/{ags}/{list_no}",
     response_class=Response,
-    responses={
-        200: {"content": {"application/statuslist+cwt": {}, "application/statuslist+jwt": {}}}
-    },
+    responses={200: {"content": {STATUS_LIST_JWT: {}, STATUS_LIST_CWT: {}}}},
 )
 def get_status_list(
     request: Request,
     ags: str = Path(pattern=r"^\d{8}$"),
     list_no: int = Path(ge=0, le=2**31 - 1),
 ) -> Response:
-    """A Status List Token: CWT by default, JWT for `Accept: application/statuslist+jwt`."""
-    accept = request.headers.get("accept", "")
-    form = "jwt" if "statuslist+jwt" in accept and "statuslist+cwt" not in accept else "cwt"
+    """A Status List Token: the JWT by default, the CWT for `Accept: application/statuslist+cwt`."""
+    form = status_list_form(request.headers.get("accept", ""))
     # no dependencies beyond the request: each would cost a thread-pool hop on the hot path;
     # one session and transaction, committed before the response, as SessionDep does
     settings = get_settings(request)

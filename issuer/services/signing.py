@@ -125,9 +125,16 @@ def sign_status_list(
         status_list=StatusList(2, bits),
         iss=tenant.issuer_url,
     )
+    from issuer.services.certificates import x5c_for
+
     cwt = encode_status_list_cwt(token, alg=signer.alg, kid=signer.cose_kid, sign=signer.sign)
+    # HAIP 1.0: the status list token's signing key comes with its certificate in x5c
     jwt = encode_status_list_jwt(
-        token, kid=signer.jws_kid, sign=signer.sign, alg=JWS_ALG[signer.alg]
+        token,
+        kid=signer.jws_kid,
+        sign=signer.sign,
+        alg=JWS_ALG[signer.alg],
+        x5c=x5c_for(settings, tenant, signer, now),
     )
     return cwt, jwt
 

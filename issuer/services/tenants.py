@@ -18,6 +18,7 @@ import re
 import shutil
 from datetime import datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -46,6 +47,12 @@ def validate_ags(ags: str) -> str:
     return ags
 
 
+def is_loopback_http(url: str) -> bool:
+    """An http URL on this machine (development only: 127.0.0.1, ::1, localhost)."""
+    parts = urlsplit(url)
+    return parts.scheme == "http" and parts.hostname in ("127.0.0.1", "::1", "localhost")
+
+
 def create_tenant(
     session: Session,
     *,
@@ -55,10 +62,16 @@ def create_tenant(
     retention_days: int = 365,
     actor: str,
     now: datetime,
+    allow_loopback_http: bool = False,
 ) -> Tenant:
-    """A new tenant with its audit chain; Conflict if the AGS exists."""
+    """A new tenant with its audit chain; Conflict if the AGS exists.
+
+    The issuer URL is https; `allow_loopback_http` (the development seed of a server
+    listening on plain http) also admits http on 127.0.0.1 / localhost."""
     validate_ags(ags)
-    if not issuer_url.startswith("https://"):
+    if not issuer_url.startswith("https://") and not (
+        allow_loopback_http and is_loopback_http(issuer_url)
+    ):
         raise InvalidRequest(ErrorCode.INVALID_REQUEST, "issuer_url must be https")
     if session.scalars(select(Tenant.id).where(Tenant.ags == ags)).first() is not None:
         raise Conflict(ErrorCode.ALREADY_EXISTS)

@@ -96,7 +96,7 @@ def test_offer_print_scan_verify_then_revoke(
 ) -> None:
     offer = env.offer()
     with WalletClient(env.base_url, tmp_path / "phone", clock=env.now) as wallet:
-        (permit,) = wallet.redeem(offer["credential_offer_uri"], offer["tx_code"])
+        (permit,) = wallet.redeem(offer["credential_offer_url"], offer["tx_code"])
         assert permit.qr_text is not None
         png = tmp_path / "qr.png"
         png.write_bytes(wallet.qr_png(permit.id))
@@ -133,9 +133,9 @@ def test_lost_phone_removed_revokes_every_credential_of_it(
 ) -> None:
     with WalletClient(env.base_url, tmp_path / "lost", clock=env.now) as lost:
         offer = env.offer()
-        (permit,) = lost.redeem(offer["credential_offer_uri"], offer["tx_code"])
+        (permit,) = lost.redeem(offer["credential_offer_url"], offer["tx_code"])
         offer = env.offer(kind="residence", resident_id=str(env.resident_id))
-        (residence,) = lost.redeem(offer["credential_offer_uri"], offer["tx_code"])
+        (residence,) = lost.redeem(offer["credential_offer_url"], offer["tx_code"])
     assert permit.qr_text is not None
     officer = Officer(env, tmp_path / "handheld", capsys)
     officer.sync()
@@ -144,7 +144,7 @@ def test_lost_phone_removed_revokes_every_credential_of_it(
     # the citizen's new phone gets the permit again, then removes the lost one
     with WalletClient(env.base_url, tmp_path / "new", clock=env.now) as new:
         offer = env.offer()
-        (again,) = new.redeem(offer["credential_offer_uri"], offer["tx_code"])
+        (again,) = new.redeem(offer["credential_offer_url"], offer["tx_code"])
         devices = new.devices(again.id)
         lost_device = next(d for d in devices if d["thumbprint"] != new.device.kid)
         assert new.remove_device(again.id, lost_device["id"]) == 3

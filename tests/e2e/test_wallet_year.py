@@ -111,7 +111,7 @@ def test_a_permit_renewed_in_month_eleven_reaches_the_phone(env: WalletEnv, tmp_
     first_until = datetime.fromisoformat(permit["valid_until"])
     offer = env.offer(kind="permit", permit_id=permit["id"])
     with WalletClient(env.base_url, tmp_path / "phone", clock=env.now) as wallet:
-        (stored,) = wallet.redeem(offer["credential_offer_uri"], offer["tx_code"])
+        (stored,) = wallet.redeem(offer["credential_offer_url"], offer["tx_code"])
         first_sd_jwt = stored.sd_jwt or ""
         assert unverified_claims(first_sd_jwt)["exp"] == int(first_until.timestamp())
 

@@ -33,25 +33,29 @@ def test_status_list_cwt_and_jwt_follow_revocation(world: World) -> None:
     with world.app.state.session_factory() as session:
         list_no = session.scalars(select(StatusList.list_no)).one()
     url = f"/status-lists/{world.ags}/{list_no}"
-    first = world.client.get(url)
+    cwt_only = {"Accept": "application/statuslist+cwt"}
+    first = world.client.get(url, headers=cwt_only)
     assert first.status_code == 200
     assert first.headers["content-type"] == "application/statuslist+cwt"
     assert "public" in first.headers["cache-control"]
     _msg, token = decode_status_list_cwt(first.content)
     assert token.sub.endswith(url) and token.status_list.size == 2**17
     # served from the cache: byte-identical, and 304 for the same ETag
-    assert world.client.get(url).content == first.content
-    cached = world.client.get(url, headers={"If-None-Match": first.headers["etag"]})
+    assert world.client.get(url, headers=cwt_only).content == first.content
+    cached = world.client.get(url, headers={"If-None-Match": first.headers["etag"], **cwt_only})
     assert cached.status_code == 304 and cached.content == b""
 
-    jwt = world.client.get(url, headers={"Accept": "application/statuslist+jwt"})
+    jwt = world.client.get(url)  # no Accept: the JWT form (SD-JWT VC relying parties)
     assert jwt.headers["content-type"] == "application/statuslist+jwt"
+    assert world.client.get(url, headers={"Accept": "application/statuslist+jwt"}).content == (
+        jwt.content
+    )
     assert jwt.headers["etag"] != first.headers["etag"]
     key = _tenant_keys(world)[0]
     assert decode_status_list_jwt(jwt.text, key).status_list.size == 2**17
 
     world.post(f"/api/v1/permits/{out['id']}/revoke", {"reason": "misuse"})
-    after = world.client.get(url, headers={"If-None-Match": first.headers["etag"]})
+    after = world.client.get(url, headers={"If-None-Match": first.headers["etag"], **cwt_only})
     assert after.status_code == 200 and after.headers["etag"] != first.headers["etag"]
     _msg, revoked = decode_status_list_cwt(after.content)
     claims = _qr_claims(out["qr"])
@@ -213,3 +217,24 @@ def test_key_rotation_republishes_bundle_and_jwks(world: World) -> None:
 
     kid8 = decode_sign1(b45decode(out["qr"][5:])).kid
     assert kid8 != signing.tenant_ring(settings, tenant).find(new_kid, 0).cose_kid
+
+
+@pytest.mark.parametrize(
+    ("accept", "form"),
+    [
+        ("", "jwt"),
+        ("*/*", "jwt"),
+        ("application/statuslist+jwt", "jwt"),
+        ("application/statuslist+cwt", "cwt"),
+        ("application/statuslist+cwt, application/statuslist+jwt", "jwt"),
+        ("application/statuslist+jwt;q=0.5, application/statuslist+cwt", "cwt"),
+        ("application/statuslist+cwt;q=0.1, */*;q=0.2", "jwt"),
+        ("application/*;q=0.5, application/statuslist+cwt;q=0.9", "cwt"),
+        ("application/statuslist+cwt;q=abc", "jwt"),
+        ("text/html", "jwt"),
+    ],
+)
+def test_status_list_negotiation_prefers_the_jwt(accept: str, form: str) -> None:
+    from issuer.routes.publication import status_list_form
+
+    assert status_list_form(accept) == form

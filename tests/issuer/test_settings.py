@@ -42,8 +42,47 @@ def test_passphrase_stays_out_of_repr() -> None:
 def test_production_needs_a_passphrase() -> None:
     with pytest.raises(ValidationError):
         Settings(environment="production")
-    configured = Settings(environment="production", key_passphrase="x" * 20, server_secret="s" * 32)
+    configured = Settings(
+        environment="production",
+        key_passphrase="x" * 20,
+        server_secret="s" * 32,
+        public_base_url="https://wallet.example",
+    )
     assert configured.environment == "production"
+
+
+def test_production_refuses_an_http_public_base_url() -> None:
+    # OpenID4VCI 1.0 §12.2.1: the Credential Issuer Identifier is an https URL
+    secrets = {"key_passphrase": "x" * 20, "server_secret": "s" * 32}
+    with pytest.raises(ValidationError, match="https"):
+        Settings(environment="production", public_base_url="http://wallet.example", **secrets)
+    with pytest.raises(ValidationError, match="https"):
+        Settings(environment="production", **secrets)  # the default is http://host:port
+    with pytest.raises(ValidationError, match="dev_tls"):
+        Settings(
+            environment="production",
+            public_base_url="https://wallet.example",
+            dev_tls=True,
+            **secrets,
+        )
+
+
+def test_tls_makes_the_default_base_url_https(tmp_path: Path) -> None:
+    assert Settings(dev_tls=True).public_base_url == "https://127.0.0.1:8000"
+    files = {"tls_certfile": tmp_path / "c.pem", "tls_keyfile": tmp_path / "k.pem"}
+    assert Settings(**files).public_base_url == "https://127.0.0.1:8000"  # type: ignore[arg-type]
+    with pytest.raises(ValidationError, match="together"):
+        Settings(tls_certfile=tmp_path / "c.pem")
+
+
+def test_required_attestations_need_trust_anchors(tmp_path: Path) -> None:
+    for field in ("wallet_attestation", "wallet_key_attestation"):
+        with pytest.raises(ValidationError, match="wallet_trust_anchors"):
+            Settings(**{field: "required"})  # type: ignore[arg-type]
+        anchors = tmp_path / "anchors.pem"
+        assert getattr(Settings(**{field: "required", "wallet_trust_anchors": anchors}), field) == (  # type: ignore[arg-type]
+            "required"
+        )
 
 
 def test_dev_passphrase_is_generated_once_with_0600(tmp_path: Path) -> None:

@@ -31,11 +31,25 @@ def _free_port() -> int:
 
 
 @contextmanager
-def live_server(app: Any, *, port: int | None = None) -> Iterator[str]:
-    """Serve `app` with uvicorn on 127.0.0.1; yields the base URL."""
+def live_server(
+    app: Any,
+    *,
+    port: int | None = None,
+    ssl_certfile: str | None = None,
+    ssl_keyfile: str | None = None,
+) -> Iterator[str]:
+    """Serve `app` with uvicorn on 127.0.0.1 (https with the TLS files); yields the base URL."""
     port = port or _free_port()
     # the production configuration (issuer/serving.py): no proxy headers, no access log
-    server = uvicorn.Server(server_config(app, host="127.0.0.1", port=port, log_level="warning"))
+    config = server_config(
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        ssl_certfile=ssl_certfile,
+        ssl_keyfile=ssl_keyfile,
+    )
+    server = uvicorn.Server(config)
     started = threading.Event()
     original_startup = server.startup
 
@@ -53,7 +67,8 @@ def live_server(app: Any, *, port: int | None = None) -> Iterator[str]:
                 break
         if not started.is_set() or not server.started:
             raise RuntimeError("uvicorn did not start")
-        yield f"http://127.0.0.1:{port}"
+        scheme = "https" if ssl_certfile else "http"
+        yield f"{scheme}://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         thread.join(STARTUP_TIMEOUT_SECONDS)

@@ -223,3 +223,64 @@ def wallet_env(
 
 def wallet_dir(tmp_path: Path, name: str = "phone") -> Path:
     return tmp_path / name
+
+
+@contextmanager
+def haip_env(
+    settings: Settings,
+    clock: FixedClock,
+    anchors_pem: bytes,
+    policy: WalletPolicy | None = None,
+    **overrides: Any,
+) -> Iterator[WalletEnv]:
+    """`wallet_env` with the wallet provider's root as trust anchor and `overrides` (e.g.
+    wallet_dpop="required") on the settings."""
+    anchors = Path(settings.data_dir) / "wallet-anchors.pem"
+    anchors.parent.mkdir(parents=True, exist_ok=True)
+    anchors.write_bytes(anchors_pem)
+    changed = settings.model_copy(update={"wallet_trust_anchors": anchors, **overrides})
+    with wallet_env(changed, clock, policy) as env:
+        yield env
+
+
+def awaiting_permit(env: WalletEnv, *, amount_cents: int = 3000) -> uuid.UUID:
+    """A permit of the other resident that awaits payment of `amount_cents`."""
+    from issuer.db.permit_models import PermitCharge
+
+    now = env.clock.now()
+    with env.app.state.session_factory() as sess, sess.begin():
+        permit = Permit(
+            tenant_id=env.tenant_id,
+            number=1002,
+            permit_type="BEW",
+            state="awaiting_payment",
+            resident_id=env.other_resident_id,
+            zone_codes=["A3"],
+            valid_from=now,
+            valid_until=now + timedelta(days=365),
+            exclusive_key=str(env.other_resident_id),
+            created_at=now,
+            updated_at=now,
+        )
+        sess.add(permit)
+        sess.flush()
+        sess.add(
+            PermitPlate(
+                permit_id=permit.id,
+                tenant_id=env.tenant_id,
+                permit_type="BEW",
+                position=0,
+                plate="GE-ZZ 99",
+                lock_key="GE-ZZ 99",
+            )
+        )
+        sess.add(
+            PermitCharge(
+                permit_id=permit.id,
+                tenant_id=env.tenant_id,
+                reason="issue",
+                amount_cents=amount_cents,
+                created_at=now,
+            )
+        )
+        return permit.id

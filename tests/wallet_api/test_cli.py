@@ -30,10 +30,10 @@ def test_redeem_list_qr_pdf_and_a_wrong_code(
     wallet = ["--wallet-dir", str(tmp_path / "w")]
     offer = env.offer()
     wrong = str((int(offer["tx_code"]) + 1) % 10 ** len(offer["tx_code"])).zfill(8)
-    assert cli.main([*wallet, "redeem", offer["credential_offer_uri"], "--tx-code", wrong]) == 1
+    assert cli.main([*wallet, "redeem", offer["credential_offer_url"], "--tx-code", wrong]) == 1
     assert "invalid_grant" in capsys.readouterr().err
     assert (
-        cli.main([*wallet, "redeem", offer["credential_offer_uri"], "--tx-code", offer["tx_code"]])
+        cli.main([*wallet, "redeem", offer["credential_offer_url"], "--tx-code", offer["tx_code"]])
         == 0
     )
     capsys.readouterr()

@@ -29,7 +29,7 @@ def test_permit_offer_redeemed_into_sd_jwt_vc_and_qr(env: WalletEnv, tmp_path: P
     offer = env.offer()
     assert len(offer["tx_code"]) >= 6
     with _client(env, tmp_path / "phone") as wallet:
-        (stored,) = wallet.redeem(offer["credential_offer_uri"], offer["tx_code"])
+        (stored,) = wallet.redeem(offer["credential_offer_url"], offer["tx_code"])
         assert stored.kind == "parking-permit"
         assert stored.qr_text is not None and stored.qr_text.startswith("BID1:")
         assert stored.sd_jwt is not None
@@ -69,7 +69,7 @@ def test_permit_offer_redeemed_into_sd_jwt_vc_and_qr(env: WalletEnv, tmp_path: P
 def test_residence_offer_and_refresh_gets_new_indices(env: WalletEnv, tmp_path: Path) -> None:
     offer = env.offer(kind="residence", resident_id=str(env.resident_id))
     with _client(env, tmp_path / "phone") as wallet:
-        (stored,) = wallet.redeem(offer["credential_offer_uri"], offer["tx_code"])
+        (stored,) = wallet.redeem(offer["credential_offer_url"], offer["tx_code"])
         assert stored.kind == "residence"
         first = unverified_claims(stored.sd_jwt or "")
         assert "given_name" not in first  # selectively disclosable only
@@ -101,9 +101,9 @@ def test_lost_phone_removed_by_the_municipality_revokes_its_credentials(
 ) -> None:
     with _client(env, tmp_path / "phone") as wallet:
         offer = env.offer()
-        (permit,) = wallet.redeem(offer["credential_offer_uri"], offer["tx_code"])
+        (permit,) = wallet.redeem(offer["credential_offer_url"], offer["tx_code"])
         offer = env.offer(kind="residence", resident_id=str(env.resident_id))
-        (residence,) = wallet.redeem(offer["credential_offer_uri"], offer["tx_code"])
+        (residence,) = wallet.redeem(offer["credential_offer_url"], offer["tx_code"])
         devices = env.http.get(
             f"/api/v1/residents/{env.resident_id}/devices", headers=env.headers
         ).json()
@@ -123,7 +123,7 @@ def test_lost_phone_removed_by_the_municipality_revokes_its_credentials(
         # the removed key can never be bound again
         offer = env.offer()
         with pytest.raises(Exception) as info:
-            wallet.redeem(offer["credential_offer_uri"], offer["tx_code"])
+            wallet.redeem(offer["credential_offer_url"], offer["tx_code"])
         assert getattr(info.value, "code", None) == "invalid_proof"
 
 
@@ -132,7 +132,7 @@ def test_permit_refresh_renews_sd_jwt_and_qr_with_new_indices(
 ) -> None:
     offer = env.offer()
     with _client(env, tmp_path / "phone") as wallet:
-        (stored,) = wallet.redeem(offer["credential_offer_uri"], offer["tx_code"])
+        (stored,) = wallet.redeem(offer["credential_offer_url"], offer["tx_code"])
         (renewed,) = wallet.refresh(force=True)
         assert renewed.id == stored.id
         assert renewed.qr_text != stored.qr_text and renewed.sd_jwt != stored.sd_jwt

@@ -56,9 +56,9 @@ def _redeem(session: Session, offer: CreatedOffer, tx: str | None, at: object = 
     )
 
 
-def test_offer_uri_carries_the_offer_json(session: Session) -> None:
+def test_offer_url_carries_the_offer_json(session: Session) -> None:
     offer = _offer(session)
-    parts = urlsplit(offer.credential_offer_uri)
+    parts = urlsplit(offer.credential_offer_url)
     assert parts.scheme == "openid-credential-offer"
     carried = json.loads(parse_qs(parts.query)["credential_offer"][0])
     assert carried == offer.credential_offer

@@ -179,4 +179,9 @@ def test_the_documented_variables_are_the_settings_and_their_defaults(
         assert getattr(Settings(), name.lower()) == 64
     # BUERGERID_STATUS_LIST_SIZE is 64 now: production refuses a list that small
     with pytest.raises(ValueError, match="herd privacy"):
-        Settings(environment="production", key_passphrase="p" * 32, server_secret="s" * 32)
+        Settings(
+            environment="production",
+            key_passphrase="p" * 32,
+            server_secret="s" * 32,
+            public_base_url="https://buergerid.example",
+        )

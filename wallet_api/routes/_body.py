@@ -10,12 +10,12 @@ from urllib.parse import parse_qsl
 from fastapi import Request
 
 from issuer.text import has_control_character, json_fault
-from wallet_api.errors import OAuthError
+from wallet_api.errors import OAuthError, WalletApiError
 
 MAX_FORM_FIELDS = 16
 
 
-async def read_bounded(request: Request, max_bytes: int, error: type[OAuthError]) -> bytes:
+async def read_bounded(request: Request, max_bytes: int, error: type[WalletApiError]) -> bytes:
     """The body, refused with 413 once it exceeds ``max_bytes`` (declared or streamed)."""
     declared = request.headers.get("content-length")
     if declared is not None and (not declared.isdigit() or int(declared) > max_bytes):

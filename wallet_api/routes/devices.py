@@ -13,7 +13,8 @@ from wallet_api.deps import GrantDep, WalletSessionDep, WalletStateDep
 from wallet_api.errors import CredentialError
 from wallet_api.routes._body import read_json
 from wallet_api.schemas.devices import DeviceOut, device_out
-from wallet_api.services.devices import list_devices, register_device, remove_device
+from wallet_api.services.credentials import key_policy
+from wallet_api.services.devices import DeviceView, list_devices, register_device, remove_device
 from wallet_api.services.offers import offer_of
 
 router = APIRouter(tags=["wallet"])
@@ -32,18 +33,31 @@ async def register(
     request: Request, state: WalletStateDep, session: WalletSessionDep, grant: GrantDep
 ) -> JSONResponse:
     """Register a device key by a proof (``{"proof": "<openid4vci-proof+jwt>"}``)."""
-    body = await read_json(request, 8192, CredentialError, "invalid_proof")
+    body = await read_json(request, 16384, CredentialError, "invalid_proof")
     proof = body.get("proof") if isinstance(body, dict) else None
-    view = await run_in_threadpool(
-        register_device,
-        session,
-        state.settings,
-        grant=grant,
-        proof=proof,
-        audience=state.credential_issuer,
-        now=state.clock.now(),
-    )
-    await run_in_threadpool(session.commit)
+
+    def run() -> DeviceView:
+        policy = key_policy(
+            session,
+            settings=state.settings,
+            policy=state.policy,
+            grant=grant,
+            tenant_id=offer_of(session, grant).tenant_id,
+            anchors=state.trust_anchors,
+        )
+        view = register_device(
+            session,
+            state.settings,
+            grant=grant,
+            proof=proof,
+            audience=state.credential_issuer,
+            now=state.clock.now(),
+            key_policy=policy,
+        )
+        session.commit()
+        return view
+
+    view = await run_in_threadpool(run)
     return JSONResponse(device_out(view).model_dump(mode="json"), status_code=201)
 
 

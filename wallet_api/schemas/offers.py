@@ -19,6 +19,9 @@ class OfferIn(BaseModel):
     permit_id: uuid.UUID | None = None
     ttl_seconds: int | None = Field(default=None, ge=60, le=72 * 3600)
     tx_code_digits: int | None = Field(default=None, ge=6, le=12)
+    # "value": the offer travels in the link (a letter, an e-mail); "reference": the link
+    # holds a short https URL the wallet fetches once (a QR code on a counter screen)
+    delivery: Literal["value", "reference"] = "value"
 
     @model_validator(mode="after")
     def _subject(self) -> OfferIn:
@@ -30,11 +33,21 @@ class OfferIn(BaseModel):
 
 
 class OfferOut(BaseModel):
-    """The offer, shown once: hand ``tx_code`` to the citizen out of band (letter, counter)."""
+    """The offer, shown once: hand ``tx_code`` to the citizen out of band (letter, counter).
+
+    ``credential_offer_url`` is what the citizen's wallet opens (link or QR code):
+    ``openid-credential-offer://?credential_offer=…`` by value, or
+    ``openid-credential-offer://?credential_offer_uri=…`` by reference. By value,
+    ``credential_offer`` is the offer object in it; by reference, ``credential_offer_uri``
+    is the https URL the wallet fetches (once, before ``credential_offer_uri_expires_at``).
+    """
 
     offer_id: str
-    credential_offer_uri: str
-    credential_offer: dict[str, Any]
+    delivery: Literal["value", "reference"]
+    credential_offer_url: str
+    credential_offer: dict[str, Any] | None = None
+    credential_offer_uri: str | None = None
+    credential_offer_uri_expires_at: datetime | None = None
     tx_code: str
     expires_at: datetime
 
@@ -47,3 +60,27 @@ class DeviceRemovedOut(BaseModel):
     revoked_credentials: int
     ended_grants: int
     removed_devices: int
+
+
+class WalletPolicyIn(BaseModel):
+    """A tenant's wallet policy; null keeps the deployment's setting (a floor, never lowered)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    dpop: Literal["optional", "required"] | None = None
+    wallet_attestation: Literal["optional", "required"] | None = None
+    key_attestation: Literal["optional", "required"] | None = None
+
+
+class WalletPolicyOut(BaseModel):
+    """The tenant's own choices and what is in force (the stricter of tenant and deployment)."""
+
+    tenant: WalletPolicyIn
+    effective: dict[str, Literal["optional", "required"]]
+
+
+class LogoOut(BaseModel):
+    """Where the tenant's logo is served and the SHA-256 of what is served."""
+
+    uri: str
+    sha256: str

@@ -18,9 +18,6 @@ from issuer.settings import Settings
 from wallet_api.errors import CredentialError
 from wallet_api.services.sd_jwt_vc import IssuerKey, PermitFacts, ResidenceFacts
 
-# Permit states in which a credential may be (re-)issued.
-ISSUABLE_PERMIT_STATES = frozenset({"active"})
-
 
 def tenant(session: Session, tenant_id: int) -> Tenant:
     """The tenant row (it exists: offers reference it)."""
@@ -62,26 +59,13 @@ def revoke_indices(session: Session, *, tenant_id: int, entries: list[tuple[int,
 def signing_key(
     settings: Settings, tenant: Tenant, now: datetime, *, permit_type: str | None
 ) -> IssuerKey:
-    """The tenant's active signer as the SD-JWT code needs it."""
+    """The tenant's active signer as the SD-JWT code needs it, with its x5c chain."""
+    from issuer.services.certificates import x5c_for
     from issuer.services.signing import tenant_signer
 
     signer = tenant_signer(settings, tenant, now, permit_type=permit_type)
-    return IssuerKey(kid=signer.jws_kid, sign=signer.sign)
-
-
-def active_permit(
-    session: Session, *, tenant: Tenant, permit_id: uuid.UUID | None, now: datetime
-) -> Permit:
-    """The offer's permit, if it may still be delivered; else credential_request_denied."""
-    permit = session.get(Permit, permit_id) if permit_id is not None else None
-    if (
-        permit is None
-        or permit.tenant_id != tenant.id
-        or permit.state not in ISSUABLE_PERMIT_STATES
-        or now >= permit.valid_until
-    ):
-        raise CredentialError("credential_request_denied", "the permit is not active")
-    return permit
+    chain = x5c_for(settings, tenant, signer, now)
+    return IssuerKey(kid=signer.jws_kid, sign=signer.sign, x5c=tuple(chain) if chain else None)
 
 
 def qr_token(session: Session, settings: Settings, *, permit: Permit, now: datetime) -> str:

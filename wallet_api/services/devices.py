@@ -24,6 +24,7 @@ from wallet_api.errors import CredentialError, WalletProblem
 from wallet_api.models import GrantEnd, WalletCredential, WalletDevice, WalletGrant
 from wallet_api.services import bridge
 from wallet_api.services.grants import end_grants, lock_live_grant, phone_of
+from wallet_api.services.key_proofs import JWT, KeyPolicy, proven_keys
 
 log = logging.getLogger(__name__)
 
@@ -135,15 +136,18 @@ def register_device(
     proof: object,
     audience: str,
     now: datetime,
+    key_policy: KeyPolicy,
 ) -> DeviceView:
     """Bind a proven key to the grant's holder (same rules as the credential endpoint)."""
-    from wallet_api.services.credentials import device_for, proven_keys
+    from wallet_api.services.credentials import device_for
     from wallet_api.services.offers import offer_of
 
     if not isinstance(proof, str):
         raise CredentialError("invalid_proof", "proof missing")
     offer = offer_of(session, grant)
     lock_live_grant(session, grant, tenant_id=offer.tenant_id, now=now)
-    (key,) = proven_keys([proof], audience=audience, now=now, session=session)
+    (key,) = proven_keys(
+        JWT, [proof], audience=audience, now=now, session=session, policy=key_policy
+    )
     device = device_for(session, settings, grant=grant, offer=offer, key=key, now=now)
     return DeviceView(device.id, device.thumbprint, device.created_at, device.removed_at, 0)

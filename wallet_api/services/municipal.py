@@ -1,19 +1,37 @@
-"""Offers as the municipal API makes them: which configurations a subject gets."""
+"""Offers as the municipal API makes them: which configurations a subject gets, by value or
+by reference; a permit still awaiting payment can be offered (its credentials are deferred
+until it is paid)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.orm import Session
 
 from issuer.db.models import Tenant
 from issuer.errors import InvalidRequest, NotFound
+from wallet_api.models import WalletOffer
 from wallet_api.schemas.offers import OfferIn
 from wallet_api.services import bridge
 from wallet_api.services.configurations import PERMIT_QR
-from wallet_api.services.offers import CreatedOffer, create_offer
+from wallet_api.services.offer_references import create_reference, offer_uri_for
+from wallet_api.services.offers import CreatedOffer, create_offer, offer_url_by_reference
 from wallet_api.services.policy import WalletPolicy
 from wallet_api.services.sd_jwt_vc import PARKING_PERMIT, RESIDENCE
+
+OFFERABLE_PERMIT_STATES = ("active", "awaiting_payment")
+
+
+@dataclass(frozen=True, slots=True)
+class MunicipalOffer:
+    """An offer as the municipality hands it out (by value or by reference)."""
+
+    created: CreatedOffer
+    delivery: str
+    credential_offer_url: str
+    credential_offer_uri: str | None
+    uri_expires_at: datetime | None
 
 
 def offer_for(
@@ -24,7 +42,7 @@ def offer_for(
     credential_issuer: str,
     now: datetime,
     policy: WalletPolicy,
-) -> CreatedOffer:
+) -> MunicipalOffer:
     """Check the subject belongs to the tenant (404 otherwise) and create the offer."""
     if body.kind == "residence":
         assert body.resident_id is not None
@@ -40,11 +58,11 @@ def offer_for(
             raise NotFound()
         if permit.resident_id is None:
             raise InvalidRequest(detail="the permit has no resident holder")
-        if permit.state != "active":
-            raise InvalidRequest(detail="only an active permit can be offered")
+        if permit.state not in OFFERABLE_PERMIT_STATES:
+            raise InvalidRequest(detail="only an active permit or one awaiting payment")
         resident_id, permit_id = permit.resident_id, permit.id
         configurations = [f"{tenant.ags}.{PARKING_PERMIT}", f"{tenant.ags}.{PERMIT_QR}"]
-    return create_offer(
+    created = create_offer(
         session,
         tenant_id=tenant.id,
         resident_id=resident_id,
@@ -56,3 +74,10 @@ def offer_for(
         ttl_seconds=body.ttl_seconds,
         tx_code_digits=body.tx_code_digits,
     )
+    if body.delivery == "value":
+        return MunicipalOffer(created, "value", created.credential_offer_url, None, None)
+    offer = session.get(WalletOffer, created.offer_id)
+    assert offer is not None
+    token, uri_expires_at = create_reference(session, offer=offer, now=now, policy=policy)
+    uri = offer_uri_for(credential_issuer, token)
+    return MunicipalOffer(created, "reference", offer_url_by_reference(uri), uri, uri_expires_at)

@@ -47,7 +47,7 @@ class CreatedOffer:
 
     offer_id: str
     credential_offer: dict[str, Any]
-    credential_offer_uri: str
+    credential_offer_url: str  # openid-credential-offer://?credential_offer=<by value>
     tx_code: str
     expires_at: datetime
 
@@ -63,10 +63,36 @@ class IssuedTokens:
     configuration_ids: tuple[str, ...]
 
 
-def offer_uri(credential_offer: dict[str, Any]) -> str:
-    """``openid-credential-offer://?credential_offer=<url-encoded JSON>`` (§4.1)."""
+def offer_url(credential_offer: dict[str, Any]) -> str:
+    """The offer by value: ``openid-credential-offer://?credential_offer=<JSON>`` (§4.1.2)."""
     text = json.dumps(credential_offer, separators=(",", ":"))
     return f"{OFFER_URI_SCHEME}?credential_offer={quote(text, safe='')}"
+
+
+def offer_url_by_reference(credential_offer_uri: str) -> str:
+    """The offer by reference: ``openid-credential-offer://?credential_offer_uri=<https URL>``
+    (§4.1.3)."""
+    return f"{OFFER_URI_SCHEME}?credential_offer_uri={quote(credential_offer_uri, safe='')}"
+
+
+def credential_offer_object(
+    credential_issuer: str, configuration_ids: list[str], code: str, digits: int
+) -> dict[str, Any]:
+    """The Credential Offer object (§4.1.1) for a pre-authorized code and a numeric tx_code."""
+    return {
+        "credential_issuer": credential_issuer,
+        "credential_configuration_ids": list(configuration_ids),
+        "grants": {
+            PRE_AUTHORIZED_GRANT: {
+                "pre-authorized_code": code,
+                "tx_code": {
+                    "input_mode": "numeric",
+                    "length": digits,
+                    "description": "Code aus dem Schreiben der Stadt / code from the letter",
+                },
+            }
+        },
+    }
 
 
 def create_offer(
@@ -104,24 +130,13 @@ def create_offer(
     session.add(offer)
     session.flush()
     log.info("wallet_offer_created", extra={"tenant_id": tenant_id, "offer": offer.id})
-    credential_offer = {
-        "credential_issuer": credential_issuer,
-        "credential_configuration_ids": list(configuration_ids),
-        "grants": {
-            PRE_AUTHORIZED_GRANT: {
-                "pre-authorized_code": code,
-                "tx_code": {
-                    "input_mode": "numeric",
-                    "length": digits,
-                    "description": "Code aus dem Schreiben der Stadt / code from the letter",
-                },
-            }
-        },
-    }
+    credential_offer = credential_offer_object(
+        credential_issuer, list(configuration_ids), code, digits
+    )
     return CreatedOffer(
         offer_id=offer.id,
         credential_offer=credential_offer,
-        credential_offer_uri=offer_uri(credential_offer),
+        credential_offer_url=offer_url(credential_offer),
         tx_code=tx_code,
         expires_at=offer.expires_at,
     )

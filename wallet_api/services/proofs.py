@@ -24,9 +24,10 @@ from jwt.exceptions import InvalidTokenError
 from verifier._errors import DecodeError
 from verifier._keys import PublicJwk, decode_public_jwk
 from wallet_api.errors import CredentialError
+from wallet_api.services.signed_jwts import verify_es256
 
 PROOF_TYP = "openid4vci-proof+jwt"
-MAX_PROOF_CHARS = 4096
+MAX_PROOF_CHARS = 12 * 1024  # room for a key attestation with its x5c in the header
 # How far in the past a proof's iat may be, and how far in the future (clock skew).
 IAT_MAX_AGE_SECONDS = 300
 IAT_MAX_SKEW_SECONDS = 60
@@ -42,6 +43,8 @@ class ProvenKey:
     thumbprint: str  # base64url(SHA-256 RFC 7638 thumbprint), 43 characters (DESIGN §3.1)
     nonce: str
     iat: int
+    key_attestation: str | None = None  # the proof's `key_attestation` header, unchecked
+    issuer: str | None = None  # the proof's `iss` (the client_id, when not anonymous)
 
 
 def _refuse(description: str) -> CredentialError:
@@ -82,22 +85,9 @@ def validate_proof(proof: object, *, audience: str, now: int) -> ProvenKey:
     if "crit" in header:
         raise _refuse("no critical header parameters are understood")
     public = _public_p256_jwk(header)
-    try:
-        claims = jwt.decode(
-            proof,
-            key=public.key,
-            algorithms=["ES256"],
-            options={
-                "verify_signature": True,
-                "verify_aud": False,
-                "verify_iat": False,
-                "verify_exp": False,
-                "verify_nbf": False,
-                "verify_iss": False,
-            },
-        )
-    except (InvalidTokenError, ValueError, TypeError) as exc:
-        raise _refuse("the proof signature does not verify") from exc
+    claims = verify_es256(
+        proof, public.key, lambda _: _refuse("the proof signature does not verify")
+    )
     aud = claims.get("aud")
     if not (aud == audience or (isinstance(aud, list) and aud == [audience])):
         raise _refuse("aud must be the credential issuer identifier")
@@ -110,4 +100,17 @@ def validate_proof(proof: object, *, audience: str, now: int) -> ProvenKey:
     if not isinstance(nonce, str) or not nonce:
         # OpenID4VCI 1.0 §8.3.1.2: a missing or wrong c_nonce is invalid_nonce.
         raise CredentialError("invalid_nonce", "the proof carries no nonce")
-    return ProvenKey(jwk=public.jwk, thumbprint=public.kid, nonce=nonce, iat=iat)
+    attestation = header.get("key_attestation")
+    if attestation is not None and not isinstance(attestation, str):
+        raise _refuse("key_attestation must be a compact JWS")
+    issuer = claims.get("iss")
+    if issuer is not None and (not isinstance(issuer, str) or len(issuer) > 255):
+        raise _refuse("iss must be a string")
+    return ProvenKey(
+        jwk=public.jwk,
+        thumbprint=public.kid,
+        nonce=nonce,
+        iat=iat,
+        key_attestation=attestation,
+        issuer=issuer,
+    )

@@ -7,9 +7,12 @@
   valid until in the clear (an officer needs them), the holder's name selectively
   disclosable.
 
-Both carry ``cnf.jwk`` (the wallet's proven device key) and ``status.status_list {idx,
-uri}`` pointing at the JWT form of the tenant's status list; the header is ``typ:
-dc+sd-jwt``, ``alg: ES256`` and ``kid`` = base64url(thumbprint) (DESIGN §3.1).
+Both carry ``cnf.jwk`` (the wallet's proven device key), ``status.status_list {idx,
+uri}`` pointing at the JWT form of the tenant's status list and, when given,
+``vct#integrity`` (the digest of the type's metadata document); the header is ``typ:
+dc+sd-jwt``, ``alg: ES256``, ``kid`` = base64url(thumbprint) (DESIGN §3.1) and, when the
+key has a certificate from the issuing CA, its ``x5c`` chain (HAIP 1.0). Which claims are
+selectively disclosable is fixed in ``credential_types.TYPES``.
 """
 
 from __future__ import annotations
@@ -20,9 +23,19 @@ from datetime import date
 from typing import Any
 
 from verifier._sdjwt import Sd, issue_sd_jwt
+from wallet_api.services.credential_types import PARKING_PERMIT, RESIDENCE
+from wallet_api.services.type_metadata import vct_for
 
-RESIDENCE = "residence"
-PARKING_PERMIT = "parking-permit"
+__all__ = [
+    "PARKING_PERMIT",
+    "RESIDENCE",
+    "IssuerKey",
+    "PermitFacts",
+    "ResidenceFacts",
+    "permit_credential",
+    "residence_credential",
+    "vct_for",
+]
 # Decoy digests per _sd array (RFC 9901 §4.2.5) hide how many claims an object has.
 DECOYS = 2
 
@@ -59,15 +72,16 @@ class PermitFacts:
 
 @dataclass(frozen=True, slots=True)
 class IssuerKey:
-    """What signing needs: the JWS kid and a raw-signature callable (ES256 r||s)."""
+    """What signing needs: the JWS kid, a raw-signature callable (ES256 r||s) and the
+    key's certificate chain for ``x5c`` (None: no certificate)."""
 
     kid: str
     sign: Callable[[bytes], bytes]
+    x5c: tuple[str, ...] | None = None
 
-
-def vct_for(issuer_url: str, kind: str) -> str:
-    """The ``vct`` of a credential kind at a tenant (DESIGN §3.6)."""
-    return f"{issuer_url.rstrip('/')}/vct/{kind}"
+    def header(self) -> dict[str, list[str]] | None:
+        """The extra JOSE header of an issuer-signed JWT."""
+        return {"x5c": list(self.x5c)} if self.x5c else None
 
 
 def is_adult(birth_date: date, today: date) -> bool:
@@ -79,16 +93,42 @@ def is_adult(birth_date: date, today: date) -> bool:
 
 
 def _common(
-    *, issuer_url: str, kind: str, now: int, exp: int, status_idx: int, status_uri: str
+    *,
+    issuer_url: str,
+    kind: str,
+    now: int,
+    exp: int,
+    status_idx: int,
+    status_uri: str,
+    vct_integrity: str | None,
 ) -> dict[Any, Any]:
-    return {
+    claims: dict[Any, Any] = {
         "iss": issuer_url,
         "vct": vct_for(issuer_url, kind),
-        "iat": now,
-        "nbf": now,
-        "exp": exp,
-        "status": {"status_list": {"idx": status_idx, "uri": status_uri}},
     }
+    if vct_integrity is not None:
+        claims["vct#integrity"] = vct_integrity
+    claims.update(
+        {
+            "iat": now,
+            "nbf": now,
+            "exp": exp,
+            "status": {"status_list": {"idx": status_idx, "uri": status_uri}},
+        }
+    )
+    return claims
+
+
+def _sign(claims: dict[Any, Any], key: IssuerKey, holder_jwk: dict[str, str]) -> str:
+    return issue_sd_jwt(
+        claims,
+        sign=key.sign,
+        alg="ES256",
+        kid=key.kid,
+        holder_jwk=holder_jwk,
+        decoys=DECOYS,
+        extra_header=key.header(),
+    )
 
 
 def residence_credential(
@@ -102,6 +142,7 @@ def residence_credential(
     exp: int,
     status_idx: int,
     status_uri: str,
+    vct_integrity: str | None = None,
 ) -> str:
     """The residence SD-JWT VC (issued form: ``<JWT>~<disclosures>~``)."""
     claims = _common(
@@ -111,6 +152,7 @@ def residence_credential(
         exp=exp,
         status_idx=status_idx,
         status_uri=status_uri,
+        vct_integrity=vct_integrity,
     )
     claims.update(
         {
@@ -128,9 +170,7 @@ def residence_credential(
             Sd("age_over_18"): is_adult(facts.birth_date, today),
         }
     )
-    return issue_sd_jwt(
-        claims, sign=key.sign, alg="ES256", kid=key.kid, holder_jwk=holder_jwk, decoys=DECOYS
-    )
+    return _sign(claims, key, holder_jwk)
 
 
 def permit_credential(
@@ -142,6 +182,7 @@ def permit_credential(
     now: int,
     status_idx: int,
     status_uri: str,
+    vct_integrity: str | None = None,
 ) -> str:
     """The parking-permit SD-JWT VC; it expires with the permit."""
     claims = _common(
@@ -151,6 +192,7 @@ def permit_credential(
         exp=facts.valid_until,
         status_idx=status_idx,
         status_uri=status_uri,
+        vct_integrity=vct_integrity,
     )
     claims.update(
         {
@@ -169,6 +211,4 @@ def permit_credential(
     )
     if facts.fleet is not None:
         claims["fleet"] = facts.fleet
-    return issue_sd_jwt(
-        claims, sign=key.sign, alg="ES256", kid=key.kid, holder_jwk=holder_jwk, decoys=DECOYS
-    )
+    return _sign(claims, key, holder_jwk)

@@ -1,0 +1,118 @@
+"""The `x5c` chains of issuer-signed JWTs (SD-JWT VCs, status list JWTs), per signing key.
+
+A chain comes from the deployment's issuing CA (keys/issuing_ca.py, under
+keys_dir/<issuing_ca_dir>): read without secrets when the CA already certified the key
+(`buergerid-keys ca certify`), or issued here on first use when the CA key is a file key
+under the server's key passphrase (development, or a deployment that accepts that). A
+chain is used only while its certificate is valid and names the tenant's current issuer
+URL; otherwise it is issued anew (or, with the CA key out of reach, left out).
+
+`settings.credential_x5c`: "off" never, "when_available" (default) whenever a chain can be
+had, "required" refuses to sign without one (503 no_signing_key). Chains are cached per
+process until their certificate expires.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from cryptography import x509
+
+from issuer.services.eligibility import PermitCode, PermitError
+from keys.errors import KeysCode, KeysError
+from keys.issuing_ca import IssuingCa, issued_chain, x5c_header
+
+if TYPE_CHECKING:
+    from issuer.db.models import Tenant
+    from issuer.settings import Settings
+    from keys.signer import Signer
+
+log = logging.getLogger(__name__)
+
+_CACHE: dict[tuple[str, str, str], tuple[int, list[str]]] = {}
+_LOCK = threading.Lock()
+
+
+def ca_dir(settings: Settings) -> Path:
+    """Where the deployment's issuing CA lives."""
+    return Path(settings.keys_dir) / settings.issuing_ca_dir
+
+
+def root_certificate(settings: Settings) -> x509.Certificate | None:
+    """The issuing CA's root certificate, None when there is no CA."""
+    try:
+        return IssuingCa.open(ca_dir(settings)).certificate
+    except KeysError:
+        return None
+
+
+def _usable(chain: tuple[x509.Certificate, ...], issuer_url: str, at: int) -> bool:
+    leaf = chain[0]
+    if not leaf.not_valid_before_utc.timestamp() <= at < leaf.not_valid_after_utc.timestamp():
+        return False
+    try:
+        san = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return False
+    return issuer_url in san.get_values_for_type(x509.UniformResourceIdentifier)
+
+
+def _issue(
+    settings: Settings, tenant: Tenant, signer: Signer, at: int, replace: bool
+) -> tuple[x509.Certificate, ...]:
+    from issuer.services.signing import tenant_ring
+    from issuer.settings import resolve_key_passphrase
+
+    ca = IssuingCa.open(ca_dir(settings), passphrase=resolve_key_passphrase(settings))
+    window = tenant_ring(settings, tenant).find(signer.jws_kid, at).window
+    chain = ca.certify(
+        signer.public_key,
+        common_name=tenant.name[:64] or tenant.ags,
+        issuer_url=tenant.issuer_url,
+        not_before=window.nbf,
+        not_after=window.exp,
+        replace=replace,
+    )
+    log.info("issuer_key_certified", extra={"tenant": tenant.ags, "kid": signer.jws_kid})
+    return chain
+
+
+def x5c_for(settings: Settings, tenant: Tenant, signer: Signer, now: datetime) -> list[str] | None:
+    """The `x5c` header for a JWT `signer` makes for `tenant`, or None (see the docstring)."""
+    mode = settings.credential_x5c
+    if mode == "off":
+        return None
+    at = int(now.timestamp())
+    key = (str(ca_dir(settings)), signer.jws_kid, tenant.issuer_url)
+    with _LOCK:
+        cached = _CACHE.get(key)
+    if cached is not None and at < cached[0]:
+        return cached[1]
+    chain: tuple[x509.Certificate, ...] | None = None
+    try:
+        chain = issued_chain(ca_dir(settings), signer.jws_kid)
+        if chain is None or not _usable(chain, tenant.issuer_url, at):
+            chain = _issue(settings, tenant, signer, at, replace=chain is not None)
+            if not _usable(chain, tenant.issuer_url, at):
+                chain = None
+    except KeysError as exc:
+        if exc.code not in (
+            KeysCode.CA_NOT_FOUND,
+            KeysCode.PASSPHRASE_REQUIRED,
+            KeysCode.PKCS11_REQUIRED,
+            KeysCode.KEY_FILE_DECRYPT,
+        ):
+            raise PermitError(PermitCode.NO_SIGNING_KEY, f"x5c: {exc.code}") from exc
+        chain = None
+    if chain is None:
+        if mode == "required":
+            raise PermitError(PermitCode.NO_SIGNING_KEY, "no certificate for the signing key")
+        return None
+    value = x5c_header(chain)
+    with _LOCK:
+        _CACHE[key] = (int(chain[0].not_valid_after_utc.timestamp()), value)
+    return value
