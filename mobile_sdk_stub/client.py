@@ -51,7 +51,7 @@ from mobile_sdk_stub.presentation import build_presentation
 from mobile_sdk_stub.render import WindscreenPermit, qr_png, qr_svg, windscreen_pdf
 from mobile_sdk_stub.store import CredentialStore, StoredCredential
 from verifier._jws import encode_jws
-from verifier._sdjwt import ClaimPath
+from verifier.sdjwt import ClaimPath
 
 OFFER_SCHEME = "openid-credential-offer"
 PRE_AUTHORIZED_GRANT = "urn:ietf:params:oauth:grant-type:pre-authorized_code"

@@ -92,20 +92,6 @@ from verifier._plates import (
     is_canonical_plate,
     is_canonical_zone,
 )
-from verifier._sdjwt import (
-    KB_JWT_TYP,
-    SD_JWT_VC_TYP,
-    ClaimPath,
-    Sd,
-    StatusReference,
-    VerifiedSdJwt,
-    disclosable_paths,
-    hash_disclosure,
-    issue_sd_jwt,
-    present_sd_jwt,
-    verify_sd_jwt,
-    verify_sd_jwt_vc,
-)
 from verifier._status import (
     MAX_STATUS_LIST_BYTES,
     MAX_STATUS_LIST_TOKEN_BYTES,
@@ -131,6 +117,20 @@ from verifier._verdict import (
 )
 from verifier._verify import verify, verify_car, verify_plate
 from verifier._zones import Zone, ZoneError, resolve_zone
+from verifier.sdjwt import (
+    KB_JWT_TYP,
+    SD_JWT_VC_TYP,
+    ClaimPath,
+    Sd,
+    StatusReference,
+    VerifiedSdJwt,
+    disclosable_paths,
+    hash_disclosure,
+    issue_sd_jwt,
+    present_sd_jwt,
+    verify_sd_jwt,
+    verify_sd_jwt_vc,
+)
 
 __all__ = [
     "CONFORMANCE_PROFILE",

@@ -20,7 +20,7 @@ from verifier._cbor import dumps, loads
 from verifier._cose import PERMIT_PROFILE, CoseProfile, Sign1, decode_sign1, encode_sign1
 from verifier._errors import DecodeError, Reason
 from verifier._jws import decode_jws, encode_jws, peek_jws_header
-from verifier._keys import Alg, PublicKey, Sign, _b64url, b64url_decode
+from verifier._keys import Alg, PublicKey, Sign, b64url_decode, b64url_encode
 
 TYP_STATUS_LIST_CWT = "application/statuslist+cwt"
 TYP_STATUS_LIST_JWT = "statuslist+jwt"
@@ -266,7 +266,10 @@ def encode_status_list_jwt(
         claims["exp"] = t.exp
     if t.ttl is not None:
         claims["ttl"] = t.ttl
-    claims["status_list"] = {"bits": t.status_list.bits, "lst": _b64url(t.status_list.to_lst())}
+    claims["status_list"] = {
+        "bits": t.status_list.bits,
+        "lst": b64url_encode(t.status_list.to_lst()),
+    }
     header: dict[str, Any] = {"alg": alg, "kid": kid, "typ": TYP_STATUS_LIST_JWT}
     if x5c:
         header["x5c"] = list(x5c)

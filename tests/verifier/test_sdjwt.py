@@ -19,13 +19,13 @@ from verifier import (
     Sd,
     StatusReference,
     VerifierError,
+    encode_jws,
     issue_sd_jwt,
     present_sd_jwt,
     verify_sd_jwt,
     verify_sd_jwt_vc,
 )
 from verifier._keys import key_to_jwk, software_signer
-from verifier._sdjwt import _encode_jws
 
 ISSUER = ec.generate_private_key(ec.SECP256R1())
 HOLDER = ec.generate_private_key(ec.SECP256R1())
@@ -104,7 +104,8 @@ def _digest(disclosure: str) -> str:
 
 
 def _signed(payload: dict[str, Any], disclosures: list[str], typ: str = "dc+sd-jwt") -> str:
-    jwt = _encode_jws({"alg": "ES256", "typ": typ}, payload, SIGN)
+    body = json.dumps(payload, separators=(",", ":")).encode()
+    jwt = encode_jws({"alg": "ES256", "typ": typ}, body, SIGN)
     return "~".join([jwt, *disclosures, ""])
 
 
