@@ -129,7 +129,8 @@ def b64url_decode(text: str, *, reason: Reason) -> bytes:
 
     Canonical form is checked on the last character's unused bits rather than by encoding
     the result again: with the alphabet fixed and no padding, both accept the same strings
-    (a property test compares the two), and an SD-JWT presentation decodes eight values.
+    (a property test compares the two). An SD-JWT VC presentation decodes eight values; this
+    saves about 4 µs of its 216 µs (3.16 bare verifies against 3.22, bench/wallet.py).
     """
     if not isinstance(text, str) or not _B64URL.fullmatch(text):
         raise DecodeError(reason, "not base64url")

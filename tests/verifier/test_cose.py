@@ -12,7 +12,6 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from verifier import (
-    MAX_COSE_BYTES,
     PERMIT_PROFILE,
     Alg,
     CoseProfile,
@@ -28,7 +27,7 @@ from verifier import (
     software_signer,
     verify_sign1,
 )
-from verifier._cose import _decode_sign1, _fast_sign1, decode_permit_parts
+from verifier._cose import _permit_shape, decode_permit_parts
 
 EC_PRIVATE = ec.derive_private_key(0x5EED_0001, ec.SECP256R1())
 ED_PRIVATE = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
@@ -175,11 +174,12 @@ def test_random_bytes_fail_with_reason(data: bytes) -> None:
 )
 def test_fast_path_equals_general_path(alg: Alg, kid: bytes, payload: bytes, sig: bytes) -> None:
     data = encode_sign1(payload, alg=alg, kid=kid, sign=lambda _: sig)
-    fast = _fast_sign1(data, PERMIT_PROFILE)
-    assert fast is not None
-    assert fast == _decode_sign1(data, Reason.BAD_COSE, PERMIT_PROFILE, MAX_COSE_BYTES)
-    assert decode_sign1(data) == fast
-    # a profile without the algorithm still refuses it on the fast path's behalf
+    fast = _permit_shape(data)
+    assert fast is not None  # our encoder's shape is always read without decoding CBOR
+    msg = decode_sign1(data)
+    assert fast == (msg.protected_bytes, msg.payload, msg.signature, msg.alg, msg.kid)
+    assert decode_permit_parts(data) == fast
+    # a profile without the algorithm refuses it
     with pytest.raises(DecodeError) as info:
         decode_sign1(data, profile=CoseProfile(algorithms=frozenset({Alg.ES384})))
     assert info.value.reason is Reason.UNSUPPORTED_ALG
