@@ -10,8 +10,8 @@ from _common import NOW, run, text_of
 with atheris.instrument_imports(include=["verifier"]):
     from cryptography.hazmat.primitives.asymmetric import ec
 
-    from verifier._errors import VerifierError
-    from verifier._keys import software_signer
+    from verifier import VerifierError
+    from verifier.formats import software_signer
     from verifier.sdjwt import Sd, issue_sd_jwt, verify_sd_jwt
 
 _PRIV = ec.derive_private_key(

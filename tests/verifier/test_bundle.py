@@ -12,12 +12,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from verifier import (
+from verifier import DecodeError, Reason
+from verifier.formats import (
     TYP_TRUST_BUNDLE,
     Alg,
-    DecodeError,
     IssuerEntry,
-    Reason,
     StatusList,
     StatusListToken,
     TrustBundle,

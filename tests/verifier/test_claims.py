@@ -10,11 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from verifier import (
-    DecodeError,
+from verifier import DecodeError, PermitType, Reason
+from verifier.formats import (
     PermitClaims,
-    PermitType,
-    Reason,
     Window,
     decode_claims_map,
     decode_permit_claims,

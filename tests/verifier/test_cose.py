@@ -11,14 +11,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from verifier import (
+from tests.support.verifier_internals import decode_permit_parts
+from tests.support.verifier_internals import permit_shape as _permit_shape
+from verifier import DecodeError, Reason, SignatureError, VerifierError
+from verifier.formats import (
     PERMIT_PROFILE,
     Alg,
     CoseProfile,
-    DecodeError,
-    Reason,
-    SignatureError,
-    VerifierError,
     cbor_dumps,
     cose_kid,
     decode_sign1,
@@ -27,7 +26,6 @@ from verifier import (
     software_signer,
     verify_sign1,
 )
-from verifier._cose import _permit_shape, decode_permit_parts
 
 EC_PRIVATE = ec.derive_private_key(0x5EED_0001, ec.SECP256R1())
 ED_PRIVATE = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))

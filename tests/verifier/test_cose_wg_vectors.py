@@ -17,11 +17,10 @@ from cryptography.hazmat.primitives.asymmetric.ed448 import Ed448PublicKey
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from tests.vectors import load_index, load_json
-from verifier import (
+from verifier import Reason, VerifierError
+from verifier.formats import (
     CONFORMANCE_PROFILE,
     AnyPublicKey,
-    Reason,
-    VerifierError,
     decode_sign1,
     sig_structure,
     verify_sign1,

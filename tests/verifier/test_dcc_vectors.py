@@ -24,13 +24,8 @@ import pytest
 from cryptography import x509
 
 from tests.vectors import load_index, load_json
-from verifier import (
-    CONFORMANCE_PROFILE,
-    VerifierError,
-    b45decode,
-    decode_sign1,
-    verify_sign1,
-)
+from verifier import VerifierError
+from verifier.formats import CONFORMANCE_PROFILE, b45decode, decode_sign1, verify_sign1
 
 INDEX = load_index("dcc")["files"]
 STEPS = ("EXPECTEDUNPREFIX", "EXPECTEDB45DECODE", "EXPECTEDCOMPRESSION", "EXPECTEDVERIFY")

@@ -19,10 +19,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
-from verifier import (
+from verifier import PermitType
+from verifier.formats import (
     CoseProfile,
     PermitClaims,
-    PermitType,
     StatusList,
     alg_for_key,
     cose_kid,

@@ -13,17 +13,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from verifier import (
-    DecodeError,
-    Reason,
-    SignatureError,
-    VerifierError,
-    decode_jws,
-    encode_jws,
-    jws_kid,
-    peek_jws_header,
-    software_signer,
-)
+from verifier import DecodeError, Reason, SignatureError, VerifierError
+from verifier.formats import decode_jws, encode_jws, jws_kid, peek_jws_header, software_signer
 
 EC_PRIVATE = ec.derive_private_key(0x5EED_0001, ec.SECP256R1())
 ED_PRIVATE = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))

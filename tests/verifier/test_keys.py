@@ -13,11 +13,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from verifier import (
+from verifier import DecodeError, Reason, SignatureError
+from verifier.formats import (
     Alg,
-    DecodeError,
-    Reason,
-    SignatureError,
     alg_for_key,
     cose_kid,
     jws_kid,

@@ -10,10 +10,7 @@ from typing import Any
 import pytest
 
 from tests.vectors import own_vectors_root
-from verifier._errors import Reason, TrustError
-from verifier._store import DataDir
-from verifier._verdict import Outcome
-from verifier._verify import verify_plate
+from verifier import DataDir, Outcome, Reason, TrustError, verify_plate
 
 
 def _load_generator() -> Any:

@@ -12,11 +12,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from verifier import (
-    DecodeError,
+from verifier import DecodeError, Reason
+from verifier.formats import (
     PlateEntry,
     PlateIndex,
-    Reason,
     decode_plate_index_payload,
     encode_plate_index_payload,
     plate_key,

@@ -6,14 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from verifier import (
-    DecodeError,
-    Reason,
-    canonical_plate,
-    canonical_zone,
-    is_canonical_plate,
-    is_canonical_zone,
-)
+from verifier import DecodeError, Reason, canonical_plate, canonical_zone
+from verifier.formats import is_canonical_plate, is_canonical_zone
 
 
 @pytest.mark.parametrize(

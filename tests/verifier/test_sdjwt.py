@@ -14,18 +14,16 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from verifier import (
-    Reason,
+from verifier import Reason, VerifierError
+from verifier.formats import encode_jws, key_to_jwk, software_signer
+from verifier.sdjwt import (
     Sd,
     StatusReference,
-    VerifierError,
-    encode_jws,
     issue_sd_jwt,
     present_sd_jwt,
     verify_sd_jwt,
     verify_sd_jwt_vc,
 )
-from verifier._keys import key_to_jwk, software_signer
 
 ISSUER = ec.generate_private_key(ec.SECP256R1())
 HOLDER = ec.generate_private_key(ec.SECP256R1())

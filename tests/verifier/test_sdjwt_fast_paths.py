@@ -10,11 +10,11 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from verifier._errors import DecodeError, Reason
-from verifier._keys import b64url_decode, key_to_jwk, software_signer
+from tests.support.verifier_internals import sdjwt_holder_key as _holder_key
+from tests.support.verifier_internals import sdjwt_json_loads as _json_loads
+from verifier import DecodeError, Reason
+from verifier.formats import b64url_decode, key_to_jwk, software_signer
 from verifier.sdjwt import issue_sd_jwt, verify_sd_jwt
-from verifier.sdjwt._encoding import json_loads as _json_loads
-from verifier.sdjwt._key_binding import holder_key as _holder_key
 
 ISSUER = ec.generate_private_key(ec.SECP256R1())
 HOLDER_JWK = key_to_jwk(ec.generate_private_key(ec.SECP256R1()).public_key())

@@ -10,17 +10,14 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from verifier import (
-    MAX_STATUS_LIST_BYTES,
+from tests.support.verifier_internals import MAX_STATUS_LIST_BYTES
+from verifier import DecodeError, Reason, SignatureError, VerifierError
+from verifier.formats import (
     TYP_STATUS_LIST_CWT,
     Alg,
-    DecodeError,
-    Reason,
-    SignatureError,
     StatusList,
     StatusListToken,
     StatusValue,
-    VerifierError,
     cose_kid,
     decode_status_list_cwt,
     decode_status_list_jwt,
@@ -97,8 +94,8 @@ def test_jwt_round_trip() -> None:
 
 
 def test_cwt_without_content_type_is_refused() -> None:
-    from verifier import encode_sign1, status_list_claims
-    from verifier._cbor import dumps
+    from verifier.formats import cbor_dumps as dumps
+    from verifier.formats import encode_sign1, status_list_claims
 
     data = encode_sign1(dumps(status_list_claims(TOKEN)), alg=Alg.ES256, kid=b"k", sign=SIGN)
     with pytest.raises(DecodeError) as info:

@@ -10,7 +10,7 @@ import cbor2
 import pytest
 
 from tests.vectors import load_json
-from verifier import (
+from verifier.formats import (
     CoseProfile,
     StatusList,
     decode_sign1,

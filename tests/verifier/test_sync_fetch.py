@@ -19,8 +19,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from verifier._errors import DecodeError, Reason
-from verifier._store import FetchError, fetch, read_regular_file
+from tests.support.verifier_internals import FetchError, fetch, read_regular_file
+from verifier import DecodeError, Reason
 
 DEADLINE_SECONDS = 1.0
 MAX_TRICKLE_BYTES = 120  # a server that would need two minutes to finish

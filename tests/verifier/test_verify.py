@@ -8,13 +8,20 @@ from typing import Any
 
 import pytest
 
+from tests.support.verifier_internals import claims_module as _claims
+from tests.support.verifier_internals import in_windows
 from tests.vectors import own_vectors_root
-from verifier import _claims
-from verifier._errors import Notice, Reason
-from verifier._store import DataDir, TrustStore
-from verifier._verdict import Context, Outcome
-from verifier._verify import in_windows, verify, verify_plate
-from verifier._zones import ZoneError
+from verifier import (
+    Context,
+    DataDir,
+    Notice,
+    Outcome,
+    Reason,
+    TrustStore,
+    ZoneError,
+    verify,
+    verify_plate,
+)
 
 VECTORS = json.loads((own_vectors_root() / "verify.json").read_text(encoding="utf-8"))
 CASES = {c["name"]: c for c in VECTORS["cases"]}
@@ -143,8 +150,7 @@ def _resigned(payload: bytes) -> str:
 
 
 def test_claims_must_be_deterministic_integers(store: TrustStore) -> None:
-    from verifier._base45 import b45decode
-    from verifier._cose import decode_sign1
+    from verifier.formats import b45decode, decode_sign1
 
     payload = decode_sign1(b45decode(VALID[5:])).payload
     assert verify(_resigned(payload), store, NOW).outcome is Outcome.VALID

@@ -19,12 +19,20 @@ from typing import Any
 
 import pytest
 
+from tests.support.verifier_internals import VERDICT_REASONS, CliIo
 from tests.vectors import own_vectors_root
-from verifier._errors import Notice, VerifierError
-from verifier._store import DataDir, TrustStore
-from verifier._verdict import VERDICT_REASONS, Context, Outcome, Verdict
-from verifier._verify import verify, verify_plate
-from verifier.cli import _Io, run
+from verifier import (
+    Context,
+    DataDir,
+    Notice,
+    Outcome,
+    TrustStore,
+    Verdict,
+    VerifierError,
+    verify,
+    verify_plate,
+)
+from verifier.cli import run
 
 
 def _load_generator() -> Any:
@@ -110,7 +118,7 @@ def test_case_through_the_cli(
     out, err = io.StringIO(), io.StringIO()
     status = run(
         cli_args(case, stores[case["store"]][0]),
-        _Io(out, err, io.StringIO(), environ(case), lambda: 0),
+        CliIo(out, err, io.StringIO(), environ(case), lambda: 0),
     )
     assert err.getvalue() == ""
     assert_matches(json.loads(out.getvalue()), case["expected"])
