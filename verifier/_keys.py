@@ -1,4 +1,4 @@
-"""Public keys: identifiers (DESIGN §3.1), COSE_Key and JWK forms, and the one signature check.
+"""Public keys: identifiers (RFC 7638 thumbprints), COSE_Key and JWK forms, the signature check.
 
 Only P-256 (ES256) and Ed25519 (EdDSA) keys are part of our formats (``PublicKey``).
 ``verify_signature`` is the single wrapper of ECDSA/EdDSA/RSASSA-PSS verification in the
@@ -59,7 +59,7 @@ class Alg(IntEnum):
 
 
 PERMIT_ALGS: frozenset[Alg] = frozenset({Alg.ES256, Alg.EDDSA})
-"""The algorithms of our own tokens, bundles, lists and indexes (DESIGN §3.2)."""
+"""The algorithms of our own tokens, bundles, lists and indexes (docs/formats.md)."""
 JOSE_NAMES: Mapping[Alg, str] = {
     Alg.ES256: "ES256",
     Alg.EDDSA: "EdDSA",
@@ -162,7 +162,7 @@ def key_to_jwk(key: PublicKey) -> dict[str, str]:
 
 
 def thumbprint(key: PublicKey) -> bytes:
-    """SHA-256 over the RFC 7638 JWK thumbprint input (DESIGN §3.1), 32 bytes."""
+    """SHA-256 over the RFC 7638 JWK thumbprint input, 32 bytes (docs/formats.md, key ids)."""
     canonical = json.dumps(key_to_jwk(key), separators=(",", ":"), sort_keys=True)
     return hashlib.sha256(canonical.encode("ascii")).digest()
 

@@ -1,4 +1,4 @@
-"""Canonical number plates and zone codes (DESIGN §3.2 and the last paragraph of §4).
+"""Canonical number plates and zone codes (docs/formats.md, permit QR).
 
 German plate: trim, upper-case; district letters (1–3), a hyphen or spaces, letters (1–2),
 optional spaces, digits (1–4, no leading zero), optional ``E`` (electric) or ``H`` (historic)

@@ -1,4 +1,4 @@
-"""Token Status List (draft-ietf-oauth-status-list), DESIGN §3.3: the list and its tokens.
+"""Token Status List (draft-ietf-oauth-status-list): the list and its tokens.
 
 A :class:`StatusList` is an immutable view over the uncompressed bytes: entry ``i`` sits in
 byte ``i // (8 / bits)`` at bit offset ``(i % (8 / bits)) * bits`` from the least
@@ -37,7 +37,7 @@ CLAIM_TTL, CLAIM_STATUS_LIST = 65534, 65533
 
 
 class StatusValue(IntEnum):
-    """Status values (DESIGN §3.3); 3 is the draft's application-specific value."""
+    """Status values (docs/formats.md); 3 is the draft's application-specific value."""
 
     VALID = 0
     INVALID = 1

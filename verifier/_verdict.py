@@ -63,7 +63,7 @@ VERDICT_REASONS: tuple[Reason, ...] = (
     Reason.NO_PERMIT,
     Reason.NO_PLATE_INDEX,
 )
-"""Every reason a verdict can carry (DESIGN §4 and the CLI contract), in step order."""
+"""Every reason a verdict can carry, in step order (docs/verifier.md, reason codes)."""
 
 EXIT_STATUS: dict[Outcome, int] = {
     Outcome.VALID: 0,
@@ -83,7 +83,7 @@ class Context:
     """What the officer checks against, as typed; ``verify`` canonicalises both sides.
 
     ``zone`` is ``AGS:CODE``, a bare code, or a resolved :class:`Zone`; a bare code takes
-    ``municipality`` (the handheld's AGS), else the bundle's only issuer (DESIGN §4).
+    ``municipality`` (the handheld's AGS), else the bundle's only issuer.
     """
 
     zone: str | Zone | None = None
@@ -109,7 +109,7 @@ class Permit:
     issuer_name: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        """The ``permit`` object of ``check --json`` (DESIGN §4), absent claims as null."""
+        """The ``permit`` object of ``check --json``, absent claims as null."""
         return {
             "issuer": self.issuer,
             "type": self.type,
@@ -161,7 +161,7 @@ class Verdict:
         return EXIT_STATUS[self.outcome]
 
     def to_json(self) -> dict[str, Any]:
-        """One ``check --json`` object, exactly the shape of DESIGN §4."""
+        """One ``check --json`` object, exactly the shape docs/verifier.md gives."""
         return {
             "outcome": str(self.outcome),
             "reason": None if self.reason is None else str(self.reason),

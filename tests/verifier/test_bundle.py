@@ -1,4 +1,4 @@
-"""Trust bundle payload (DESIGN §3.4): round trip, strict decoding, hostile input."""
+"""Trust bundle payload (docs/formats.md): round trip, strict decoding, hostile input."""
 
 from __future__ import annotations
 

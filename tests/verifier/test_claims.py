@@ -1,4 +1,4 @@
-"""Permit claims (DESIGN §3.2): encoding, strict decoding, hostile input."""
+"""Permit claims (docs/formats.md): encoding, strict decoding, hostile input."""
 
 from __future__ import annotations
 
@@ -214,7 +214,7 @@ def test_semantic_tags_in_claims_fail_with_reason(tag: int, content: bytes) -> N
         assert exc.reason is Reason.BAD_CLAIMS
 
 
-# The signed payload is deterministic CBOR (DESIGN §3): an integer, a time above all, has one
+# The signed payload is deterministic CBOR (RFC 8949 §4.2.1): an integer, a time above all, has one
 # encoding. CLAIMS encodes as {1: iss, 4: exp, 6: iat, -65537: permit} (bytewise key order).
 _PAYLOAD = encode_permit_payload(CLAIMS)
 _EXP = CLAIMS.exp.to_bytes(4, "big")

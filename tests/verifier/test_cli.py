@@ -1,6 +1,6 @@
 """``buergerid-verify`` exactly as a script calls it: subprocesses, stdout, stderr, exit status.
 
-Covers every subcommand and every exit status of the DESIGN §4 CLI contract: 0 valid,
+Covers every subcommand and every exit status of the command line (docs/verifier.md): 0 valid,
 1 invalid, 3 indeterminate, 2 usage or operational error (one line on stderr, never a
 traceback).
 """

@@ -193,7 +193,7 @@ def test_fast_path_equals_general_path(alg: Alg, kid: bytes, payload: bytes, sig
     ],
 )
 def test_kid_is_checked_before_alg(protected: dict[int, Any], reason: Reason) -> None:
-    # DESIGN §4 step 3: a map with a bstr kid, else bad_cose; THEN alg, else unsupported_alg
+    # step 3 of the check: a map with a bstr kid, else bad_cose; THEN alg, else unsupported_alg
     with pytest.raises(DecodeError) as info:
         decode_sign1(_rebuild(protected=cbor2.dumps(protected)))
     assert info.value.reason is reason
@@ -201,7 +201,7 @@ def test_kid_is_checked_before_alg(protected: dict[int, Any], reason: Reason) ->
 
 @pytest.mark.parametrize("unprotected", [{5: b"iv"}, {"x": 1}, {33: [b"cert"]}, {-1: 0}])
 def test_permit_profile_refuses_a_non_empty_unprotected_header(unprotected: Any) -> None:
-    # DESIGN §3.2: unprotected header empty; anything in it is unsigned
+    # our profile: unprotected header empty; anything in it is unsigned
     data = _rebuild(unprotected=unprotected)
     with pytest.raises(DecodeError) as info:
         decode_sign1(data)

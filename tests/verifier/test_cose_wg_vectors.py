@@ -1,4 +1,5 @@
-"""The COSE working-group examples (../shared/vectors/cose-wg) through our COSE_Sign1 layer.
+"""The COSE working-group examples through our COSE_Sign1 layer (third-party vectors
+cose-wg/, located by tests.vectors).
 
 Each example is decoded with ``CONFORMANCE_PROFILE`` (untagged messages and unprotected kids
 are normal there), the rebuilt ``Sig_structure`` must equal ``ToBeSign_hex`` byte for byte,

@@ -1,4 +1,5 @@
-"""The 107 EU DCC test cases (../shared/vectors/dcc) through our Base45, zlib and COSE layers.
+"""The 107 EU DCC test cases through our Base45, zlib and COSE layers (third-party vectors
+dcc/, located by tests.vectors).
 
 Steps as in the vectors README: ``EXPECTEDUNPREFIX`` (``HC1:`` + ``BASE45``),
 ``EXPECTEDB45DECODE`` (our strict Base45 gives ``COMPRESSED``), ``EXPECTEDCOMPRESSION``

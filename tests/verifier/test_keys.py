@@ -1,4 +1,4 @@
-"""Key identifiers (DESIGN §3.1), COSE_Key / JWK forms and the signature wrapper."""
+"""Key identifiers (RFC 7638 thumbprints), COSE_Key / JWK forms and the signature wrapper."""
 
 from __future__ import annotations
 

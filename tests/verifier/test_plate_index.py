@@ -1,4 +1,4 @@
-"""Plate index (DESIGN §3.5): plate keys, round trip, strict decoding, hostile input."""
+"""Plate index (docs/formats.md): plate keys, round trip, strict decoding, hostile input."""
 
 from __future__ import annotations
 

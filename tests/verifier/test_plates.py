@@ -1,4 +1,4 @@
-"""Canonical plates and zone codes (DESIGN §3.2, §4)."""
+"""Canonical plates and zone codes (docs/formats.md, docs/verifier.md)."""
 
 from __future__ import annotations
 

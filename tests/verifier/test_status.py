@@ -1,4 +1,5 @@
-"""Status lists and Status List Tokens (DESIGN §3.3): encoding, bounds, hostile input."""
+"""Status lists and Status List Tokens (draft-ietf-oauth-status-list): encoding, bounds,
+hostile input."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The Token Status List vectors of ../shared/vectors/status-list (read through tests.vectors)."""
+"""The third-party Token Status List vectors (status-list/, located by tests.vectors)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Verdict values and the ``check --json`` shape (DESIGN §4)."""
+"""Verdict values and the ``check --json`` shape (docs/verifier.md)."""
 
 from __future__ import annotations
 
