@@ -50,15 +50,6 @@ def test_a_cache_for_other_bytes_is_refused() -> None:
     assert info.value.reason is Reason.BAD_PLATE_INDEX
 
 
-@settings(max_examples=200, deadline=None)
-@given(st.integers(0, 10_000), st.integers(1, 255))
-def test_any_flipped_byte_is_refused(at: int, flip: int) -> None:
-    data = bytearray(cache_bytes())
-    data[at % len(data)] ^= flip
-    with pytest.raises(DecodeError):
-        _plate_cache.decode(bytes(data), _plate_cache.digest(INDEX_BLOB))
-
-
 @settings(max_examples=300, deadline=None)
 @given(st.binary(max_size=400))
 def test_random_bytes_are_refused_with_a_reason(data: bytes) -> None:
