@@ -41,7 +41,7 @@ ALL_DAYS = 127
 
 
 class PermitType(StrEnum):
-    """Permit types (DESIGN §3.2)."""
+    """Permit types (docs/formats.md, the permit claims)."""
 
     BEW = "BEW"  # resident
     BES = "BES"  # visitor
