@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from tests.support.verifier_internals import fetch, keys_module, parse_anchor
+from tests.support.verifier_stores import NOW, VALID, data_dir_with
 from tests.vectors import own_vectors_root
 from verifier import (
     DataDir,
@@ -28,18 +29,6 @@ from verifier.formats import StatusList, key_to_cose, key_to_jwk, thumbprint
 VECTORS = json.loads((own_vectors_root() / "verify.json").read_text(encoding="utf-8"))
 CASES = {c["name"]: c for c in VECTORS["cases"]}
 SYNC = {s["name"]: s for s in VECTORS["sync"]}
-NOW = CASES["valid_es256"]["now"]
-VALID = CASES["valid_es256"]["input"]
-
-
-def data_dir_with(tmp_path: Path, store: str = "main") -> DataDir:
-    spec = VECTORS["stores"][store]
-    data_dir = DataDir(tmp_path / "data")
-    for anchor in spec["anchors"]:
-        data_dir.add_anchor(bytes.fromhex(anchor))
-    for blob in spec["sync"]:
-        data_dir.sync_bytes(bytes.fromhex(blob))
-    return data_dir
 
 
 def files(root: Path) -> dict[str, bytes]:

@@ -10,6 +10,7 @@ import pytest
 
 from tests.support.verifier_internals import claims_module as _claims
 from tests.support.verifier_internals import in_windows
+from tests.support.verifier_stores import fresh_dir, load_vector_generator, vector_generator
 from tests.vectors import own_vectors_root
 from verifier import (
     Context,
@@ -108,8 +109,7 @@ def test_a_bare_zone_code_needs_a_municipality_when_two_cities_are_synced(
 
 
 def test_a_bare_zone_code_takes_the_only_issuer(tmp_path: Path) -> None:
-    from tests.verifier.test_plate_check import G, fresh_dir
-
+    G = vector_generator()
     one = G.bundle(1, G.ROOT1, issuers={G.ISS_A: G.issuer_a_entry()})
     store = fresh_dir(tmp_path, one).load()
     assert list(store.issuers) == [G.ISS_A]
@@ -138,14 +138,7 @@ def test_loaded_store_is_not_changed_by_checks(store: TrustStore, tmp_path: Path
 
 
 def _resigned(payload: bytes) -> str:
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(
-        "gen_for_verify", own_vectors_root() / "generate.py"
-    )
-    assert spec is not None and spec.loader is not None
-    gen = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(gen)
+    gen = load_vector_generator()
     return str(gen.qr(gen.sign1(payload, gen.A1)))
 
 
