@@ -22,9 +22,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
-from verifier import (
+from tests.support.verifier_internals import decode_permit_parts
+from verifier import PermitType
+from verifier.formats import (
     PermitClaims,
-    PermitType,
     Window,
     alg_for_key,
     b45decode,
@@ -39,7 +40,6 @@ from verifier import (
     software_signer,
     verify_signature,
 )
-from verifier._cose import decode_permit_parts
 
 CLAIMS = PermitClaims(
     issuer="05513000",

@@ -37,20 +37,19 @@ import segno
 from PIL import Image
 
 from bench.verify import load_generator, per_call
-from verifier import _cose
-from verifier._app import App, AppServer
-from verifier._bundle import TYP_PLATE_INDEX
-from verifier._keys import Alg, software_signer
-from verifier._plate_index import (
+from verifier import DataDir, verify, verify_plate
+from verifier.formats import (
+    TYP_PLATE_INDEX,
+    Alg,
     PlateEntry,
     PlateIndex,
     decode_plate_index_payload,
     encode_plate_index_payload,
+    encode_sign1,
     plate_key,
+    software_signer,
 )
-from verifier._qr import read_qr_texts_from_image
-from verifier._store import DataDir
-from verifier._verify import verify, verify_plate
+from verifier.handheld import App, AppServer, read_qr_texts_from_image
 
 
 def camera_frame(text: str) -> bytes:
@@ -128,7 +127,7 @@ def main() -> int:
     index = PlateIndex(iss=gen.ISS_A, iat=now - 3600, exp=now + 86400, salt=salt, entries=entries)
     payload = encode_plate_index_payload(index)
     sign = software_signer(gen.A1.priv)
-    blob = _cose.encode_sign1(
+    blob = encode_sign1(
         payload, alg=Alg.ES256, kid=gen.A1.kid, sign=sign, content_type=TYP_PLATE_INDEX
     )
     started = time.process_time()

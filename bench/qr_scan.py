@@ -27,7 +27,7 @@ import qrcode.constants
 import segno
 from PIL import Image, ImageFilter
 
-from verifier._qr import read_qr_texts_from_image
+from verifier.handheld import read_qr_texts_from_image
 
 SIZES = [1.0, 1.25, 1.5, 1.75, 2.0, 2.25, 2.5, 2.75, 3.0, 3.5, 4.0, 5.0, 6.0]
 SEEDS = (1, 2, 3)

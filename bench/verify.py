@@ -44,21 +44,33 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
-from verifier import _cose
-from verifier._base45 import b45decode
-from verifier._bundle import (
+from tests.support.verifier_internals import decode_permit_parts
+from verifier import DataDir, verify, verify_plate
+from verifier.formats import (
     TYP_PLATE_INDEX,
     TYP_TRUST_BUNDLE,
+    Alg,
     IssuerEntry,
+    PlateEntry,
+    PlateIndex,
+    StatusList,
+    StatusListToken,
     TrustBundle,
+    b45decode,
     bundle_key,
+    cose_kid,
+    decode_claims_map,
+    decode_permit_claims,
+    decode_sign1,
     encode_bundle_payload,
+    encode_plate_index_payload,
+    encode_sign1,
+    encode_status_list_cwt,
+    plate_key,
+    sig_structure,
+    software_signer,
+    verify_signature,
 )
-from verifier._keys import Alg, cose_kid, software_signer
-from verifier._plate_index import PlateEntry, PlateIndex, encode_plate_index_payload, plate_key
-from verifier._status import StatusList, StatusListToken, encode_status_list_cwt
-from verifier._store import DataDir
-from verifier._verify import verify, verify_plate
 
 
 def _children_cpu() -> float:
@@ -117,8 +129,8 @@ def main() -> int:
     text = gen.token()
     assert verify(text, store, now).outcome == "valid"
     raw = b45decode(text[5:])
-    msg = _cose.decode_sign1(raw)
-    to_be_signed = _cose.sig_structure(msg.protected_bytes, msg.payload)
+    msg = decode_sign1(raw)
+    to_be_signed = sig_structure(msg.protected_bytes, msg.payload)
     signature = msg.signature
     x, y = gen.A1.x, gen.A1.y
     key = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), b"\x04" + x + y)
@@ -134,35 +146,31 @@ def main() -> int:
 
     # 2. ours, measured interleaved with the bare verify and with growing prefixes of the
     # pipeline (each step's cost in place: caches are as cold as in the real sequence)
-    from verifier import _base45, _claims, _keys
-
     def upto_base45() -> None:
-        _base45.b45decode(text[5:])
+        b45decode(text[5:])
         bare()
 
     # steps 3 and 5-6 as verify() runs them: decode_permit_parts is decode_sign1 for our
     # own message shape, without building a Sign1
-    parts = _cose.decode_permit_parts
+    parts = decode_permit_parts
 
     def upto_sign1() -> None:
-        parts(_base45.b45decode(text[5:]))
+        parts(b45decode(text[5:]))
         bare()
 
     def upto_claims_map() -> None:
-        _claims.decode_claims_map(parts(_base45.b45decode(text[5:]))[1])
+        decode_claims_map(parts(b45decode(text[5:]))[1])
         bare()
 
     def upto_permit_claims() -> None:
-        _claims.decode_permit_claims(
-            _claims.decode_claims_map(parts(_base45.b45decode(text[5:]))[1])
-        )
+        decode_permit_claims(decode_claims_map(parts(b45decode(text[5:]))[1]))
         bare()
 
     def formats_only() -> None:
-        protected, payload, signature, alg, _ = parts(_base45.b45decode(text[5:]))
-        _claims.decode_permit_claims(_claims.decode_claims_map(payload))
-        message = _cose.sig_structure(protected, payload)
-        _keys.verify_signature(key, alg, message, signature)
+        protected, payload, signature, alg, _ = parts(b45decode(text[5:]))
+        decode_permit_claims(decode_claims_map(payload))
+        message = sig_structure(protected, payload)
+        verify_signature(key, alg, message, signature)
 
     best = interleaved(
         {
@@ -245,7 +253,7 @@ def main() -> int:
     }
     index = PlateIndex(iss=gen.ISS_A, iat=now - 3600, exp=now + 86400, salt=salt, entries=entries)
     started = time.thread_time()
-    blob = _cose.encode_sign1(
+    blob = encode_sign1(
         encode_plate_index_payload(index), alg=Alg.ES256, kid=gen.A1.kid, sign=sign_a,
         content_type=TYP_PLATE_INDEX,
     )  # fmt: skip
@@ -297,7 +305,7 @@ def main() -> int:
             TrustBundle(seq=100 + size.bit_length(), iat=now - 3600, fresh_until=now + 86400,
                         exp=now + 86400 * 7, issuers=issuers)
         )  # fmt: skip
-        bundle_blob = _cose.encode_sign1(
+        bundle_blob = encode_sign1(
             payload, alg=Alg.ES256, kid=root_key.kid, sign=sign_root, content_type=TYP_TRUST_BUNDLE
         )
         sync_dir = DataDir(tmp / f"sync-{size}")

@@ -32,8 +32,8 @@ from issuer.services.clock import FixedClock
 from mobile_sdk_stub.client import WalletClient
 from tests.support.db import make_test_settings
 from tests.wallet_api.harness import wallet_env
-from verifier._keys import key_from_jwk
-from verifier._sdjwt import verify_sd_jwt_vc
+from verifier.formats import key_from_jwk
+from verifier.sdjwt import verify_sd_jwt_vc
 from wallet_api.services.policy import WalletPolicy
 
 

@@ -54,7 +54,7 @@ def status_tokens() -> list[bytes]:
 
 def load_main_store() -> Any:
     """The vectors' main store, built in a temporary directory (atheris never writes it)."""
-    from verifier._store import DataDir
+    from verifier import DataDir
 
     spec = vectors()["stores"]["main"]
     root = Path(tempfile.mkdtemp(prefix="buergerid-fuzz-"))

@@ -6,8 +6,8 @@ import atheris
 from _common import qr_texts, run, text_of
 
 with atheris.instrument_imports(include=["verifier"]):
-    from verifier._base45 import b45decode, b45encode
-    from verifier._errors import VerifierError
+    from verifier import VerifierError
+    from verifier.formats import b45decode, b45encode
 
 
 def target(data: bytes) -> None:

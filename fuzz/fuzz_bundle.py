@@ -6,8 +6,8 @@ import atheris
 from _common import main_store_blobs, run, sign1_payload
 
 with atheris.instrument_imports(include=["verifier"]):
-    from verifier._bundle import decode_bundle_payload
-    from verifier._errors import VerifierError
+    from verifier import VerifierError
+    from verifier.formats import decode_bundle_payload
 
 
 def target(data: bytes) -> None:

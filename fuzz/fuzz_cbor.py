@@ -6,9 +6,9 @@ import atheris
 from _common import main_store_blobs, qr_texts, run
 
 with atheris.instrument_imports(include=["verifier"]):
-    from verifier._base45 import b45decode
-    from verifier._cbor import loads
-    from verifier._errors import VerifierError
+    from verifier import VerifierError
+    from verifier.formats import b45decode
+    from verifier.formats import cbor_loads as loads
 
 
 def target(data: bytes) -> None:

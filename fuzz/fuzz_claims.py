@@ -6,9 +6,8 @@ import atheris
 from _common import qr_texts, run, sign1_payload
 
 with atheris.instrument_imports(include=["verifier"]):
-    from verifier._base45 import b45decode
-    from verifier._claims import decode_claims_map, decode_permit_claims, peek_issuer
-    from verifier._errors import VerifierError
+    from verifier import VerifierError
+    from verifier.formats import b45decode, decode_claims_map, decode_permit_claims, peek_issuer
 
 
 def target(data: bytes) -> None:

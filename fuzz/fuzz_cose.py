@@ -6,9 +6,8 @@ import atheris
 from _common import qr_texts, run, status_tokens
 
 with atheris.instrument_imports(include=["verifier"]):
-    from verifier._base45 import b45decode
-    from verifier._cose import decode_sign1, sig_structure
-    from verifier._errors import VerifierError
+    from verifier import VerifierError
+    from verifier.formats import b45decode, decode_sign1, sig_structure
 
 
 def target(data: bytes) -> None:

@@ -8,8 +8,8 @@ import atheris
 from _common import run
 
 with atheris.instrument_imports(include=["verifier"]):
-    from verifier._errors import VerifierError
-    from verifier._keys import decode_public_jwk, jws_kid
+    from verifier import VerifierError
+    from verifier.formats import decode_public_jwk, jws_kid
 
 SEEDS = [
     {"kty": "EC", "crv": "P-256", "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",

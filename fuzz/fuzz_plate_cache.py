@@ -6,9 +6,9 @@ import atheris
 from _common import main_store_blobs, run, sign1_payload
 
 with atheris.instrument_imports(include=["verifier"]):
-    from verifier import _plate_cache
-    from verifier._errors import VerifierError
-    from verifier._plate_index import decode_plate_index_payload
+    from tests.support.verifier_internals import plate_cache as _plate_cache
+    from verifier import VerifierError
+    from verifier.formats import decode_plate_index_payload
 
 
 def seeds() -> list[bytes]:

@@ -6,8 +6,8 @@ import atheris
 from _common import main_store_blobs, run, sign1_payload
 
 with atheris.instrument_imports(include=["verifier"]):
-    from verifier._errors import VerifierError
-    from verifier._plate_index import decode_plate_index_payload
+    from verifier import VerifierError
+    from verifier.formats import decode_plate_index_payload
 
 
 def target(data: bytes) -> None:

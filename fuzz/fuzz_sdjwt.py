@@ -1,4 +1,4 @@
-"""atheris: SD-JWT / SD-JWT VC presentation verification (verifier._sdjwt)."""
+"""atheris: SD-JWT / SD-JWT VC presentation verification (verifier.sdjwt)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from _common import NOW, run, text_of
 with atheris.instrument_imports(include=["verifier"]):
     from cryptography.hazmat.primitives.asymmetric import ec
 
-    from verifier._errors import VerifierError
-    from verifier._keys import software_signer
-    from verifier._sdjwt import Sd, issue_sd_jwt, verify_sd_jwt
+    from verifier import VerifierError
+    from verifier.formats import software_signer
+    from verifier.sdjwt import Sd, issue_sd_jwt, verify_sd_jwt
 
 _PRIV = ec.derive_private_key(
     int.from_bytes(hashlib.sha256(b"fuzz-sdjwt-issuer").digest(), "big"), ec.SECP256R1()

@@ -6,8 +6,8 @@ import atheris
 from _common import run, status_tokens
 
 with atheris.instrument_imports(include=["verifier"]):
-    from verifier._errors import VerifierError
-    from verifier._status import decode_status_list_cwt
+    from verifier import VerifierError
+    from verifier.formats import decode_status_list_cwt
 
 
 def target(data: bytes) -> None:

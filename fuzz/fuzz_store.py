@@ -6,8 +6,7 @@ import atheris
 from _common import load_main_store, main_store_blobs, run
 
 with atheris.instrument_imports(include=["verifier"]):
-    from verifier._errors import VerifierError
-    from verifier._store import TrustStore
+    from verifier import TrustStore, VerifierError
 
 STORE = load_main_store()
 

@@ -6,8 +6,7 @@ import atheris
 from _common import NOW, load_main_store, plates, qr_texts, run, text_of
 
 with atheris.instrument_imports(include=["verifier"]):
-    from verifier._verdict import Context, Verdict
-    from verifier._verify import verify, verify_plate
+    from verifier import Context, Verdict, verify, verify_plate
 
 STORE = load_main_store()
 CONTEXT = Context(zone="05513000:A3", plate="GE-AB 1234")

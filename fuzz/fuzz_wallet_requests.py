@@ -1,8 +1,8 @@
 """atheris: what a wallet sends the token and credential endpoints: DPoP proofs
 (wallet_api.services.dpop), wallet attestations with their PoP and key attestations
 (wallet_api.services.attestations), authorization_details (grant_bindings) and x5c chains
-(verifier._x509), and uploaded logos (tenant_settings.normalized_logo). Every refusal must
-be a WalletApiError or a VerifierError."""
+(verifier.formats.validate_x5c), and uploaded logos (tenant_settings.normalized_logo).
+Every refusal must be a WalletApiError or a VerifierError."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import atheris
 from _common import NOW, run, text_of
 
 with atheris.instrument_imports(include=["wallet_api", "verifier"]):
-    from verifier._errors import VerifierError
-    from verifier._x509 import validate_x5c
+    from verifier import VerifierError
+    from verifier.formats import validate_x5c
     from wallet_api.errors import TokenError, WalletApiError
     from wallet_api.services.attestations import verify_key_attestation, verify_wallet_attestation
     from wallet_api.services.dpop import DpopNonces, check_proof

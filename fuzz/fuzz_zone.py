@@ -6,8 +6,7 @@ import atheris
 from _common import run
 
 with atheris.instrument_imports(include=["verifier"]):
-    from verifier._errors import VerifierError
-    from verifier._zones import resolve_zone
+    from verifier import VerifierError, resolve_zone
 
 ISSUERS = {"05513000": object(), "05562032": object()}
 

@@ -17,17 +17,18 @@ from keys.errors import BuildError, KeysCode
 from keys.lifecycle import KeyType
 from keys.ring import KeyRing
 from keys.signer import Signer, sign_cose
-from verifier._bundle import (
+from verifier import VerifierError
+from verifier.formats import (
     TYP_TRUST_BUNDLE,
     BundleKey,
     IssuerEntry,
+    PublicKey,
     TrustBundle,
+    decode_status_list_cwt,
     encode_bundle_payload,
+    thumbprint,
+    verify_sign1,
 )
-from verifier._cose import verify_sign1
-from verifier._errors import VerifierError
-from verifier._keys import PublicKey, thumbprint
-from verifier._status import decode_status_list_cwt
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,9 +33,8 @@ from keys.ring import Backend, KeyInfo, KeyRing, RingKind
 from keys.storage._atomic import write_atomic
 from keys.storage.file import DEFAULT_KDF, KdfParams
 from keys.storage.pkcs11 import Pkcs11Token, module_path
-from verifier._cbor import dumps as cbor_dumps
-from verifier._errors import VerifierError
-from verifier._keys import JOSE_NAMES, Alg, key_to_cose, key_to_jwk
+from verifier import VerifierError
+from verifier.formats import JOSE_NAMES, Alg, cbor_dumps, key_to_cose, key_to_jwk
 
 PROG = "buergerid-keys"
 EXIT_OK = 0

@@ -36,7 +36,7 @@ from keys.storage._atomic import locked, make_private_dir, read_bounded, write_a
 from keys.storage.file import DEFAULT_KDF, KdfParams, read_key_file, write_key_file
 from keys.storage.pkcs11 import Pkcs11Token
 from keys.x509 import ca_certificate, issuer_certificate, to_pem, x5c_value
-from verifier._keys import Alg, PublicKey, jws_kid
+from verifier.formats import Alg, PublicKey, jws_kid
 
 CA_FORMAT = 1
 METADATA = "ca.json"

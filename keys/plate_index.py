@@ -13,16 +13,15 @@ from collections.abc import Mapping, Sequence
 
 from keys.errors import BuildError, KeysCode
 from keys.signer import Signer, sign_cose
-from verifier._bundle import TYP_PLATE_INDEX
-from verifier._errors import VerifierError
-from verifier._plate_index import (
+from verifier import VerifierError, canonical_plate
+from verifier.formats import (
     SALT_BYTES,
+    TYP_PLATE_INDEX,
     PlateEntry,
     PlateIndex,
     encode_plate_index_payload,
     plate_key,
 )
-from verifier._plates import canonical_plate
 
 
 def build_plate_index(

@@ -47,11 +47,11 @@ from keys.storage._atomic import locked, make_private_dir, read_bounded, write_a
 from keys.storage.file import DEFAULT_KDF, DEFAULT_MAX_MEMORY_KIB, KdfParams, read_key_file
 from keys.storage.file import write_key_file as _write_key_file
 from keys.storage.pkcs11 import Pkcs11Token
-from verifier._bundle import BundleKey
-from verifier._errors import Reason, VerifierError
-from verifier._keys import (
+from verifier import Reason, VerifierError
+from verifier.formats import (
     PERMIT_ALGS,
     Alg,
+    BundleKey,
     PublicKey,
     b64url_decode,
     jws_kid,
@@ -415,7 +415,7 @@ class KeyRing:
 
     def bundle_keys(self, now: int) -> list[BundleKey]:
         """The ring's keys for the trust bundle (DESIGN §3.4); `types` = permit types only."""
-        from verifier._bundle import BundleKey
+        from verifier.formats import BundleKey
 
         return [
             BundleKey(

@@ -17,9 +17,16 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 from keys.errors import KeyRingError, KeysCode
 from keys.storage.file import PrivateKey
-from verifier._cose import encode_sign1
-from verifier._jws import encode_jws
-from verifier._keys import JOSE_NAMES, Alg, PublicKey, cose_kid, jws_kid, thumbprint
+from verifier.formats import (
+    JOSE_NAMES,
+    Alg,
+    PublicKey,
+    cose_kid,
+    encode_jws,
+    encode_sign1,
+    jws_kid,
+    thumbprint,
+)
 
 
 @runtime_checkable

@@ -8,8 +8,12 @@ signer so that a token can never name another key. The issuer calls them with
 from __future__ import annotations
 
 from keys.signer import Signer
-from verifier._keys import JOSE_NAMES
-from verifier._status import StatusListToken, encode_status_list_cwt, encode_status_list_jwt
+from verifier.formats import (
+    JOSE_NAMES,
+    StatusListToken,
+    encode_status_list_cwt,
+    encode_status_list_jwt,
+)
 
 
 def sign_status_list_cwt(signer: Signer, token: StatusListToken) -> bytes:

@@ -36,7 +36,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from keys.errors import CertificateError, KeysCode
 from keys.signer import Signer, SoftwareSigner
-from verifier._keys import Alg, PublicKey
+from verifier.formats import Alg, PublicKey
 
 # AlgorithmIdentifier DER of the two signature algorithms we sign with (RFC 5758 §3.2,
 # RFC 8410 §3): the same bytes the builder writes into the tbsCertificate.

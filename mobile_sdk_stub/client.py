@@ -50,8 +50,8 @@ from mobile_sdk_stub.pending import PendingCredential, PendingStore
 from mobile_sdk_stub.presentation import build_presentation
 from mobile_sdk_stub.render import WindscreenPermit, qr_png, qr_svg, windscreen_pdf
 from mobile_sdk_stub.store import CredentialStore, StoredCredential
-from verifier._jws import encode_jws
-from verifier._sdjwt import ClaimPath
+from verifier.formats import encode_jws
+from verifier.sdjwt import ClaimPath
 
 OFFER_SCHEME = "openid-credential-offer"
 PRE_AUTHORIZED_GRANT = "urn:ietf:params:oauth:grant-type:pre-authorized_code"
@@ -150,7 +150,7 @@ def parse_offer_object(text: str) -> CredentialOffer:
 
 def read_offer_from_image(path: Path) -> str:
     """The offer URI in a QR image (zxing-cpp via the verifier's bounded reader)."""
-    from verifier._qr import ScanError, read_qr_texts
+    from verifier.handheld import ScanError, read_qr_texts
 
     try:
         texts = read_qr_texts(path)

@@ -22,8 +22,7 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from verifier._jws import encode_jws
-from verifier._keys import jws_kid, key_to_jwk, software_signer
+from verifier.formats import encode_jws, jws_kid, key_to_jwk, software_signer
 
 DEVICE_KEY_FILE = "device_key.pem"
 DPOP_KEY_FILE = "dpop_key.pem"  # the key DPoP proofs are signed with (RFC 9449)
@@ -40,7 +39,7 @@ class DeviceKeyError(Exception):
 
 
 class DeviceKey:
-    """The wallet's P-256 key pair; `sign` returns raw r||s (a `verifier._keys.Sign`)."""
+    """The wallet's P-256 key pair; `sign` returns raw r||s (a `verifier.formats.Sign`)."""
 
     __slots__ = ("_private", "_sign")
 

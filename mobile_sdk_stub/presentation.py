@@ -1,6 +1,6 @@
 """Presentations of a stored SD-JWT VC: the chosen claims plus a KB-JWT by the device key.
 
-A thin layer over `verifier._sdjwt` so the wallet's HTTP client and CLI never build
+A thin layer over `verifier.sdjwt` so the wallet's HTTP client and CLI never build
 SD-JWT structures themselves. The verifier's `aud` and `nonce` come from its request;
 `iat` is the wallet's clock, passed in.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from mobile_sdk_stub.device import DeviceKey
-from verifier._sdjwt import ClaimPath, disclosable_paths, present_sd_jwt
+from verifier.sdjwt import ClaimPath, disclosable_paths, present_sd_jwt
 
 
 def build_presentation(

@@ -1,47 +1,24 @@
-"""buergerid verifier: the protocol library (wire formats and offline checks).
+"""buergerid verifier: check resident parking permits offline, as an officer's handheld does.
 
-Every public name is re-exported here; the modules themselves are private.
+The names here are what a handheld integrator needs: load the synced trust store, check a
+QR text, a plate or both, and read the verdict. Three documented submodules serve the other
+users of the library:
+
+- ``verifier.formats``: every wire format, encoded and strictly decoded (permit claims,
+  COSE_Sign1, status lists, trust bundle, plate index, keys and JWS, x5c chains), for the
+  issuing side and other vendors' tools;
+- ``verifier.sdjwt``: SD-JWT and SD-JWT VC, issued, presented and verified, for wallets
+  and relying parties;
+- ``verifier.handheld``: the device around the check (reading QR images, enrolment, sync,
+  the officer's app).
+
+Every module whose name starts with an underscore is private; docs/dev/verifier-api.md
+lists the public names.
 """
 
 from __future__ import annotations
 
-from verifier._base45 import b45decode, b45encode
-from verifier._bundle import (
-    MAX_BUNDLE_BYTES,
-    TYP_PLATE_INDEX,
-    TYP_TRUST_BUNDLE,
-    BundleKey,
-    IssuerEntry,
-    TrustBundle,
-    bundle_key,
-    decode_bundle_payload,
-    encode_bundle_payload,
-)
-from verifier._cbor import MAX_DEPTH
-from verifier._cbor import dumps as cbor_dumps
-from verifier._cbor import loads as cbor_loads
-from verifier._claims import (
-    MAX_CLAIMS_BYTES,
-    PermitClaims,
-    PermitType,
-    Window,
-    decode_claims_map,
-    decode_permit_claims,
-    encode_permit_payload,
-    peek_issuer,
-    permit_claims_map,
-)
-from verifier._cose import (
-    CONFORMANCE_PROFILE,
-    MAX_COSE_BYTES,
-    PERMIT_PROFILE,
-    CoseProfile,
-    Sign1,
-    decode_sign1,
-    encode_sign1,
-    sig_structure,
-    verify_sign1,
-)
+from verifier._claims import PermitType
 from verifier._errors import (
     DecodeError,
     Notice,
@@ -50,198 +27,34 @@ from verifier._errors import (
     TrustError,
     VerifierError,
 )
-from verifier._jws import (
-    JOSE_ALGORITHMS,
-    MAX_JWS_CHARS,
-    decode_jws,
-    encode_jws,
-    peek_jws_header,
-)
-from verifier._keys import (
-    JOSE_NAMES,
-    PERMIT_ALGS,
-    Alg,
-    AnyPublicKey,
-    PublicJwk,
-    PublicKey,
-    Sign,
-    alg_for_key,
-    cose_kid,
-    decode_public_jwk,
-    is_permit_key,
-    jws_kid,
-    key_from_cose,
-    key_from_jwk,
-    key_to_cose,
-    key_to_jwk,
-    software_signer,
-    thumbprint,
-    verify_signature,
-)
-from verifier._plate_index import (
-    MAX_PLATE_INDEX_BYTES,
-    PlateEntry,
-    PlateIndex,
-    decode_plate_index_payload,
-    encode_plate_index_payload,
-    plate_key,
-)
-from verifier._plates import (
-    canonical_plate,
-    canonical_zone,
-    is_canonical_plate,
-    is_canonical_zone,
-)
-from verifier._sdjwt import (
-    KB_JWT_TYP,
-    SD_JWT_VC_TYP,
-    ClaimPath,
-    Sd,
-    StatusReference,
-    VerifiedSdJwt,
-    disclosable_paths,
-    hash_disclosure,
-    issue_sd_jwt,
-    present_sd_jwt,
-    verify_sd_jwt,
-    verify_sd_jwt_vc,
-)
-from verifier._status import (
-    MAX_STATUS_LIST_BYTES,
-    MAX_STATUS_LIST_TOKEN_BYTES,
-    TYP_STATUS_LIST_CWT,
-    TYP_STATUS_LIST_JWT,
-    StatusList,
-    StatusListToken,
-    StatusValue,
-    decode_status_list_cwt,
-    decode_status_list_jwt,
-    encode_status_list_cwt,
-    encode_status_list_jwt,
-    status_list_claims,
-)
+from verifier._plates import canonical_plate, canonical_zone
 from verifier._store import DataDir, TrustStore, default_data_dir
-from verifier._verdict import (
-    INDETERMINATE_REASONS,
-    BundleInfo,
-    Context,
-    Outcome,
-    Permit,
-    Verdict,
-)
+from verifier._verdict import BundleInfo, Context, Outcome, Permit, Verdict
 from verifier._verify import verify, verify_car, verify_plate
 from verifier._zones import Zone, ZoneError, resolve_zone
 
 __all__ = [
-    "CONFORMANCE_PROFILE",
-    "INDETERMINATE_REASONS",
-    "JOSE_ALGORITHMS",
-    "JOSE_NAMES",
-    "KB_JWT_TYP",
-    "MAX_BUNDLE_BYTES",
-    "MAX_CLAIMS_BYTES",
-    "MAX_COSE_BYTES",
-    "MAX_DEPTH",
-    "MAX_JWS_CHARS",
-    "MAX_PLATE_INDEX_BYTES",
-    "MAX_STATUS_LIST_BYTES",
-    "MAX_STATUS_LIST_TOKEN_BYTES",
-    "PERMIT_ALGS",
-    "PERMIT_PROFILE",
-    "SD_JWT_VC_TYP",
-    "TYP_PLATE_INDEX",
-    "TYP_STATUS_LIST_CWT",
-    "TYP_STATUS_LIST_JWT",
-    "TYP_TRUST_BUNDLE",
-    "Alg",
-    "AnyPublicKey",
     "BundleInfo",
-    "BundleKey",
-    "ClaimPath",
     "Context",
-    "CoseProfile",
     "DataDir",
     "DecodeError",
-    "IssuerEntry",
     "Notice",
     "Outcome",
     "Permit",
-    "PermitClaims",
     "PermitType",
-    "PlateEntry",
-    "PlateIndex",
-    "PublicJwk",
-    "PublicKey",
     "Reason",
-    "Sd",
-    "Sign",
-    "Sign1",
     "SignatureError",
-    "StatusList",
-    "StatusListToken",
-    "StatusReference",
-    "StatusValue",
-    "TrustBundle",
     "TrustError",
     "TrustStore",
     "Verdict",
-    "VerifiedSdJwt",
     "VerifierError",
-    "Window",
     "Zone",
     "ZoneError",
-    "alg_for_key",
-    "b45decode",
-    "b45encode",
-    "bundle_key",
     "canonical_plate",
     "canonical_zone",
-    "cbor_dumps",
-    "cbor_loads",
-    "cose_kid",
-    "decode_bundle_payload",
-    "decode_claims_map",
-    "decode_jws",
-    "decode_permit_claims",
-    "decode_plate_index_payload",
-    "decode_public_jwk",
-    "decode_sign1",
-    "decode_status_list_cwt",
-    "decode_status_list_jwt",
     "default_data_dir",
-    "disclosable_paths",
-    "encode_bundle_payload",
-    "encode_jws",
-    "encode_permit_payload",
-    "encode_plate_index_payload",
-    "encode_sign1",
-    "encode_status_list_cwt",
-    "encode_status_list_jwt",
-    "hash_disclosure",
-    "is_canonical_plate",
-    "is_canonical_zone",
-    "is_permit_key",
-    "issue_sd_jwt",
-    "jws_kid",
-    "key_from_cose",
-    "key_from_jwk",
-    "key_to_cose",
-    "key_to_jwk",
-    "peek_issuer",
-    "peek_jws_header",
-    "permit_claims_map",
-    "plate_key",
-    "present_sd_jwt",
     "resolve_zone",
-    "sig_structure",
-    "software_signer",
-    "status_list_claims",
-    "thumbprint",
     "verify",
     "verify_car",
     "verify_plate",
-    "verify_sd_jwt",
-    "verify_sd_jwt_vc",
-    "verify_sign1",
-    "verify_signature",
 ]

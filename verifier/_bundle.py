@@ -1,9 +1,9 @@
-"""Trust bundle payload (DESIGN §3.4): what a handheld syncs, signed by an operator anchor.
+"""Trust bundle payload (docs/formats.md): what a handheld syncs, signed by an operator anchor.
 
 The payload is a CBOR map with text keys; the COSE_Sign1 around it (content type
-``TYP_TRUST_BUNDLE``) is built with :func:`verifier.encode_sign1` and checked against the
-pinned anchors by the trust store. Decoding is strict and bounded: exactly the keys of the
-design, every key's ``kid`` equal to its 32-byte thumbprint and its ``alg`` the key's own,
+``TYP_TRUST_BUNDLE``) is built with :func:`encode_sign1` and checked against the pinned
+anchors by the trust store. Decoding is strict and bounded: exactly the keys of the format,
+every key's ``kid`` equal to its 32-byte thumbprint and its ``alg`` the key's own,
 ``nbf ≤ sign_until ≤ exp`` per key, ``iat ≤ fresh_until ≤ exp`` for the bundle, and counts
 below the ``MAX_*`` constants. The embedded Status List Tokens are kept as bytes, unverified.
 """

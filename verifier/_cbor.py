@@ -28,7 +28,7 @@ import cbor2
 from verifier._errors import DecodeError, Reason
 
 MAX_DEPTH = 16
-"""Deepest nesting of arrays, maps and tags :func:`loads` accepts (DESIGN §4 step 3)."""
+"""Deepest nesting of arrays, maps and tags :func:`loads` accepts (step 3 of the check)."""
 MAX_CBOR_BYTES = 4 * 1024 * 1024
 """Largest CBOR input :func:`loads` accepts by default (a trust bundle is the biggest)."""
 COSE_TAGS = frozenset({16, 17, 18, 61, 96, 97, 98})

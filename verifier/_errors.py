@@ -3,11 +3,12 @@
     VerifierError            input was rejected (never raised for our own bugs)
     ├── DecodeError          bytes or text are not a well-formed token / structure
     ├── SignatureError       a signature does not verify
-    └── TrustError           trust store, bundle, anchor or sync refused
+    ├── TrustError           trust store, bundle, anchor or sync refused
+    └── ZoneError            the officer's zone is no zone, or a bare code nothing settles
 
-`Reason` values are the contract of DESIGN §4 (verdict reasons and warnings) plus the
-codes for the other formats (status lists, bundles, plate indexes, SD-JWT). The string
-is what scripts and other vendors see; never rename a member's value.
+`Reason` values are the contract of the offline check (verdict reasons and warnings, listed
+in docs/verifier.md) plus the codes for the other formats (status lists, bundles, plate
+indexes, SD-JWT). The string is what scripts and other vendors see; never rename a value.
 """
 
 from __future__ import annotations
@@ -16,9 +17,9 @@ from enum import StrEnum
 
 
 class Reason(StrEnum):
-    """Stable reason codes. The first block is DESIGN §4, in step order."""
+    """Stable reason codes. The first block are the verdict reasons, in step order."""
 
-    # DESIGN §4 verdict reasons
+    # verdict reasons (docs/verifier.md, "Outcomes and reason codes")
     UNSUPPORTED_FORMAT = "unsupported_format"
     BAD_BASE45 = "bad_base45"
     BAD_COSE = "bad_cose"
@@ -77,7 +78,7 @@ class Reason(StrEnum):
 
 
 class Notice(StrEnum):
-    """Warnings that ride along with any outcome (DESIGN §4)."""
+    """Warnings that ride along with any outcome."""
 
     BUNDLE_STALE = "bundle_stale"
     STATUS_STALE = "status_stale"

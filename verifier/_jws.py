@@ -15,7 +15,7 @@ import jwt
 from jwt.exceptions import InvalidKeyError, InvalidSignatureError, PyJWTError
 
 from verifier._errors import DecodeError, Reason, SignatureError
-from verifier._keys import Alg, PublicKey, Sign, _b64url, alg_for_key, b64url_decode
+from verifier._keys import Alg, PublicKey, Sign, alg_for_key, b64url_decode, b64url_encode
 
 MAX_JWS_CHARS = 2 * 1024 * 1024
 """Longest compact JWS accepted (a status list JWT of 2^20 entries at 8 bits fits)."""
@@ -32,9 +32,9 @@ def encode_jws(header: Mapping[str, Any], payload: bytes, sign: Sign) -> str:
     """``base64url(header).base64url(payload).base64url(sign(signing input))``; header needs alg."""
     if header.get("alg") not in JOSE_ALGORITHMS:
         raise ValueError("header alg must be ES256 or EdDSA")
-    encoded_header = _b64url(json.dumps(dict(header), separators=(",", ":")).encode("utf-8"))
-    signing_input = f"{encoded_header}.{_b64url(payload)}"
-    return f"{signing_input}.{_b64url(sign(signing_input.encode('ascii')))}"
+    encoded_header = b64url_encode(json.dumps(dict(header), separators=(",", ":")).encode("utf-8"))
+    signing_input = f"{encoded_header}.{b64url_encode(payload)}"
+    return f"{signing_input}.{b64url_encode(sign(signing_input.encode('ascii')))}"
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

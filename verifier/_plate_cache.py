@@ -1,6 +1,6 @@
 """A compact local form of a verified plate index, written by ``sync``, read on every start.
 
-Decoding a signed plate index strictly (DESIGN §3.5) costs about a second for 100,000
+Decoding a signed plate index strictly (docs/formats.md) costs about a second for 100,000
 plates, which is why a handheld would otherwise skip the index. ``sync`` decodes it strictly
 once, then writes this file beside it; ``load`` verifies the signed index's signature as
 before (it is the only trusted source) and takes the decoded form from here instead of

@@ -1,9 +1,9 @@
-"""Plate index for digital-only permits (DESIGN §3.5): salted plate keys → permit entries.
+"""Plate index for digital-only permits (docs/formats.md): salted plate keys → entries.
 
 Payload ``{"v": 1, "iss", "iat", "exp", "salt": 16 bytes, "entries": {key: [[number, list,
 idx, nbf, exp, [zones], type], ...]}}`` with ``key = HMAC-SHA256(salt, canonical plate)[:12]``.
 The COSE_Sign1 around it (content type ``TYP_PLATE_INDEX``) is built with
-:func:`verifier.encode_sign1`; the trust store checks that ``iss`` is the signing issuer.
+:func:`encode_sign1`; the trust store checks that ``iss`` is the signing issuer.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ _TOP_KEYS = frozenset({"v", "iss", "iat", "exp", "salt", "entries"})
 
 
 def plate_key(salt: bytes, canonical_plate: str) -> bytes:
-    """``HMAC-SHA256(key=salt, msg=UTF-8 plate)[:12]`` (DESIGN §3.5)."""
+    """``HMAC-SHA256(key=salt, msg=UTF-8 plate)[:12]``."""
     return hmac.new(salt, canonical_plate.encode("utf-8"), hashlib.sha256).digest()[
         :PLATE_KEY_BYTES
     ]

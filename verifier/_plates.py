@@ -1,4 +1,4 @@
-"""Canonical number plates and zone codes (DESIGN §3.2 and the last paragraph of §4).
+"""Canonical number plates and zone codes (docs/formats.md, permit QR).
 
 German plate: trim, upper-case; district letters (1–3), a hyphen or spaces, letters (1–2),
 optional spaces, digits (1–4, no leading zero), optional ``E`` (electric) or ``H`` (historic)
@@ -30,9 +30,6 @@ _PLATE_FORM = (
 )
 _ZONE_FORM = r"[A-Z0-9][A-Z0-9._-]{0,15}"  # MAX_ZONE_CHARS
 _CANONICAL_PLATE = re.compile(_PLATE_FORM)
-# several values joined by newlines (which no canonical form contains) in one match
-_CANONICAL_PLATES = re.compile(f"(?:{_PLATE_FORM})(?:\n(?:{_PLATE_FORM}))*")
-_CANONICAL_ZONES = re.compile(f"{_ZONE_FORM}(?:\n{_ZONE_FORM})*")
 _ZONE = re.compile(_ZONE_FORM)
 
 
@@ -74,23 +71,3 @@ def is_canonical_plate(text: object) -> bool:
 def is_canonical_zone(text: object) -> bool:
     """True when ``text`` is already a canonical zone code."""
     return type(text) is str and _ZONE.fullmatch(text) is not None
-
-
-def _all_match(values: tuple[object, ...], pattern: re.Pattern[str]) -> bool:
-    if not values:
-        return True
-    try:
-        joined = "\n".join(values)  # type: ignore[arg-type]  # TypeError for non-text
-    except TypeError:
-        return False
-    return joined.count("\n") == len(values) - 1 and pattern.fullmatch(joined) is not None
-
-
-def all_canonical_plates(values: tuple[object, ...]) -> bool:
-    """True when every value is a canonical plate (one regex match for the whole tuple)."""
-    return _all_match(values, _CANONICAL_PLATES)
-
-
-def all_canonical_zones(values: tuple[object, ...]) -> bool:
-    """True when every value is a canonical zone code (one regex match for the whole tuple)."""
-    return _all_match(values, _CANONICAL_ZONES)

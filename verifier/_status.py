@@ -1,4 +1,4 @@
-"""Token Status List (draft-ietf-oauth-status-list), DESIGN §3.3: the list and its tokens.
+"""Token Status List (draft-ietf-oauth-status-list): the list and its tokens.
 
 A :class:`StatusList` is an immutable view over the uncompressed bytes: entry ``i`` sits in
 byte ``i // (8 / bits)`` at bit offset ``(i % (8 / bits)) * bits`` from the least
@@ -20,7 +20,7 @@ from verifier._cbor import dumps, loads
 from verifier._cose import PERMIT_PROFILE, CoseProfile, Sign1, decode_sign1, encode_sign1
 from verifier._errors import DecodeError, Reason
 from verifier._jws import decode_jws, encode_jws, peek_jws_header
-from verifier._keys import Alg, PublicKey, Sign, _b64url, b64url_decode
+from verifier._keys import Alg, PublicKey, Sign, b64url_decode, b64url_encode
 
 TYP_STATUS_LIST_CWT = "application/statuslist+cwt"
 TYP_STATUS_LIST_JWT = "statuslist+jwt"
@@ -37,7 +37,7 @@ CLAIM_TTL, CLAIM_STATUS_LIST = 65534, 65533
 
 
 class StatusValue(IntEnum):
-    """Status values (DESIGN §3.3); 3 is the draft's application-specific value."""
+    """Status values (docs/formats.md); 3 is the draft's application-specific value."""
 
     VALID = 0
     INVALID = 1
@@ -266,7 +266,10 @@ def encode_status_list_jwt(
         claims["exp"] = t.exp
     if t.ttl is not None:
         claims["ttl"] = t.ttl
-    claims["status_list"] = {"bits": t.status_list.bits, "lst": _b64url(t.status_list.to_lst())}
+    claims["status_list"] = {
+        "bits": t.status_list.bits,
+        "lst": b64url_encode(t.status_list.to_lst()),
+    }
     header: dict[str, Any] = {"alg": alg, "kid": kid, "typ": TYP_STATUS_LIST_JWT}
     if x5c:
         header["x5c"] = list(x5c)

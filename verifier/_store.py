@@ -78,7 +78,7 @@ class StoreKey:
     types: frozenset[str]
 
     def signs_at(self, iat: int) -> bool:
-        """DESIGN §4 step 7: ``nbf ≤ iat < sign_until``."""
+        """Step 7 of the check: ``nbf ≤ iat < sign_until``."""
         return self.nbf <= iat < self.sign_until
 
 
@@ -135,7 +135,7 @@ class TrustStore:
     issuers: dict[str, IssuerInfo] = field(default_factory=dict)
     keys: dict[tuple[str, bytes], tuple[StoreKey, ...]] = field(default_factory=dict)
     keys_by_alg: dict[tuple[str, bytes, int], tuple[StoreKey, ...]] = field(default_factory=dict)
-    """(issuer, 8-byte kid, alg) → keys: the QR path's one lookup (DESIGN §4 step 5)."""
+    """(issuer, 8-byte kid, alg) → keys: the QR path's one lookup (step 5 of the check)."""
     issuer_keys: dict[str, tuple[StoreKey, ...]] = field(default_factory=dict)
     status: dict[tuple[str, int], UsableStatusList] = field(default_factory=dict)
     unusable_status: dict[tuple[str, int], Reason] = field(default_factory=dict)

@@ -1,9 +1,11 @@
-"""The offline check of DESIGN §4: ``verify`` for a QR text, ``verify_plate`` for a typed plate.
+"""The offline check: ``verify`` for a QR text, ``verify_plate`` for a typed plate,
+``verify_car`` for both.
 
-Both are pure functions of their arguments: the loaded ``TrustStore`` and ``now`` (integer
-seconds since the epoch) — no clock, no I/O. The steps run in the order of DESIGN §4, each
-failing fast with its stable reason. Only ``VerifierError`` is turned into a verdict;
-anything else is a bug and propagates.
+All are pure functions of their arguments: the loaded ``TrustStore`` and ``now`` (integer
+seconds since the epoch), no clock, no I/O. The steps run in the order docs/verifier.md
+lists them ("The checks, step by step"), each failing fast with its stable reason; the
+comments below carry the same step numbers. Only ``VerifierError`` is turned into a
+verdict; anything else is a bug and propagates.
 """
 
 from __future__ import annotations
@@ -13,49 +15,44 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from verifier import _base45, _claims, _cose, _keys, _plate_index, _plates
+from verifier._claims import PermitClaims
 from verifier._errors import Notice, Reason, SignatureError, VerifierError
-from verifier._store import StoreKey, TrustStore, UsablePlateIndex
+from verifier._store import IssuerInfo, StoreKey, TrustStore, UsablePlateIndex
 from verifier._verdict import BundleInfo, Context, Outcome, Permit, Verdict, failed
 from verifier._zones import Zone, resolve_zone
 
 PREFIX = "BID1:"
 MAX_QR_CHARS = 1000
-"""DESIGN §4 step 1: the whole text, prefix included."""
+"""Step 1: the whole text, prefix included."""
 DEFAULT_LEEWAY_SECONDS = 60
-"""DESIGN §4 step 4 and 8: tolerated clock skew towards the start of a validity."""
+"""Steps 4 and 8: tolerated clock skew towards the start of a validity."""
 BERLIN = ZoneInfo("Europe/Berlin")
 
-_PREFIX_LEN = len(PREFIX)
 _STATUS_REASON = {1: Reason.REVOKED, 2: Reason.SUSPENDED}
-_NO_WARNINGS: tuple[Notice, ...] = ()
-_STALE = (Notice.BUNDLE_STALE,)
-# Permit, Verdict and BundleInfo are slotted, not frozen: the hot path fills them slot by
-# slot (a dataclass __init__ with keywords costs about 1 µs more per object)
-_new = object.__new__
 
 
 class _Stop(Exception):
-    """Internal: a check after the signature failed; the verdict still shows the permit."""
+    """A check after the signature failed; the verdict still shows the permit."""
 
     def __init__(self, reason: Reason) -> None:
         self.reason = reason
 
 
 def _bundle_info(store: TrustStore, now: int) -> BundleInfo | None:
-    if store.bundle_bytes is None:
+    if not store.has_bundle:
         return None
     return BundleInfo(store.seq, store.iat, now - store.iat)
 
 
 def _bundle_warnings(store: TrustStore, now: int) -> tuple[Notice, ...]:
-    if store.bundle_bytes is not None and now >= store.fresh_until:
-        return _STALE
-    return _NO_WARNINGS
+    if store.has_bundle and now >= store.fresh_until:
+        return (Notice.BUNDLE_STALE,)
+    return ()
 
 
 def _check_bundle(store: TrustStore, now: int, leeway: int) -> None:
-    """DESIGN §4 step 4 (all three indeterminate)."""
-    if store.bundle_bytes is None:
+    """Step 4 (all three indeterminate)."""
+    if not store.has_bundle:
         raise VerifierError(Reason.NO_BUNDLE)
     if now < store.iat - leeway:
         raise VerifierError(Reason.CLOCK_BEHIND)
@@ -71,7 +68,7 @@ def verify(
     *,
     leeway_seconds: int = DEFAULT_LEEWAY_SECONDS,
 ) -> Verdict:
-    """Check one QR text (``BID1:`` + Base45 COSE_Sign1) offline: DESIGN §4 steps 1–11.
+    """Check one QR text (``BID1:`` + Base45 COSE_Sign1) offline: steps 1–11.
 
     Raises ``ZoneError`` (and checks nothing) when the context's zone is not a zone or is a
     bare code that neither ``context.municipality`` nor a one-issuer bundle settles.
@@ -79,104 +76,27 @@ def verify(
     zone = None
     if context is not None and context.zone is not None:
         zone = zone_of(context.zone, context.municipality, store)
-    if store.bundle_bytes is None:
-        bundle = None
-        warnings = _NO_WARNINGS
-    else:
-        bundle = _new(BundleInfo)
-        bundle.seq = store.seq
-        bundle.iat = store.iat
-        bundle.age_s = now - store.iat
-        warnings = _STALE if now >= store.fresh_until else _NO_WARNINGS
+    bundle = _bundle_info(store, now)
+    warnings = _bundle_warnings(store, now)
     try:
-        # 1. format
-        if len(qr_text) > MAX_QR_CHARS or not qr_text.startswith(PREFIX):
-            raise VerifierError(Reason.UNSUPPORTED_FORMAT)
-        # 2.-3. strict Base45; bounded CBOR, COSE_Sign1 shape, empty unprotected header, bstr
-        # kid, alg (PERMIT_PROFILE)
-        protected, payload, signature, alg, kid = _cose.decode_permit_parts(
-            _base45.b45decode(qr_text[_PREFIX_LEN:])
-        )
-        # 4. trust store
-        if bundle is None:
-            raise VerifierError(Reason.NO_BUNDLE)
-        if now < store.iat - leeway_seconds:
-            raise VerifierError(Reason.CLOCK_BEHIND)
-        if now >= store.exp:
-            raise VerifierError(Reason.BUNDLE_EXPIRED)
-        # 5. issuer and key
-        claims_map = _claims.decode_claims_map(payload)
-        issuer = claims_map.get(_claims.CLAIM_ISS)
-        if type(issuer) is not str or not 0 < len(issuer) <= _claims.MAX_TEXT_CHARS:
-            raise VerifierError(Reason.BAD_CLAIMS, "iss is not a short text")
-        info = store.issuers.get(issuer)
-        if info is None:
-            raise VerifierError(Reason.UNKNOWN_ISSUER)
-        candidates = store.keys_by_alg.get((issuer, kid, alg))
-        if candidates is None:
-            raise VerifierError(Reason.UNKNOWN_KEY)
-        # 6. signature over the Sig_structure with every candidate; only then the claims
-        message = _cose.sig_structure(protected, payload)
-        verify_signature = _keys.verify_signature
-        signers: Sequence[StoreKey]
-        if len(candidates) == 1:
-            signers = candidates
-            try:
-                verify_signature(candidates[0].key, alg, message, signature)
-            except SignatureError:
-                raise VerifierError(Reason.BAD_SIGNATURE) from None
-        else:
-            signers = []
-            for candidate in candidates:
-                try:
-                    verify_signature(candidate.key, alg, message, signature)
-                except SignatureError:
-                    continue
-                signers.append(candidate)
-            if not signers:
-                raise VerifierError(Reason.BAD_SIGNATURE)
-        claims = _claims.decode_permit_claims(claims_map)
+        claims, issuer, signers = _signed_claims(qr_text, store, now, leeway_seconds)
     except VerifierError as exc:
         return failed(exc.reason, warnings=warnings, bundle=bundle, zone=zone)
-
-    windows = claims.windows
-    iat = claims.iat
-    ptype = str(claims.type)
-    permit = _new(Permit)
-    permit.issuer = issuer
-    permit.type = ptype
-    permit.zones = claims.zones
-    permit.plates = claims.plates
-    permit.fleet = claims.fleet
-    permit.number = claims.number
-    permit.iat = iat
-    permit.nbf = nbf = claims.nbf
-    permit.exp = exp = claims.exp
-    permit.max_stay = claims.max_stay
-    permit.windows = (
-        None
-        if windows is None
-        else tuple([(w.days, w.start_minute, w.end_minute) for w in windows])
-    )
-    permit.issuer_name = info.name
+    permit = _permit(claims, issuer)
     extra: list[Notice] = []
     try:
         # 7. key window and type
-        for k in signers:
-            if k.nbf <= iat < k.sign_until and now < k.exp and ptype in k.types:
-                break
-        else:
+        if not any(
+            k.signs_at(claims.iat) and now < k.exp and claims.type in k.types for k in signers
+        ):
             raise _Stop(Reason.KEY_NOT_VALID)
-        # 8. validity, leeway only towards the start (RFC 8392: at exp it is expired)
-        start = iat if nbf is None or nbf < iat else nbf
-        if now < start - leeway_seconds:
-            raise _Stop(Reason.NOT_YET_VALID)
-        if now >= exp:
-            raise _Stop(Reason.EXPIRED)
+        # 8. validity, the leeway only towards the start (RFC 8392: at exp it is expired)
+        start = claims.iat if claims.nbf is None else max(claims.iat, claims.nbf)
+        _check_validity(start, claims.exp, now, leeway_seconds)
         # 9. status
-        _check_status(store, issuer, claims.status_list, claims.status_idx, now, extra)
+        _check_status(store, claims.issuer, claims.status_list, claims.status_idx, now, extra)
         # 10. time windows, always
-        if windows is not None and not in_windows(permit.windows, now):  # type: ignore[arg-type]
+        if permit.windows is not None and not in_windows(permit.windows, now):
             raise _Stop(Reason.OUTSIDE_HOURS)
         # 11. officer context
         if context is not None:
@@ -185,35 +105,50 @@ def verify(
         return failed(
             stop.reason, warnings=(*warnings, *extra), permit=permit, bundle=bundle, zone=zone
         )
-    return _valid(permit, bundle, zone, warnings, extra)
+    return Verdict(Outcome.VALID, None, (*warnings, *extra), permit, bundle, zone)
 
 
-def _valid(
-    permit: Permit,
-    bundle: BundleInfo | None,
-    zone: Zone | None,
-    warnings: tuple[Notice, ...],
-    extra: list[Notice],
-) -> Verdict:
-    verdict = _new(Verdict)  # valid: reason None, as Verdict.__post_init__ demands
-    verdict.outcome = Outcome.VALID
-    verdict.reason = None
-    verdict.warnings = (*warnings, *extra) if extra else warnings
-    verdict.permit = permit
-    verdict.bundle = bundle
-    verdict.zone = zone
-    return verdict
+def _signed_claims(
+    qr_text: str, store: TrustStore, now: int, leeway: int
+) -> tuple[PermitClaims, IssuerInfo, Sequence[StoreKey]]:
+    """Steps 1–6: the claims of a token whose signature verified, its issuer and the keys
+    that verified it; ``VerifierError`` with the first failing step's reason."""
+    # 1. format
+    if len(qr_text) > MAX_QR_CHARS or not qr_text.startswith(PREFIX):
+        raise VerifierError(Reason.UNSUPPORTED_FORMAT)
+    # 2. strict Base45; 3. bounded CBOR, COSE_Sign1 shape, empty unprotected header, bstr
+    # kid, alg (PERMIT_PROFILE)
+    raw = _base45.b45decode(qr_text[len(PREFIX) :])
+    protected, payload, signature, alg, kid = _cose.decode_permit_parts(raw)
+    # 4. trust store
+    _check_bundle(store, now, leeway)
+    # 5. issuer and key
+    claims_map = _claims.decode_claims_map(payload)
+    issuer = _claims.peek_issuer(claims_map)
+    info = store.issuers.get(issuer)
+    if info is None:
+        raise VerifierError(Reason.UNKNOWN_ISSUER)
+    candidates = store.keys_by_alg.get((issuer, kid, alg))
+    if candidates is None:
+        raise VerifierError(Reason.UNKNOWN_KEY)
+    # 6. signature over the Sig_structure with every candidate; only then the claims
+    message = _cose.sig_structure(protected, payload)
+    signers = [k for k in candidates if _signed_by(k, alg, message, signature)]
+    if not signers:
+        raise VerifierError(Reason.BAD_SIGNATURE)
+    return _claims.decode_permit_claims(claims_map), info, signers
 
 
-def zone_of(zone: str | Zone, municipality: str | None, store: TrustStore) -> Zone:
-    """The officer's zone as a (municipality, code) pair (DESIGN §4); ``ZoneError`` else."""
-    if isinstance(zone, Zone):
-        return zone
-    return resolve_zone(zone, municipality=municipality, issuers=store.issuers)
+def _signed_by(key: StoreKey, alg: _keys.Alg, message: bytes, signature: bytes) -> bool:
+    try:
+        _keys.verify_signature(key.key, alg, message, signature)
+    except SignatureError:
+        return False
+    return True
 
 
-def _permit_from_claims(claims: _claims.PermitClaims, store: TrustStore) -> Permit:
-    info = store.issuers.get(claims.issuer)
+def _permit(claims: PermitClaims, issuer: IssuerInfo) -> Permit:
+    """The permit as the officer sees it."""
     windows = claims.windows
     return Permit(
         issuer=claims.issuer,
@@ -229,8 +164,23 @@ def _permit_from_claims(claims: _claims.PermitClaims, store: TrustStore) -> Perm
         windows=None
         if windows is None
         else tuple((w.days, w.start_minute, w.end_minute) for w in windows),
-        issuer_name=None if info is None else info.name,
+        issuer_name=issuer.name,
     )
+
+
+def zone_of(zone: str | Zone, municipality: str | None, store: TrustStore) -> Zone:
+    """The officer's zone as a (municipality, code) pair; ``ZoneError`` else."""
+    if isinstance(zone, Zone):
+        return zone
+    return resolve_zone(zone, municipality=municipality, issuers=store.issuers)
+
+
+def _check_validity(start: int, exp: int, now: int, leeway: int) -> None:
+    """Step 8: the leeway only towards the start (RFC 8392: at exp it is expired)."""
+    if now < start - leeway:
+        raise _Stop(Reason.NOT_YET_VALID)
+    if now >= exp:
+        raise _Stop(Reason.EXPIRED)
 
 
 def _check_status(
@@ -241,7 +191,7 @@ def _check_status(
     now: int,
     extra: list[Notice],
 ) -> None:
-    """DESIGN §4 step 9: a missing or unusable list is ``status_unknown``."""
+    """Step 9: a missing or unusable list is ``status_unknown``."""
     usable = store.status.get((issuer, list_no))
     if usable is None or now >= usable.exp or now >= usable.key_exp or idx >= usable.size:
         raise _Stop(Reason.STATUS_UNKNOWN)
@@ -254,7 +204,7 @@ def _check_status(
 
 
 def in_windows(windows: Iterable[tuple[int, int, int]], now: int) -> bool:
-    """DESIGN §3.2: inside any ``[days, from, to)`` at ``now``, in Europe/Berlin local time."""
+    """Step 10: inside any ``[days, from, to)`` at ``now``, in Europe/Berlin local time."""
     try:
         local = datetime.fromtimestamp(now, BERLIN)
     except (OverflowError, ValueError, OSError):
@@ -279,7 +229,7 @@ def _zone_matches(zone: Zone, issuer: str, zones: tuple[str, ...]) -> bool:
 def _check_context(
     context: Context, zone: Zone | None, permit: Permit, extra: list[Notice]
 ) -> None:
-    """DESIGN §4 step 11, both sides canonicalised; zone first, then plate."""
+    """Step 11, both sides canonicalised; zone first, then plate."""
     if zone is not None and not _zone_matches(zone, permit.issuer, permit.zones):
         raise _Stop(Reason.WRONG_ZONE)
     if context.plate is not None:
@@ -303,11 +253,11 @@ def verify_plate(
     municipality: str | None = None,
     leeway_seconds: int = DEFAULT_LEEWAY_SECONDS,
 ) -> Verdict:
-    """A digital-only permit by plate (DESIGN §3.5 and the CLI contract ``plate``).
+    """A digital-only permit by plate (``buergerid-verify plate``, docs/verifier.md).
 
     No usable index (none synced, past its ``exp`` or its key's, or the bundle unusable)
     is ``no_plate_index``; a plate in no index is ``no_permit``. Each entry found is checked
-    with DESIGN §4 steps 7–11: valid if any entry is valid, else indeterminate if any is,
+    with steps 7–11: valid if any entry is valid, else indeterminate if any is,
     else invalid with the first entry's reason. ``zone`` follows the rule of ``verify``
     (``ZoneError`` for a bare code nothing settles; nothing is checked then).
     """
@@ -360,30 +310,28 @@ def _verify_entry(
     warnings: tuple[Notice, ...],
 ) -> Verdict:
     info = store.issuers.get(pi.issuer)
-    permit = _new(Permit)  # slot by slot, as in verify(): this is the scan car's hot path
-    permit.issuer = pi.issuer
-    permit.type = str(entry.type)
-    permit.zones = entry.zones
-    permit.plates = (plate,)
-    permit.fleet = None
-    permit.number = entry.number
-    permit.iat = None
-    permit.nbf = entry.nbf
-    permit.exp = entry.exp
-    permit.max_stay = None
-    permit.windows = None
-    permit.issuer_name = None if info is None else info.name
+    permit = Permit(
+        issuer=pi.issuer,
+        type=str(entry.type),
+        zones=entry.zones,
+        plates=(plate,),
+        fleet=None,
+        number=entry.number,
+        iat=None,
+        nbf=entry.nbf,
+        exp=entry.exp,
+        max_stay=None,
+        windows=None,
+        issuer_name=None if info is None else info.name,
+    )
     extra: list[Notice] = []
     try:
         # 7. the keys that signed the index must be allowed to sign this type
         if permit.type not in pi.types:
             raise _Stop(Reason.KEY_NOT_VALID)
-        # 8.
-        if now < entry.nbf - leeway:
-            raise _Stop(Reason.NOT_YET_VALID)
-        if now >= entry.exp:
-            raise _Stop(Reason.EXPIRED)
-        # 9.
+        # 8. validity
+        _check_validity(entry.nbf, entry.exp, now, leeway)
+        # 9. status
         _check_status(store, pi.issuer, entry.status_list, entry.status_idx, now, extra)
         # 10. index entries carry no windows; 11. zone (the plate matched by the lookup)
         if zone is not None and not _zone_matches(zone, pi.issuer, permit.zones):
@@ -392,7 +340,7 @@ def _verify_entry(
         return failed(
             stop.reason, warnings=(*warnings, *extra), permit=permit, bundle=bundle, zone=zone
         )
-    return _valid(permit, bundle, zone, warnings, extra)
+    return Verdict(Outcome.VALID, None, (*warnings, *extra), permit, bundle, zone)
 
 
 # --------------------------------------------------------------------------- the car
@@ -422,7 +370,7 @@ def verify_car(
     leeway_seconds: int = DEFAULT_LEEWAY_SECONDS,
 ) -> Verdict:
     """The parked car's verdict: its QR, and when the QR does not make it valid and the
-    officer gave the plate, the plate's digital-only permits too (DESIGN §3.5: a permit need
+    officer gave the plate, the plate's digital-only permits too (a permit need
     not be displayed when officers can check it against the register).
 
     The QR verdict stands when it is valid, when no plate is given, when it names a forged

@@ -1,4 +1,4 @@
-"""Zones as the officer names them (DESIGN §4, "Zone as the officer gives it").
+"""Zones as the officer names them (docs/verifier.md, "Name your city").
 
 A zone code is local to its municipality: "A3" of Recklinghausen is not "A3" of
 Gelsenkirchen. So a zone is always a pair (municipality, code). The officer writes

@@ -1,4 +1,4 @@
-"""``buergerid-verify``: the officer's offline check (DESIGN §4 CLI contract).
+"""``buergerid-verify``: the officer's offline check (the command line of docs/verifier.md).
 
 The only place of the verifier that reads the environment, the wall clock and files given
 on the command line, prints, and chooses exit statuses: 0 valid, 1 invalid,

@@ -44,14 +44,8 @@ from issuer.db.enforcement_models import (
 from issuer.db.models import Tenant
 from issuer.errors import ErrorCode, InvalidRequest, NotFound, Unauthenticated
 from issuer.services import audit
-from verifier import (
-    VerifierError,
-    decode_jws,
-    jws_kid,
-    key_from_jwk,
-    key_to_jwk,
-    peek_jws_header,
-)
+from verifier import VerifierError
+from verifier.formats import decode_jws, jws_kid, key_from_jwk, key_to_jwk, peek_jws_header
 
 ENROL_PATH = "/api/v1/enforcement/enrol"
 TOKEN_PATH = "/api/v1/enforcement/token"

@@ -44,8 +44,7 @@ from issuer.errors import ErrorCode, InvalidRequest, PayloadTooLarge, Unsupporte
 from issuer.schemas.common import ApiModel
 from issuer.schemas.registry import ResidenceKind, VehicleClass, VehicleKind
 from issuer.services import audit, registry_events
-from verifier._errors import VerifierError
-from verifier._plates import canonical_plate
+from verifier import VerifierError, canonical_plate
 
 log = logging.getLogger(__name__)
 

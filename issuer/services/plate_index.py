@@ -97,9 +97,9 @@ def build(
     settings: Settings, *, tenant: Tenant, entries: dict[str, list[list[Any]]], now: datetime
 ) -> tuple[bytes, int, int]:
     """Sign a plate index over `entries` with a fresh salt; (bytes, iat, exp)."""
-    from verifier._bundle import TYP_PLATE_INDEX
-    from verifier._plate_index import (
+    from verifier.formats import (
         MAX_ENTRIES_PER_PLATE,
+        TYP_PLATE_INDEX,
         PlateEntry,
         PlateIndex,
         encode_plate_index_payload,

@@ -21,7 +21,7 @@ def permit_claims(
     *, tenant: Tenant, permit: Permit, list_no: int, idx: int, iat: int, exp: int
 ) -> object:
     """The verifier's PermitClaims for one token of a permit."""
-    from verifier._claims import PermitClaims, Window
+    from verifier.formats import PermitClaims, Window
 
     nbf = int(permit.valid_from.timestamp())
     windows = None
@@ -56,8 +56,7 @@ def encode_permit_qr(
     now: datetime,
 ) -> str:
     """Sign the permit's claims with the tenant's active key for its type; the QR text."""
-    from verifier import b45encode
-    from verifier._claims import encode_permit_payload
+    from verifier.formats import b45encode, encode_permit_payload
 
     claims = permit_claims(tenant=tenant, permit=permit, list_no=list_no, idx=idx, iat=iat, exp=exp)
     payload = encode_permit_payload(claims)  # type: ignore[arg-type]

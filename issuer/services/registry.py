@@ -30,8 +30,7 @@ from issuer.schemas.registry import (
     ZoneUpdate,
 )
 from issuer.services import audit, registry_events
-from verifier._errors import VerifierError
-from verifier._plates import canonical_plate, canonical_zone
+from verifier import VerifierError, canonical_plate, canonical_zone
 
 
 def normalize_plate(text: str) -> str:

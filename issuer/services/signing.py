@@ -17,7 +17,7 @@ from issuer.services.eligibility import PermitCode, PermitError
 from keys.errors import KeysError
 from keys.ring import KeyRing
 from keys.signer import Signer
-from verifier._keys import JOSE_NAMES as JWS_ALG
+from verifier.formats import JOSE_NAMES as JWS_ALG
 
 if TYPE_CHECKING:
     from issuer.db.models import Tenant
@@ -97,7 +97,7 @@ def signing_key_exp(
 
 def sign_cose(signer: Signer, payload: bytes, content_type: str | None = None) -> bytes:
     """A COSE_Sign1 of `payload` by `signer` (alg and kid from the signer)."""
-    from verifier._cose import encode_sign1
+    from verifier.formats import encode_sign1
 
     return encode_sign1(
         payload, alg=signer.alg, kid=signer.cose_kid, sign=signer.sign, content_type=content_type
@@ -108,7 +108,7 @@ def sign_status_list(
     settings: Settings, tenant: Tenant, *, uri: str, bits: bytes, now: datetime
 ) -> tuple[bytes, str]:
     """The CWT and the JWT Status List Token over the raw 2-bit list (DESIGN §3.3)."""
-    from verifier._status import (
+    from verifier.formats import (
         StatusList,
         StatusListToken,
         encode_status_list_cwt,
@@ -141,7 +141,7 @@ def sign_status_list(
 
 def public_jwks(settings: Settings, tenants: list[Any], now: datetime) -> dict[str, Any]:
     """Every tenant's published public keys as a JWKS (kid = JWS kid, DESIGN §3.1)."""
-    from verifier._keys import key_to_jwk
+    from verifier.formats import key_to_jwk
 
     keys: list[dict[str, Any]] = []
     at = int(now.timestamp())

@@ -210,7 +210,7 @@ def status_of(session: Session, *, tenant_id: int, list_no: int, idx: int) -> in
 
 def pack(size: int, statuses: Iterable[tuple[int, int]], bits: int = BITS) -> bytes:
     """The raw bitstring of a list (the verifier's StatusList does the bit layout)."""
-    from verifier._status import StatusList as WireStatusList
+    from verifier.formats import StatusList as WireStatusList
 
     values = {idx: value for idx, value in statuses if value}
     return WireStatusList.from_values(bits, size, values).data

@@ -30,7 +30,7 @@ from pkcs11.util.ec import encode_named_curve_parameters
 
 from keys.errors import KeysCode, Pkcs11Error
 from keys.signer import PublicIdentity
-from verifier._keys import Alg, PublicKey
+from verifier.formats import Alg, PublicKey
 
 DEFAULT_MODULE = "/usr/lib/softhsm/libsofthsm2.so"  # Debian package softhsm2
 MODULE_ENV = "BUERGERID_PKCS11_MODULE"

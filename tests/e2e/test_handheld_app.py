@@ -35,10 +35,8 @@ from tests.support.browser import (
 from tests.support.db import make_test_settings
 from tests.support.handheld import GE, PLATES, RE, handheld_world
 from tests.support.http import live_server
-from verifier._app import App, AppServer
-from verifier._enrol import DeviceIdentity
-from verifier._store import DataDir
-from verifier._sync import sync_once
+from verifier import DataDir
+from verifier.handheld import App, AppServer, DeviceIdentity, sync_once
 
 VERDICT = "#verdict:not([hidden])"
 WAIT_MS = 30_000

@@ -29,7 +29,9 @@ from issuer.settings import Settings
 from tests.support.db import make_test_settings
 from tests.support.handheld import GE, PLATES, RE, HandheldWorld, handheld_world, verify
 from tests.support.http import live_server
-from verifier._enrol import ASSERTION_TYPE, DeviceIdentity
+from verifier.handheld import DeviceIdentity
+
+JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"  # RFC 7523 §2.2
 
 
 def _free_port() -> int:
@@ -133,7 +135,7 @@ def test_a_copied_enrolment_without_its_key_is_useless(
     )
     status, out = verify(thief, "sync")
     assert status == 2 and "key_missing" in out
-    from verifier._keys import jws_kid
+    from verifier.formats import jws_kid
 
     enrolment = json.loads((thief / "enrolment.json").read_text())
     enrolment["key_thumbprint"] = jws_kid(other.public_key())
@@ -162,7 +164,7 @@ def test_assertions_are_single_use_short_lived_and_audience_bound(
             data={
                 "grant_type": "client_credentials",
                 "client_id": enrolment.device_id,
-                "client_assertion_type": ASSERTION_TYPE,
+                "client_assertion_type": JWT_BEARER,
                 "client_assertion": assertion,
             },
         )

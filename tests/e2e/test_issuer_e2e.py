@@ -150,7 +150,7 @@ def test_issue_verify_revoke_move_out_plate(
         permit = r.json()
 
         # the handheld: pin the root, sync the bundle, check the QR
-        from verifier._keys import key_to_jwk
+        from verifier.formats import key_to_jwk
 
         anchor = tmp_path / "root.jwk"
         anchor.write_text(json.dumps(key_to_jwk(root.records(int(at))[0].public_key)))

@@ -23,8 +23,8 @@ from mobile_sdk_stub.client import WalletClient, unverified_claims
 from tests.support.db import TEST_PASSPHRASE
 from tests.wallet_api.harness import CHEAP_KDF, WalletEnv, wallet_env
 from verifier import cli as verify_cli
-from verifier._keys import key_to_jwk
-from verifier._qr import read_qr_texts
+from verifier.formats import key_to_jwk
+from verifier.handheld import read_qr_texts
 
 
 @pytest.fixture

@@ -20,14 +20,9 @@ from keys.ring import KeyRing
 from mobile_sdk_stub.client import WalletClient, unverified_claims
 from tests.support.db import TEST_PASSPHRASE
 from tests.wallet_api.harness import AGS, CHEAP_KDF, WalletEnv, wallet_env
-from verifier import (
-    Reason,
-    VerifierError,
-    decode_status_list_jwt,
-    key_from_jwk,
-    peek_jws_header,
-    verify_sd_jwt_vc,
-)
+from verifier import Reason, VerifierError
+from verifier.formats import decode_status_list_jwt, key_from_jwk, peek_jws_header
+from verifier.sdjwt import verify_sd_jwt_vc
 from wallet_api.models import WalletGrant
 
 OFFICER = "https://handheld.example"

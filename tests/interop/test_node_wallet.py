@@ -39,8 +39,8 @@ from issuer.devserver import bootstrap_dev
 from issuer.settings import Settings
 from tests.support.http import live_server
 from tests.wallet_api.support import ProofKey, Provider
-from verifier._keys import key_from_jwk
-from verifier._sdjwt import verify_sd_jwt_vc
+from verifier.formats import key_from_jwk
+from verifier.sdjwt import verify_sd_jwt_vc
 from wallet_api.app import create_combined_app
 
 NODE_DIR = Path(__file__).resolve().parent / "node"

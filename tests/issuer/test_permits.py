@@ -159,9 +159,13 @@ def codes(response: Any) -> list[str]:
 
 def verify_qr(world: World, text: str) -> Any:
     """Decode and verify a QR token with the verifier library; returns its PermitClaims."""
-    from verifier import b45decode
-    from verifier._claims import decode_claims_map, decode_permit_claims
-    from verifier._cose import decode_sign1, verify_sign1
+    from verifier.formats import (
+        b45decode,
+        decode_claims_map,
+        decode_permit_claims,
+        decode_sign1,
+        verify_sign1,
+    )
 
     assert text.startswith("BID1:")
     msg = decode_sign1(b45decode(text[5:]))

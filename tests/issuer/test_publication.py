@@ -27,7 +27,7 @@ def _tenant_keys(world: World) -> list[Any]:
 
 
 def test_status_list_cwt_and_jwt_follow_revocation(world: World) -> None:
-    from verifier._status import decode_status_list_cwt, decode_status_list_jwt
+    from verifier.formats import decode_status_list_cwt, decode_status_list_jwt
 
     out = world.issue()
     with world.app.state.session_factory() as session:
@@ -66,16 +66,13 @@ def test_status_list_cwt_and_jwt_follow_revocation(world: World) -> None:
 
 
 def _qr_claims(text: str) -> Any:
-    from verifier import b45decode
-    from verifier._claims import decode_claims_map, decode_permit_claims
-    from verifier._cose import decode_sign1
+    from verifier.formats import b45decode, decode_claims_map, decode_permit_claims, decode_sign1
 
     return decode_permit_claims(decode_claims_map(decode_sign1(b45decode(text[5:])).payload))
 
 
 def _bundle(content: bytes) -> Any:
-    from verifier._bundle import decode_bundle_payload
-    from verifier._cose import decode_sign1
+    from verifier.formats import decode_bundle_payload, decode_sign1
 
     return decode_bundle_payload(decode_sign1(content).payload)
 
@@ -90,7 +87,7 @@ def test_trust_bundle_is_rebuilt_only_on_change_with_increasing_seq(world: World
     assert issuer.url == f"https://{world.ags}.example.de"
     assert list(issuer.status) == [1] and issuer.keys
     # root signature
-    from verifier._cose import decode_sign1, verify_sign1
+    from verifier.formats import decode_sign1, verify_sign1
 
     settings = world.app.state.settings
     root = signing.root_ring(settings)
@@ -127,8 +124,7 @@ def test_jwks_lists_every_tenant_key(world: World, api_client: Any) -> None:
 
 
 def test_plate_index_for_enforcement_only_never_cached(world: World, api_client: Any) -> None:
-    from verifier._cose import decode_sign1, verify_sign1
-    from verifier._plate_index import decode_plate_index_payload
+    from verifier.formats import decode_plate_index_payload, decode_sign1, verify_sign1
 
     out = world.issue(display_required=False)
     officer = api_client(scopes=("enforcement:read",), ags=world.ags)
@@ -168,8 +164,7 @@ def test_plate_index_for_enforcement_only_never_cached(world: World, api_client:
 def test_plate_index_leaves_out_permits_that_must_be_displayed(
     app: Any, clock: Any, api_client: Any
 ) -> None:
-    from verifier._cose import decode_sign1
-    from verifier._plate_index import decode_plate_index_payload
+    from verifier.formats import decode_plate_index_payload, decode_sign1
 
     with live_world(app, clock, api_client) as world:
         displayed = world.issue()  # the default: display required
@@ -212,8 +207,7 @@ def test_key_rotation_republishes_bundle_and_jwks(world: World) -> None:
     assert new_kid in kids and len(kids) == len(jwks_before) + 1
     # the pending key does not sign yet: a new permit is still signed by the old key
     out = world.issue()
-    from verifier import b45decode
-    from verifier._cose import decode_sign1
+    from verifier.formats import b45decode, decode_sign1
 
     kid8 = decode_sign1(b45decode(out["qr"][5:])).kid
     assert kid8 != signing.tenant_ring(settings, tenant).find(new_kid, 0).cose_kid

@@ -58,7 +58,7 @@ def test_a_taken_index_is_never_handed_out_again(
 
 
 def test_set_status_and_the_packed_list(world: World) -> None:
-    from verifier._status import StatusList as WireList
+    from verifier.formats import StatusList as WireList
 
     with world.app.state.session_factory() as session, session.begin():
         a = status_lists.allocate_index(session, tenant_id=world.tenant_id, now=world.clock.now())

@@ -13,17 +13,24 @@ from keys.ring import KeyRing, RingKind
 from keys.signer import generate_signer, sign_cose
 from keys.status_list import sign_status_list_cwt, sign_status_list_jwt
 from tests.keys.conftest import CHEAP_KDF, T0
-from verifier._base45 import b45encode
-from verifier._bundle import TYP_TRUST_BUNDLE, TrustBundle, decode_bundle_payload
-from verifier._claims import PermitClaims, encode_permit_payload
-from verifier._cose import decode_sign1, verify_sign1
-from verifier._errors import Reason, SignatureError
-from verifier._jws import decode_jws
-from verifier._keys import Alg, PublicKey, thumbprint
-from verifier._status import StatusList, StatusListToken, decode_status_list_cwt
-from verifier._store import TrustStore
-from verifier._verdict import Outcome
-from verifier._verify import verify
+from verifier import Outcome, Reason, SignatureError, TrustStore, verify
+from verifier.formats import (
+    TYP_TRUST_BUNDLE,
+    Alg,
+    PermitClaims,
+    PublicKey,
+    StatusList,
+    StatusListToken,
+    TrustBundle,
+    b45encode,
+    decode_bundle_payload,
+    decode_jws,
+    decode_sign1,
+    decode_status_list_cwt,
+    encode_permit_payload,
+    thumbprint,
+    verify_sign1,
+)
 
 PASS = "pw"
 DAY = 86_400

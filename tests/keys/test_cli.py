@@ -23,10 +23,17 @@ from keys.lifecycle import KeyType
 from keys.ring import KeyRing
 from keys.status_list import sign_status_list_cwt
 from tests.keys.conftest import CHEAP_KDF, T0, SoftHsm
-from verifier._bundle import TYP_TRUST_BUNDLE, decode_bundle_payload
-from verifier._cose import decode_sign1, verify_sign1
-from verifier._keys import key_from_cose, key_from_jwk, thumbprint
-from verifier._status import StatusList, StatusListToken
+from verifier.formats import (
+    TYP_TRUST_BUNDLE,
+    StatusList,
+    StatusListToken,
+    decode_bundle_payload,
+    decode_sign1,
+    key_from_cose,
+    key_from_jwk,
+    thumbprint,
+    verify_sign1,
+)
 
 PASS = "cli passphrase"
 KDF = [

@@ -19,9 +19,8 @@ from keys.signer import generate_signer
 from keys.storage.pkcs11 import Pkcs11Token
 from keys.x509 import issuer_certificate, tls_server_certificate
 from tests.keys.conftest import CHEAP_KDF, T0, SoftHsm
-from verifier._errors import Reason, VerifierError
-from verifier._keys import Alg, jws_kid
-from verifier._x509 import validate_x5c
+from verifier import Reason, VerifierError
+from verifier.formats import Alg, jws_kid, validate_x5c
 
 URL = "https://ausweis.gelsenkirchen.example/issuers/05513000"
 YEAR = 365 * 86400

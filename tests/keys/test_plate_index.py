@@ -8,10 +8,14 @@ from keys.errors import BuildError, KeysCode
 from keys.plate_index import build_plate_index
 from keys.signer import generate_signer
 from tests.keys.conftest import T0
-from verifier._bundle import TYP_PLATE_INDEX
-from verifier._cose import decode_sign1, verify_sign1
-from verifier._keys import Alg
-from verifier._plate_index import PlateEntry, decode_plate_index_payload
+from verifier.formats import (
+    TYP_PLATE_INDEX,
+    Alg,
+    PlateEntry,
+    decode_plate_index_payload,
+    decode_sign1,
+    verify_sign1,
+)
 
 BEW = PlateEntry(
     number=17, status_list=1, status_idx=4242, nbf=T0, exp=T0 + 86_400, zones=("A3",), type="BEW"

@@ -16,7 +16,7 @@ from keys.lifecycle import KeyState, KeyType, RotationPolicy
 from keys.ring import Backend, KeyRing, RingKind
 from keys.storage.pkcs11 import Pkcs11Token
 from tests.keys.conftest import CHEAP_KDF, T0, SoftHsm
-from verifier._keys import Alg, verify_signature
+from verifier.formats import Alg, verify_signature
 
 PASS = "ring passphrase"
 DAY = 86_400

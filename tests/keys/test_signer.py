@@ -9,9 +9,17 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from keys.errors import KeyRingError, KeysCode
 from keys.signer import Signer, SoftwareSigner, generate_signer, sign_cose, sign_jws
-from verifier._cose import decode_sign1, verify_sign1
-from verifier._jws import decode_jws, peek_jws_header
-from verifier._keys import Alg, cose_kid, jws_kid, thumbprint, verify_signature
+from verifier.formats import (
+    Alg,
+    cose_kid,
+    decode_jws,
+    decode_sign1,
+    jws_kid,
+    peek_jws_header,
+    thumbprint,
+    verify_sign1,
+    verify_signature,
+)
 
 ALGS = pytest.mark.parametrize("alg", [Alg.ES256, Alg.EDDSA], ids=["es256", "ed25519"])
 

@@ -12,8 +12,8 @@ from keys.errors import KeysCode, Pkcs11Error
 from keys.signer import Signer
 from keys.storage.pkcs11 import DEFAULT_MODULE, MODULE_ENV, Pkcs11Token, module_path
 from tests.keys.conftest import SoftHsm
-from verifier._errors import SignatureError
-from verifier._keys import Alg, cose_kid, jws_kid, thumbprint, verify_signature
+from verifier import SignatureError
+from verifier.formats import Alg, cose_kid, jws_kid, thumbprint, verify_signature
 
 
 def _open(softhsm: SoftHsm) -> Pkcs11Token:

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from mobile_sdk_stub.device import DEVICE_KEY_FILE, DeviceKey, DeviceKeyError
-from verifier import Reason, VerifierError, decode_jws, key_from_jwk, verify_signature
-from verifier._keys import Alg, jws_kid
+from verifier import Reason, VerifierError
+from verifier.formats import Alg, decode_jws, jws_kid, key_from_jwk, verify_signature
 
 
 def _mode(path: Path) -> int:

@@ -10,8 +10,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from mobile_sdk_stub.device import DeviceKey
 from mobile_sdk_stub.presentation import build_presentation, choosable_claims
 from mobile_sdk_stub.store import CredentialStore
-from verifier import Reason, Sd, VerifierError, issue_sd_jwt, verify_sd_jwt_vc
-from verifier._keys import software_signer
+from verifier import Reason, VerifierError
+from verifier.formats import software_signer
+from verifier.sdjwt import Sd, issue_sd_jwt, verify_sd_jwt_vc
 
 ISSUER = ec.generate_private_key(ec.SECP256R1())
 ISS = "https://buergerid.example/05513000"

@@ -89,7 +89,7 @@ def handheld_world(
     root = signing.ensure_ring(
         settings, settings.root_key_ring, "operator", root=True, now=clock.now(), kdf=CHEAP_KDF
     )
-    from verifier._keys import key_to_jwk
+    from verifier.formats import key_to_jwk
 
     anchor = tmp_path / "root.jwk"
     anchor.write_text(

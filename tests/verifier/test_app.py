@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from tests.verifier.test_store import NOW, VALID, data_dir_with
-from verifier._app import App, AppServer
-from verifier._sync import Attempt, Backoff, SyncLoop, parse_duration
+from tests.support.verifier_internals import Backoff, parse_duration
+from tests.support.verifier_stores import NOW, VALID, cli, data_dir_with, write_store_files
+from verifier.handheld import App, AppServer, Attempt, SyncLoop
 
 
 @pytest.fixture
@@ -149,8 +149,6 @@ def test_durations() -> None:
 
 
 def test_sync_every_from_the_command_line(tmp_path: Path) -> None:
-    from tests.verifier.test_cli import cli, write_store_files
-
     anchors, blobs = write_store_files(tmp_path, "main")
     data = tmp_path / "data"
     assert cli("trust", "add-anchor", str(anchors[0]), data_dir=data).returncode == 0
@@ -167,8 +165,7 @@ def test_sync_every_from_the_command_line(tmp_path: Path) -> None:
 
 
 def test_the_app_syncs_in_the_background(tmp_path: Path) -> None:
-    from tests.verifier.test_cli import write_store_files
-    from verifier._store import DataDir
+    from verifier import DataDir
 
     anchors, blobs = write_store_files(tmp_path, "main")
     data_dir = DataDir(tmp_path / "handheld")

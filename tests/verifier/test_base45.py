@@ -7,8 +7,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from verifier import DecodeError, Reason, b45decode, b45encode
-from verifier._base45 import ALPHABET, MAX_BASE45_CHARS
+from tests.support.verifier_internals import ALPHABET, MAX_BASE45_CHARS
+from verifier import DecodeError, Reason
+from verifier.formats import b45decode, b45encode
 
 RFC_EXAMPLES = [  # RFC 9285 §4.3 and §4.4
     (b"AB", "BB8"),

@@ -1,6 +1,6 @@
 """``buergerid-verify`` exactly as a script calls it: subprocesses, stdout, stderr, exit status.
 
-Covers every subcommand and every exit status of the DESIGN §4 CLI contract: 0 valid,
+Covers every subcommand and every exit status of the command line (docs/verifier.md): 0 valid,
 1 invalid, 3 indeterminate, 2 usage or operational error (one line on stderr, never a
 traceback).
 """
@@ -20,9 +20,9 @@ from typing import Any
 import pytest
 import segno
 
+from tests.support.verifier_stores import REPO, assert_error_line, cli, write_store_files
 from tests.vectors import own_vectors_root
 
-REPO = Path(__file__).resolve().parents[2]
 VECTORS = json.loads((own_vectors_root() / "verify.json").read_text(encoding="utf-8"))
 CASES = {c["name"]: c for c in VECTORS["cases"]}
 NOW = CASES["valid_es256"]["now"]
@@ -34,47 +34,6 @@ PERMIT_KEYS = {
     "issuer", "type", "zones", "plates", "fleet", "number",
     "iat", "nbf", "exp", "max_stay", "windows",
 }  # fmt: skip
-
-
-def cli(
-    *args: str, data_dir: Path | None = None, stdin: str | None = None, lang: str = "C.UTF-8"
-) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("LC_", "LANG"))}
-    env["LANG"] = lang
-    env.pop("BUERGERID_VERIFY_DATA", None)
-    prefix = [] if data_dir is None else ["--data-dir", str(data_dir)]
-    return subprocess.run(
-        [sys.executable, "-m", "verifier", *prefix, *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        env=env,
-        check=False,
-        timeout=60,
-    )
-
-
-def assert_error_line(proc: subprocess.CompletedProcess[str]) -> None:
-    assert proc.returncode == 2
-    assert proc.stdout == ""
-    lines = proc.stderr.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("buergerid-verify: error: ")
-    assert "Traceback" not in proc.stderr
-
-
-def write_store_files(tmp: Path, store: str) -> tuple[list[Path], list[Path]]:
-    spec = VECTORS["stores"][store]
-    anchors, blobs = [], []
-    for i, anchor in enumerate(spec["anchors"]):
-        path = tmp / f"anchor-{i}.key"
-        path.write_bytes(bytes.fromhex(anchor))
-        anchors.append(path)
-    for i, blob in enumerate(spec["sync"]):
-        path = tmp / f"sync-{i}.cbor"
-        path.write_bytes(bytes.fromhex(blob))
-        blobs.append(path)
-    return anchors, blobs
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,5 @@
-"""The COSE working-group examples (../shared/vectors/cose-wg) through our COSE_Sign1 layer.
+"""The COSE working-group examples through our COSE_Sign1 layer (third-party vectors
+cose-wg/, located by tests.vectors).
 
 Each example is decoded with ``CONFORMANCE_PROFILE`` (untagged messages and unprotected kids
 are normal there), the rebuilt ``Sig_structure`` must equal ``ToBeSign_hex`` byte for byte,
@@ -17,11 +18,10 @@ from cryptography.hazmat.primitives.asymmetric.ed448 import Ed448PublicKey
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from tests.vectors import load_index, load_json
-from verifier import (
+from verifier import Reason, VerifierError
+from verifier.formats import (
     CONFORMANCE_PROFILE,
     AnyPublicKey,
-    Reason,
-    VerifierError,
     decode_sign1,
     sig_structure,
     verify_sign1,

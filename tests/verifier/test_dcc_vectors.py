@@ -1,4 +1,5 @@
-"""The 107 EU DCC test cases (../shared/vectors/dcc) through our Base45, zlib and COSE layers.
+"""The 107 EU DCC test cases through our Base45, zlib and COSE layers (third-party vectors
+dcc/, located by tests.vectors).
 
 Steps as in the vectors README: ``EXPECTEDUNPREFIX`` (``HC1:`` + ``BASE45``),
 ``EXPECTEDB45DECODE`` (our strict Base45 gives ``COMPRESSED``), ``EXPECTEDCOMPRESSION``
@@ -24,13 +25,8 @@ import pytest
 from cryptography import x509
 
 from tests.vectors import load_index, load_json
-from verifier import (
-    CONFORMANCE_PROFILE,
-    VerifierError,
-    b45decode,
-    decode_sign1,
-    verify_sign1,
-)
+from verifier import VerifierError
+from verifier.formats import CONFORMANCE_PROFILE, b45decode, decode_sign1, verify_sign1
 
 INDEX = load_index("dcc")["files"]
 STEPS = ("EXPECTEDUNPREFIX", "EXPECTEDB45DECODE", "EXPECTEDCOMPRESSION", "EXPECTEDVERIFY")

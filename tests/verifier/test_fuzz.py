@@ -15,13 +15,21 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.support.verifier_internals import ALPHABET
 from tests.vectors import own_vectors_root
-from verifier._base45 import ALPHABET, b45decode, b45encode
-from verifier._errors import Reason, VerifierError
-from verifier._store import DataDir, TrustStore
-from verifier._verdict import Context, Outcome, Verdict
-from verifier._verify import verify, verify_plate
-from verifier._zones import ZoneError
+from verifier import (
+    Context,
+    DataDir,
+    Outcome,
+    Reason,
+    TrustStore,
+    Verdict,
+    VerifierError,
+    ZoneError,
+    verify,
+    verify_plate,
+)
+from verifier.formats import b45decode, b45encode
 
 REPO = Path(__file__).resolve().parents[2]
 VECTORS = json.loads((own_vectors_root() / "verify.json").read_text(encoding="utf-8"))

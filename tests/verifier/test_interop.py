@@ -16,13 +16,13 @@ import cwt
 import pytest
 import token_status_list
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
-from verifier import (
+from tests.support.verifier_examples import EC_PRIVATE, ED_PRIVATE
+from verifier import PermitType
+from verifier.formats import (
     CoseProfile,
     PermitClaims,
-    PermitType,
     StatusList,
     alg_for_key,
     cose_kid,
@@ -36,8 +36,6 @@ from verifier import (
     verify_sign1,
 )
 
-EC_PRIVATE = ec.derive_private_key(0x5EED_0001, ec.SECP256R1())
-ED_PRIVATE = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
 CLAIMS = PermitClaims(
     issuer="05513000",
     iat=1_700_000_000,

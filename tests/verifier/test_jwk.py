@@ -13,17 +13,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from verifier import (
-    DecodeError,
-    Reason,
-    decode_public_jwk,
-    issue_sd_jwt,
-    jws_kid,
-    key_to_jwk,
-    present_sd_jwt,
-    software_signer,
-    verify_sd_jwt_vc,
-)
+from verifier import DecodeError, Reason
+from verifier.formats import decode_public_jwk, jws_kid, key_to_jwk, software_signer
+from verifier.sdjwt import issue_sd_jwt, present_sd_jwt, verify_sd_jwt_vc
 
 EC_PRIVATE = ec.derive_private_key(0x5EED_0002, ec.SECP256R1())
 EC_JWK = key_to_jwk(EC_PRIVATE.public_key())

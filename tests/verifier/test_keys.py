@@ -1,4 +1,4 @@
-"""Key identifiers (DESIGN §3.1), COSE_Key / JWK forms and the signature wrapper."""
+"""Key identifiers (RFC 7638 thumbprints), COSE_Key / JWK forms and the signature wrapper."""
 
 from __future__ import annotations
 
@@ -13,11 +13,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from verifier import (
+from tests.support.verifier_examples import EC_KEY, EC_PRIVATE, ED_KEY, ED_PRIVATE
+from verifier import DecodeError, Reason, SignatureError
+from verifier.formats import (
     Alg,
-    DecodeError,
-    Reason,
-    SignatureError,
     alg_for_key,
     cose_kid,
     jws_kid,
@@ -29,11 +28,6 @@ from verifier import (
     thumbprint,
     verify_signature,
 )
-
-EC_PRIVATE = ec.derive_private_key(0x5EED_0001, ec.SECP256R1())
-ED_PRIVATE = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
-EC_KEY = EC_PRIVATE.public_key()
-ED_KEY = ED_PRIVATE.public_key()
 
 # RFC 8037 §A.3: the Ed25519 example key and its RFC 7638 thumbprint
 RFC8037_JWK = {"kty": "OKP", "crv": "Ed25519", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}

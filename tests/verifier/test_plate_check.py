@@ -2,40 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
 import random
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from tests.vectors import own_vectors_root
-from verifier._errors import Reason, TrustError
-from verifier._store import DataDir
-from verifier._verdict import Outcome
-from verifier._verify import verify_plate
+from tests.support.verifier_stores import fresh_dir, vector_generator
+from verifier import Outcome, Reason, TrustError, verify_plate
 
-
-def _load_generator() -> Any:
-    spec = importlib.util.spec_from_file_location(
-        "buergerid_vector_generator", own_vectors_root() / "generate.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-G = _load_generator()
+G = vector_generator()
 NOW = G.NOW
-
-
-def fresh_dir(tmp_path: Path, *blobs: bytes) -> DataDir:
-    data_dir = DataDir(tmp_path)
-    data_dir.add_anchor(G.dumps(G.ROOT1.cose_key()))
-    for blob in blobs:
-        data_dir.sync_bytes(blob)
-    return data_dir
 
 
 def test_same_plate_in_two_municipalities(tmp_path: Path) -> None:

@@ -9,16 +9,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from verifier._cbor import dumps
-from verifier._plate_index import (
+from tests.support.verifier_internals import plate_entry_list as _entry_list
+from verifier.formats import (
     PlateEntry,
     PlateIndex,
-    _entry_list,
     decode_plate_index_payload,
     encode_plate_index_payload,
     plate_key,
     plate_keyer,
 )
+from verifier.formats import cbor_dumps as dumps
 
 _times = st.integers(min_value=0, max_value=2**40)
 _odd_ints = st.sampled_from([-1, 0, 2**63 - 1, 2**63, 2**64 - 1])

@@ -16,8 +16,8 @@ import qrcode.constants
 import segno
 from PIL import Image, ImageFilter
 
-from verifier._base45 import ALPHABET
-from verifier._qr import ScanError, read_qr_texts, read_qr_texts_from_image
+from tests.support.verifier_internals import ALPHABET
+from verifier.handheld import ScanError, read_qr_texts, read_qr_texts_from_image
 
 TEXT = "BID1:" + "".join(random.Random(4).choice(ALPHABET) for _ in range(240))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import pytest
@@ -9,15 +10,11 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from verifier._errors import DecodeError, Reason
-from verifier._keys import b64url_decode, key_to_jwk, software_signer
-from verifier._sdjwt import (
-    _b64d,
-    _holder_key,
-    _json_loads,
-    issue_sd_jwt,
-    verify_sd_jwt,
-)
+from tests.support.verifier_internals import sdjwt_holder_key as _holder_key
+from tests.support.verifier_internals import sdjwt_json_loads as _json_loads
+from verifier import DecodeError, Reason
+from verifier.formats import b64url_decode, key_to_jwk, software_signer
+from verifier.sdjwt import issue_sd_jwt, verify_sd_jwt
 
 ISSUER = ec.generate_private_key(ec.SECP256R1())
 HOLDER_JWK = key_to_jwk(ec.generate_private_key(ec.SECP256R1()).public_key())
@@ -26,27 +23,33 @@ ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
 
 def _plain(text: str) -> bytes | Reason:
+    """The rule written out: decode leniently, then accept only what encodes back to text."""
+    if len(text) % 4 == 1:
+        return Reason.BAD_JWS
+    try:
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (ValueError, TypeError):
+        return Reason.BAD_JWS
+    if base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii") != text:
+        return Reason.BAD_JWS
+    return raw
+
+
+def _fast(text: str) -> bytes | Reason:
     try:
         return b64url_decode(text, reason=Reason.BAD_JWS)
     except DecodeError as exc:
         return exc.reason
 
 
-def _fast(text: str) -> bytes | Reason:
-    try:
-        return _b64d(text, Reason.BAD_JWS)
-    except DecodeError as exc:
-        return exc.reason
-
-
 @settings(max_examples=400, deadline=None)
 @given(st.text(alphabet=ALPHABET + "=+/ .\n~é", max_size=12))
-def test_b64d_agrees_with_b64url_decode(text: str) -> None:
+def test_b64url_decode_agrees_with_the_reencoding_rule(text: str) -> None:
     assert _fast(text) == _plain(text)
 
 
 @pytest.mark.parametrize("text", ["", "QQ", "QR", "QUE", "QUF", "QUFB", "A", "QUF=", "QU+B"])
-def test_b64d_agrees_on_tails(text: str) -> None:
+def test_b64url_decode_agrees_on_tails(text: str) -> None:
     assert _fast(text) == _plain(text)
 
 

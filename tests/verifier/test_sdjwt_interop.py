@@ -12,8 +12,8 @@ from sd_jwt.holder import SDJWTHolder
 from sd_jwt.issuer import SDJWTIssuer
 from sd_jwt.verifier import SDJWTVerifier
 
-from verifier import Sd, issue_sd_jwt, present_sd_jwt, verify_sd_jwt_vc
-from verifier._keys import key_to_jwk, software_signer
+from verifier.formats import key_to_jwk, software_signer
+from verifier.sdjwt import Sd, issue_sd_jwt, present_sd_jwt, verify_sd_jwt_vc
 
 ISSUER = ec.generate_private_key(ec.SECP256R1())
 HOLDER = ec.generate_private_key(ec.SECP256R1())

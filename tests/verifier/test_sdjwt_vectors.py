@@ -18,17 +18,10 @@ import yaml
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from tests.vectors import load_index, load_json, vectors_root
-from verifier import (
-    Reason,
-    Sd,
-    VerifierError,
-    hash_disclosure,
-    issue_sd_jwt,
-    present_sd_jwt,
-    verify_sd_jwt,
-)
-from verifier._keys import b64url_decode as _b64d
-from verifier._keys import key_from_jwk, software_signer
+from verifier import Reason, VerifierError
+from verifier.formats import b64url_decode as _b64d
+from verifier.formats import key_from_jwk, software_signer
+from verifier.sdjwt import Sd, hash_disclosure, issue_sd_jwt, present_sd_jwt, verify_sd_jwt
 
 INDEX = load_index("sd-jwt")
 CASES: list[dict[str, Any]] = INDEX["cases"]

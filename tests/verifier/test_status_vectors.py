@@ -1,4 +1,4 @@
-"""The Token Status List vectors of ../shared/vectors/status-list (read through tests.vectors)."""
+"""The third-party Token Status List vectors (status-list/, located by tests.vectors)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import cbor2
 import pytest
 
 from tests.vectors import load_json
-from verifier import (
+from verifier.formats import (
     CoseProfile,
     StatusList,
     decode_sign1,

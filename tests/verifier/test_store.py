@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -10,28 +11,24 @@ import cbor2
 import httpx
 import pytest
 
+from tests.support.verifier_internals import fetch, keys_module, parse_anchor
+from tests.support.verifier_stores import NOW, VALID, data_dir_with
 from tests.vectors import own_vectors_root
-from verifier import _keys, _status, _store
-from verifier._errors import DecodeError, Reason, TrustError, VerifierError
-from verifier._store import DataDir, default_data_dir, fetch, parse_anchor
-from verifier._verdict import Outcome
-from verifier._verify import verify
+from verifier import (
+    DataDir,
+    DecodeError,
+    Outcome,
+    Reason,
+    TrustError,
+    VerifierError,
+    default_data_dir,
+    verify,
+)
+from verifier.formats import StatusList, key_to_cose, key_to_jwk, thumbprint
 
 VECTORS = json.loads((own_vectors_root() / "verify.json").read_text(encoding="utf-8"))
 CASES = {c["name"]: c for c in VECTORS["cases"]}
 SYNC = {s["name"]: s for s in VECTORS["sync"]}
-NOW = CASES["valid_es256"]["now"]
-VALID = CASES["valid_es256"]["input"]
-
-
-def data_dir_with(tmp_path: Path, store: str = "main") -> DataDir:
-    spec = VECTORS["stores"][store]
-    data_dir = DataDir(tmp_path / "data")
-    for anchor in spec["anchors"]:
-        data_dir.add_anchor(bytes.fromhex(anchor))
-    for blob in spec["sync"]:
-        data_dir.sync_bytes(bytes.fromhex(blob))
-    return data_dir
 
 
 def files(root: Path) -> dict[str, bytes]:
@@ -50,7 +47,7 @@ def test_default_data_dir() -> None:
 def test_anchor_forms() -> None:
     cose = bytes.fromhex(VECTORS["stores"]["main"]["anchors"][0])
     jwk = bytes.fromhex(VECTORS["stores"]["no_index"]["anchors"][0])
-    assert _keys.thumbprint(parse_anchor(cose)) == _keys.thumbprint(parse_anchor(jwk))
+    assert thumbprint(parse_anchor(cose)) == thumbprint(parse_anchor(jwk))
     private = json.loads(jwk)
     private["d"] = "AAAA"
     for bad in (json.dumps(private).encode(), b"{not json", b"[1]", b"\xa0", b"x" * 20000):
@@ -87,7 +84,7 @@ def test_crash_during_sync_keeps_the_previous_bundle(
     def crash(src: Any, dst: Any) -> None:
         raise OSError("power cut")
 
-    monkeypatch.setattr(_store.os, "replace", crash)
+    monkeypatch.setattr(os, "replace", crash)
     with pytest.raises(OSError):
         data_dir.sync_bytes(bytes.fromhex(seq["steps"][1]["data"]))
     monkeypatch.undo()
@@ -112,12 +109,12 @@ def test_keys_and_lists_are_parsed_once(tmp_path: Path, monkeypatch: pytest.Monk
     def forbidden(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError("parsed again during a scan")
 
-    monkeypatch.setattr(_status.StatusList, "from_lst", forbidden)
-    monkeypatch.setattr(_keys, "key_from_cose", forbidden)
-    monkeypatch.setattr(_keys, "key_from_jwk", forbidden)
+    monkeypatch.setattr(StatusList, "from_lst", forbidden)
+    monkeypatch.setattr(keys_module, "key_from_cose", forbidden)
+    monkeypatch.setattr(keys_module, "key_from_jwk", forbidden)
     for _ in range(3):
         assert verify(VALID, store, NOW).outcome is Outcome.VALID
-    assert isinstance(store.status[("05513000", 1)].status_list, _status.StatusList)
+    assert isinstance(store.status[("05513000", 1)].status_list, StatusList)
     first = store.issuer_keys["05513000"][0]
     assert first in store.keys[("05513000", first.kid[:8])]
 
@@ -208,27 +205,27 @@ def test_an_exported_ring_pins_every_key_and_a_bad_set_pins_none(tmp_path: Path)
     """`buergerid-keys export-public RING` writes a CBOR array of COSE_Keys (or a JWKS)."""
     from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
-    from verifier import _cbor
-    from verifier._store import MAX_ANCHORS_PER_FILE, parse_anchors
+    from tests.support.verifier_internals import MAX_ANCHORS_PER_FILE, parse_anchors
+    from verifier.formats import cbor_dumps
 
     keys = [ec.generate_private_key(ec.SECP256R1()).public_key(),
             ed25519.Ed25519PrivateKey.generate().public_key()]  # fmt: skip
-    cose_set = _cbor.dumps([_keys.key_to_cose(k) for k in keys])
-    jwks = json.dumps({"keys": [_keys.key_to_jwk(k) for k in keys]}).encode()
-    wanted = [_keys.thumbprint(k) for k in keys]
+    cose_set = cbor_dumps([key_to_cose(k) for k in keys])
+    jwks = json.dumps({"keys": [key_to_jwk(k) for k in keys]}).encode()
+    wanted = [thumbprint(k) for k in keys]
     for data in (cose_set, jwks):
-        assert [_keys.thumbprint(k) for k in parse_anchors(data)] == wanted
+        assert [thumbprint(k) for k in parse_anchors(data)] == wanted
     data_dir = DataDir(tmp_path / "d")
     assert [new for _, new in data_dir.add_anchors(cose_set)] == [True, True]
     assert [new for _, new in data_dir.add_anchors(jwks)] == [False, False]
-    assert {_keys.thumbprint(k) for k in data_dir.read_anchors()} == set(wanted)
+    assert {thumbprint(k) for k in data_dir.read_anchors()} == set(wanted)
 
     bad_sets = [
-        _cbor.dumps([]),
-        _cbor.dumps([_keys.key_to_cose(keys[0])] * (MAX_ANCHORS_PER_FILE + 1)),
-        _cbor.dumps([_keys.key_to_cose(keys[0]), {1: 2}]),
+        cbor_dumps([]),
+        cbor_dumps([key_to_cose(keys[0])] * (MAX_ANCHORS_PER_FILE + 1)),
+        cbor_dumps([key_to_cose(keys[0]), {1: 2}]),
         json.dumps({"keys": "x"}).encode(),
-        json.dumps({"keys": [_keys.key_to_jwk(keys[0]), {"kty": "EC"}]}).encode(),
+        json.dumps({"keys": [key_to_jwk(keys[0]), {"kty": "EC"}]}).encode(),
     ]
     fresh = DataDir(tmp_path / "e")
     for bad in bad_sets:

@@ -19,8 +19,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from verifier._errors import DecodeError, Reason
-from verifier._store import FetchError, fetch, read_regular_file
+from tests.support.verifier_internals import FetchError, fetch, read_regular_file
+from tests.support.verifier_stores import assert_error_line, cli
+from verifier import DecodeError, Reason
 
 DEADLINE_SECONDS = 1.0
 MAX_TRICKLE_BYTES = 120  # a server that would need two minutes to finish
@@ -173,8 +174,6 @@ def test_a_file_at_the_cap_is_read_whole(tmp_path: Path) -> None:
 
 
 def test_the_cli_words_a_fifo_and_dev_zero(tmp_path: Path) -> None:
-    from tests.verifier.test_cli import assert_error_line, cli
-
     fifo = tmp_path / "fifo"
     os.mkfifo(fifo)
     for source in ("/dev/zero", str(fifo)):

@@ -1,21 +1,21 @@
-"""Verdict values and the ``check --json`` shape (DESIGN §4)."""
+"""Verdict values and the ``check --json`` shape (docs/verifier.md)."""
 
 from __future__ import annotations
 
 import pytest
 
-from verifier._errors import Notice, Reason
-from verifier._i18n import LANGUAGES, NOTICE_WORDS, OUTCOME_WORDS, REASON_WORDS, pick_language
-from verifier._verdict import (
+from tests.support.verifier_internals import (
     INDETERMINATE_REASONS,
+    LANGUAGES,
+    NOTICE_WORDS,
+    OUTCOME_WORDS,
+    REASON_WORDS,
     VERDICT_REASONS,
-    BundleInfo,
-    Outcome,
-    Permit,
-    Verdict,
     failed,
     outcome_for,
+    pick_language,
 )
+from verifier import BundleInfo, Notice, Outcome, Permit, Reason, Verdict
 
 PERMIT = Permit(
     issuer="05513000",

@@ -8,13 +8,21 @@ from typing import Any
 
 import pytest
 
+from tests.support.verifier_internals import claims_module as _claims
+from tests.support.verifier_internals import in_windows
+from tests.support.verifier_stores import fresh_dir, load_vector_generator, vector_generator
 from tests.vectors import own_vectors_root
-from verifier import _claims
-from verifier._errors import Notice, Reason
-from verifier._store import DataDir, TrustStore
-from verifier._verdict import Context, Outcome
-from verifier._verify import in_windows, verify, verify_plate
-from verifier._zones import ZoneError
+from verifier import (
+    Context,
+    DataDir,
+    Notice,
+    Outcome,
+    Reason,
+    TrustStore,
+    ZoneError,
+    verify,
+    verify_plate,
+)
 
 VECTORS = json.loads((own_vectors_root() / "verify.json").read_text(encoding="utf-8"))
 CASES = {c["name"]: c for c in VECTORS["cases"]}
@@ -101,8 +109,7 @@ def test_a_bare_zone_code_needs_a_municipality_when_two_cities_are_synced(
 
 
 def test_a_bare_zone_code_takes_the_only_issuer(tmp_path: Path) -> None:
-    from tests.verifier.test_plate_check import G, fresh_dir
-
+    G = vector_generator()
     one = G.bundle(1, G.ROOT1, issuers={G.ISS_A: G.issuer_a_entry()})
     store = fresh_dir(tmp_path, one).load()
     assert list(store.issuers) == [G.ISS_A]
@@ -131,20 +138,12 @@ def test_loaded_store_is_not_changed_by_checks(store: TrustStore, tmp_path: Path
 
 
 def _resigned(payload: bytes) -> str:
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(
-        "gen_for_verify", own_vectors_root() / "generate.py"
-    )
-    assert spec is not None and spec.loader is not None
-    gen = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(gen)
+    gen = load_vector_generator()
     return str(gen.qr(gen.sign1(payload, gen.A1)))
 
 
 def test_claims_must_be_deterministic_integers(store: TrustStore) -> None:
-    from verifier._base45 import b45decode
-    from verifier._cose import decode_sign1
+    from verifier.formats import b45decode, decode_sign1
 
     payload = decode_sign1(b45decode(VALID[5:])).payload
     assert verify(_resigned(payload), store, NOW).outcome is Outcome.VALID

@@ -7,7 +7,6 @@ still reproduces it byte for byte.
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import json
 import os
@@ -19,22 +18,21 @@ from typing import Any
 
 import pytest
 
+from tests.support.verifier_internals import VERDICT_REASONS, CliIo
+from tests.support.verifier_stores import load_vector_generator
 from tests.vectors import own_vectors_root
-from verifier._errors import Notice, VerifierError
-from verifier._store import DataDir, TrustStore
-from verifier._verdict import VERDICT_REASONS, Context, Outcome, Verdict
-from verifier._verify import verify, verify_plate
-from verifier.cli import _Io, run
-
-
-def _load_generator() -> Any:
-    path = own_vectors_root() / "generate.py"
-    spec = importlib.util.spec_from_file_location("buergerid_vector_generator", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
+from verifier import (
+    Context,
+    DataDir,
+    Notice,
+    Outcome,
+    TrustStore,
+    Verdict,
+    VerifierError,
+    verify,
+    verify_plate,
+)
+from verifier.cli import run
 
 VECTORS = json.loads((own_vectors_root() / "verify.json").read_text(encoding="utf-8"))
 CASES: list[dict[str, Any]] = VECTORS["cases"]
@@ -110,7 +108,7 @@ def test_case_through_the_cli(
     out, err = io.StringIO(), io.StringIO()
     status = run(
         cli_args(case, stores[case["store"]][0]),
-        _Io(out, err, io.StringIO(), environ(case), lambda: 0),
+        CliIo(out, err, io.StringIO(), environ(case), lambda: 0),
     )
     assert err.getvalue() == ""
     assert_matches(json.loads(out.getvalue()), case["expected"])
@@ -209,6 +207,6 @@ def test_vectors_cover_every_reason_warning_and_outcome() -> None:
 
 
 def test_generator_reproduces_the_committed_file() -> None:
-    generate = _load_generator()
+    generate = load_vector_generator()
     text = json.dumps(generate.build(), indent=1, ensure_ascii=False) + "\n"
     assert text == generate.OUT.read_text(encoding="utf-8")

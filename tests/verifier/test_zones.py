@@ -6,8 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from verifier._errors import Reason
-from verifier._zones import Zone, ZoneError, resolve_zone
+from verifier import Reason, Zone, ZoneError, resolve_zone
 
 TWO = {"05513000": object(), "05562032": object()}
 

@@ -18,8 +18,7 @@ from tests.support.db import TEST_PASSPHRASE
 from tests.wallet_api.flows import PERMIT_CONFIG, credential, proofs, token, token_form
 from tests.wallet_api.harness import CHEAP_KDF, WalletEnv, wallet_env
 from tests.wallet_api.support import ProofKey
-from verifier._jws import peek_jws_header
-from verifier._x509 import validate_x5c
+from verifier.formats import peek_jws_header, validate_x5c
 
 
 @pytest.fixture

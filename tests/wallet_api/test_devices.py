@@ -16,7 +16,7 @@ from issuer.settings import Settings
 from tests.support.db import make_test_settings
 from tests.wallet_api.harness import WalletEnv, wallet_env
 from tests.wallet_api.support import ProofKey
-from verifier import decode_public_jwk
+from verifier.formats import decode_public_jwk
 from wallet_api.models import WalletDevice
 
 PRE = "urn:ietf:params:oauth:grant-type:pre-authorized_code"

@@ -11,8 +11,8 @@ from issuer.services.clock import FixedClock
 from issuer.settings import Settings
 from mobile_sdk_stub.client import WalletClient, unverified_claims
 from tests.wallet_api.harness import PLATE, WalletEnv, wallet_env
-from verifier._keys import key_from_jwk
-from verifier._sdjwt import verify_sd_jwt_vc
+from verifier.formats import key_from_jwk
+from verifier.sdjwt import verify_sd_jwt_vc
 
 
 @pytest.fixture

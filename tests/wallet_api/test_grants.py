@@ -17,7 +17,7 @@ from issuer.services.status_lists import status_of
 from issuer.settings import Settings
 from tests.wallet_api.harness import QR_CONFIG, WalletEnv, wallet_env
 from tests.wallet_api.support import ProofKey
-from verifier import decode_public_jwk
+from verifier.formats import decode_public_jwk
 from wallet_api.models import GrantEnd, WalletCredential, WalletGrant
 
 

@@ -17,7 +17,7 @@ from issuer.db.models import Resident, Tenant
 from issuer.db.session import make_engine
 from issuer.migrations import downgrade, upgrade
 from tests.wallet_api.support import ProofKey
-from verifier import decode_public_jwk
+from verifier.formats import decode_public_jwk
 from wallet_api.models import GrantEnd, WalletCredential, WalletDevice, WalletOffer
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 
 from issuer.routes.publication import status_list_form
 from tests.wallet_api.support import ProofKey, dpop_proof
-from verifier._errors import VerifierError
-from verifier._x509 import validate_x5c
+from verifier import VerifierError
+from verifier.formats import validate_x5c
 from wallet_api.errors import OAuthError, TokenError
 from wallet_api.services.attestations import verify_key_attestation, verify_wallet_attestation
 from wallet_api.services.dpop import DpopNonces, check_proof, normalized_url

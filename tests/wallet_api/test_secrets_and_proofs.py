@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.wallet_api.support import ProofKey
-from verifier import decode_public_jwk
+from verifier.formats import decode_public_jwk
 from wallet_api.errors import CredentialError
 from wallet_api.services import secrets as wsecrets
 from wallet_api.services.proofs import validate_proof

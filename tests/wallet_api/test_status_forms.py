@@ -19,8 +19,7 @@ from issuer.services.clock import FixedClock
 from issuer.settings import Settings
 from mobile_sdk_stub.client import WalletClient, unverified_claims
 from tests.wallet_api.harness import AGS, WalletEnv, wallet_env
-from verifier._keys import key_from_jwk
-from verifier._status import decode_status_list_jwt
+from verifier.formats import decode_status_list_jwt, key_from_jwk
 
 
 @pytest.fixture

@@ -23,8 +23,8 @@ from issuer.settings import Settings
 from mobile_sdk_stub.client import WalletClient, unverified_claims
 from tests.wallet_api.flows import PERMIT_CONFIG
 from tests.wallet_api.harness import AGS, WalletEnv, wallet_env
-from verifier._keys import key_from_jwk
-from verifier._sdjwt import disclosable_paths, verify_sd_jwt_vc
+from verifier.formats import key_from_jwk
+from verifier.sdjwt import disclosable_paths, verify_sd_jwt_vc
 from wallet_api.services.credential_types import PARKING_PERMIT, RESIDENCE, TYPES
 
 HOST = f"{AGS}.example.de"  # the harness tenant's issuer URL is https://<AGS>.example.de

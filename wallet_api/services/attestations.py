@@ -35,8 +35,8 @@ from typing import Any
 from cryptography import x509
 from sqlalchemy.orm import Session, sessionmaker
 
-from verifier._errors import VerifierError
-from verifier._x509 import validate_x5c
+from verifier import VerifierError
+from verifier.formats import validate_x5c
 from wallet_api.errors import OAuthError
 from wallet_api.services.replay import remember_once, replay_digest
 from wallet_api.services.signed_jwts import (

@@ -21,8 +21,8 @@ from typing import Any
 import jwt
 from jwt.exceptions import InvalidTokenError
 
-from verifier._errors import DecodeError
-from verifier._keys import PublicJwk, decode_public_jwk
+from verifier import DecodeError
+from verifier.formats import PublicJwk, decode_public_jwk
 from wallet_api.errors import CredentialError
 from wallet_api.services.signed_jwts import verify_es256
 

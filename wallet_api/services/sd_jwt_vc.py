@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from verifier._sdjwt import Sd, issue_sd_jwt
+from verifier.sdjwt import Sd, issue_sd_jwt
 from wallet_api.services.credential_types import PARKING_PERMIT, RESIDENCE
 from wallet_api.services.type_metadata import vct_for
 

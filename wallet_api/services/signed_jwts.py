@@ -17,8 +17,8 @@ from typing import Any
 import jwt
 from jwt.exceptions import PyJWTError
 
-from verifier._errors import DecodeError
-from verifier._keys import PublicKey, decode_public_jwk
+from verifier import DecodeError
+from verifier.formats import PublicKey, decode_public_jwk
 
 ALG = "ES256"
 Refuse = Callable[[str], Exception]

@@ -109,8 +109,8 @@ def _respelt(jwk: object) -> object:
 
 
 def _repair(bind: sa.engine.Connection) -> None:
-    from verifier._errors import DecodeError
-    from verifier._keys import decode_public_jwk
+    from verifier import DecodeError
+    from verifier.formats import decode_public_jwk
 
     meta = sa.MetaData()
     devices = sa.Table("wallet_devices", meta, autoload_with=bind)
