@@ -281,7 +281,7 @@ def cmd_retention_run(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_keys_rotate(settings: Settings, args: argparse.Namespace) -> int:
     """Rotate the tenants' (or the root's) signing keys per the rotation policy."""
-    from issuer.services import signing
+    from issuer.services.signing import KeyStore
 
     with _db(settings) as factory, factory() as session:
         rows = tenants.list_tenants(session)
@@ -289,9 +289,13 @@ def cmd_keys_rotate(settings: Settings, args: argparse.Namespace) -> int:
             rows = [t for t in rows if t.ags == args.tenant]
     now = SystemClock().now()
     targets = [settings.root_key_ring] if args.root else [t.key_ring for t in rows]
-    for relative in targets:
-        info = signing.rotate(settings, relative, now=now, force=args.force)
-        out.print(f"{relative}: " + (f"new pending key {info}" if info else "nothing to do"))
+    keys = KeyStore(settings)
+    try:
+        for relative in targets:
+            info = keys.rotate(relative, now=now, force=args.force)
+            out.print(f"{relative}: " + (f"new pending key {info}" if info else "nothing to do"))
+    finally:
+        keys.close()
     return EXIT_OK
 
 
