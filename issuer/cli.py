@@ -1,7 +1,7 @@
 """`buergerid-issuer`: operate the issuer (argparse). Reads Settings from the environment.
 
 Exit codes: 0 ok, 1 a check failed (verify-audit), 2 usage, 3 refused (problem code on stderr).
-Other engineers add subcommands in `build_parser()` (one `add_parser` + `set_defaults(func=)`).
+A subcommand is one `add_parser` + `set_defaults(func=)` in `build_parser()`.
 """
 
 from __future__ import annotations

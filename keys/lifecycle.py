@@ -1,7 +1,7 @@
 """Key states, key windows and the rotation planner: pure functions of times given to them.
 
 A key's state is never stored; it follows from its window and the withdrawn flag at `now`
-(DESIGN §3.4, §6; `exp` exclusive as everywhere):
+(docs/formats.md, docs/keys.md; `exp` exclusive as everywhere):
 
     now < nbf                    pending    published in the bundle, signs nothing yet
     nbf <= now < sign_until      active     signs (tokens with nbf <= iat < sign_until)

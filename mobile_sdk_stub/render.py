@@ -1,13 +1,13 @@
 """The permit QR as PNG and SVG, and the printable windscreen permit as PDF.
 
-QR symbols: alphanumeric mode, error correction Q (DESIGN §3.2), never boosted, so every
+QR symbols: alphanumeric mode, error correction Q (docs/formats.md), never boosted, so every
 renderer makes the same symbol. The `BID1:` text is Base45 and therefore already in the
 QR alphanumeric character set.
 
 The windscreen permit (A6 or A5, portrait) shows the QR (at least 35 mm wide), zone,
 plate(s), valid-until and issuer in large type, and the permit number. It has no field
 for a name or an address: an officer decides on zone, plate and validity only
-(DESIGN §3.2, data minimisation). Text uses the PDF core font Helvetica (Latin-1, which
+(docs/formats.md, data minimisation). Text uses the PDF core font Helvetica (Latin-1, which
 covers ä ö ü ß), so no font file ships with the stub.
 """
 

@@ -1,4 +1,4 @@
-"""Enforcement: the plate index (DESIGN §3.5), for enforcement clients and handhelds only.
+"""Enforcement: the plate index (docs/formats.md), for enforcement clients and handhelds only.
 
 Personal data: `Cache-Control: private, no-store`; never cached by a CDN or a shared proxy.
 

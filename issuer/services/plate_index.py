@@ -1,4 +1,4 @@
-"""The plate index of a tenant (DESIGN §3.5), for enforcement devices only.
+"""The plate index of a tenant (docs/formats.md), for enforcement devices only.
 
 Built from the digital-only permits (`display_required` false) not yet past their end
 (active, suspended, revoked, replaced) and the status index of each permit's newest QR token;

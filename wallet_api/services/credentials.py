@@ -6,7 +6,7 @@ carried ``credential_identifiers``, else by ``credential_configuration_id``
 proofs (``jwt``, or one ``attestation``) are checked and their c_nonce consumed once
 (``key_proofs``); each distinct proof key becomes (or already is) a device of the grant's
 resident, and a key bound to anybody else is refused. Each key gets its own credential
-with its own random status index (DESIGN §3.3). The permit QR configuration takes no proof
+with its own random status index (docs/formats.md). The permit QR configuration takes no proof
 and returns the ``BID1:`` token.
 
 A permit still awaiting payment is not refused: the request is answered with a
