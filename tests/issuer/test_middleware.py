@@ -146,7 +146,7 @@ def test_in_flight_duplicate_waits_for_the_first_answer(
 ) -> None:
     import json
 
-    from issuer.middleware import _finish_claim
+    from issuer.middleware.idempotency import _finish_claim
 
     app: FastAPI = client.app  # type: ignore[assignment]
     creds = api_client(scopes=["registry:write"])
