@@ -46,7 +46,7 @@ from issuer.app import create_app
 from issuer.db.models import Tenant
 from issuer.db.permit_models import Permit, PermitPlate, PermitToken, StatusEntry, StatusList
 from issuer.migrations import upgrade
-from issuer.services import clients, imports, plate_index, signing, status_lists, tenants
+from issuer.services import clients, imports, plate_index, status_lists, tenants
 from issuer.services.clock import SystemClock
 from issuer.settings import Settings
 from keys.storage.file import KdfParams
@@ -78,8 +78,9 @@ def setup_tenant(app: Any, settings: Settings, residents: int) -> tuple[dict[str
             scopes=["registry:write", "permits:issue", "permits:revoke"], actor="b", now=now,
         )  # fmt: skip
         tenant_id = tenant.id
-    signing.ensure_ring(settings, ring, AGS, root=False, now=now, kdf=CHEAP_KDF)
-    signing.ensure_ring(settings, settings.root_key_ring, "op", root=True, now=now, kdf=CHEAP_KDF)
+    keys = app.state.keys
+    keys.ensure_ring(ring, AGS, root=False, now=now, kdf=CHEAP_KDF)
+    keys.ensure_ring(settings.root_key_ring, "op", root=True, now=now, kdf=CHEAP_KDF)
     headers = {"Authorization": f"Bearer {issued.token}"}
     rows = "".join(
         json.dumps(
@@ -157,7 +158,7 @@ def big_bench(settings: Settings, residents: int, plates: int) -> dict[str, floa
         )  # fmt: skip
         tenant_id = tenant.id
         ring = tenant.key_ring
-    signing.ensure_ring(settings, ring, "05562000", root=False, now=now, kdf=CHEAP_KDF)
+    app.state.keys.ensure_ring(ring, "05562000", root=False, now=now, kdf=CHEAP_KDF)
     out: dict[str, float] = {}
     body = "".join(
         json.dumps(
@@ -197,7 +198,7 @@ def big_bench(settings: Settings, residents: int, plates: int) -> dict[str, floa
         tenant_row = session.get(Tenant, tenant_id)
         row = session.query(StatusList).filter_by(tenant_id=tenant_id).one()
         start = time.perf_counter()
-        status_lists.ensure_built(session, settings, tenant=tenant_row, row=row, now=now)
+        status_lists.ensure_built(session, app.state.keys, tenant=tenant_row, row=row, now=now)
         out["status_list_2p20_rebuild_s"] = time.perf_counter() - start
         assert row.cwt is not None
 
@@ -234,16 +235,90 @@ def big_bench(settings: Settings, residents: int, plates: int) -> dict[str, floa
         start = time.perf_counter()
         entries = plate_index.collect_entries(session, tenant_id=tenant_id, now=now)
         body_bytes, _iat, _exp = plate_index.build(
-            settings,
-            tenant=tenant_row,
+            app.state.keys,
+            tenant=tenant_row,  # type: ignore[arg-type]
             entries=entries,
-            now=now,  # type: ignore[arg-type]
+            now=now,
         )
         out["plate_index_rebuild_s"] = time.perf_counter() - start
         out["plate_index_plates"] = float(len(entries))
         out["plate_index_bytes"] = float(len(body_bytes))
     app.state.engine.dispose()
     return out
+
+
+def renew_bench(settings: Settings, count: int) -> dict[str, float]:
+    """`permits.auto_renew` over `count` active BEW permits due for renewal (in process): each
+    is judged against the registry for its new year, charged, extended, audited and signed a
+    new QR token."""
+    from issuer.db.models import Resident, Vehicle, Zone, ZoneSegment
+    from issuer.services import permits
+
+    app = create_app(settings)
+    factory = app.state.session_factory
+    now = datetime.now(UTC)
+    with factory() as session, session.begin():
+        tenant = tenants.create_tenant(
+            session, ags="05515000", name="Renew", issuer_url="https://renew.example.de",
+            actor="b", now=now,
+        )  # fmt: skip
+        tenant_id, ring = tenant.id, tenant.key_ring
+        zone = Zone(tenant_id=tenant_id, code="A3", name="Z", created_at=now, updated_at=now)
+        zone.segments = [ZoneSegment(street="Markt", number_from=1, number_to=9999, parity="all")]
+        session.add(zone)
+    app.state.keys.ensure_ring(ring, "05515000", root=False, now=now, kdf=CHEAP_KDF)
+    people = "".join(
+        json.dumps(
+            {
+                "external_ref": f"R-{n}", "given_name": "E", "family_name": "M",
+                "residence_kind": "main", "street": "Markt", "house_number": str(n % 900 + 1),
+                "postcode": "45879", "valid_from": "2020-01-01",
+            }
+        ) + "\n"
+        for n in range(count)
+    ).encode()  # fmt: skip
+    cars = "".join(
+        json.dumps({"external_ref": f"C-{n}", "plate": _plate(n), "holder_ref": f"R-{n}"}) + "\n"
+        for n in range(count)
+    ).encode()
+    with factory() as session:
+        imports.import_residents(session, tenant_id, io.BytesIO(people), "ndjson", now=now)
+    with factory() as session:
+        imports.import_vehicles(session, tenant_id, io.BytesIO(cars), "ndjson", now=now)
+    with factory() as session:
+        resident_of = dict(session.query(Resident.external_ref, Resident.id).all())
+        vehicles = {ref: (vid, plate) for ref, vid, plate in session.query(
+            Vehicle.external_ref, Vehicle.id, Vehicle.plate).all()}  # fmt: skip
+    start_at, until = now - timedelta(days=355), now + timedelta(days=10)
+    permit_rows, plate_rows = [], []
+    for n in range(count):
+        pid, resident_id = uuid.uuid4(), resident_of[f"R-{n}"]
+        vehicle_id, plate = vehicles[f"C-{n}"]
+        permit_rows.append(
+            {"id": pid, "tenant_id": tenant_id, "number": n + 1, "permit_type": "BEW",
+             "state": "active", "resident_id": resident_id, "zone_codes": ["A3"],
+             "use_kind": "own", "valid_from": start_at, "valid_until": until,
+             "is_provisional": False, "auto_renew": True, "display_required": True,
+             "legal_basis": "§45 Abs. 1b StVO", "exclusive_key": str(resident_id),
+             "version": 1, "created_at": now, "updated_at": now}
+        )  # fmt: skip
+        plate_rows.append(
+            {"permit_id": pid, "tenant_id": tenant_id, "permit_type": "BEW", "position": 0,
+             "plate": plate, "vehicle_id": vehicle_id, "lock_key": plate}
+        )  # fmt: skip
+    with factory() as session, session.begin():
+        for table, rows in ((Permit, permit_rows), (PermitPlate, plate_rows)):
+            for first in range(0, len(rows), 10_000):
+                session.execute(insert(table), rows[first : first + 10_000])
+    start = time.perf_counter()
+    with factory() as session, session.begin():
+        counts = permits.auto_renew(
+            session, app.state.keys, tenant_id=tenant_id, actor="system", now=now
+        )
+    seconds = time.perf_counter() - start
+    assert counts == {"renewed": count, "refused": 0}, counts
+    app.state.engine.dispose()
+    return {"auto_renew_s": seconds}
 
 
 def _plate(n: int) -> str:
@@ -266,6 +341,7 @@ def main() -> None:
     n_http = 200 if args.quick else 1000
     n_import = 10_000 if args.quick else 100_000
     n_plates = 10_000 if args.quick else 100_000
+    n_renew = 10_000 if args.quick else 100_000
     results: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory(prefix="bench-issue-") as tmp:
         root = Path(tmp)
@@ -279,13 +355,19 @@ def main() -> None:
             big_urls = {"sqlite": f"sqlite:///{root / 'b.db'}"}
             _admin_exec(server, "CREATE DATABASE bench_b")
             big_urls["postgresql"] = server.url("bench_b")
+            renew_urls = {"sqlite": f"sqlite:///{root / 'c.db'}"}
+            _admin_exec(server, "CREATE DATABASE bench_c")
+            renew_urls["postgresql"] = server.url("bench_c")
             for kind in ("sqlite", "postgresql"):
                 upgrade(urls[kind])
                 upgrade(big_urls[kind])
+                upgrade(renew_urls[kind])
                 res = http_bench(make_settings(urls[kind], root / f"d-{kind}"), n_http)
                 res.update(
                     big_bench(make_settings(big_urls[kind], root / f"e-{kind}"), n_import, n_plates)
                 )
+                renew_settings = make_settings(renew_urls[kind], root / f"r-{kind}")
+                res.update(renew_bench(renew_settings, n_renew))
                 results[kind] = res
         finally:
             server.run("pg_ctl", "stop", "-D", str(server.root / "data"), "-m", "immediate", "-w")
@@ -300,8 +382,10 @@ def main() -> None:
             f"  plate index {int(res['plate_index_plates'])} plates rebuild "
             f"{res['plate_index_rebuild_s']:8.3f} s ({int(res['plate_index_bytes'])} bytes)"
         )
-    sqlite = results["sqlite"]
-    print(f"ratio_post_permit_vs_healthz_sqlite={sqlite['post_permit'] / sqlite['healthz']:.4f}")
+    for kind, res in results.items():
+        print(f"auto_renew_{n_renew}_permits_seconds_{kind}={res['auto_renew_s']:.1f}")
+    for kind, res in results.items():
+        print(f"ratio_permits_post_vs_healthz_{kind}={res['post_permit'] / res['healthz']:.4f}")
 
 
 if __name__ == "__main__":

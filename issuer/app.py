@@ -35,6 +35,7 @@ from issuer.services.clients import SecretHasher
 from issuer.services.clock import Clock, SystemClock
 from issuer.services.rate_limits import SharedCounters
 from issuer.services.readiness import ReadinessProbe
+from issuer.services.signing import KeyStore
 from issuer.settings import Settings, resolve_server_secret
 from issuer.throttle import ThrottleMiddleware
 from issuer.url_guard import UrlGuardMiddleware
@@ -53,24 +54,26 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         now = int(app.state.clock.now().timestamp())
         await anyio.to_thread.run_sync(app.state.readiness.check, now)
         yield
+        app.state.keys.close()
         engine.dispose()
 
     app = FastAPI(
         title="buergerid municipal API",
         version="1",
-        description="Tenants, registry, permits and publication of buergerid (DESIGN §5).",
+        description="Tenants, registry, permits and publication of buergerid (docs/issuer.md).",
         lifespan=lifespan,
     )
     app.state.settings = settings
     app.state.engine = engine
     app.state.session_factory = make_session_factory(engine)
     app.state.clock = clock or SystemClock()
+    app.state.keys = KeyStore(settings)
     app.state.hasher = SecretHasher(
         time_cost=settings.argon2_time_cost,
         memory_kib=settings.argon2_memory_kib,
         parallelism=settings.argon2_parallelism,
     )
-    app.state.readiness = ReadinessProbe(settings, app.state.session_factory)
+    app.state.readiness = ReadinessProbe(settings, app.state.session_factory, app.state.keys)
     app.state.rate_counters = SharedCounters(
         app.state.session_factory, secret=partial(resolve_server_secret, settings)
     )
@@ -97,7 +100,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(health.router)
     for module in (tenants, clients, residents, vehicles, zones, audit, imports):
         app.include_router(module.router, prefix=API_PREFIX)
-    # the permits engineer's routers carry their own paths
+    # these routers carry their full paths (public artefacts live outside /api/v1)
     for module in (permits, publication, enforcement):
         app.include_router(module.router)
     return app

@@ -1,7 +1,7 @@
 """`buergerid-issuer`: operate the issuer (argparse). Reads Settings from the environment.
 
 Exit codes: 0 ok, 1 a check failed (verify-audit), 2 usage, 3 refused (problem code on stderr).
-Other engineers add subcommands in `build_parser()` (one `add_parser` + `set_defaults(func=)`).
+A subcommand is one `add_parser` + `set_defaults(func=)` in `build_parser()`.
 """
 
 from __future__ import annotations
@@ -281,7 +281,7 @@ def cmd_retention_run(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_keys_rotate(settings: Settings, args: argparse.Namespace) -> int:
     """Rotate the tenants' (or the root's) signing keys per the rotation policy."""
-    from issuer.services import signing
+    from issuer.services.signing import KeyStore
 
     with _db(settings) as factory, factory() as session:
         rows = tenants.list_tenants(session)
@@ -289,9 +289,13 @@ def cmd_keys_rotate(settings: Settings, args: argparse.Namespace) -> int:
             rows = [t for t in rows if t.ags == args.tenant]
     now = SystemClock().now()
     targets = [settings.root_key_ring] if args.root else [t.key_ring for t in rows]
-    for relative in targets:
-        info = signing.rotate(settings, relative, now=now, force=args.force)
-        out.print(f"{relative}: " + (f"new pending key {info}" if info else "nothing to do"))
+    keys = KeyStore(settings)
+    try:
+        for relative in targets:
+            info = keys.rotate(relative, now=now, force=args.force)
+            out.print(f"{relative}: " + (f"new pending key {info}" if info else "nothing to do"))
+    finally:
+        keys.close()
     return EXIT_OK
 
 

@@ -3,6 +3,7 @@
 SessionDep    the request's Session, one transaction, committed before the response is sent
 ClockDep      the app's Clock
 SettingsDep   the app's Settings
+KeysDep       the app's KeyStore (where signing keys come from)
 ApiClientDep  the authenticated Principal (401 problem otherwise); claims Idempotency-Keys
 TenantDep     the principal's Tenant row (403 for operator clients)
 require_scope("permits:issue", ...)  a dependency: 403 unless the principal has one of them
@@ -25,6 +26,7 @@ from issuer.services import clients as clients_service
 from issuer.services.authentication import AuthGuard
 from issuer.services.clients import Principal
 from issuer.services.clock import Clock
+from issuer.services.signing import KeyStore
 from issuer.settings import Settings
 
 
@@ -38,6 +40,12 @@ def get_clock(request: Request) -> Clock:
     """The app's Clock."""
     clock: Clock = request.app.state.clock
     return clock
+
+
+def get_keys(request: Request) -> KeyStore:
+    """The app's KeyStore."""
+    keys: KeyStore = request.app.state.keys
+    return keys
 
 
 def get_session_factory(request: Request) -> sessionmaker[Session]:
@@ -54,6 +62,7 @@ def get_session(request: Request) -> Iterator[Session]:
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 ClockDep = Annotated[Clock, Depends(get_clock)]
+KeysDep = Annotated[KeyStore, Depends(get_keys)]
 # scope="function": commit before the response leaves, so a client never sees an answer
 # whose transaction could still fail
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]

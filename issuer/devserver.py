@@ -27,18 +27,16 @@ from issuer.db.models import Tenant
 from issuer.db.session import make_engine, make_session_factory
 from issuer.migrations import upgrade
 from issuer.schemas.registry import (
-    Parity,
     ResidenceIn,
-    ResidenceKind,
     ResidentCreate,
     SegmentIn,
     VehicleCreate,
-    VehicleKind,
     ZoneCreate,
 )
 from issuer.services import clients, registry, tenants
 from issuer.services.clock import SystemClock
 from issuer.settings import Settings, resolve_key_passphrase
+from issuer.vocabulary import Parity, ResidenceKind, VehicleKind
 from keys.errors import KeysCode, KeysError
 from keys.issuing_ca import IssuingCa
 from keys.ring import KeyRing

@@ -5,12 +5,18 @@
     ├── Unauthenticated         401 missing, unknown, wrong, expired or revoked credential
     ├── Forbidden               403 authenticated, but the scope or role does not allow it
     ├── NotFound                404 no such object *for this tenant* (never says whether it exists)
-    ├── Conflict                409 state conflict (duplicate, idempotency key in flight)
+    ├── Conflict                409 state conflict (duplicate, idempotency key in flight,
+    │                               a permit change its state does not allow, a stale version)
     ├── Refused                 422 an application failed rules; `errors` lists every rule code
     ├── PayloadTooLarge         413 body or import beyond the configured bound
     ├── TooManyRequests         429 a rate limit is reached (`Retry-After` says until when)
     ├── UnsupportedMediaType    415 a body in a format we do not read
     └── Unavailable             503 a dependency (database, keys) is not ready
+        └── NoSigningKey        503 no key to sign with (missing ring, no active key, no x5c)
+
+Each class answers with its default code or one of the codes listed with it in `ErrorCode`:
+the permit services, for example, raise `Conflict(ErrorCode.ILLEGAL_TRANSITION)` and
+`InvalidRequest(ErrorCode.PAYMENT_MISMATCH)`.
 
 `ErrorCode` values are the contract: clients switch on `code`, never on `title` or `detail`.
 """
@@ -53,6 +59,18 @@ class ErrorCode(StrEnum):
     NOT_READY = "not_ready"
     KEY_RING_EXISTS = "key_ring_exists"
     KEY_RING_UNUSABLE = "key_ring_unusable"
+    # permits and fees
+    PERMIT_NOT_FOUND = "permit_not_found"  # 404
+    ILLEGAL_TRANSITION = "illegal_transition"  # 409: e.g. resume an active permit
+    STALE_VERSION = "stale_version"  # 409: `expected_version` differs
+    RULES_INVALID = "rules_invalid"  # 422
+    INVALID_WINDOWS = "invalid_windows"  # 422
+    FEE_SCHEDULE_INVALID = "fee_schedule_invalid"  # 422
+    FEE_NOT_APPLICABLE = "fee_not_applicable"  # 422: the schedule needs length/width etc.
+    PAYMENT_MISMATCH = "payment_mismatch"  # 422: amount differs from the recorded fee
+    EXTENSION_TOO_LONG = "extension_too_long"  # 422: beyond now + the type's max validity
+    VALIDITY_BEYOND_KEY = "validity_beyond_key"  # 422: a token would outlive its signing key
+    NO_SIGNING_KEY = "no_signing_key"  # 503
 
 
 TITLES: dict[ErrorCode, str] = {
@@ -84,6 +102,17 @@ TITLES: dict[ErrorCode, str] = {
     ErrorCode.NOT_READY: "Not ready",
     ErrorCode.KEY_RING_EXISTS: "A key ring for this AGS exists without a tenant",
     ErrorCode.KEY_RING_UNUSABLE: "The key ring cannot serve this tenant",
+    ErrorCode.PERMIT_NOT_FOUND: "Permit not found",
+    ErrorCode.ILLEGAL_TRANSITION: "The permit's state does not allow this change",
+    ErrorCode.STALE_VERSION: "The permit changed since the expected version",
+    ErrorCode.RULES_INVALID: "The rule set is not valid",
+    ErrorCode.INVALID_WINDOWS: "The time windows are not valid",
+    ErrorCode.FEE_SCHEDULE_INVALID: "The fee schedule is not valid",
+    ErrorCode.FEE_NOT_APPLICABLE: "The fee schedule cannot price this permit",
+    ErrorCode.PAYMENT_MISMATCH: "The amount differs from the recorded fee",
+    ErrorCode.EXTENSION_TOO_LONG: "The extension is longer than the permit type allows",
+    ErrorCode.VALIDITY_BEYOND_KEY: "The validity ends after the signing key",
+    ErrorCode.NO_SIGNING_KEY: "No signing key available",
 }
 
 PROBLEM_TYPE_PREFIX = "urn:buergerid:problem:"
@@ -199,3 +228,10 @@ class Unavailable(IssuerError):
 
     status = 503
     default_code = ErrorCode.UNAVAILABLE
+
+
+class NoSigningKey(Unavailable):
+    """No key signs this now: the ring is missing or unreadable, no key is active for the
+    purpose, or a required certificate chain cannot be had."""
+
+    default_code = ErrorCode.NO_SIGNING_KEY

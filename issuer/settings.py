@@ -64,7 +64,7 @@ class Settings(BaseSettings):
     tenant_key_sign_days: int = Field(default=365, ge=1)
     tenant_key_verify_extra_days: int = Field(default=400, ge=1)
 
-    # publication (permits engineer): root ring under keys_dir, freshness of signed artefacts
+    # publication: root ring under keys_dir, freshness of signed artefacts
     root_key_ring: str = "root"
     trust_bundle_fresh_seconds: int = Field(default=24 * 3600, ge=60)
     trust_bundle_exp_seconds: int = Field(default=7 * 24 * 3600, ge=60)

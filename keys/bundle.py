@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from keys.errors import BuildError, KeysCode
-from keys.lifecycle import KeyType
+from keys.lifecycle import Purpose
 from keys.ring import KeyRing
 from keys.signer import Signer, sign_cose
 from verifier import VerifierError
@@ -111,7 +111,7 @@ def build_trust_bundle(
     if not 0 < fresh_seconds <= valid_seconds:
         raise BuildError(KeysCode.BAD_INPUT, "need 0 < fresh_seconds <= valid_seconds")
     if isinstance(root, KeyRing):
-        signer = root.signer_for(now, KeyType.BUNDLE)
+        signer = root.signer_for(now, Purpose.BUNDLE)
         announced = [*root.anchor_keys(now), *anchors_next]
     else:
         signer = root

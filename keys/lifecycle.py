@@ -1,7 +1,7 @@
 """Key states, key windows and the rotation planner: pure functions of times given to them.
 
 A key's state is never stored; it follows from its window and the withdrawn flag at `now`
-(DESIGN §3.4, §6; `exp` exclusive as everywhere):
+(docs/formats.md, docs/keys.md; `exp` exclusive as everywhere):
 
     now < nbf                    pending    published in the bundle, signs nothing yet
     nbf <= now < sign_until      active     signs (tokens with nbf <= iat < sign_until)
@@ -9,9 +9,10 @@ A key's state is never stored; it follows from its window and the withdrawn flag
     exp <= now                   expired    gone: no longer published
     withdrawn_at is set          withdrawn  compromise: never published again, signs nothing
 
-Purposes (`KeyType`) say what a key may sign. The permit types (DESIGN §3.2) are published in
-the bundle's `types`; the others (`status`, `plate-index`, `credential`, `bundle`) restrict
-signing on our side only and are never published, since `types` is defined as permit types.
+A key's types (`KeyType`) say what it may sign: permit types (`verifier.PermitType`, the wire
+format's) are published in the bundle's `types`; the purposes (`Purpose`: `status`,
+`plate-index`, `credential`, `bundle`) restrict signing on our side only and are never
+published, since `types` is defined as permit types.
 """
 
 from __future__ import annotations
@@ -19,8 +20,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TypeAlias
 
 from keys.errors import KeyRingError, KeysCode
+from verifier import PermitType
 
 
 class KeyState(StrEnum):
@@ -33,49 +36,45 @@ class KeyState(StrEnum):
     WITHDRAWN = "withdrawn"
 
 
-class KeyType(StrEnum):
-    """What a key may sign: the permit types of DESIGN §3.2, then our own purposes."""
+class Purpose(StrEnum):
+    """What a key signs besides permits: restricts signing on our side, never published."""
 
-    BEW = "BEW"  # resident
-    BES = "BES"  # visitor
-    HAN = "HAN"  # tradesperson
-    PFL = "PFL"  # care service
-    SON = "SON"  # other
-    STATUS = "status"  # status list tokens (CWT and JWT), DESIGN §3.3
-    PLATE_INDEX = "plate-index"  # plate index, DESIGN §3.5
-    CREDENTIAL = "credential"  # SD-JWT VCs, DESIGN §3.6
-    BUNDLE = "bundle"  # trust bundles: root keys only, DESIGN §3.4
+    STATUS = "status"  # status list tokens (CWT and JWT), docs/formats.md
+    PLATE_INDEX = "plate-index"  # plate index
+    CREDENTIAL = "credential"  # SD-JWT VCs
+    BUNDLE = "bundle"  # trust bundles: root keys only
 
 
-PERMIT_TYPES: tuple[KeyType, ...] = (
-    KeyType.BEW,
-    KeyType.BES,
-    KeyType.HAN,
-    KeyType.PFL,
-    KeyType.SON,
-)
+KeyType: TypeAlias = PermitType | Purpose
+"""What a key may sign: a permit type (published in the bundle's `types`) or a purpose."""
+
+PERMIT_TYPES: tuple[PermitType, ...] = tuple(PermitType)
 ISSUER_TYPES: tuple[KeyType, ...] = (
     *PERMIT_TYPES,
-    KeyType.STATUS,
-    KeyType.PLATE_INDEX,
-    KeyType.CREDENTIAL,
+    Purpose.STATUS,
+    Purpose.PLATE_INDEX,
+    Purpose.CREDENTIAL,
 )
-ROOT_TYPES: tuple[KeyType, ...] = (KeyType.BUNDLE,)
+ROOT_TYPES: tuple[KeyType, ...] = (Purpose.BUNDLE,)
+_BY_NAME: dict[str, KeyType] = {t.value: t for t in (*ISSUER_TYPES, *ROOT_TYPES)}
+
+
+def key_type(value: str) -> KeyType:
+    """The permit type or purpose spelt `value`; anything else raises `bad_types`."""
+    found = _BY_NAME.get(value) if isinstance(value, str) else None
+    if found is None:
+        raise KeyRingError(KeysCode.BAD_TYPES, f"unknown key type {value!r}")
+    return found
 
 
 def parse_types(values: Iterable[str]) -> tuple[KeyType, ...]:
     """Canonical, de-duplicated, ordered types; unknown or none raise `bad_types`."""
-    found: set[KeyType] = set()
-    for value in values:
-        try:
-            found.add(KeyType(value))
-        except ValueError as exc:
-            raise KeyRingError(KeysCode.BAD_TYPES, f"unknown key type {value!r}") from exc
+    found = {key_type(value) for value in values}
     if not found:
         raise KeyRingError(KeysCode.BAD_TYPES, "a key needs at least one type")
-    if KeyType.BUNDLE in found and len(found) > 1:
+    if Purpose.BUNDLE in found and len(found) > 1:
         raise KeyRingError(KeysCode.BAD_TYPES, "a bundle key signs bundles only")
-    return tuple(t for t in KeyType if t in found)
+    return tuple(t for t in _BY_NAME.values() if t in found)
 
 
 def permit_types(types: Iterable[KeyType]) -> tuple[str, ...]:

@@ -35,9 +35,11 @@ from keys.lifecycle import (
     KeyType,
     KeyWindow,
     PlannedKey,
+    Purpose,
     RotationPolicy,
     is_published,
     key_state,
+    key_type,
     parse_types,
     permit_types,
     plan_rotation,
@@ -436,10 +438,7 @@ class KeyRing:
 
     def active(self, now: int, purpose: KeyType | str) -> KeyInfo:
         """The key that signs `purpose` at `now`: active, allowed that type, newest `nbf`."""
-        try:
-            wanted = KeyType(purpose)
-        except ValueError as exc:
-            raise KeyRingError(KeysCode.BAD_TYPES, f"unknown purpose {purpose!r}") from exc
+        wanted = key_type(purpose)
         candidates = [
             k for k in self.records(now) if k.state is KeyState.ACTIVE and wanted in k.types
         ]
@@ -517,7 +516,7 @@ class KeyRing:
     def _check_types(self, types: Iterable[str] | None) -> tuple[KeyType, ...]:
         parsed = self._default_types() if types is None else parse_types(types)
         is_root = self.kind is RingKind.ROOT
-        if is_root != (KeyType.BUNDLE in parsed):
+        if is_root != (Purpose.BUNDLE in parsed):
             raise KeyRingError(KeysCode.BAD_TYPES, "bundle keys belong to the root ring only")
         return parsed
 

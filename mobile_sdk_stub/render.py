@@ -1,13 +1,13 @@
 """The permit QR as PNG and SVG, and the printable windscreen permit as PDF.
 
-QR symbols: alphanumeric mode, error correction Q (DESIGN §3.2), never boosted, so every
+QR symbols: alphanumeric mode, error correction Q (docs/formats.md), never boosted, so every
 renderer makes the same symbol. The `BID1:` text is Base45 and therefore already in the
 QR alphanumeric character set.
 
 The windscreen permit (A6 or A5, portrait) shows the QR (at least 35 mm wide), zone,
 plate(s), valid-until and issuer in large type, and the permit number. It has no field
 for a name or an address: an officer decides on zone, plate and validity only
-(DESIGN §3.2, data minimisation). Text uses the PDF core font Helvetica (Latin-1, which
+(docs/formats.md, data minimisation). Text uses the PDF core font Helvetica (Latin-1, which
 covers ä ö ü ß), so no font file ships with the stub.
 """
 
@@ -21,14 +21,16 @@ from datetime import date
 import segno
 from fpdf import FPDF
 
+from verifier import PermitType
+
 MIN_QR_WIDTH_MM = 35.0
 QUIET_ZONE_MODULES = 4
-PERMIT_TYPES = {
-    "BEW": "Bewohnerparkausweis",
-    "BES": "Besucherparkausweis",
-    "HAN": "Handwerkerparkausweis",
-    "PFL": "Parkausweis Pflegedienst",
-    "SON": "Parkausweis",
+PERMIT_TYPES: dict[str, str] = {
+    PermitType.BEW: "Bewohnerparkausweis",
+    PermitType.BES: "Besucherparkausweis",
+    PermitType.HAN: "Handwerkerparkausweis",
+    PermitType.PFL: "Parkausweis Pflegedienst",
+    PermitType.SON: "Parkausweis",
 }
 _ALPHANUMERIC = re.compile(r"[0-9A-Z $%*+\-./:]+")
 _PAGES = {"A6": (105.0, 148.0), "A5": (148.0, 210.0)}
@@ -65,7 +67,7 @@ class WindscreenPermit:
     plates: tuple[str, ...]
     valid_until: date
     permit_number: int
-    permit_type: str = "BEW"
+    permit_type: str = PermitType.BEW
     fleet: str | None = None
 
 
@@ -114,7 +116,7 @@ def windscreen_pdf(
     qr = make_qr(permit.qr_text)
     modules = qr.symbol_size(scale=1, border=0)[0]
     quiet_mm = qr_width_mm / modules * QUIET_ZONE_MODULES
-    title = PERMIT_TYPES.get(permit.permit_type, PERMIT_TYPES["SON"])
+    title = PERMIT_TYPES.get(permit.permit_type, PERMIT_TYPES[PermitType.SON])
     zone_line = ("Zone " if len(permit.zones) == 1 else "Zonen ") + ", ".join(permit.zones)
     plate_line = ", ".join(permit.plates) or (permit.fleet or "")
     until_line = "gültig bis " + permit.valid_until.strftime("%d.%m.%Y")

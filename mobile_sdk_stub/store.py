@@ -83,7 +83,7 @@ class StoredCredential:
     issued_at: int | None = None  # the credential's iat: with expires_at, its lifetime
 
     def is_expired(self, now: int) -> bool:
-        """True once `now` reaches `expires_at` (exclusive, DESIGN §3)."""
+        """True once `now` reaches `expires_at` (exclusive, as everywhere in docs/formats.md)."""
         return self.expires_at is not None and now >= self.expires_at
 
     @classmethod

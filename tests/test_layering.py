@@ -1,4 +1,4 @@
-"""The dependency direction of DESIGN §2, checked by walking every import with ast."""
+"""The dependency direction of docs/architecture.md, checked by walking every import with ast."""
 
 from __future__ import annotations
 

@@ -88,6 +88,7 @@ from verifier._status import (
     encode_status_list_jwt,
     status_list_claims,
 )
+from verifier._verify import PREFIX as QR_PREFIX
 from verifier._x509 import X5cChain, validate_x5c
 
 __all__ = [
@@ -96,6 +97,7 @@ __all__ = [
     "MAX_ENTRIES_PER_PLATE",
     "PERMIT_ALGS",
     "PERMIT_PROFILE",
+    "QR_PREFIX",
     "SALT_BYTES",
     "TYP_PLATE_INDEX",
     "TYP_STATUS_LIST_CWT",

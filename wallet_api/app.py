@@ -21,6 +21,7 @@ from issuer.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from issuer.problems import install_problem_handlers
 from issuer.services.clock import Clock, SystemClock
 from issuer.services.rate_limits import RateLimit, SharedCounters
+from issuer.services.signing import KeyStore
 from issuer.settings import Settings, resolve_server_secret
 from issuer.url_guard import UrlGuardMiddleware
 from wallet_api.deps import WalletState
@@ -59,6 +60,7 @@ def _install_state(app: FastAPI, policy: WalletPolicy | None) -> None:
     limit = RateLimit("wallet-token", policy.token_requests_per_window, policy.token_window_seconds)
     app.state.wallet = WalletState(
         settings=settings,
+        keys=app.state.keys,
         sessions=app.state.session_factory,
         clock=app.state.clock,
         policy=policy,
@@ -80,20 +82,22 @@ def create_wallet_app(
     engine = make_engine(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
+        app.state.keys.close()
         engine.dispose()
 
     app = FastAPI(
         title="buergerid wallet API",
         version="1",
-        description="OpenID4VCI 1.0 subset: pre-authorized code flow (DESIGN §7).",
+        description="OpenID4VCI 1.0 subset: pre-authorized code flow (docs/wallet.md).",
         lifespan=lifespan,
     )
     app.state.settings = settings
     app.state.engine = engine
     app.state.session_factory = make_session_factory(engine)
     app.state.clock = clock or SystemClock()
+    app.state.keys = KeyStore(settings)
     install_problem_handlers(app)
     _install_state(app, policy)
     app.add_middleware(

@@ -1,7 +1,7 @@
 """Dependencies of the wallet routes (``Annotated`` aliases), as in ``issuer/deps.py``.
 
-``WalletStateDep`` is the per-app state (settings, session factory, clock, policy, rate
-limiter, DPoP nonces, wallet-provider trust anchors), set by ``create_wallet_app``;
+``WalletStateDep`` is the per-app state (settings, key store, session factory, clock, policy,
+rate limiter, DPoP nonces, wallet-provider trust anchors), set by ``create_wallet_app``;
 ``WalletSessionDep`` a session routes commit explicitly before answering; ``GrantDep`` the
 live grant behind ``Authorization: Bearer`` or, for a DPoP-bound grant, ``Authorization:
 DPoP`` with a valid proof (``wallet_api/resource_auth.py``).
@@ -18,6 +18,7 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session, sessionmaker
 
 from issuer.services.clock import Clock
+from issuer.services.signing import KeyStore
 from issuer.settings import Settings
 from wallet_api.models import WalletGrant
 from wallet_api.services.dpop import DpopNonces
@@ -33,6 +34,7 @@ class WalletState:
     """Everything a wallet request needs, built once per app."""
 
     settings: Settings
+    keys: KeyStore
     sessions: sessionmaker[Session]
     clock: Clock
     policy: WalletPolicy

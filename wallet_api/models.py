@@ -1,4 +1,4 @@
-"""Wallet tables, on the issuer's declarative ``Base`` (one database, DESIGN §2).
+"""Wallet tables, on the issuer's declarative ``Base`` (one database, docs/architecture.md).
 
     wallet_offers        a credential offer: pre-authorized code (SHA-256), tx_code (argon2id),
                          wrong-attempt counter, state, lifetime

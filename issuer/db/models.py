@@ -108,7 +108,7 @@ class Residence(Base):
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
     resident_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("residents.id", ondelete="CASCADE"))
-    kind: Mapped[str] = mapped_column(String(16))  # ResidenceKind
+    kind: Mapped[str] = mapped_column(String(16))  # issuer.vocabulary.ResidenceKind
     street: Mapped[str] = mapped_column(String(200))
     house_number: Mapped[str] = mapped_column(String(16))
     postcode: Mapped[str] = mapped_column(String(5))
@@ -131,7 +131,7 @@ class Vehicle(Base):
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"))
     external_ref: Mapped[str | None] = mapped_column(String(64))
     plate: Mapped[str] = mapped_column(String(32))  # canonical; foreign plates "CC:..."
-    kind: Mapped[str] = mapped_column(String(16))  # VehicleKind
+    kind: Mapped[str] = mapped_column(String(16))  # issuer.vocabulary.VehicleKind
     proof_ref: Mapped[str | None] = mapped_column(String(200))
     holder_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("residents.id"), index=True)
     vehicle_class: Mapped[str] = mapped_column(String(16), default="pkw")
@@ -175,7 +175,7 @@ class ZoneSegment(Base):
     street: Mapped[str] = mapped_column(String(200))
     number_from: Mapped[int] = mapped_column(Integer)
     number_to: Mapped[int] = mapped_column(Integer)
-    parity: Mapped[str] = mapped_column(String(8))  # Parity: even/odd/all
+    parity: Mapped[str] = mapped_column(String(8))  # issuer.vocabulary.Parity
 
     zone: Mapped[Zone] = relationship(back_populates="segments")
 

@@ -1,4 +1,4 @@
-"""Enforcement: the plate index (DESIGN §3.5), for enforcement clients and handhelds only.
+"""Enforcement: the plate index (docs/formats.md), for enforcement clients and handhelds only.
 
 Personal data: `Cache-Control: private, no-store`; never cached by a CDN or a shared proxy.
 
@@ -24,6 +24,7 @@ from issuer.db.enforcement_models import EnforcementClient, EnforcementDevice
 from issuer.db.models import Tenant
 from issuer.deps import (
     ClockDep,
+    KeysDep,
     OperatorDep,
     SessionDep,
     SettingsDep,
@@ -49,6 +50,7 @@ from issuer.schemas.enforcement import (
 from issuer.services import enforcement as devices
 from issuer.services import plate_index as service
 from issuer.services.clients import Principal
+from issuer.services.signing import KeyStore
 from issuer.settings import Settings
 
 router = APIRouter(prefix="/api/v1/enforcement", tags=["enforcement"], responses=PROBLEM_RESPONSES)
@@ -67,17 +69,17 @@ def get_plate_index(
     principal: Enforcer,
     tenant: TenantDep,
     session: SessionDep,
-    settings: SettingsDep,
+    keys: KeysDep,
     clock: ClockDep,
 ) -> Response:
     """The tenant's signed plate index (a new salt for every build)."""
-    return _serve_index(request, session, settings, tenant, clock)
+    return _serve_index(request, session, keys, tenant, clock)
 
 
 def _serve_index(
-    request: Request, session: SessionDep, settings: Settings, tenant: Tenant, clock: ClockDep
+    request: Request, session: SessionDep, keys: KeyStore, tenant: Tenant, clock: ClockDep
 ) -> Response:
-    record = service.current(session, settings, tenant=tenant, now=clock.now())
+    record = service.current(session, keys, tenant=tenant, now=clock.now())
     headers = {
         "ETag": record.etag,
         "Cache-Control": "private, no-store, max-age=0",
@@ -130,7 +132,7 @@ def get_plate_index_of(
     request: Request,
     reader: Annotated[frozenset[str] | int, Depends(_index_reader)],
     session: SessionDep,
-    settings: SettingsDep,
+    keys: KeysDep,
     clock: ClockDep,
     ags: str = Path(pattern=r"^\d{8}$"),
 ) -> Response:
@@ -142,7 +144,7 @@ def get_plate_index_of(
     )
     if tenant is None or not allowed:
         raise NotFound()
-    return _serve_index(request, session, settings, tenant, clock)
+    return _serve_index(request, session, keys, tenant, clock)
 
 
 @router.post("/enrol", status_code=status.HTTP_201_CREATED, response_model=EnrolOut)

@@ -7,11 +7,12 @@ come from issuer.deps.
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Response, status
 
-from issuer.deps import ClockDep, SessionDep, SettingsDep, TenantDep, require_scope
+from issuer.deps import ClockDep, KeysDep, SessionDep, TenantDep, require_scope
 from issuer.schemas.common import PROBLEM_RESPONSES
 from issuer.schemas.permits import (
     CountOut,
@@ -35,8 +36,9 @@ from issuer.schemas.permits import (
 )
 from issuer.services import fees as fees_service
 from issuer.services import permits as service
-from issuer.services import qr as qr_service
 from issuer.services.clients import Principal
+from issuer.services.permits import PermitState
+from verifier import PermitType
 
 router = APIRouter(prefix="/api/v1", tags=["permits"], responses=PROBLEM_RESPONSES)
 
@@ -46,6 +48,14 @@ Reader = Annotated[
     Principal, Depends(require_scope("permits:issue", "permits:revoke", "audit:read"))
 ]
 Admin = Annotated[Principal, Depends(require_scope("admin"))]
+PermitTypePath = Annotated[
+    str,
+    Path(
+        description="A permit type: "
+        + ", ".join(f"`{t}`" for t in PermitType)
+        + "; another answers 422 `rules_invalid`."
+    ),
+]
 
 
 @router.post("/permits", status_code=status.HTTP_201_CREATED, response_model=PermitOut)
@@ -54,7 +64,7 @@ def apply_for_permit(
     principal: Issuer,
     tenant: TenantDep,
     session: SessionDep,
-    settings: SettingsDep,
+    keys: KeysDep,
     clock: ClockDep,
 ) -> PermitOut:
     """Check eligibility and issue; 422 `application_refused` lists every failed rule."""
@@ -69,14 +79,14 @@ def apply_for_permit(
         valid_from=body.valid_from,
         valid_until=body.valid_until,
         months=body.months,
-        windows=tuple(tuple(w) for w in body.windows),  # type: ignore[misc]
+        windows=tuple(tuple(w) for w in body.windows),
         max_stay_minutes=body.max_stay_minutes,
         provisional=body.provisional,
         auto_renew=body.auto_renew,
         display_required=body.display_required,
     )
     issued = service.apply(
-        session, settings, tenant=tenant, request=request, actor=principal.key_id, now=clock.now()
+        session, keys, tenant=tenant, request=request, actor=principal.key_id, now=clock.now()
     )
     return PermitOut.of(issued.permit, issued.qr)
 
@@ -86,7 +96,7 @@ def list_permits(
     principal: Reader,
     tenant: TenantDep,
     session: SessionDep,
-    state: str | None = Query(default=None, max_length=24),
+    state: PermitState | None = None,
     resident_id: uuid.UUID | None = None,
     plate: str | None = Query(default=None, max_length=32),
     limit: int = Query(default=100, ge=1, le=1000),
@@ -120,13 +130,13 @@ def record_payment(
     principal: Issuer,
     tenant: TenantDep,
     session: SessionDep,
-    settings: SettingsDep,
+    keys: KeysDep,
     clock: ClockDep,
 ) -> PermitOut:
     """Payment callback: marks the open charge paid; awaiting_payment → active."""
     issued = service.record_payment(
         session,
-        settings,
+        keys,
         tenant_id=tenant.id,
         permit_id=permit_id,
         amount_cents=body.amount_cents,
@@ -209,13 +219,13 @@ def renew_permit(
     principal: Issuer,
     tenant: TenantDep,
     session: SessionDep,
-    settings: SettingsDep,
+    keys: KeysDep,
     clock: ClockDep,
 ) -> PermitOut:
     """Renew inside the renewal window; a new token with a new index."""
     issued = service.renew(
         session,
-        settings,
+        keys,
         tenant_id=tenant.id,
         permit_id=permit_id,
         months=body.months,
@@ -233,13 +243,13 @@ def replace_permit(
     principal: Issuer,
     tenant: TenantDep,
     session: SessionDep,
-    settings: SettingsDep,
+    keys: KeysDep,
     clock: ClockDep,
 ) -> PermitOut:
     """Replace for the remaining term; the old permit's tokens are revoked at once."""
     issued = service.replace(
         session,
-        settings,
+        keys,
         tenant=tenant,
         permit_id=permit_id,
         reason=body.reason,
@@ -260,13 +270,13 @@ def finalise_permit(
     principal: Issuer,
     tenant: TenantDep,
     session: SessionDep,
-    settings: SettingsDep,
+    keys: KeysDep,
     clock: ClockDep,
 ) -> PermitOut:
     """A provisional permit becomes the regular one."""
     issued = service.finalise(
         session,
-        settings,
+        keys,
         tenant_id=tenant.id,
         permit_id=permit_id,
         months=body.months,
@@ -277,10 +287,10 @@ def finalise_permit(
 
 
 def _qr_text(
-    permit_id: uuid.UUID, tenant: TenantDep, session: SessionDep, settings: SettingsDep, now: object
+    permit_id: uuid.UUID, tenant: TenantDep, session: SessionDep, keys: KeysDep, now: datetime
 ) -> str:
     permit = service.get_permit(session, tenant_id=tenant.id, permit_id=permit_id)
-    return service.current_qr(session, settings, permit=permit, now=now)  # type: ignore[arg-type]
+    return service.current_qr(session, keys, permit=permit, now=now)
 
 
 @router.get(
@@ -293,13 +303,13 @@ def permit_qr_png(
     principal: Issuer,
     tenant: TenantDep,
     session: SessionDep,
-    settings: SettingsDep,
+    keys: KeysDep,
     clock: ClockDep,
 ) -> Response:
     """The permit's QR as PNG (alphanumeric, ECC Q)."""
-    text = _qr_text(permit_id, tenant, session, settings, clock.now())
+    text = _qr_text(permit_id, tenant, session, keys, clock.now())
     return Response(
-        qr_service.render_png(text), media_type="image/png", headers={"Cache-Control": "no-store"}
+        service.render_png(text), media_type="image/png", headers={"Cache-Control": "no-store"}
     )
 
 
@@ -313,13 +323,13 @@ def permit_qr_svg(
     principal: Issuer,
     tenant: TenantDep,
     session: SessionDep,
-    settings: SettingsDep,
+    keys: KeysDep,
     clock: ClockDep,
 ) -> Response:
     """The permit's QR as SVG."""
-    text = _qr_text(permit_id, tenant, session, settings, clock.now())
+    text = _qr_text(permit_id, tenant, session, keys, clock.now())
     return Response(
-        qr_service.render_svg(text),
+        service.render_svg(text),
         media_type="image/svg+xml",
         headers={"Cache-Control": "no-store"},
     )
@@ -330,7 +340,7 @@ def permit_qr_svg(
 
 @router.put("/permit-rules/{permit_type}", response_model=RulesOut)
 def set_rules(
-    permit_type: str,
+    permit_type: PermitTypePath,
     body: RulesIn,
     principal: Admin,
     tenant: TenantDep,
@@ -346,20 +356,17 @@ def set_rules(
         actor=principal.key_id,
         now=clock.now(),
     )
-    return RulesOut(permit_type=permit_type, rules=rules.to_dict())
+    return RulesOut(permit_type=PermitType(permit_type), rules=rules.to_dict())
 
 
 @router.get("/permit-rules/{permit_type}", response_model=RulesOut)
 def get_rules(
-    permit_type: str, principal: Reader, tenant: TenantDep, session: SessionDep
+    permit_type: PermitTypePath, principal: Reader, tenant: TenantDep, session: SessionDep
 ) -> RulesOut:
     """The rules in force (defaults when none were stored)."""
-    if permit_type not in ("BEW", "BES", "HAN", "PFL", "SON"):
-        from issuer.services.eligibility import PermitCode, PermitError
-
-        raise PermitError(PermitCode.RULES_INVALID, "permit_type")
-    rules = service.rules_for(session, tenant_id=tenant.id, permit_type=permit_type)
-    return RulesOut(permit_type=permit_type, rules=rules.to_dict())
+    kind = service.parse_permit_type(permit_type)
+    rules = service.rules_for(session, tenant_id=tenant.id, permit_type=kind)
+    return RulesOut(permit_type=kind, rules=rules.to_dict())
 
 
 @router.post("/fee-schedules", status_code=status.HTTP_201_CREATED, response_model=FeeScheduleOut)
@@ -424,7 +431,7 @@ def extend_validity(
     principal: Admin,
     tenant: TenantDep,
     session: SessionDep,
-    settings: SettingsDep,
+    keys: KeysDep,
     clock: ClockDep,
 ) -> CountOut:
     """Tenant-wide: permits ending in a range stay valid until `new_until` (Münster case).
@@ -433,7 +440,7 @@ def extend_validity(
     `extension_too_long`) and not after the signing keys' end (422 `validity_beyond_key`)."""
     ids = service.extend_validity(
         session,
-        settings,
+        keys,
         tenant_id=tenant.id,
         permit_type=body.permit_type,
         ending_from=body.ending_from,
@@ -451,13 +458,11 @@ def run_jobs(
     principal: Admin,
     tenant: TenantDep,
     session: SessionDep,
-    settings: SettingsDep,
+    keys: KeysDep,
     clock: ClockDep,
 ) -> JobOut:
     """Expire due permits and run automatic renewal for this tenant now."""
     now = clock.now()
     expired = service.expire_due(session, tenant_id=tenant.id, now=now)
-    counts = service.auto_renew(
-        session, settings, tenant_id=tenant.id, actor=principal.key_id, now=now
-    )
+    counts = service.auto_renew(session, keys, tenant_id=tenant.id, actor=principal.key_id, now=now)
     return JobOut(counts={"expired": expired, **counts})

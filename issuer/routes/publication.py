@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Path, Request, Response
 
-from issuer.deps import get_clock, get_session_factory, get_settings
+from issuer.deps import get_clock, get_keys, get_session_factory, get_settings
 from issuer.schemas.common import PROBLEM_RESPONSES
 from issuer.services import publication as service
 
@@ -94,13 +94,12 @@ def get_status_list(
     form = status_list_form(request.headers.get("accept", ""))
     # no dependencies beyond the request: each would cost a thread-pool hop on the hot path;
     # one session and transaction, committed before the response, as SessionDep does
-    settings = get_settings(request)
     now = get_clock(request).now()
     with get_session_factory(request)() as session, session.begin():
         artefact = service.status_list(
-            session, settings, ags=ags, list_no=list_no, form=form, now=now
+            session, get_keys(request), ags=ags, list_no=list_no, form=form, now=now
         )
-    max_age = min(int(getattr(settings, "status_list_ttl_seconds", 3600)), 300)
+    max_age = min(get_settings(request).status_list_ttl_seconds, 300)
     return _serve(
         request,
         artefact.body,
@@ -116,11 +115,10 @@ def get_status_list(
     responses={200: {"content": {TRUST_BUNDLE_TYPE: {}}}},
 )
 def get_trust_bundle(request: Request) -> Response:
-    """The signed trust bundle (DESIGN §3.4); `seq` grows whenever its content changes."""
-    settings = get_settings(request)
+    """The signed trust bundle (docs/formats.md); `seq` grows whenever its content changes."""
     now = get_clock(request).now()
     with get_session_factory(request)() as session, session.begin():
-        artefact = service.trust_bundle_artefact(session, settings, now=now)
+        artefact = service.trust_bundle_artefact(session, get_keys(request), now=now)
     cache_control = "public, max-age=60, must-revalidate"
     return _serve(request, artefact.body, artefact.etag, TRUST_BUNDLE_TYPE, cache_control)
 
@@ -132,10 +130,9 @@ def get_trust_bundle(request: Request) -> Response:
 )
 def get_jwks(request: Request) -> Response:
     """Every tenant's published public keys (kid = JWS kid)."""
-    settings = get_settings(request)
     now = get_clock(request).now()
     with get_session_factory(request)() as session, session.begin():
-        artefact = service.jwks(session, settings, now=now)
+        artefact = service.jwks(session, get_keys(request), now=now)
     return _serve(
         request,
         artefact.body,

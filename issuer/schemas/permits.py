@@ -4,14 +4,29 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 from issuer.schemas.common import ApiModel
+from issuer.services.fees import FeeKind
+from issuer.services.permits.vocabulary import (
+    ChargeReason,
+    LegalBasis,
+    PermitState,
+    RevocationReason,
+    SuspensionReason,
+)
 from issuer.text import JsonObject
+from verifier import PermitType
 
-PermitTypeIn = Literal["BEW", "BES", "HAN", "PFL", "SON"]
+_REASONS = (
+    "A reason code: for a revocation "
+    + ", ".join(f"`{r}`" for r in RevocationReason)
+    + "; for a suspension "
+    + ", ".join(f"`{r}`" for r in SuspensionReason)
+    + " (another code of lower-case letters and underscores is recorded as given)."
+)
 
 
 def _bounded(value: datetime) -> datetime:
@@ -43,7 +58,7 @@ class PermitCreate(ApiModel):
         },
     )
 
-    permit_type: PermitTypeIn = "BEW"
+    permit_type: PermitType = PermitType.BEW
     resident_id: uuid.UUID | None = None
     zones: list[str] = Field(min_length=1, max_length=8)
     vehicle_ids: list[uuid.UUID] = Field(default_factory=list, max_length=5)
@@ -65,7 +80,7 @@ class ChargeOut(BaseModel):
 
     model_config = ConfigDict(from_attributes=True)
 
-    reason: str
+    reason: ChargeReason
     fee_schedule_id: int | None
     amount_cents: int
     paid_at: datetime | None
@@ -79,8 +94,8 @@ class PermitOut(BaseModel):
 
     id: uuid.UUID
     number: int
-    permit_type: str
-    state: str
+    permit_type: PermitType
+    state: PermitState
     state_reason: str | None
     resident_id: uuid.UUID | None
     holder_label: str | None
@@ -94,7 +109,7 @@ class PermitOut(BaseModel):
     is_provisional: bool
     auto_renew: bool
     display_required: bool
-    legal_basis: str
+    legal_basis: LegalBasis
     flagged: str | None
     predecessor_id: uuid.UUID | None
     successor_id: uuid.UUID | None
@@ -142,7 +157,7 @@ class PermitList(BaseModel):
 class ReasonIn(ApiModel):
     """A state change with a reason code and, optionally, the version it expects."""
 
-    reason: str = Field(min_length=1, max_length=64, pattern=r"^[a-z_]+$")
+    reason: str = Field(min_length=1, max_length=64, pattern=r"^[a-z_]+$", description=_REASONS)
     expected_version: int | None = Field(default=None, ge=1)
 
 
@@ -168,7 +183,12 @@ class FinaliseIn(ApiModel):
 class ReplaceIn(ApiModel):
     """Replace: new vehicles or plates (plate correction), or new zones (a move)."""
 
-    reason: str = Field(min_length=1, max_length=64, pattern=r"^[a-z_]+$")
+    reason: str = Field(
+        min_length=1,
+        max_length=64,
+        pattern=r"^[a-z_]+$",
+        description="A reason code, e.g. `plate_correction` (named plates: the fast path).",
+    )
     vehicle_ids: list[uuid.UUID] | None = Field(default=None, max_length=5)
     plates: list[str] | None = Field(default=None, max_length=5)
     zones: list[str] | None = Field(default=None, max_length=8)
@@ -193,15 +213,15 @@ class RulesIn(ApiModel):
 class RulesOut(BaseModel):
     """The rules in force."""
 
-    permit_type: str
+    permit_type: PermitType
     rules: dict[str, Any]
 
 
 class FeeScheduleIn(ApiModel):
     """A fee schedule (kinds: flat, duration, length_bands, area)."""
 
-    permit_type: PermitTypeIn = "BEW"
-    kind: Literal["flat", "duration", "length_bands", "area"]
+    permit_type: PermitType = PermitType.BEW
+    kind: FeeKind
     params: JsonObject
     effective_from: Instant
     effective_until: Instant | None = None
@@ -213,8 +233,8 @@ class FeeScheduleOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: int
-    permit_type: str
-    kind: str
+    permit_type: PermitType
+    kind: FeeKind
     params: dict[str, Any]
     effective_from: datetime
     effective_until: datetime | None
@@ -239,7 +259,7 @@ class VoidIn(ApiModel):
 class ExtendIn(ApiModel):
     """Tenant-wide extension of validity (Münster case)."""
 
-    permit_type: PermitTypeIn = "BEW"
+    permit_type: PermitType = PermitType.BEW
     ending_from: Instant
     ending_before: Instant
     new_until: Instant

@@ -7,49 +7,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from issuer.schemas.common import ApiModel
-
-
-class ResidenceKind(StrEnum):
-    """Hauptwohnung or Nebenwohnung."""
-
-    MAIN = "main"
-    SECONDARY = "secondary"
-
-
-class VehicleKind(StrEnum):
-    """Basis of use: own, or proven permanent use (proof reference required)."""
-
-    OWN = "own"
-    COMPANY = "company"
-    LEASING = "leasing"
-    HIRE = "hire"
-    FAMILY = "family"
-    CAR_SHARING = "car-sharing"
-
-
-class VehicleClass(StrEnum):
-    """Vehicle class as far as parking rules care (the eligibility rules' vocabulary)."""
-
-    PKW = "pkw"
-    KRAD = "krad"
-    LKW = "lkw"
-    WOHNMOBIL = "wohnmobil"
-    ANHAENGER = "anhaenger"
-
-
-class Parity(StrEnum):
-    """Which house numbers of a range belong to a zone segment."""
-
-    EVEN = "even"
-    ODD = "odd"
-    ALL = "all"
-
+from issuer.vocabulary import Parity, ResidenceKind, VehicleClass, VehicleKind
 
 _RESIDENCE_EXAMPLE: dict[str, Any] = {
     "kind": "main",

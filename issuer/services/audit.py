@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from issuer.db.models import AuditEntry, AuditHead
@@ -71,6 +71,17 @@ def ensure_chain(session: Session, tenant_id: int | None) -> None:
         session.flush()
 
 
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One entry to append: who did what to which object, and why (ids and codes only)."""
+
+    actor: str
+    action: str
+    object_type: str
+    object_id: str
+    reason: str | None = None
+
+
 def record(
     session: Session,
     *,
@@ -81,65 +92,76 @@ def record(
     object_id: str,
     reason: str | None = None,
     now: datetime,
-) -> AuditEntry:
+) -> None:
     """Append one entry in the caller's transaction; ids only, never personal data."""
+    record_many(
+        session,
+        tenant_id=tenant_id,
+        entries=[Entry(actor, action, object_type, object_id, reason)],
+        now=now,
+    )
+
+
+def record_many(
+    session: Session, *, tenant_id: int | None, entries: Sequence[Entry], now: datetime
+) -> None:
+    """Append entries in their order in the caller's transaction: three statements however
+    many (take the head, insert the entries, store the new head hash)."""
+    if not entries:
+        return
     chain = chain_for(tenant_id)
     # the UPDATE takes the head's row lock; RETURNING gives the new seq and the *old* hash
     row = session.execute(
         update(AuditHead)
         .where(AuditHead.chain == chain)
-        .values(seq=AuditHead.seq + 1)
+        .values(seq=AuditHead.seq + len(entries))
         .returning(AuditHead.seq, AuditHead.hash)
         .execution_options(synchronize_session=False)
     ).one_or_none()
     if row is None:
         ensure_chain(session, tenant_id)
-        return record(
-            session,
-            tenant_id=tenant_id,
-            actor=actor,
-            action=action,
-            object_type=object_type,
-            object_id=object_id,
-            reason=reason,
-            now=now,
-        )
-    seq, prev_hash = int(row[0]), str(row[1])
+        record_many(session, tenant_id=tenant_id, entries=entries, now=now)
+        return
+    seq, prev_hash = int(row[0]) - len(entries), str(row[1])
     at = now.astimezone(UTC)
-    digest = entry_hash(
-        chain=chain,
-        seq=seq,
-        at=at,
-        tenant_id=tenant_id,
-        actor=actor,
-        action=action,
-        object_type=object_type,
-        object_id=object_id,
-        reason=reason,
-        prev_hash=prev_hash,
-    )
-    entry = AuditEntry(
-        chain=chain,
-        seq=seq,
-        at=at,
-        tenant_id=tenant_id,
-        actor=actor,
-        action=action,
-        object_type=object_type,
-        object_id=object_id,
-        reason=reason,
-        prev_hash=prev_hash,
-        hash=digest,
-    )
-    session.add(entry)
+    rows = []
+    for entry in entries:
+        seq += 1
+        digest = entry_hash(
+            chain=chain,
+            seq=seq,
+            at=at,
+            tenant_id=tenant_id,
+            actor=entry.actor,
+            action=entry.action,
+            object_type=entry.object_type,
+            object_id=entry.object_id,
+            reason=entry.reason,
+            prev_hash=prev_hash,
+        )
+        rows.append(
+            {
+                "chain": chain,
+                "seq": seq,
+                "at": at,
+                "tenant_id": tenant_id,
+                "actor": entry.actor,
+                "action": entry.action,
+                "object_type": entry.object_type,
+                "object_id": entry.object_id,
+                "reason": entry.reason,
+                "prev_hash": prev_hash,
+                "hash": digest,
+            }
+        )
+        prev_hash = digest
+    session.execute(insert(AuditEntry), rows)
     session.execute(
         update(AuditHead)
         .where(AuditHead.chain == chain)
-        .values(hash=digest)
+        .values(hash=prev_hash)
         .execution_options(synchronize_session=False)
     )
-    session.flush()
-    return entry
 
 
 def list_entries(

@@ -8,33 +8,31 @@ chain is used only while its certificate is valid and names the tenant's current
 URL; otherwise it is issued anew (or, with the CA key out of reach, left out).
 
 `settings.credential_x5c`: "off" never, "when_available" (default) whenever a chain can be
-had, "required" refuses to sign without one (503 no_signing_key). Chains are cached per
-process until their certificate expires.
+had, "required" refuses to sign without one (503 no_signing_key). Chains are kept by the
+`KeyStore` (its `chains`) until their certificate expires or the store changes a ring.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cryptography import x509
 
-from issuer.services.eligibility import PermitCode, PermitError
+from issuer.errors import NoSigningKey
+from issuer.services.signing import Chain
 from keys.errors import KeysCode, KeysError
 from keys.issuing_ca import IssuingCa, issued_chain, x5c_header
 
 if TYPE_CHECKING:
     from issuer.db.models import Tenant
+    from issuer.services.signing import KeyStore
     from issuer.settings import Settings
     from keys.signer import Signer
 
 log = logging.getLogger(__name__)
-
-_CACHE: dict[tuple[str, str, str], tuple[int, list[str]]] = {}
-_LOCK = threading.Lock()
 
 
 def ca_dir(settings: Settings) -> Path:
@@ -62,13 +60,13 @@ def _usable(chain: tuple[x509.Certificate, ...], issuer_url: str, at: int) -> bo
 
 
 def _issue(
-    settings: Settings, tenant: Tenant, signer: Signer, at: int, replace: bool
+    keys: KeyStore, tenant: Tenant, signer: Signer, at: int, replace: bool
 ) -> tuple[x509.Certificate, ...]:
-    from issuer.services.signing import tenant_ring
     from issuer.settings import resolve_key_passphrase
 
+    settings = keys.settings
     ca = IssuingCa.open(ca_dir(settings), passphrase=resolve_key_passphrase(settings))
-    window = tenant_ring(settings, tenant).find(signer.jws_kid, at).window
+    window = keys.tenant_ring(tenant).find(signer.jws_kid, at).window
     chain = ca.certify(
         signer.public_key,
         common_name=tenant.name[:64] or tenant.ags,
@@ -81,22 +79,22 @@ def _issue(
     return chain
 
 
-def x5c_for(settings: Settings, tenant: Tenant, signer: Signer, now: datetime) -> list[str] | None:
+def x5c_for(keys: KeyStore, tenant: Tenant, signer: Signer, now: datetime) -> list[str] | None:
     """The `x5c` header for a JWT `signer` makes for `tenant`, or None (see the docstring)."""
+    settings = keys.settings
     mode = settings.credential_x5c
     if mode == "off":
         return None
     at = int(now.timestamp())
-    key = (str(ca_dir(settings)), signer.jws_kid, tenant.issuer_url)
-    with _LOCK:
-        cached = _CACHE.get(key)
-    if cached is not None and at < cached[0]:
-        return cached[1]
+    key = (signer.jws_kid, tenant.issuer_url)
+    cached = keys.chains.get(key)
+    if cached is not None and at < cached.until:
+        return cached.x5c
     chain: tuple[x509.Certificate, ...] | None = None
     try:
         chain = issued_chain(ca_dir(settings), signer.jws_kid)
         if chain is None or not _usable(chain, tenant.issuer_url, at):
-            chain = _issue(settings, tenant, signer, at, replace=chain is not None)
+            chain = _issue(keys, tenant, signer, at, replace=chain is not None)
             if not _usable(chain, tenant.issuer_url, at):
                 chain = None
     except KeysError as exc:
@@ -106,13 +104,12 @@ def x5c_for(settings: Settings, tenant: Tenant, signer: Signer, now: datetime) -
             KeysCode.PKCS11_REQUIRED,
             KeysCode.KEY_FILE_DECRYPT,
         ):
-            raise PermitError(PermitCode.NO_SIGNING_KEY, f"x5c: {exc.code}") from exc
+            raise NoSigningKey(detail=f"x5c: {exc.code}") from exc
         chain = None
     if chain is None:
         if mode == "required":
-            raise PermitError(PermitCode.NO_SIGNING_KEY, "no certificate for the signing key")
+            raise NoSigningKey(detail="no certificate for the signing key")
         return None
     value = x5c_header(chain)
-    with _LOCK:
-        _CACHE[key] = (int(chain[0].not_valid_after_utc.timestamp()), value)
+    keys.chains.put(key, Chain(value, int(chain[0].not_valid_after_utc.timestamp())))
     return value

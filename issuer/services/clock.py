@@ -40,3 +40,8 @@ class FixedClock:
         """Move forward by `seconds` (and/or timedelta keyword arguments); returns the new now."""
         self._at += timedelta(seconds=seconds, **kwargs)
         return self._at
+
+
+def as_utc(value: datetime) -> datetime:
+    """An aware UTC instant; a datetime read back from SQLite is naive UTC."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

@@ -1,9 +1,10 @@
 """Eligibility: pure rules over plain data, configured per tenant and permit type.
 
-Nothing here touches the database or the clock: `issuer.services.permits` gathers the facts
-(residences, segments of the zone, vehicles, existing permits) into an `Application`, calls
-`check()` and answers 422 with every failed rule when the list is not empty. Each failed rule
-is a stable `Rule` code (the string is the contract, see docs/permits.md).
+Nothing here touches the database or the clock: `issuer.services.permits.facts` gathers the
+facts (residences, segments of the zone, vehicles, existing permits) into an `Application`,
+the permit services call `check()` and answer 422 with every failed rule when the list is not
+empty. Each failed rule is a stable `Rule` code (the string is the contract, see
+docs/permits.md).
 """
 
 from __future__ import annotations
@@ -12,64 +13,22 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any, ClassVar
+from typing import Any
 
-from issuer.errors import IssuerError, Refused
+from issuer.errors import Refused
+from issuer.vocabulary import ResidenceKind, VehicleClass, VehicleKind
+from verifier import PermitType
 
-RESIDENCE_KINDS = frozenset({"main", "secondary"})
-USE_KINDS = frozenset({"own", "company", "leasing", "hire", "family", "car-sharing"})
-VEHICLE_CLASSES = frozenset({"pkw", "krad", "lkw", "wohnmobil", "anhaenger"})
-PERMIT_TYPES = ("BEW", "BES", "HAN", "PFL", "SON")
-
-
-class PermitCode(StrEnum):
-    """Problem codes of the permit services (the `code` of their problem+json answers)."""
-
-    ILLEGAL_TRANSITION = "illegal_transition"  # 409: e.g. resume an active permit
-    PERMIT_NOT_FOUND = "permit_not_found"  # 404
-    NOT_FOUND = "not_found"  # 404 (resident, vehicle, zone, schedule of this tenant)
-    STALE_VERSION = "stale_version"  # 409: If-Match / expected version differs
-    FEE_SCHEDULE_INVALID = "fee_schedule_invalid"  # 422
-    FEE_NOT_APPLICABLE = "fee_not_applicable"  # 422: schedule needs length/width etc.
-    PAYMENT_MISMATCH = "payment_mismatch"  # 422: amount differs from the recorded fee
-    RULES_INVALID = "rules_invalid"  # 422
-    NO_SIGNING_KEY = "no_signing_key"  # 503
-    INVALID_PLATE = "invalid_plate"  # 422
-    INVALID_WINDOWS = "invalid_windows"  # 422
-    EXTENSION_TOO_LONG = "extension_too_long"  # 422: beyond now + the type's max validity
-    VALIDITY_BEYOND_KEY = "validity_beyond_key"  # 422: a token would outlive its signing key
-
-
-class PermitError(IssuerError):
-    """A refused permit operation; the HTTP status follows the code."""
-
-    _STATUS: ClassVar[dict[str, int]] = {
-        PermitCode.ILLEGAL_TRANSITION: 409,
-        PermitCode.STALE_VERSION: 409,
-        PermitCode.PERMIT_NOT_FOUND: 404,
-        PermitCode.NOT_FOUND: 404,
-        PermitCode.NO_SIGNING_KEY: 503,
-    }
-
-    def __init__(self, code: PermitCode, detail: str = "") -> None:
-        super().__init__(None, detail)
-        self.code = code  # type: ignore[assignment]  # our own StrEnum of codes
-
-    @property
-    def status(self) -> int:  # type: ignore[override]
-        return self._STATUS.get(str(self.code), 422)
+RESIDENCE_KINDS = frozenset(ResidenceKind)
+USE_KINDS = frozenset(VehicleKind)
+VEHICLE_CLASSES = frozenset(VehicleClass)
 
 
 def refused(rules: Iterable[Rule]) -> Refused:
     """The 422 problem listing every failed rule (`errors: [{"code": ...}]`)."""
     return Refused(errors=[{"code": str(rule)} for rule in rules])
-
-
-def as_utc(value: datetime) -> datetime:
-    """A datetime read back from SQLite is naive UTC; make every instant aware."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 class Rule(StrEnum):
@@ -107,11 +66,17 @@ class Rules:
     """A tenant's rule set for one permit type; stored as JSON (`to_dict`/`from_dict`)."""
 
     offered: bool = True
-    residence_kinds: tuple[str, ...] = ("main",)  # ("main", "secondary") where allowed
+    residence_kinds: tuple[str, ...] = (ResidenceKind.MAIN,)  # and SECONDARY where allowed
     requires_residence: bool = True  # False for HAN/PFL (businesses, not residents)
     requires_vehicle: bool = True
-    use_kinds: tuple[str, ...] = ("own", "company", "leasing", "hire", "family")
-    vehicle_classes: tuple[str, ...] = ("pkw", "krad")
+    use_kinds: tuple[str, ...] = (
+        VehicleKind.OWN,
+        VehicleKind.COMPANY,
+        VehicleKind.LEASING,
+        VehicleKind.HIRE,
+        VehicleKind.FAMILY,
+    )
+    vehicle_classes: tuple[str, ...] = (VehicleClass.PKW, VehicleClass.KRAD)
     max_length_mm: int | None = None  # Köln: 5600
     max_plates: int = 1
     allow_foreign_plates: bool = False  # visitors (BES)
@@ -164,7 +129,7 @@ class Rules:
 
 def default_rules(permit_type: str) -> Rules:
     """Sensible defaults per permit type when a tenant configured nothing."""
-    if permit_type == "BES":
+    if permit_type == PermitType.BES:
         return Rules(
             requires_vehicle=False,
             allow_foreign_plates=True,
@@ -174,7 +139,7 @@ def default_rules(permit_type: str) -> Rules:
             visitor_quota_per_year=20,
             renewal_window_days=0,
         )
-    if permit_type in ("HAN", "PFL"):
+    if permit_type in (PermitType.HAN, PermitType.PFL):
         return Rules(
             requires_residence=False,
             requires_vehicle=False,
@@ -182,9 +147,9 @@ def default_rules(permit_type: str) -> Rules:
             one_per_resident=False,
             one_per_vehicle=False,
             requires_windows=True,
-            default_max_stay_minutes=120 if permit_type == "PFL" else None,
+            default_max_stay_minutes=120 if permit_type == PermitType.PFL else None,
         )
-    if permit_type == "SON":
+    if permit_type == PermitType.SON:
         return Rules(requires_residence=False, requires_vehicle=False, max_plates=3)
     return Rules()
 
@@ -196,7 +161,7 @@ def default_rules(permit_type: str) -> Rules:
 class Residence:
     """One registered residence of the applicant (from the registry)."""
 
-    kind: str  # main | secondary
+    kind: str  # issuer.vocabulary.ResidenceKind
     street: str
     house_number: str
     valid_from: datetime | None = None
@@ -236,9 +201,9 @@ class Vehicle:
 
     plate: str  # canonical form
     is_holder: bool
-    use_kind: str = "own"
+    use_kind: str = VehicleKind.OWN
     proof_ref: str | None = None
-    vehicle_class: str = "pkw"
+    vehicle_class: str = VehicleClass.PKW
     length_mm: int | None = None
     width_mm: int | None = None
     valid_until: datetime | None = None  # deregistration / end of permanent use
@@ -308,7 +273,7 @@ def check(app: Application, rules: Rules) -> list[Rule]:
     if rules.one_per_vehicle and any(v.plate in app.plates_with_permit for v in app.vehicles):
         failed.append(Rule.VEHICLE_HAS_PERMIT)
     if (
-        app.permit_type == "BES"
+        app.permit_type == PermitType.BES
         and rules.visitor_quota_per_year > 0
         and app.visitor_permits_this_year >= rules.visitor_quota_per_year
     ):
@@ -325,7 +290,7 @@ def _check_validity(app: Application, rules: Rules, failed: list[Rule]) -> None:
     if app.valid_from < app.now - timedelta(days=1):
         failed.append(Rule.STARTS_IN_PAST)
     max_days = rules.provisional_days if app.is_provisional else rules.max_validity_days
-    if app.permit_type == "BES":
+    if app.permit_type == PermitType.BES:
         max_days = min(max_days, rules.visitor_max_days)
     if app.valid_until - app.valid_from > timedelta(days=max_days):
         failed.append(Rule.VALIDITY_TOO_LONG)
@@ -373,7 +338,7 @@ def _check_vehicles(app: Application, rules: Rules, failed: list[Rule]) -> None:
             # visitors, trades, care: plates are named, not registry-checked
             continue
         if not vehicle.is_holder:
-            if vehicle.use_kind not in rules.use_kinds or vehicle.use_kind == "own":
+            if vehicle.use_kind not in rules.use_kinds or vehicle.use_kind == VehicleKind.OWN:
                 failed.append(Rule.VEHICLE_NOT_HELD)
             elif not vehicle.proof_ref:
                 failed.append(Rule.USE_PROOF_MISSING)

@@ -19,14 +19,26 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from issuer.services.eligibility import PermitCode, PermitError, as_utc
+from issuer.errors import Conflict, ErrorCode, InvalidRequest, NotFound
+from issuer.services.clock import as_utc
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-FEE_KINDS = ("flat", "duration", "length_bands", "area")
+
+class FeeKind(StrEnum):
+    """How a schedule prices a permit (the module docstring gives each kind's parameters)."""
+
+    FLAT = "flat"
+    DURATION = "duration"
+    LENGTH_BANDS = "length_bands"
+    AREA = "area"
+
+
+_FEE_KINDS = frozenset(FeeKind)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,29 +64,29 @@ def _div_round(numerator: int, denominator: int) -> int:
 
 
 def validate_params(kind: str, params: Mapping[str, Any]) -> None:
-    """Refuse a malformed schedule (PermitError fee_schedule_invalid)."""
+    """Refuse a malformed schedule (422 fee_schedule_invalid)."""
 
-    def bad(detail: str) -> PermitError:
-        return PermitError(PermitCode.FEE_SCHEDULE_INVALID, detail)
+    def bad(detail: str) -> InvalidRequest:
+        return InvalidRequest(ErrorCode.FEE_SCHEDULE_INVALID, detail)
 
     def is_cents(value: Any) -> bool:
         return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
-    if kind not in FEE_KINDS:
+    if kind not in _FEE_KINDS:
         raise bad("kind")
     if "min_cents" in params and not is_cents(params["min_cents"]):
         raise bad("min_cents")
-    if kind == "flat":
+    if kind == FeeKind.FLAT:
         if not is_cents(params.get("amount_cents")):
             raise bad("amount_cents")
-    elif kind == "duration":
+    elif kind == FeeKind.DURATION:
         prices = params.get("prices")
         if not isinstance(prices, list) or not prices:
             raise bad("prices")
         for entry in prices:
             if not (isinstance(entry, list) and len(entry) == 2 and all(map(is_cents, entry))):
                 raise bad("prices")
-    elif kind == "length_bands":
+    elif kind == FeeKind.LENGTH_BANDS:
         bands = params.get("bands")
         if not isinstance(bands, list) or not bands:
             raise bad("bands")
@@ -83,27 +95,27 @@ def validate_params(kind: str, params: Mapping[str, Any]) -> None:
                 raise bad("bands")
             if entry[0] is not None and not is_cents(entry[0]):
                 raise bad("bands")
-    elif kind == "area":
+    elif kind == FeeKind.AREA:
         if not is_cents(params.get("rate_cents")) or not is_cents(params.get("weeks", 52)):
             raise bad("rate_cents")
 
 
 def compute_fee(kind: str, params: Mapping[str, Any], basis: FeeBasis) -> int:
-    """The fee in cents; PermitError fee_not_applicable when the basis lacks what the kind needs."""
+    """The fee in cents; 422 fee_not_applicable when the basis lacks what the kind needs."""
     validate_params(kind, params)
     months = max(1, basis.months)
     amount: int
-    if kind == "flat":
+    if kind == FeeKind.FLAT:
         amount = int(params["amount_cents"])
-    elif kind == "duration":
+    elif kind == FeeKind.DURATION:
         prices = sorted((int(m), int(c)) for m, c in params["prices"])
         covering = [cents for max_months, cents in prices if months <= max_months]
         if not covering:
-            raise PermitError(PermitCode.FEE_NOT_APPLICABLE, "duration")
+            raise InvalidRequest(ErrorCode.FEE_NOT_APPLICABLE, "duration")
         amount = covering[0]
-    elif kind == "length_bands":
+    elif kind == FeeKind.LENGTH_BANDS:
         if basis.length_mm is None:
-            raise PermitError(PermitCode.FEE_NOT_APPLICABLE, "length")
+            raise InvalidRequest(ErrorCode.FEE_NOT_APPLICABLE, "length")
         annual = None
         for max_mm, cents in sorted(
             params["bands"], key=lambda b: float("inf") if b[0] is None else b[0]
@@ -112,11 +124,11 @@ def compute_fee(kind: str, params: Mapping[str, Any], basis: FeeBasis) -> int:
                 annual = int(cents)
                 break
         if annual is None:
-            raise PermitError(PermitCode.FEE_NOT_APPLICABLE, "length")
+            raise InvalidRequest(ErrorCode.FEE_NOT_APPLICABLE, "length")
         amount = _div_round(annual * months, 12)
     else:  # area
         if basis.length_mm is None or basis.width_mm is None:
-            raise PermitError(PermitCode.FEE_NOT_APPLICABLE, "dimensions")
+            raise InvalidRequest(ErrorCode.FEE_NOT_APPLICABLE, "dimensions")
         weeks = int(params.get("weeks", 52))
         # mm × mm = 10^-6 m²; per year, pro rata per started month
         numerator = basis.length_mm * basis.width_mm * int(params["rate_cents"]) * weeks * months
@@ -146,7 +158,7 @@ def create_schedule(
 
     validate_params(kind, params)
     if effective_until is not None and effective_until <= effective_from:
-        raise PermitError(PermitCode.FEE_SCHEDULE_INVALID, "effective_until")
+        raise InvalidRequest(ErrorCode.FEE_SCHEDULE_INVALID, "effective_until")
     schedule = FeeSchedule(
         tenant_id=tenant_id,
         permit_type=permit_type,
@@ -192,9 +204,9 @@ def void_schedule(
 
     schedule = session.get(FeeSchedule, schedule_id)
     if schedule is None or schedule.tenant_id != tenant_id:
-        raise PermitError(PermitCode.NOT_FOUND, "fee_schedule")
+        raise NotFound(ErrorCode.NOT_FOUND, "fee_schedule")
     if schedule.voided_at is not None:
-        raise PermitError(PermitCode.ILLEGAL_TRANSITION, "already voided")
+        raise Conflict(ErrorCode.ILLEGAL_TRANSITION, "already voided")
     schedule.voided_at = now
     schedule.void_reason = reason
     audit.record(
@@ -251,7 +263,11 @@ def fee_for(
     session: Session, *, tenant_id: Any, permit_type: str, at: datetime, basis: FeeBasis
 ) -> tuple[int | None, int]:
     """(schedule id or None, amount in cents) for a new permit applied for at `at`."""
-    schedule = schedule_at(session, tenant_id=tenant_id, permit_type=permit_type, at=at)
+    return price(schedule_at(session, tenant_id=tenant_id, permit_type=permit_type, at=at), basis)
+
+
+def price(schedule: Any, basis: FeeBasis) -> tuple[int | None, int]:
+    """(schedule id or None, amount in cents) by a schedule from `schedule_at` (None: no fee)."""
     if schedule is None:
         return None, 0
     return schedule.id, compute_fee(schedule.kind, schedule.params, basis)

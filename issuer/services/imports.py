@@ -42,8 +42,8 @@ from sqlalchemy.orm import Session
 from issuer.db.models import Residence, Resident, Vehicle
 from issuer.errors import ErrorCode, InvalidRequest, PayloadTooLarge, UnsupportedMediaType
 from issuer.schemas.common import ApiModel
-from issuer.schemas.registry import ResidenceKind, VehicleClass, VehicleKind
 from issuer.services import audit, registry_events
+from issuer.vocabulary import ResidenceKind, VehicleClass, VehicleKind
 from verifier import VerifierError, canonical_plate
 
 log = logging.getLogger(__name__)

@@ -1,4 +1,4 @@
-"""The plate index of a tenant (DESIGN §3.5), for enforcement devices only.
+"""The plate index of a tenant (docs/formats.md), for enforcement devices only.
 
 Built from the digital-only permits (`display_required` false) not yet past their end
 (active, suspended, revoked, replaced) and the status index of each permit's newest QR token;
@@ -12,7 +12,6 @@ when a permit changed or the index nears its `exp`, never per request.
 from __future__ import annotations
 
 import hashlib
-import secrets
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -26,19 +25,19 @@ from issuer.db.permit_models import (
     PlateIndexRecord,
     PublicationState,
 )
-from issuer.services.eligibility import as_utc
-from issuer.services.signing import sign_cose, tenant_signer
+from issuer.services.clock import as_utc
+from issuer.services.permits.vocabulary import INDEXED_STATES, TokenKind
+from keys.lifecycle import Purpose
+from keys.plate_index import build_plate_index
+from verifier.formats import MAX_ENTRIES_PER_PLATE, PlateEntry
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from issuer.db.models import Tenant
-    from issuer.settings import Settings
+    from issuer.services.signing import KeyStore
 
-# revoked and replaced permits stay in the index until their end, so an officer reads
-# "revoked" (the status list says so) rather than "no permit" for a withdrawn one
 MIN_REBUILD_SECONDS = 300
-INDEXED_STATES = ("active", "suspended", "revoked", "replaced")
 
 
 def collect_entries(
@@ -67,7 +66,7 @@ def collect_entries(
             Permit.state.in_(INDEXED_STATES),
             Permit.display_required.is_(False),
             Permit.valid_until > now,
-            PermitToken.kind == "qr",
+            PermitToken.kind == TokenKind.QR,
         )
     )
     # Core rows (no ORM row loading); the newest QR token per (plate, permit) wins
@@ -94,42 +93,31 @@ def collect_entries(
 
 
 def build(
-    settings: Settings, *, tenant: Tenant, entries: dict[str, list[list[Any]]], now: datetime
+    keys: KeyStore, *, tenant: Tenant, entries: dict[str, list[list[Any]]], now: datetime
 ) -> tuple[bytes, int, int]:
-    """Sign a plate index over `entries` with a fresh salt; (bytes, iat, exp)."""
-    from verifier.formats import (
-        MAX_ENTRIES_PER_PLATE,
-        TYP_PLATE_INDEX,
-        PlateEntry,
-        PlateIndex,
-        encode_plate_index_payload,
-        plate_keyer,
-    )
-
-    salt = secrets.token_bytes(16)
+    """Sign a plate index over `entries` with a fresh salt (keys.build_plate_index) with the
+    tenant's plate-index key; (bytes, iat, exp). A plate's permits go newest first, as many
+    as the handheld reads."""
     iat = int(now.timestamp())
-    exp = iat + int(getattr(settings, "plate_index_exp_seconds", 24 * 3600))
-    keyed: dict[bytes, tuple[PlateEntry, ...]] = {}
-    plate_key = plate_keyer(salt)
+    valid_seconds = keys.settings.plate_index_exp_seconds
+    permits: dict[str, list[PlateEntry]] = {}
     for plate, items in entries.items():
-        # newest permits first, bounded as the verifier bounds them
         chosen = items if len(items) == 1 else sorted(items, key=lambda e: -e[0])
-        chosen = chosen[:MAX_ENTRIES_PER_PLATE]
-        keyed[plate_key(plate)] = tuple(
-            PlateEntry(e[0], e[1], e[2], e[3], e[4], tuple(e[5]), e[6]) for e in chosen
-        )
-    # every rule of the strict decoder is checked while encoding (tests prove it refuses what
-    # the decoder refuses, and writes the same bytes), so the 100k-plate output is not re-decoded
-    payload = encode_plate_index_payload(
-        PlateIndex(iss=tenant.ags, iat=iat, exp=exp, salt=salt, entries=keyed), redecode=False
+        permits[plate] = [
+            PlateEntry(e[0], e[1], e[2], e[3], e[4], tuple(e[5]), e[6])
+            for e in chosen[:MAX_ENTRIES_PER_PLATE]
+        ]
+    body = build_plate_index(
+        issuer_id=tenant.ags,
+        signer=keys.signer(tenant, Purpose.PLATE_INDEX, now),
+        entries=permits,
+        now=iat,
+        valid_seconds=valid_seconds,
     )
-    signer = tenant_signer(settings, tenant, now, "plate-index")
-    return sign_cose(signer, payload, content_type=TYP_PLATE_INDEX), iat, exp
+    return body, iat, iat + valid_seconds
 
 
-def current(
-    session: Session, settings: Settings, *, tenant: Tenant, now: datetime
-) -> PlateIndexRecord:
+def current(session: Session, keys: KeyStore, *, tenant: Tenant, now: datetime) -> PlateIndexRecord:
     """The tenant's plate index, rebuilt when permits changed or half its lifetime passed."""
     version = session.scalar(
         select(PublicationState.version).where(PublicationState.tenant_id == tenant.id)
@@ -144,7 +132,7 @@ def current(
         if record.state_version == version or at < record.iat + MIN_REBUILD_SECONDS:
             return record
     entries = collect_entries(session, tenant_id=tenant.id, now=now)
-    body, iat, exp = build(settings, tenant=tenant, entries=entries, now=now)
+    body, iat, exp = build(keys, tenant=tenant, entries=entries, now=now)
     etag = '"pi-' + hashlib.sha256(body).hexdigest()[:32] + '"'
     if record is None:
         record = PlateIndexRecord(

@@ -2,16 +2,16 @@
 
 - Status lists: `status_lists.ensure_built` re-signs a list only when its `version` moved (a
   status change bumps it in the same transaction) or the token nears expiry.
-- Trust bundle (DESIGN §3.4): a fingerprint over every tenant's name, url, published keys and
+- Trust bundle (docs/formats.md): a fingerprint over every tenant's name, url, published keys and
   status list versions decides whether the newest stored bundle still holds; if not (or half
   its freshness period passed), a new one is built with `seq` = newest + 1 and stored. The
   primary key on `seq` makes two concurrent builders agree: the loser serves the winner's.
 
-Fast path (per process): the served artefact and its ETag are kept in memory with a cheap
-token of what they were built from: one statement of aggregates over indexed columns (newest
-bundle `seq`, count/sum of tenant ids, count/sum of status list versions — versions only ever
-grow) plus a process-local ring generation bumped by in-process key rotation
-(`signing.rotate`/`ensure_ring`). Key rings changed by another process (the `buergerid-keys`
+Fast path: the served artefact and its ETag are kept by the `KeyStore` (`artefacts`) with a
+cheap token of what they were built from: one statement of aggregates over indexed columns
+(newest bundle `seq`, count/sum of tenant ids, count/sum of status list versions — versions
+only ever grow) plus the store's ring generation, bumped by its key rotation
+(`KeyStore.rotate`/`ensure_ring`). Key rings changed by another process (the `buergerid-keys`
 or `buergerid-issuer keys rotate` CLI) are noticed by a stat of each ring's ring.json (mtime,
 size, inode) at most once per `RING_STAT_SECONDS` (1 s); every key-window boundary (nbf,
 sign_until, exp) and half the bundle's freshness period end an entry too. Anything else goes
@@ -23,25 +23,47 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import threading
 import time
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from issuer.db.models import Tenant
-from issuer.db.permit_models import StatusList, TrustBundleRecord
-from issuer.services import signing, status_lists
-from issuer.services.eligibility import PermitCode, PermitError, as_utc
-from issuer.services.signing import public_jwks, root_ring, tenant_ring
+from issuer.db.permit_models import PublicationState, StatusList, TrustBundleRecord
+from issuer.errors import ErrorCode, NoSigningKey, NotFound
+from issuer.services import status_lists
+from issuer.services.clock import as_utc
+from keys.bundle import IssuerSource, build_trust_bundle
+from keys.errors import KeysCode, KeysError
+from keys.ring import METADATA
+from verifier.formats import JOSE_NAMES, key_to_jwk
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-    from issuer.settings import Settings
+    from issuer.services.signing import KeyStore
+
+
+def bump_version(session: Session, tenant_id: int) -> None:
+    """Move the tenant's publication version (its permits changed: the plate index is built
+    anew when next asked for) in this transaction."""
+    bump = (
+        update(PublicationState)
+        .where(PublicationState.tenant_id == tenant_id)
+        .values(version=PublicationState.version + 1)
+        .execution_options(synchronize_session=False)
+    )
+    if session.execute(bump).rowcount:  # type: ignore[attr-defined]
+        return
+    try:
+        with session.begin_nested():
+            session.add(PublicationState(tenant_id=tenant_id, version=1))
+            session.flush()
+    except IntegrityError:  # another transaction made the row meanwhile
+        session.execute(bump)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,44 +105,25 @@ def _stamp(files: tuple[str, ...]) -> tuple[tuple[int, int, int], ...]:
     return tuple(out)
 
 
-class _Memo:
-    """Process-local cache of served artefacts; see the module docstring."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._entries: dict[tuple[Any, ...], _Entry] = {}
-
-    def get(self, key: tuple[Any, ...], token: tuple[Any, ...], at: int) -> Artefact | None:
-        with self._lock:
-            entry = self._entries.get(key)
-        if entry is None or entry.token != token or at >= entry.valid_until:
+def _remembered(
+    keys: KeyStore, key: tuple[Any, ...], token: tuple[Any, ...], at: int
+) -> Artefact | None:
+    """The artefact remembered under `key` if it was built from `token`, is still valid at
+    `at`, and the ring files it depends on did not change (stat at most every second)."""
+    entry: _Entry | None = keys.artefacts.get(key)
+    if entry is None or entry.token != token or at >= entry.valid_until:
+        return None
+    mono = time.monotonic()
+    if mono - entry.stat_at >= RING_STAT_SECONDS:
+        if _stamp(entry.ring_files) != entry.ring_stamp:
+            keys.artefacts.discard(key, entry)
             return None
-        mono = time.monotonic()
-        if mono - entry.stat_at >= RING_STAT_SECONDS:
-            if _stamp(entry.ring_files) != entry.ring_stamp:
-                with self._lock:
-                    if self._entries.get(key) is entry:
-                        del self._entries[key]
-                return None
-            with self._lock:
-                if self._entries.get(key) is entry:
-                    self._entries[key] = replace(entry, stat_at=mono)
-        return entry.artefact
-
-    def put(self, key: tuple[Any, ...], entry: _Entry) -> None:
-        with self._lock:
-            self._entries[key] = entry
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
+        keys.artefacts.put(key, replace(entry, stat_at=mono))
+    return entry.artefact
 
 
-_MEMO = _Memo()
-
-
-def _memo_key(settings: Settings, kind: str, *extra: Any) -> tuple[Any, ...]:
-    return (kind, str(settings.database_url), str(settings.keys_dir), *extra)
+def _memo_key(kind: str, *extra: Any) -> tuple[Any, ...]:
+    return (kind, *extra)
 
 
 _TOKEN_STATEMENT = select(
@@ -132,34 +135,28 @@ _TOKEN_STATEMENT = select(
 )
 
 
-def _db_token(session: Session) -> tuple[Any, ...]:
+def _db_token(session: Session, keys: KeyStore) -> tuple[Any, ...]:
     """One statement of cheap aggregates that moves whenever a published artefact must."""
     row = session.execute(_TOKEN_STATEMENT).one()
-    return (signing.ring_generation(), *(None if v is None else int(v) for v in row))
+    return (keys.generation, *(None if v is None else int(v) for v in row))
 
 
-def _ring_files(settings: Settings, tenants: list[Tenant]) -> tuple[str, ...]:
-    from pathlib import Path
-
-    from keys.ring import METADATA
-
-    names = [*(t.key_ring for t in tenants), getattr(settings, "root_key_ring", "root")]
-    return tuple(str(Path(settings.keys_dir) / n / METADATA) for n in names)
+def _ring_files(keys: KeyStore, tenants: list[Tenant]) -> tuple[str, ...]:
+    names = [*(t.key_ring for t in tenants), keys.settings.root_key_ring]
+    return tuple(str(keys.ring_path(n) / METADATA) for n in names)
 
 
-def _next_key_boundary(settings: Settings, tenants: list[Tenant], at: int) -> int:
+def _next_key_boundary(keys: KeyStore, tenants: list[Tenant], at: int) -> int:
     """The first nbf/sign_until/exp after `at` of any tenant or root key (key states move)."""
-    from keys.errors import KeysError
-
     rings = []
     for tenant in tenants:
         try:
-            rings.append(tenant_ring(settings, tenant))
-        except PermitError:
+            rings.append(keys.tenant_ring(tenant))
+        except NoSigningKey:
             continue
     try:
-        rings.append(root_ring(settings))
-    except PermitError:
+        rings.append(keys.root_ring())
+    except NoSigningKey:
         pass
     best = _FAR
     for ring in rings:
@@ -175,7 +172,7 @@ def _next_key_boundary(settings: Settings, tenants: list[Tenant], at: int) -> in
 
 
 def status_list(
-    session: Session, settings: Settings, *, ags: str, list_no: int, form: str, now: datetime
+    session: Session, keys: KeyStore, *, ags: str, list_no: int, form: str, now: datetime
 ) -> Artefact:
     """The CWT (`form="cwt"`) or JWT of one list; 404 for an unknown tenant or list.
 
@@ -187,21 +184,21 @@ def status_list(
         .where(Tenant.ags == ags, StatusList.list_no == list_no)
     ).first()
     if light is None:
-        raise PermitError(PermitCode.NOT_FOUND, "status list")
+        raise NotFound(ErrorCode.NOT_FOUND, "status list")
     row_id, version, built_version, built_at = light
-    key = _memo_key(settings, "sl", ags, list_no, form)
+    key = _memo_key("sl", ags, list_no, form)
     token = (int(row_id), int(version), built_version, built_at)
-    refresh = status_lists.status_refresh(settings)
+    refresh = status_lists.status_refresh(keys.settings)
     at = int(now.timestamp())
     if built_version == version and built_at is not None:
-        hit = _MEMO.get(key, token, at)
+        hit = _remembered(keys, key, token, at)
         if hit is not None and now < as_utc(built_at) + refresh:
             return hit
     tenant = session.scalar(select(Tenant).where(Tenant.ags == ags))
     row = session.get(StatusList, row_id)
     if tenant is None or row is None:
-        raise PermitError(PermitCode.NOT_FOUND, "status list")
-    status_lists.ensure_built(session, settings, tenant=tenant, row=row, now=now)
+        raise NotFound(ErrorCode.NOT_FOUND, "status list")
+    status_lists.ensure_built(session, keys, tenant=tenant, row=row, now=now)
     if form == "jwt":
         assert row.jwt is not None
         data = row.jwt.encode("ascii")
@@ -211,11 +208,11 @@ def status_list(
         artefact = Artefact(row.cwt, _etag("slc", row.cwt), "application/statuslist+cwt")
     if row.built_version == row.version and row.built_at is not None:
         token = (int(row.id), int(row.version), row.built_version, row.built_at)
-        _MEMO.put(key, _Entry(token, (), (), time.monotonic(), _FAR, artefact))
+        keys.artefacts.put(key, _Entry(token, (), (), time.monotonic(), _FAR, artefact))
     return artefact
 
 
-def _fingerprint(session: Session, settings: Settings, tenants: list[Tenant], now: datetime) -> str:
+def _fingerprint(session: Session, keys: KeyStore, tenants: list[Tenant], now: datetime) -> str:
     at = int(now.timestamp())
     versions: dict[int, list[list[int]]] = {}
     for tenant_id, list_no, version in session.execute(
@@ -227,14 +224,16 @@ def _fingerprint(session: Session, settings: Settings, tenants: list[Tenant], no
     doc: list[Any] = []
     for tenant in tenants:
         try:
-            keys = [
+            published = [
                 [k.kid, k.window.nbf, k.window.sign_until, k.window.exp, str(k.state)]
-                for k in tenant_ring(settings, tenant).published(at)
+                for k in keys.tenant_ring(tenant).published(at)
             ]
-        except PermitError:
-            keys = []
-        doc.append([tenant.ags, tenant.name, tenant.issuer_url, keys, versions.get(tenant.id, [])])
-    root = root_ring(settings)
+        except NoSigningKey:
+            published = []
+        doc.append(
+            [tenant.ags, tenant.name, tenant.issuer_url, published, versions.get(tenant.id, [])]
+        )
+    root = keys.root_ring()
     doc.append([[k.kid, str(k.state)] for k in root.records(at)])
     return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
 
@@ -244,71 +243,69 @@ def latest_bundle(session: Session) -> TrustBundleRecord | None:
     return session.scalar(select(TrustBundleRecord).order_by(TrustBundleRecord.seq.desc()).limit(1))
 
 
-def trust_bundle_artefact(session: Session, settings: Settings, *, now: datetime) -> Artefact:
+def trust_bundle_artefact(session: Session, keys: KeyStore, *, now: datetime) -> Artefact:
     """The current trust bundle's bytes and ETag: from process memory when nothing changed
     (one cheap statement), else `trust_bundle` (the slow path) and remembered."""
     at = int(now.timestamp())
-    key = _memo_key(settings, "tb")
-    token = _db_token(session)
-    hit = _MEMO.get(key, token, at)
+    key = _memo_key("tb")
+    token = _db_token(session, keys)
+    hit = _remembered(keys, key, token, at)
     if hit is not None:
         return hit
     tenants = list(session.scalars(select(Tenant).order_by(Tenant.ags)))
-    files = _ring_files(settings, tenants)
+    files = _ring_files(keys, tenants)
     stamp = _stamp(files)  # before the rings are read: a later write shows as a change
-    record = _trust_bundle(session, settings, tenants, now=now)
+    record = _trust_bundle(session, keys, tenants, now=now)
     artefact = Artefact(record.body, record.etag, "application/vnd.buergerid.trust-bundle+cbor")
-    fresh = int(getattr(settings, "trust_bundle_fresh_seconds", 24 * 3600))
-    until = min(record.iat + fresh // 2, _next_key_boundary(settings, tenants, at))
+    fresh = keys.settings.trust_bundle_fresh_seconds
+    until = min(record.iat + fresh // 2, _next_key_boundary(keys, tenants, at))
     token = (token[0], record.seq, *token[2:])
-    _MEMO.put(key, _Entry(token, files, stamp, time.monotonic(), until, artefact))
+    keys.artefacts.put(key, _Entry(token, files, stamp, time.monotonic(), until, artefact))
     return artefact
 
 
-def trust_bundle(session: Session, settings: Settings, *, now: datetime) -> TrustBundleRecord:
+def trust_bundle(session: Session, keys: KeyStore, *, now: datetime) -> TrustBundleRecord:
     """The current trust bundle, rebuilt only when something it embeds changed."""
     tenants = list(session.scalars(select(Tenant).order_by(Tenant.ags)))
-    return _trust_bundle(session, settings, tenants, now=now)
+    return _trust_bundle(session, keys, tenants, now=now)
 
 
 def _trust_bundle(
-    session: Session, settings: Settings, tenants: list[Tenant], *, now: datetime
+    session: Session, keys: KeyStore, tenants: list[Tenant], *, now: datetime
 ) -> TrustBundleRecord:
-    fingerprint = _fingerprint(session, settings, tenants, now)
+    fingerprint = _fingerprint(session, keys, tenants, now)
     latest = latest_bundle(session)
     at = int(now.timestamp())
-    fresh = int(getattr(settings, "trust_bundle_fresh_seconds", 24 * 3600))
+    fresh = keys.settings.trust_bundle_fresh_seconds
     if latest is not None and latest.fingerprint == fingerprint and at < latest.iat + fresh // 2:
         return latest
-    return _build_bundle(session, settings, tenants, fingerprint, latest, now)
+    return _build_bundle(session, keys, tenants, fingerprint, latest, now)
 
 
 def _build_bundle(
     session: Session,
-    settings: Settings,
+    keys: KeyStore,
     tenants: list[Tenant],
     fingerprint: str,
     latest: TrustBundleRecord | None,
     now: datetime,
 ) -> TrustBundleRecord:
-    from keys.bundle import IssuerSource, build_trust_bundle
-    from keys.errors import KeysCode, KeysError
-
+    settings = keys.settings
     sources = []
     for tenant in tenants:
         try:
-            ring = tenant_ring(settings, tenant)
-        except PermitError:
+            ring = keys.tenant_ring(tenant)
+        except NoSigningKey:
             continue  # a tenant without keys cannot be verified yet; leave it out
         tokens: dict[int, bytes] = {}
         for row in status_lists.tenant_lists(session, tenant_id=tenant.id):
-            status_lists.ensure_built(session, settings, tenant=tenant, row=row, now=now)
+            status_lists.ensure_built(session, keys, tenant=tenant, row=row, now=now)
             if row.cwt is not None:
                 tokens[row.list_no] = row.cwt
         sources.append(IssuerSource(tenant.ags, tenant.name, tenant.issuer_url, ring, tokens))
     at = int(now.timestamp())
     seq = int(session.scalar(select(func.max(TrustBundleRecord.seq))) or 0) + 1
-    root = root_ring(settings)
+    root = keys.root_ring()
     try:
         # the root ring keeps the last seq too, so a rebuilt database never goes back
         try:
@@ -321,19 +318,19 @@ def _build_bundle(
             issuers=sources,
             seq=seq,
             now=at,
-            fresh_seconds=int(getattr(settings, "trust_bundle_fresh_seconds", 24 * 3600)),
-            valid_seconds=int(getattr(settings, "trust_bundle_exp_seconds", 7 * 24 * 3600)),
+            fresh_seconds=settings.trust_bundle_fresh_seconds,
+            valid_seconds=settings.trust_bundle_exp_seconds,
             root=root,
         )
     except KeysError as exc:
-        raise PermitError(PermitCode.NO_SIGNING_KEY, str(exc.code)) from exc
+        raise NoSigningKey(detail=exc.code.value) from exc
     record = TrustBundleRecord(
         seq=seq,
         fingerprint=fingerprint,
         body=body,
         etag=_etag("tb", body),
         iat=at,
-        exp=at + int(getattr(settings, "trust_bundle_exp_seconds", 7 * 24 * 3600)),
+        exp=at + settings.trust_bundle_exp_seconds,
         created_at=now,
     )
     try:
@@ -347,20 +344,39 @@ def _build_bundle(
     return record
 
 
-def jwks(session: Session, settings: Settings, *, now: datetime) -> Artefact:
+def jwks(session: Session, keys: KeyStore, *, now: datetime) -> Artefact:
     """Every tenant's published public keys (kid = JWS kid); from memory when unchanged."""
     at = int(now.timestamp())
-    key = _memo_key(settings, "jwks")
-    token = _db_token(session)[:4]  # generation, (bundle seq), tenants: lists do not matter
+    key = _memo_key("jwks")
+    token = _db_token(session, keys)[:4]  # generation, (bundle seq), tenants: lists do not matter
     token = (token[0], None, token[2], token[3])
-    hit = _MEMO.get(key, token, at)
+    hit = _remembered(keys, key, token, at)
     if hit is not None:
         return hit
     tenants = list(session.scalars(select(Tenant).order_by(Tenant.ags)))
-    files = _ring_files(settings, tenants)
+    files = _ring_files(keys, tenants)
     stamp = _stamp(files)
-    body = json.dumps(public_jwks(settings, tenants, now), sort_keys=True).encode()
+    body = json.dumps(public_jwks(keys, tenants, now), sort_keys=True).encode()
     artefact = Artefact(body, _etag("jwks", body), "application/jwk-set+json")
-    until = _next_key_boundary(settings, tenants, at)
-    _MEMO.put(key, _Entry(token, files, stamp, time.monotonic(), until, artefact))
+    until = _next_key_boundary(keys, tenants, at)
+    keys.artefacts.put(key, _Entry(token, files, stamp, time.monotonic(), until, artefact))
     return artefact
+
+
+def public_jwks(keys: KeyStore, tenants: list[Tenant], now: datetime) -> dict[str, Any]:
+    """The tenants' published public keys as a JWKS (kid = JWS kid: base64url thumbprint)."""
+    published: list[dict[str, Any]] = []
+    at = int(now.timestamp())
+    for tenant in tenants:
+        try:
+            infos = keys.tenant_ring(tenant).published(at)
+        except (NoSigningKey, KeysError):
+            continue
+        for info in infos:
+            jwk = dict(key_to_jwk(info.public_key))
+            jwk["kid"] = info.kid
+            jwk["alg"] = JOSE_NAMES.get(info.alg, "ES256")
+            jwk["use"] = "sig"
+            jwk["iss"] = tenant.issuer_url
+            published.append(jwk)
+    return {"keys": published}

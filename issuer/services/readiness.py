@@ -40,8 +40,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from issuer.db.models import Tenant
-from issuer.services import signing
-from issuer.services.eligibility import PermitError
+from issuer.errors import NoSigningKey
+from issuer.services.signing import ROOT_PURPOSES, TENANT_PURPOSES, KeyStore
 from issuer.settings import Settings
 from keys.errors import KeysError
 from keys.lifecycle import KeyType
@@ -50,8 +50,6 @@ from keys.ring import KeyRing
 log = logging.getLogger(__name__)
 
 RETRY_SECONDS = 30.0
-TENANT_PURPOSES = (KeyType.BEW, KeyType.STATUS, KeyType.PLATE_INDEX, KeyType.CREDENTIAL)
-ROOT_PURPOSES = (KeyType.BUNDLE,)
 DATABASE, ROOT_RING, TENANT_KEYS = "database", "root_ring", "tenant_keys"
 
 
@@ -95,12 +93,14 @@ class ReadinessProbe:
         self,
         settings: Settings,
         sessions: sessionmaker[Session],
+        keys: KeyStore,
         *,
         check_root_ring: bool = True,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._settings = settings
         self._sessions = sessions
+        self._keys = keys
         self._check_root_ring = check_root_ring
         self._monotonic = monotonic
         self._lock = threading.Lock()
@@ -152,9 +152,9 @@ class ReadinessProbe:
     def _ring(self, relative: str, now: int, purposes: tuple[KeyType, ...]) -> str | None:
         """None when every purpose has an active key that loads, else the reason code."""
         try:
-            ring: KeyRing = signing.open_ring(self._settings, relative)
+            ring: KeyRing = self._keys.ring(relative)
             kids = sorted({ring.active(now, purpose).kid for purpose in purposes})
-        except PermitError as exc:  # open_ring: the KeysCode is the detail
+        except NoSigningKey as exc:  # no ring: the KeysCode is the detail
             return exc.detail or exc.code.value
         except KeysError as exc:
             return exc.code.value

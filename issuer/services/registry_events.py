@@ -3,39 +3,36 @@
 - A resident's residences changed: each live permit of that resident whose rules require a
   residence is re-checked against its zones; no current residence of an allowed kind in a
   segment of the zone any more → revoked with reason `moved_out` (the permit lapses on leaving
-  the zone, DOMAIN §1 "Moving").
+  the zone, docs/permits.md "Registry events").
 - A vehicle changed: a live permit naming it is revoked (`vehicle_left`) when the vehicle was
   deregistered or is no longer the resident's (holder changed, permanent use ended) and it
   was the permit's only vehicle; a permit with other vehicles is flagged for review instead.
+
+Both go through the permits' change protocol (issuer/services/permits/changes.py).
 """
 
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime, time
+from datetime import UTC, datetime, time
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
-from issuer.db.models import Residence, Vehicle, Zone
+from issuer.db.models import Vehicle
 from issuer.db.permit_models import Permit, PermitPlate
-from issuer.services import eligibility
+from issuer.services import eligibility, permits
+from issuer.services.permits.facts import residences_of, zones_of
+from issuer.services.permits.vocabulary import REGISTRY_ACTOR, Flag, RevocationReason
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-SYSTEM_ACTOR = "registry"
-
-
-def _dt(value: date | None) -> datetime | None:
-    return None if value is None else datetime.combine(value, time(0), tzinfo=UTC)
-
 
 def _live_permits(session: Session, tenant_id: int, stmt: Any) -> list[Permit]:
-    from issuer.services.permits import LIVE_STATES
     from issuer.services.status_lists import lock_tenant
 
-    live = stmt.where(Permit.state.in_(LIVE_STATES))
+    live = stmt.where(Permit.state.in_(permits.LIVE_STATES))
     if session.scalar(live.with_only_columns(Permit.id).limit(1)) is None:
         return []  # the common case (no permit): no lock taken
     lock_tenant(session, tenant_id)  # the lock order of status_lists.lock_tenant
@@ -46,8 +43,6 @@ def on_resident_changed(
     session: Session, *, tenant_id: int, resident_id: uuid.UUID, now: datetime
 ) -> None:
     """Revoke the resident's permits whose zone no longer holds one of their residences."""
-    from issuer.services import permits
-
     live = _live_permits(
         session,
         tenant_id,
@@ -55,48 +50,30 @@ def on_resident_changed(
     )
     if not live:
         return
-    residences = [
-        eligibility.Residence(
-            kind=r.kind,
-            street=r.street,
-            house_number=r.house_number,
-            valid_from=_dt(r.valid_from),
-            valid_until=_dt(r.valid_until),
-        )
-        for r in session.scalars(select(Residence).where(Residence.resident_id == resident_id))
-    ]
-    current = [r for r in residences if r.is_current(now)]
+    lived = residences_of(session, tenant_id=tenant_id, resident_ids=[resident_id])
+    current = [r for r in lived.get(resident_id, ()) if r.is_current(now)]
+    zones = zones_of(session, tenant_id=tenant_id, codes={c for p in live for c in p.zone_codes})
     for permit in live:
         rules = permits.rules_for(session, tenant_id=tenant_id, permit_type=permit.permit_type)
         if not rules.requires_residence:
             continue
         allowed = [r for r in current if r.kind in rules.residence_kinds]
-        still_inside = False
-        for code in permit.zone_codes:
-            zone = session.scalar(
-                select(Zone).where(Zone.tenant_id == tenant_id, Zone.code == code)
-            )
-            if zone is None:
-                continue
-            segments = [
-                eligibility.Segment(s.street, s.number_from, s.number_to, s.parity)
-                for s in zone.segments
-            ]
-            if any(
-                eligibility.address_in_zone(r.street, r.house_number, segments) for r in allowed
-            ):
-                still_inside = True
-                break
+        still_inside = any(
+            eligibility.address_in_zone(r.street, r.house_number, zones[code])
+            for code in permit.zone_codes
+            if code in zones
+            for r in allowed
+        )
         if not still_inside:
-            permits._revoke(session, permit, reason="moved_out", actor=SYSTEM_ACTOR, now=now)
+            permits.revoke_locked(
+                session, permit, reason=RevocationReason.MOVED_OUT, actor=REGISTRY_ACTOR, now=now
+            )
 
 
 def on_vehicle_changed(
     session: Session, *, tenant_id: int, vehicle_id: uuid.UUID, now: datetime
 ) -> None:
     """Revoke or flag the permits naming a vehicle that left its resident or the road."""
-    from issuer.services import permits
-
     vehicle = session.get(Vehicle, vehicle_id)
     if vehicle is None or vehicle.tenant_id != tenant_id:
         return
@@ -107,8 +84,9 @@ def on_vehicle_changed(
         .join(PermitPlate, PermitPlate.permit_id == Permit.id)
         .where(Permit.tenant_id == tenant_id, PermitPlate.vehicle_id == vehicle_id),
     )
+    ends = vehicle.valid_until
+    deregistered = ends is not None and datetime.combine(ends, time(0), tzinfo=UTC) <= now
     for permit in live:
-        deregistered = vehicle.valid_until is not None and _dt(vehicle.valid_until) <= now  # type: ignore[operator]
         not_theirs = permit.resident_id is not None and vehicle.holder_id != permit.resident_id
         plate_changed = any(
             p.vehicle_id == vehicle_id and p.plate != vehicle.plate for p in permit.plates
@@ -117,9 +95,15 @@ def on_vehicle_changed(
             continue
         others = [p for p in permit.plates if p.vehicle_id != vehicle_id]
         if (deregistered or not_theirs) and not others:
-            permits._revoke(session, permit, reason="vehicle_left", actor=SYSTEM_ACTOR, now=now)
+            permits.revoke_locked(
+                session,
+                permit,
+                reason=RevocationReason.VEHICLE_LEFT,
+                actor=REGISTRY_ACTOR,
+                now=now,
+            )
             continue
-        permit.flagged = "plate_changed" if plate_changed and not not_theirs else "vehicle_left"
-        permit.updated_at = now
-        session.flush()
-        permits._audit(session, permit, "flagged", SYSTEM_ACTOR, now, permit.flagged)
+        flag = Flag.PLATE_CHANGED if plate_changed and not not_theirs else Flag.VEHICLE_LEFT
+        permits.write_change(
+            session, permit, permits.flagged(flag, reason=flag), actor=REGISTRY_ACTOR, now=now
+        )

@@ -35,11 +35,11 @@ from sqlalchemy.exc import IntegrityError
 from issuer.db.models import IdempotencyRecord, Resident, Tenant, Vehicle
 from issuer.db.permit_models import Permit, PermitPlate, PermitToken
 from issuer.services import audit
+from issuer.services.permits.vocabulary import END_STATES, LIVE_STATES
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-ENDED_STATES = ("expired", "revoked", "replaced")
 ERASED = "-"
 
 
@@ -71,14 +71,14 @@ def run(
     session: Session, *, now: datetime, tenant_id: int | None = None, actor: str = "retention"
 ) -> list[RetentionReport]:
     """Apply retention to one tenant or all; each tenant's work is audited in this transaction."""
-    from issuer.services import permits as permits_service
+    from issuer.services.permits import expire_due
 
     stmt = select(Tenant).order_by(Tenant.id)
     if tenant_id is not None:
         stmt = stmt.where(Tenant.id == tenant_id)
     reports = []
     for tenant in session.scalars(stmt).all():
-        permits_service.expire_due(session, tenant_id=tenant.id, now=now)
+        expire_due(session, tenant_id=tenant.id, now=now)
         cutoff = now - timedelta(days=tenant.retention_days)
         report = RetentionReport(tenant_id=tenant.id)
         _pseudonymise_permits(session, tenant.id, cutoff, now, report)
@@ -117,7 +117,7 @@ def _pseudonymise_permits(
     rows = session.scalars(
         select(Permit).where(
             Permit.tenant_id == tenant_id,
-            Permit.state.in_(ENDED_STATES),
+            Permit.state.in_(END_STATES),
             Permit.pseudonymised_at.is_(None),
             # ended_at when known, else the end of validity
             ((Permit.ended_at.is_not(None)) & (Permit.ended_at < cutoff))
@@ -215,8 +215,6 @@ def _departed_residents(
 def _release_vehicles(session: Session, resident_id: uuid.UUID, report: RetentionReport) -> None:
     """Delete a departed resident's vehicles that no live permit names; the rest lose their
     holder. Done before, and whatever becomes of, the resident row."""
-    from issuer.services.permits import LIVE_STATES
-
     vehicles = session.scalars(select(Vehicle).where(Vehicle.holder_id == resident_id)).all()
     for vehicle in vehicles:
         in_use = session.scalar(

@@ -1,221 +1,233 @@
-"""Signers for the issuer: a tenant's key ring (permits, status lists, plate index, credentials)
-and the operator's root ring (trust bundles), opened once per process and reused.
+"""Where the issuer's keys come from: `KeyStore`, one object with an explicit lifetime.
 
-Key rings cache their decrypted signers (an argon2id derivation per key file), so the rings
-are kept in a small process cache keyed by directory and passphrase; a key added by another
-process is still seen because a ring re-reads its metadata on every call (keys/ring.py).
+The issuer never builds a signed artefact itself. It chooses the key here
+(`KeyStore.signer(tenant, purpose, now)`) and hands its data to a `keys` builder, which
+signs with that key:
+
+    permit QR            keys.build_permit_qr         (issuer/services/permits/tokens.py)
+    SD-JWT VC            keys.build_sd_jwt_vc         (wallet_api/services/sd_jwt_vc.py)
+    status list tokens   keys.build_status_list_tokens (issuer/services/status_lists.py)
+    trust bundle         keys.build_trust_bundle      (issuer/services/publication.py)
+    plate index          keys.build_plate_index       (issuer/services/plate_index.py)
+
+A `KeyStore` opens each key ring once (the tenants' rings and the operator's root ring under
+`keys_dir`) and keeps it, with its decrypted signers (an argon2id derivation per key file),
+until `close()`. `create_app` makes one and closes it at shutdown; the CLI makes its own for
+one command. It is the only place that knows where keys live: a database or HSM key store
+replaces `_open`. A ring re-reads its metadata on every call (keys/ring.py), so a key that
+another process added or rotated is seen.
+
+The store also keeps what depends on its keys for as long as it lives: the certificate
+chains of its keys (`chains`) and the signed artefacts the publication service serves again
+(`artefacts`); a ring change through the store (`ensure_ring`, `rotate`) bumps `generation`.
 """
 
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from issuer.services.eligibility import PermitCode, PermitError
+from issuer.errors import NoSigningKey
 from keys.errors import KeysError
-from keys.ring import KeyRing
-from keys.signer import Signer
-from verifier.formats import JOSE_NAMES as JWS_ALG
+from keys.lifecycle import KeyType, Purpose
+from keys.ring import KeyRing, RingKind
+from keys.storage.file import DEFAULT_KDF, KdfParams
+from verifier import PermitType
 
 if TYPE_CHECKING:
     from issuer.db.models import Tenant
     from issuer.settings import Settings
+    from keys.signer import Signer
 
-_RINGS: dict[tuple[str, str], KeyRing] = {}
-_LOCK = threading.Lock()
-_GENERATION = [0]  # bumped by every in-process ring change (publication caches compare it)
+TENANT_PURPOSES: tuple[KeyType, ...] = (
+    PermitType.BEW,
+    Purpose.STATUS,
+    Purpose.PLATE_INDEX,
+    Purpose.CREDENTIAL,
+)
+"""What every tenant ring must be able to sign (readiness, adopting a prepared ring)."""
+ROOT_PURPOSES: tuple[KeyType, ...] = (Purpose.BUNDLE,)
 
-
-def ring_generation() -> int:
-    """A counter bumped whenever this process changed a key ring (rotate, ensure_ring)."""
-    with _LOCK:
-        return _GENERATION[0]
-
-
-def _bump_generation() -> None:
-    with _LOCK:
-        _GENERATION[0] += 1
+V = TypeVar("V")
 
 
-def open_ring(settings: Settings, relative: str) -> KeyRing:
-    """The key ring at keys_dir/<relative>, opened once per process."""
-    from issuer.settings import resolve_key_passphrase
+class Memo(Generic[V]):
+    """A small thread-safe map owned by a `KeyStore`, emptied when the store changes a ring."""
 
-    path = Path(settings.keys_dir) / relative
-    passphrase = resolve_key_passphrase(settings)
-    key = (str(path.resolve()), passphrase)
-    with _LOCK:
-        ring = _RINGS.get(key)
-    if ring is not None:
-        return ring
-    try:
-        ring = KeyRing.open(path, passphrase=passphrase)
-    except KeysError as exc:
-        raise PermitError(PermitCode.NO_SIGNING_KEY, str(exc.code)) from exc
-    with _LOCK:
-        return _RINGS.setdefault(key, ring)
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._items: dict[Any, V] = {}
 
+    def get(self, key: Any) -> V | None:
+        """The remembered value, or None."""
+        with self._lock:
+            return self._items.get(key)
 
-def tenant_ring(settings: Settings, tenant: Tenant) -> KeyRing:
-    """The tenant's key ring."""
-    return open_ring(settings, tenant.key_ring)
+    def put(self, key: Any, value: V) -> None:
+        """Remember `value`."""
+        with self._lock:
+            self._items[key] = value
 
+    def discard(self, key: Any, value: V) -> None:
+        """Forget `key` if it still holds `value`."""
+        with self._lock:
+            if self._items.get(key) is value:
+                del self._items[key]
 
-def root_ring(settings: Settings) -> KeyRing:
-    """The operator's root ring (signs trust bundles)."""
-    return open_ring(settings, getattr(settings, "root_key_ring", "root"))
-
-
-def tenant_signer(
-    settings: Settings, tenant: Tenant, now: datetime, permit_type: str | None = None
-) -> Signer:
-    """The tenant's active signer for a permit type, or for `credential` when type is None.
-
-    Any purpose of keys.lifecycle.KeyType is accepted too ("status", "plate-index").
-    503 no_signing_key when the ring has no active key for it.
-    """
-    purpose = permit_type or "credential"
-    try:
-        return tenant_ring(settings, tenant).signer_for(int(now.timestamp()), purpose)
-    except (KeysError, ValueError) as exc:
-        raise PermitError(PermitCode.NO_SIGNING_KEY, purpose) from exc
+    def clear(self) -> None:
+        """Forget everything."""
+        with self._lock:
+            self._items.clear()
 
 
-def signing_key_exp(
-    settings: Settings, tenant: Tenant, now: datetime, permit_type: str | None = None
-) -> int:
-    """Until when (unix seconds, exclusive) the key that signs `permit_type` at `now` verifies:
-    no token it signs may expire later. 503 no_signing_key as `tenant_signer`."""
-    purpose = permit_type or "credential"
-    try:
-        return tenant_ring(settings, tenant).active(int(now.timestamp()), purpose).window.exp
-    except (KeysError, ValueError) as exc:
-        raise PermitError(PermitCode.NO_SIGNING_KEY, purpose) from exc
+@dataclass(frozen=True, slots=True)
+class Chain:
+    """An `x5c` header value and until when (unix seconds) its leaf certificate is valid."""
+
+    x5c: list[str]
+    until: int
 
 
-def sign_cose(signer: Signer, payload: bytes, content_type: str | None = None) -> bytes:
-    """A COSE_Sign1 of `payload` by `signer` (alg and kid from the signer)."""
-    from verifier.formats import encode_sign1
+class KeyStore:
+    """The issuer's key rings for one app (or one CLI command). See the module docstring."""
 
-    return encode_sign1(
-        payload, alg=signer.alg, kid=signer.cose_kid, sign=signer.sign, content_type=content_type
-    )
+    def __init__(self, settings: Settings) -> None:
+        from issuer.settings import resolve_key_passphrase
 
+        self.settings = settings
+        self._keys_dir = Path(settings.keys_dir)
+        self._passphrase = resolve_key_passphrase(settings)
+        self._lock = threading.Lock()
+        self._rings: dict[str, KeyRing] = {}
+        self._generation = 0
+        self.chains: Memo[Chain] = Memo()
+        self.artefacts: Memo[Any] = Memo()
 
-def sign_status_list(
-    settings: Settings, tenant: Tenant, *, uri: str, bits: bytes, now: datetime
-) -> tuple[bytes, str]:
-    """The CWT and the JWT Status List Token over the raw 2-bit list (DESIGN §3.3)."""
-    from verifier.formats import (
-        StatusList,
-        StatusListToken,
-        encode_status_list_cwt,
-        encode_status_list_jwt,
-    )
+    def __repr__(self) -> str:
+        return f"KeyStore(keys_dir={str(self._keys_dir)!r})"
 
-    signer = tenant_signer(settings, tenant, now, "status")
-    iat = int(now.timestamp())
-    token = StatusListToken(
-        sub=uri,
-        iat=iat,
-        exp=iat + int(getattr(settings, "status_list_exp_seconds", 7 * 24 * 3600)),
-        ttl=int(getattr(settings, "status_list_ttl_seconds", 3600)),
-        status_list=StatusList(2, bits),
-        iss=tenant.issuer_url,
-    )
-    from issuer.services.certificates import x5c_for
+    # --- where keys come from ---------------------------------------------------------------
 
-    cwt = encode_status_list_cwt(token, alg=signer.alg, kid=signer.cose_kid, sign=signer.sign)
-    # HAIP 1.0: the status list token's signing key comes with its certificate in x5c
-    jwt = encode_status_list_jwt(
-        token,
-        kid=signer.jws_kid,
-        sign=signer.sign,
-        alg=JWS_ALG[signer.alg],
-        x5c=x5c_for(settings, tenant, signer, now),
-    )
-    return cwt, jwt
+    def _open(self, path: Path) -> KeyRing:
+        return KeyRing.open(path, passphrase=self._passphrase)
 
+    def ring_path(self, relative: str) -> Path:
+        """The directory of the ring `relative` to keys_dir."""
+        return self._keys_dir / relative
 
-def public_jwks(settings: Settings, tenants: list[Any], now: datetime) -> dict[str, Any]:
-    """Every tenant's published public keys as a JWKS (kid = JWS kid, DESIGN §3.1)."""
-    from verifier.formats import key_to_jwk
-
-    keys: list[dict[str, Any]] = []
-    at = int(now.timestamp())
-    for tenant in tenants:
+    def ring(self, relative: str) -> KeyRing:
+        """The ring at keys_dir/<relative>, opened on first use; 503 no_signing_key if there is
+        none (the detail is the keys error code)."""
+        with self._lock:
+            ring = self._rings.get(relative)
+        if ring is not None:
+            return ring
         try:
-            ring = tenant_ring(settings, tenant)
-            published = ring.published(at)
-        except (PermitError, KeysError):
-            continue
-        for info in published:
-            jwk = dict(key_to_jwk(info.public_key))
-            jwk["kid"] = info.kid
-            jwk["alg"] = JWS_ALG.get(info.alg, "ES256")
-            jwk["use"] = "sig"
-            jwk["iss"] = tenant.issuer_url
-            keys.append(jwk)
-    return {"keys": keys}
+            ring = self._open(self.ring_path(relative))
+        except KeysError as exc:
+            raise NoSigningKey(detail=exc.code.value) from exc
+        with self._lock:
+            return self._rings.setdefault(relative, ring)
 
+    def tenant_ring(self, tenant: Tenant) -> KeyRing:
+        """The tenant's key ring."""
+        return self.ring(tenant.key_ring)
 
-def ensure_ring(
-    settings: Settings,
-    relative: str,
-    issuer_id: str,
-    *,
-    root: bool,
-    now: datetime,
-    kdf: Any = None,
-) -> KeyRing:
-    """Development and tests: open the ring at keys_dir/<relative>, creating it with one active
-    key (valid from a day ago for two years) when it is missing or has no active key.
+    def root_ring(self) -> KeyRing:
+        """The operator's root ring (signs trust bundles)."""
+        return self.ring(self.settings.root_key_ring)
 
-    `kdf` (keys.storage.file.KdfParams) lets tests use cheap argon2 parameters."""
-    from issuer.settings import resolve_key_passphrase
-    from keys.ring import RingKind
-    from keys.storage.file import DEFAULT_KDF
+    @property
+    def generation(self) -> int:
+        """Bumped whenever this store changed a ring (`ensure_ring`, `rotate`)."""
+        with self._lock:
+            return self._generation
 
-    path = Path(settings.keys_dir) / relative
-    passphrase = resolve_key_passphrase(settings)
-    chosen = kdf or DEFAULT_KDF
-    try:
-        ring = KeyRing.open(path, passphrase=passphrase, kdf=chosen)
-    except KeysError:
-        ring = KeyRing.create(
-            path,
-            issuer_id,
-            kind=RingKind.ROOT if root else RingKind.ISSUER,
-            passphrase=passphrase,
-            kdf=chosen,
+    # --- choosing the key -----------------------------------------------------------------
+
+    def signer(self, tenant: Tenant, purpose: KeyType | str, now: datetime) -> Signer:
+        """The tenant's active signer for a permit type or purpose at `now`; 503
+        no_signing_key when the ring has no active key for it."""
+        try:
+            return self.tenant_ring(tenant).signer_for(int(now.timestamp()), purpose)
+        except KeysError as exc:
+            raise NoSigningKey(detail=str(purpose)) from exc
+
+    def key_end(self, tenant: Tenant, purpose: KeyType | str, now: datetime) -> int:
+        """Until when (unix seconds, exclusive) the key that signs `purpose` at `now`
+        verifies: no token it signs may expire later. 503 no_signing_key as `signer`."""
+        try:
+            return self.tenant_ring(tenant).active(int(now.timestamp()), purpose).window.exp
+        except KeysError as exc:
+            raise NoSigningKey(detail=str(purpose)) from exc
+
+    # --- changing rings (development, tests, the rotation job) ------------------------------
+
+    def ensure_ring(
+        self,
+        relative: str,
+        issuer_id: str,
+        *,
+        root: bool,
+        now: datetime,
+        kdf: KdfParams | None = None,
+    ) -> KeyRing:
+        """Development and tests: the ring at keys_dir/<relative>, created with one active key
+        (valid from a day ago for two years) when it is missing or has no active key.
+
+        `kdf` lets tests use cheap argon2 parameters."""
+        path = self.ring_path(relative)
+        chosen = kdf or DEFAULT_KDF
+        try:
+            ring = KeyRing.open(path, passphrase=self._passphrase, kdf=chosen)
+        except KeysError:
+            ring = KeyRing.create(
+                path,
+                issuer_id,
+                kind=RingKind.ROOT if root else RingKind.ISSUER,
+                passphrase=self._passphrase,
+                kdf=chosen,
+            )
+        at = int(now.timestamp())
+        try:
+            ring.active(at, Purpose.BUNDLE if root else PermitType.BEW)
+        except KeysError:
+            ring.add_key(nbf=at - 86400, sign_until=at + 365 * 86400, exp=at + 2 * 365 * 86400)
+        with self._lock:
+            self._rings[relative] = ring
+        self._changed()
+        return ring
+
+    def rotate(self, relative: str, *, now: datetime, force: bool = False) -> str | None:
+        """Run the ring's rotation planner: a new pending key published at least one bundle
+        freshness period before it signs; the old key verifies as long as tokens live
+        (2 years). The new key's kid, or None when nothing was due."""
+        from keys.lifecycle import RotationPolicy
+
+        ring = self.ring(relative)
+        policy = RotationPolicy(
+            fresh_seconds=self.settings.trust_bundle_fresh_seconds,
+            max_token_seconds=2 * 366 * 24 * 3600,
+            sign_seconds=365 * 24 * 3600,
         )
-    at = int(now.timestamp())
-    purpose = "bundle" if root else "BEW"
-    try:
-        ring.active(at, purpose)
-    except KeysError:
-        ring.add_key(nbf=at - 86400, sign_until=at + 365 * 86400, exp=at + 2 * 365 * 86400)
-    with _LOCK:
-        _RINGS[(str(path.resolve()), passphrase)] = ring
-        _GENERATION[0] += 1
-    return ring
+        try:
+            info = ring.rotate(int(now.timestamp()), policy, force=force)
+        finally:
+            self._changed()
+        return None if info is None else info.kid
 
+    def _changed(self) -> None:
+        with self._lock:
+            self._generation += 1
+        self.chains.clear()
+        self.artefacts.clear()
 
-def rotate(settings: Settings, relative: str, *, now: datetime, force: bool = False) -> str | None:
-    """Run the key ring's rotation planner: a new pending key published at least one bundle
-    freshness period before it signs; the old key verifies as long as tokens live (2 years)."""
-    from keys.lifecycle import RotationPolicy
-
-    ring = open_ring(settings, relative)
-    policy = RotationPolicy(
-        fresh_seconds=int(getattr(settings, "trust_bundle_fresh_seconds", 24 * 3600)),
-        max_token_seconds=2 * 366 * 24 * 3600,
-        sign_seconds=365 * 24 * 3600,
-    )
-    try:
-        info = ring.rotate(int(now.timestamp()), policy, force=force)
-    finally:
-        _bump_generation()
-    return None if info is None else info.kid
+    def close(self) -> None:
+        """Forget every ring, signer, chain and artefact (the app is shutting down)."""
+        with self._lock:
+            self._rings.clear()
+        self.chains.clear()
+        self.artefacts.clear()

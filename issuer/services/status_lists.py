@@ -1,39 +1,48 @@
-"""Status lists (DESIGN §3.3): random never-reused indices, 2-bit statuses, cached signed tokens.
+"""Status lists (docs/formats.md): random never-reused indices, 2-bit statuses, cached tokens.
 
-- `allocate_index` draws a uniformly random index with `secrets` from a list with room and
-  inserts it into `status_entries`, whose unique (tenant, list_no, idx) makes reuse
-  impossible; a collision (another transaction took the same index) retries inside a
-  savepoint. Lists hold `Settings.status_list_size` entries (2^17 by default, large enough
-  for herd privacy) and take new indices until half full, so a draw collides rarely; then
-  the next allocation opens a new list (roll-over), so issuance never fails on a full list.
-  Each list keeps the size it was created with.
+- `allocate_indices` draws uniformly random indices with `secrets` from a list with room and
+  inserts them into `status_entries`, whose unique (tenant, list_no, idx) makes reuse
+  impossible: an index already taken is left out (`ON CONFLICT DO NOTHING`) and drawn again.
+  Lists hold `Settings.status_list_size` entries (2^17 by default, large enough for herd
+  privacy) and take new indices until half full, so a draw collides rarely; then the next
+  allocation opens a new list (roll-over), so issuance never fails on a full list. Each list
+  keeps the size it was created with.
 - `set_status` writes the entry and bumps the list's `version` in the caller's transaction;
   the signed tokens cached on the list row carry the version they were built from, and
-  `current_tokens` rebuilds them once when stale (never per request).
+  `ensure_built` rebuilds them once when stale (never per request).
 """
 
 from __future__ import annotations
 
+import math
 import secrets
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql, sqlite
 
 from issuer.db.permit_models import StatusEntry, StatusList
+from issuer.services.clock import as_utc
+from keys.lifecycle import Purpose
+from keys.status_list import build_status_list_tokens
+from verifier.formats import StatusList as WireStatusList
+from verifier.formats import StatusValue
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
+    from issuer.db.models import Tenant
+    from issuer.services.signing import KeyStore
     from issuer.settings import Settings
 
 LIST_SIZE = 2**17
 BITS = 2
 FILL_LIMIT = 0.5  # a list takes new indices until half full
-VALID, INVALID, SUSPENDED = 0, 1, 2
 MAX_DRAWS = 64
+_VALUES = frozenset(StatusValue)
+_RANDOM = secrets.SystemRandom()
 
 
 def lock_tenant(session: Session, tenant_id: int) -> None:
@@ -68,11 +77,14 @@ def lock_tenant(session: Session, tenant_id: int) -> None:
         held[tenant_id] = current
 
 
-def _open_list(session: Session, tenant_id: int, now: datetime, size: int) -> StatusList:
-    """A list of the tenant with room, created with ``size`` entries when there is none
-    (row-locked). Room is judged by each list's own size."""
-    stmt = (
-        select(StatusList)
+def _reserve(
+    session: Session, tenant_id: int, want: int, now: datetime, size: int
+) -> tuple[int, int, int]:
+    """(list_no, list size, n): `n` ≤ `want` indices counted as allocated on the first list of
+    the tenant with room, created with `size` entries when there is none. Room is judged by
+    each list's own size: a list takes indices while fewer than FILL_LIMIT of it are taken."""
+    found = session.execute(
+        select(StatusList.id, StatusList.list_no, StatusList.size, StatusList.allocated)
         .where(
             StatusList.tenant_id == tenant_id,
             StatusList.allocated < StatusList.size * FILL_LIMIT,
@@ -80,67 +92,117 @@ def _open_list(session: Session, tenant_id: int, now: datetime, size: int) -> St
         .order_by(StatusList.list_no)
         .limit(1)
         .with_for_update()
+    ).first()
+    if found is None:
+        return _open_list(session, tenant_id, want, now, size)
+    row_id, list_no, list_size, allocated = (int(v) for v in found)
+    n = min(want, math.ceil(list_size * FILL_LIMIT) - allocated)
+    session.execute(
+        update(StatusList)
+        .where(StatusList.id == row_id)
+        .values(allocated=StatusList.allocated + n)
+        .execution_options(synchronize_session=False)
     )
-    row = session.scalars(stmt).first()
-    if row is not None:
-        return row
+    return list_no, list_size, n
+
+
+def _open_list(
+    session: Session, tenant_id: int, want: int, now: datetime, size: int
+) -> tuple[int, int, int]:
+    """A new list of `size` entries (the next number), `want` of them reserved at once."""
+    n = min(want, math.ceil(size * FILL_LIMIT))
     for _ in range(5):
         last = session.scalar(
             select(func.max(StatusList.list_no)).where(StatusList.tenant_id == tenant_id)
         )
-        row = StatusList(
-            tenant_id=tenant_id,
-            list_no=(last or 0) + 1,
-            size=size,
-            bits=BITS,
-            allocated=0,
-            version=1,
-            created_at=now,
-        )
-        try:
-            with session.begin_nested():
-                session.add(row)
-                session.flush()
-        except IntegrityError:
-            continue  # another transaction created that list number; take the next
-        return row
+        list_no = (last or 0) + 1
+        inserted = session.execute(
+            _insert_ignoring_conflicts(session, StatusList)
+            .values(
+                tenant_id=tenant_id,
+                list_no=list_no,
+                size=size,
+                bits=BITS,
+                allocated=n,
+                version=1,
+                created_at=now,
+            )
+            .returning(StatusList.list_no)
+        ).first()
+        if inserted is not None:
+            return list_no, size, n
+        # another transaction created that list number; take the next
     raise RuntimeError("could not create a status list")
+
+
+def _insert_ignoring_conflicts(session: Session, table: Any) -> Any:
+    """INSERT ... ON CONFLICT DO NOTHING, on SQLite and PostgreSQL alike."""
+    dialect = session.get_bind().dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(
+        table
+    ).on_conflict_do_nothing()
+
+
+def allocate_indices(
+    session: Session, *, tenant_id: int, count: int, now: datetime, size: int | None = None
+) -> list[tuple[int, int]]:
+    """`count` fresh random (list_no, idx), recorded (VALID) in this transaction.
+
+    Each index is drawn uniformly (`secrets`) from its list and inserted only where it is
+    free (unique (tenant, list_no, idx)); an index another token holds is drawn again.
+    ``size`` is the size of a list opened now (`Settings.status_list_size`; default 2^17).
+    """
+    lock_tenant(session, tenant_id)
+    out: list[tuple[int, int]] = []
+    while len(out) < count:
+        list_no, list_size, n = _reserve(
+            session, tenant_id, count - len(out), now, size or LIST_SIZE
+        )
+        out.extend((list_no, idx) for idx in _draw(session, tenant_id, list_no, list_size, n, now))
+    return out
+
+
+def _draw(
+    session: Session, tenant_id: int, list_no: int, size: int, n: int, now: datetime
+) -> list[int]:
+    taken: list[int] = []
+    tried: set[int] = set()
+    for _ in range(MAX_DRAWS):
+        missing = n - len(taken)
+        if not missing:
+            return taken
+        drawn = _RANDOM.sample(range(size), min(size, missing + len(tried)))
+        batch = [i for i in drawn if i not in tried][:missing]
+        tried.update(batch)
+        rows = session.execute(
+            _insert_ignoring_conflicts(session, StatusEntry).returning(StatusEntry.idx),
+            [
+                {
+                    "tenant_id": tenant_id,
+                    "list_no": list_no,
+                    "idx": idx,
+                    "status": StatusValue.VALID,
+                    "allocated_at": now,
+                }
+                for idx in batch
+            ],
+        ).all()
+        taken.extend(int(r[0]) for r in rows)
+    raise RuntimeError("no free status index after many draws")
 
 
 def allocate_index(
     session: Session, *, tenant_id: int, now: datetime | None = None, size: int | None = None
 ) -> tuple[int, int]:
-    """A fresh random (list_no, idx) for one token, recorded in this transaction.
-
-    ``size`` is the size of a list opened now (`Settings.status_list_size`; default 2^17).
-    """
+    """A fresh random (list_no, idx) for one token, recorded in this transaction."""
     from issuer.services.clock import SystemClock
 
     at = now or SystemClock().now()
-    lock_tenant(session, tenant_id)
-    status_list = _open_list(session, tenant_id, at, size or LIST_SIZE)
-    for _ in range(MAX_DRAWS):
-        idx = secrets.randbelow(status_list.size)
-        entry = StatusEntry(
-            tenant_id=tenant_id,
-            list_no=status_list.list_no,
-            idx=idx,
-            status=VALID,
-            allocated_at=at,
-        )
-        try:
-            with session.begin_nested():
-                session.add(entry)
-                session.flush()
-        except IntegrityError:
-            continue
-        status_list.allocated += 1
-        return status_list.list_no, idx
-    raise RuntimeError("no free status index after many draws")
+    return allocate_indices(session, tenant_id=tenant_id, count=1, now=at, size=size)[0]
 
 
 def set_status(session: Session, *, tenant_id: int, list_no: int, idx: int, value: int) -> None:
-    """Set one index to VALID (0), INVALID (1) or SUSPENDED (2); marks the list for rebuild."""
+    """Set one index to a `StatusValue` (VALID, INVALID, SUSPENDED); marks the list for rebuild."""
     set_statuses(session, tenant_id=tenant_id, entries=[(list_no, idx)], value=value)
 
 
@@ -158,7 +220,7 @@ def set_statuses(
     SUSPENDED and resuming moves SUSPENDED back, so a token revoked on its own (a lost
     phone's credential) stays revoked through a suspension and resumption of its permit.
     """
-    if value not in (VALID, INVALID, SUSPENDED):
+    if value not in _VALUES:
         raise ValueError("status value must be 0, 1 or 2")
     lock_tenant(session, tenant_id)
     by_list: dict[int, list[int]] = {}
@@ -191,7 +253,7 @@ def set_statuses(
 
 def revoke_tokens(session: Session, *, tenant_id: int, tokens: Iterable[tuple[int, int]]) -> int:
     """Revoke a list of (list_no, idx) tokens at once (e.g. a lost phone's credentials)."""
-    return set_statuses(session, tenant_id=tenant_id, entries=tokens, value=INVALID)
+    return set_statuses(session, tenant_id=tenant_id, entries=tokens, value=StatusValue.INVALID)
 
 
 def status_of(session: Session, *, tenant_id: int, list_no: int, idx: int) -> int | None:
@@ -210,8 +272,6 @@ def status_of(session: Session, *, tenant_id: int, list_no: int, idx: int) -> in
 
 def pack(size: int, statuses: Iterable[tuple[int, int]], bits: int = BITS) -> bytes:
     """The raw bitstring of a list (the verifier's StatusList does the bit layout)."""
-    from verifier.formats import StatusList as WireStatusList
-
     values = {idx: value for idx, value in statuses if value}
     return WireStatusList.from_values(bits, size, values).data
 
@@ -222,7 +282,7 @@ def list_bits(session: Session, *, tenant_id: int, list_no: int, size: int) -> b
         select(StatusEntry.idx, StatusEntry.status).where(
             StatusEntry.tenant_id == tenant_id,
             StatusEntry.list_no == list_no,
-            StatusEntry.status != VALID,
+            StatusEntry.status != StatusValue.VALID,
         )
     ).all()
     return pack(size, ((int(i), int(s)) for i, s in rows))
@@ -237,23 +297,35 @@ def needs_rebuild(row: StatusList, now: datetime, refresh: timedelta) -> bool:
     """Stale when the state changed since the build, or the token nears its expiry."""
     if row.built_version != row.version or row.built_at is None or row.cwt is None:
         return True
-    from issuer.services.eligibility import as_utc
-
     return now >= as_utc(row.built_at) + refresh
 
 
 def ensure_built(
-    session: Session, settings: Settings, *, tenant: Any, row: StatusList, now: datetime
+    session: Session, keys: KeyStore, *, tenant: Tenant, row: StatusList, now: datetime
 ) -> StatusList:
-    """Rebuild and store the signed CWT and JWT of a list when stale; returns the row."""
-    from issuer.services.signing import sign_status_list
+    """Rebuild and store the signed CWT and JWT of a list when stale; returns the row.
 
+    Signed by the tenant's `status` key; the JWT carries the key's certificate chain in
+    `x5c` (HAIP 1.0) when it has one (issuer/services/certificates.py)."""
+    from issuer.services.certificates import x5c_for
+
+    settings = keys.settings
     if not needs_rebuild(row, now, status_refresh(settings)):
         return row
     version = row.version
-    bits = list_bits(session, tenant_id=row.tenant_id, list_no=row.list_no, size=row.size)
-    cwt, jwt = sign_status_list(
-        settings, tenant, uri=list_uri(settings, tenant.ags, row.list_no), bits=bits, now=now
+    data = list_bits(session, tenant_id=row.tenant_id, list_no=row.list_no, size=row.size)
+    signer = keys.signer(tenant, Purpose.STATUS, now)
+    iat = int(now.timestamp())
+    cwt, jwt = build_status_list_tokens(
+        signer,
+        uri=list_uri(settings, tenant.ags, row.list_no),
+        issuer=tenant.issuer_url,
+        bits=BITS,
+        data=data,
+        iat=iat,
+        exp=iat + settings.status_list_exp_seconds,
+        ttl=settings.status_list_ttl_seconds,
+        x5c=x5c_for(keys, tenant, signer, now),
     )
     # only store when nobody changed the list meanwhile (version unchanged)
     session.execute(
@@ -268,7 +340,7 @@ def ensure_built(
 
 def status_refresh(settings: Settings) -> timedelta:
     """How long a built status list token is served before a fresh one is signed."""
-    return timedelta(seconds=int(getattr(settings, "status_list_refresh_seconds", 3600)))
+    return timedelta(seconds=settings.status_list_refresh_seconds)
 
 
 def tenant_lists(session: Session, *, tenant_id: int) -> list[StatusList]:

@@ -28,12 +28,14 @@ from issuer.db.models import Tenant
 from issuer.errors import Conflict, ErrorCode, InvalidRequest, NotFound, Unavailable
 from issuer.schemas.tenants import TenantCreate
 from issuer.services import audit
+from issuer.services.signing import TENANT_PURPOSES
 from issuer.settings import Settings, resolve_key_passphrase
 from keys.errors import KeysCode, KeysError
-from keys.lifecycle import KeyType
+from keys.lifecycle import KeyType, Purpose
 from keys.ring import KeyRing, RingKind
 from keys.storage import make_private_dir
 from keys.storage.file import DEFAULT_KDF, KdfParams
+from verifier import PermitType
 
 log = logging.getLogger(__name__)
 
@@ -184,7 +186,7 @@ def provision_key_ring(
         path,
         ags,
         kind=RingKind.ISSUER,
-        purpose=KeyType.BEW,
+        purpose=PermitType.BEW,
         passphrase=passphrase,
         now=now,
         name=name,
@@ -212,7 +214,7 @@ def provision_root_ring(settings: Settings, *, now: datetime, relative: str = "r
         path,
         "root",
         kind=RingKind.ROOT,
-        purpose=KeyType.BUNDLE,
+        purpose=Purpose.BUNDLE,
         passphrase=resolve_key_passphrase(settings),
         now=now,
         name="buergerid root",
@@ -243,7 +245,6 @@ def provision_key_ring_for(
 
 
 # the purposes a tenant's ring must sign from the first day
-_TENANT_PURPOSES = (KeyType.BEW, KeyType.STATUS, KeyType.PLATE_INDEX, KeyType.CREDENTIAL)
 
 
 def _check_adoptable(settings: Settings, path: Path, data: TenantCreate, now: datetime) -> None:
@@ -256,7 +257,7 @@ def _check_adoptable(settings: Settings, path: Path, data: TenantCreate, now: da
             raise Conflict(ErrorCode.KEY_RING_UNUSABLE, "issuer_id")
         if ring.url and ring.url != data.issuer_url:
             raise Conflict(ErrorCode.KEY_RING_UNUSABLE, "url")
-        for purpose in _TENANT_PURPOSES:
+        for purpose in TENANT_PURPOSES:
             ring.signer_for(at, purpose)
     except KeysError as exc:
         raise Conflict(ErrorCode.KEY_RING_UNUSABLE, exc.code.value) from exc

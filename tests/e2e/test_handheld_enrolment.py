@@ -7,63 +7,23 @@ is valid, then revoked after a revocation and re-sync; a withdrawn handheld's sy
 refused; a copied enrolment without its key is useless; assertions cannot be replayed.
 """
 
+# ruff: noqa: F811  (the tests take the imported fixtures by their names)
 from __future__ import annotations
 
 import json
 import shutil
-import socket
 import time
-from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from fastapi import FastAPI
 
-from issuer.services.clock import FixedClock
-from issuer.settings import Settings
-from tests.support.db import make_test_settings
-from tests.support.handheld import GE, PLATES, RE, HandheldWorld, handheld_world, verify
-from tests.support.http import live_server
+from tests.support.handheld import GE, PLATES, RE, HandheldWorld, verify
+from tests.support.handheld_server import port, served, settings, world  # noqa: F401
+from tests.support.verifier_internals import ASSERTION_TYPE
 from verifier.handheld import DeviceIdentity
-
-JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"  # RFC 7523 §2.2
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@pytest.fixture
-def port() -> int:
-    return _free_port()
-
-
-@pytest.fixture
-def settings(db_url: str, tmp_path: Path, port: int) -> Settings:
-    """The issuer's public URL is the port it is served on (token audiences must match)."""
-    return make_test_settings(db_url, tmp_path / "data", public_base_url=f"http://127.0.0.1:{port}")
-
-
-@pytest.fixture
-def served(app: FastAPI, clock: FixedClock, port: int) -> Iterator[tuple[FastAPI, str]]:
-    # the handheld's CLI reads the wall clock: the server's fixed clock starts there too
-    clock.set(datetime.now(UTC).replace(microsecond=0))
-    with live_server(app, port=port) as base:
-        yield app, base
-
-
-@pytest.fixture
-def world(
-    served: tuple[FastAPI, str], clock: FixedClock, api_client: Any, tmp_path: Path
-) -> HandheldWorld:
-    return handheld_world(served[0], clock, api_client, tmp_path)
 
 
 def test_enrol_sync_two_cities_revoke_withdraw(
@@ -164,7 +124,7 @@ def test_assertions_are_single_use_short_lived_and_audience_bound(
             data={
                 "grant_type": "client_credentials",
                 "client_id": enrolment.device_id,
-                "client_assertion_type": JWT_BEARER,
+                "client_assertion_type": ASSERTION_TYPE,
                 "client_assertion": assertion,
             },
         )

@@ -22,10 +22,9 @@ import httpx
 from fastapi import FastAPI
 
 from issuer.db.models import Tenant
-from issuer.services import signing
 from issuer.services.clock import FixedClock
-from tests.issuer.test_permits import CHEAP_KDF
 from tests.support.http import live_server
+from tests.support.world import CHEAP_KDF
 
 AGS = "05513000"
 VERIFY = str(Path(sys.executable).parent / "buergerid-verify")
@@ -76,11 +75,11 @@ def test_issue_verify_revoke_move_out_plate(
         # keys: the tenant's ring and the operator's root (as `buergerid-keys` would make them)
         with app.state.session_factory() as session:
             tenant = session.query(Tenant).filter_by(ags=AGS).one()
-            signing.ensure_ring(
-                settings, tenant.key_ring, AGS, root=False, now=clock.now(), kdf=CHEAP_KDF
+            app.state.keys.ensure_ring(
+                tenant.key_ring, AGS, root=False, now=clock.now(), kdf=CHEAP_KDF
             )
-        root = signing.ensure_ring(
-            settings, settings.root_key_ring, "operator", root=True, now=clock.now(), kdf=CHEAP_KDF
+        root = app.state.keys.ensure_ring(
+            settings.root_key_ring, "operator", root=True, now=clock.now(), kdf=CHEAP_KDF
         )
         admin = api_client(scopes=("admin",), ags=AGS, name="Ordnungsamt admin")
         r = http.post(

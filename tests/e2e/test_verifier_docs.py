@@ -20,9 +20,10 @@ from pathlib import Path
 import pytest
 import segno
 
-# the live issuer whose public URL is its own port (shared with the enrolment test)
-from tests.e2e.test_handheld_enrolment import port, served, settings, world  # noqa: F401
 from tests.support.handheld import GE, RE, HandheldWorld
+
+# the live issuer whose public URL is its own port (shared with the enrolment test)
+from tests.support.handheld_server import port, served, settings, world  # noqa: F401
 
 REPO = Path(__file__).resolve().parents[2]
 SERVER_MODULES = (

@@ -19,9 +19,10 @@ from issuer.db.models import AuditEntry, Tenant
 from issuer.db.session import make_engine
 from issuer.devserver import bootstrap_dev
 from issuer.settings import Settings
-from keys.lifecycle import KeyType
+from keys.lifecycle import Purpose
 from keys.ring import KeyRing
 from tests.support.db import TEST_PASSPHRASE
+from verifier import PermitType
 
 
 @pytest.fixture(autouse=True)
@@ -202,8 +203,8 @@ def test_dev_bootstrap_twice(env: Path) -> None:
     assert first.seeded and not second.seeded
     assert first.api_key == second.api_key and first.api_key.startswith("bid_")
     now = int(time.time())
-    assert KeyRing.open(env / "keys" / "05513000").active(now, KeyType.BEW)
-    assert KeyRing.open(env / "keys" / "root").active(now, KeyType.BUNDLE)
+    assert KeyRing.open(env / "keys" / "05513000").active(now, PermitType.BEW)
+    assert KeyRing.open(env / "keys" / "root").active(now, Purpose.BUNDLE)
     for name in ("dev-passphrase", "dev-api-key"):
         mode = stat.S_IMODE(os.stat(env / name).st_mode)
         assert mode == 0o600

@@ -17,8 +17,8 @@ from sqlalchemy import func, select
 
 from issuer.db.models import AuditEntry
 from issuer.db.permit_models import Permit, PermitToken, StatusEntry
-from tests.issuer.test_permits import World, make_world
 from tests.support.http import live_server
+from tests.support.world import World, make_world
 
 RESIDENTS = 100
 DUPLICATES = 20

@@ -25,7 +25,7 @@ from sqlalchemy import select
 from issuer.db.models import AuditEntry
 from issuer.db.permit_models import Permit, PermitToken, StatusEntry
 from issuer.services import audit
-from tests.issuer.test_permits import World, make_world
+from tests.support.world import World, make_world
 
 BURST = 60
 KILL_AFTER = 15

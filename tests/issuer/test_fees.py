@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from issuer.services.eligibility import PermitCode, PermitError
+from issuer.errors import ErrorCode, InvalidRequest
 from issuer.services.fees import FeeBasis, compute_fee, months_between
 
 KOELN = {"bands": [[4109, 10000], [4709, 11000], [None, 12000]]}
@@ -24,9 +24,9 @@ def test_duration_prices(months: int, cents: int) -> None:
 
 
 def test_duration_beyond_the_table_is_not_applicable() -> None:
-    with pytest.raises(PermitError) as err:
+    with pytest.raises(InvalidRequest) as err:
         compute_fee("duration", {"prices": [[12, 10000]]}, FeeBasis(months=13))
-    assert err.value.code is PermitCode.FEE_NOT_APPLICABLE
+    assert err.value.code is ErrorCode.FEE_NOT_APPLICABLE
 
 
 @pytest.mark.parametrize(
@@ -51,18 +51,18 @@ def test_area_koblenz_and_its_minimum() -> None:
 
 
 def test_area_needs_dimensions() -> None:
-    with pytest.raises(PermitError) as err:
+    with pytest.raises(InvalidRequest) as err:
         compute_fee("area", KOBLENZ, FeeBasis(months=12, length_mm=4700))
-    assert err.value.code is PermitCode.FEE_NOT_APPLICABLE
+    assert err.value.code is ErrorCode.FEE_NOT_APPLICABLE
 
 
 @pytest.mark.parametrize(
     "params", [{}, {"amount_cents": -1}, {"amount_cents": 1.5}, {"amount_cents": True}]
 )
 def test_malformed_schedules_are_refused(params: dict[str, object]) -> None:
-    with pytest.raises(PermitError) as err:
+    with pytest.raises(InvalidRequest) as err:
         compute_fee("flat", params, FeeBasis(months=1))
-    assert err.value.code is PermitCode.FEE_SCHEDULE_INVALID
+    assert err.value.code is ErrorCode.FEE_SCHEDULE_INVALID
 
 
 def test_started_months() -> None:

@@ -9,8 +9,8 @@ import pytest
 from fastapi import FastAPI
 from starlette.testclient import TestClient
 
-from tests.issuer.test_registry_data import ZONE, iter_api_routes, resident, vehicle
 from tests.support.db import ApiClientFactory
+from tests.support.registry import ZONE, iter_api_routes, resident, vehicle
 
 ALL = ["registry:write", "audit:read", "admin", "permits:issue"]
 MISSING = str(uuid.uuid4())

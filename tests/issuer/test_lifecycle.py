@@ -6,19 +6,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
 from sqlalchemy import select
 
 from issuer.db.models import AuditEntry, Tenant
 from issuer.db.permit_models import PermitToken, StatusEntry
-from issuer.services import signing
 from issuer.services.status_lists import revoke_tokens
-from tests.issuer.test_permits import World, live_world, make_world, verify_qr
-
-
-@pytest.fixture
-def world(app: Any, client: Any, clock: Any, api_client: Any) -> World:
-    return make_world(app, client, clock, api_client)
+from tests.support.world import World, live_world, verify_qr
 
 
 def statuses(world: World, permit_id: str) -> list[int]:
@@ -71,13 +64,11 @@ def test_suspend_resume_revoke_set_every_token_index(world: World) -> None:
         from issuer.services import permits
 
         permit = session.get(Permit, _uuid(pid))
-        permits.issue_qr_token(
-            session, world.app.state.settings, permit=permit, now=world.clock.now()
-        )
+        permits.issue_qr_token(session, world.app.state.keys, permit=permit, now=world.clock.now())
         session.commit()
         # a third token, revoked on its own (the wallet's lost phone)
         token = permits.issue_qr_token(
-            session, world.app.state.settings, permit=permit, now=world.clock.now()
+            session, world.app.state.keys, permit=permit, now=world.clock.now()
         )
         assert token.startswith("BID1:")
         last = session.scalars(select(PermitToken).order_by(PermitToken.id.desc())).first()
@@ -254,7 +245,7 @@ def test_extension_is_bounded_by_max_validity_and_the_signing_key(
         now = world.clock.now()
         with world.app.state.session_factory() as session:
             tenant = session.get(Tenant, world.tenant_id)
-            key_exp = signing.signing_key_exp(world.app.state.settings, tenant, now, "BEW")
+            key_exp = world.app.state.keys.key_end(tenant, "BEW", now)
 
         def extend(new_until: datetime) -> Any:
             return world.post(

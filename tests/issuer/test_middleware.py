@@ -14,9 +14,9 @@ from starlette.testclient import TestClient
 from issuer.db.models import IdempotencyRecord, Resident
 from issuer.middleware import IdempotencyContext, claim_idempotency_key, idempotency_secret
 from issuer.services.clock import FixedClock
-from tests.issuer.test_registry_data import resident
 from tests.support.db import ApiClientFactory
 from tests.support.http import live_server
+from tests.support.registry import resident
 
 
 def test_declared_body_over_limit_is_413(client: TestClient, api_client: ApiClientFactory) -> None:
@@ -146,7 +146,7 @@ def test_in_flight_duplicate_waits_for_the_first_answer(
 ) -> None:
     import json
 
-    from issuer.middleware import _finish_claim
+    from issuer.middleware.idempotency import _finish_claim
 
     app: FastAPI = client.app  # type: ignore[assignment]
     creds = api_client(scopes=["registry:write"])

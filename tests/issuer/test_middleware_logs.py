@@ -11,8 +11,8 @@ import pytest
 from starlette.testclient import TestClient
 
 from issuer.logs import JsonFormatter, RequestIdFilter
-from tests.issuer.test_registry_data import resident, vehicle
 from tests.support.db import ApiClientFactory
+from tests.support.registry import resident, vehicle
 
 
 @pytest.fixture

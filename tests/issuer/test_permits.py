@@ -1,185 +1,19 @@
 """Issuing permits over the API (SQLite and PostgreSQL): eligibility answers, tokens, audit,
-fees, special permit types. The `World` helper is shared by the other permit test modules."""
+fees, special permit types (the `world` fixture: tests/support/world.py)."""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-import httpx
-import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 from starlette.testclient import TestClient
 
-from issuer.db.models import AuditEntry, Tenant
+from issuer.db.models import AuditEntry
 from issuer.db.permit_models import Permit, PermitToken, StatusEntry
-from issuer.services import signing
 from issuer.services.clock import FixedClock
-from keys.storage.file import KdfParams
-from tests.support.http import live_server
-
-CHEAP_KDF = KdfParams(time_cost=1, memory_kib=8, parallelism=1)
-ALL_SCOPES = ("registry:write", "permits:issue", "permits:revoke", "audit:read", "admin")
-AGS = "05513000"
-
-
-@dataclass
-class World:
-    """A tenant with keys, a zone A3 (Hauptstraße 1–99 odd), helpers to add residents/cars."""
-
-    client: TestClient
-    app: FastAPI
-    clock: FixedClock
-    headers: dict[str, str]
-    tenant_id: int
-    ags: str
-    zone: str = "A3"
-    made: dict[str, Any] = field(default_factory=dict)
-
-    def post(self, path: str, body: dict[str, Any] | None = None, **kw: Any) -> Any:
-        return self.client.post(path, json=body or {}, headers=self.headers, **kw)
-
-    def get(self, path: str, **kw: Any) -> Any:
-        return self.client.get(path, headers=kw.pop("headers", self.headers), **kw)
-
-    def resident(
-        self,
-        street: str = "Hauptstraße",
-        number: str = "13",
-        kind: str = "main",
-        register_block: bool = False,
-    ) -> str:
-        ref = uuid.uuid4().hex[:12]
-        body = {
-            "external_ref": ref,
-            "given_name": "Erika",
-            "family_name": "Mustermann",
-            "register_block": register_block,
-            "residences": [
-                {
-                    "kind": kind,
-                    "street": street,
-                    "house_number": number,
-                    "postcode": "45879",
-                    "valid_from": "2020-01-01",
-                }
-            ],
-        }
-        r = self.post("/api/v1/residents", body)
-        assert r.status_code == 201, r.text
-        return str(r.json()["id"])
-
-    def vehicle(self, holder: str | None, plate: str | None = None, **extra: Any) -> str:
-        plate = plate or f"GE-AB {len(self.made) + 100}"
-        self.made[plate] = True
-        body = {"plate": plate, "holder_id": holder, "length_mm": 4500, "width_mm": 1800}
-        body.update(extra)
-        r = self.post("/api/v1/vehicles", body)
-        assert r.status_code == 201, r.text
-        return str(r.json()["id"])
-
-    def apply(self, resident: str | None, vehicles: list[str], **extra: Any) -> Any:
-        body: dict[str, Any] = {
-            "resident_id": resident,
-            "zones": [self.zone],
-            "vehicle_ids": vehicles,
-        }
-        body.update(extra)
-        return self.post("/api/v1/permits", body)
-
-    def issue(self, **extra: Any) -> dict[str, Any]:
-        resident = self.resident()
-        car = self.vehicle(resident)
-        r = self.apply(resident, [car], **extra)
-        assert r.status_code == 201, r.text
-        out: dict[str, Any] = r.json()
-        out["_resident"], out["_vehicle"] = resident, car
-        return out
-
-
-def make_world(
-    app: FastAPI, client: TestClient, clock: FixedClock, api_client: Any, ags: str = AGS
-) -> World:
-    """Tenant + client with every scope + key rings (cheap KDF) + zone A3."""
-    creds = api_client(scopes=ALL_SCOPES, ags=ags)
-    settings = app.state.settings
-    now = clock.now()
-    with app.state.session_factory() as session:
-        tenant = session.get(Tenant, creds.tenant_id)
-        assert tenant is not None
-        signing.ensure_ring(settings, tenant.key_ring, ags, root=False, now=now, kdf=CHEAP_KDF)
-    signing.ensure_ring(
-        settings, settings.root_key_ring, "operator", root=True, now=now, kdf=CHEAP_KDF
-    )
-    world = World(client, app, clock, creds.headers, int(creds.tenant_id), ags)
-    r = world.post(
-        "/api/v1/zones",
-        {
-            "code": "A3",
-            "name": "Altstadt",
-            "segments": [
-                {"street": "Hauptstraße", "number_from": 1, "number_to": 99, "parity": "odd"},
-                {"street": "Markt", "number_from": 1, "number_to": 40, "parity": "all"},
-            ],
-        },
-    )
-    assert r.status_code == 201, r.text
-    r = world.post(
-        "/api/v1/zones",
-        {
-            "code": "B1",
-            "name": "Neustadt",
-            "segments": [{"street": "Ringstraße", "number_from": 1, "number_to": 200}],
-        },
-    )
-    assert r.status_code == 201, r.text
-    return world
-
-
-@pytest.fixture
-def world(app: FastAPI, client: TestClient, clock: FixedClock, api_client: Any) -> Iterator[World]:
-    yield make_world(app, client, clock, api_client)
-
-
-@contextmanager
-def live_world(app: FastAPI, clock: FixedClock, api_client: Any) -> Iterator[World]:
-    """`make_world` served by uvicorn on 127.0.0.1: every request goes over real HTTP."""
-    with live_server(app) as base_url, httpx.Client(base_url=base_url, timeout=30) as http:
-        yield make_world(app, http, clock, api_client)  # type: ignore[arg-type]
-
-
-def codes(response: Any) -> list[str]:
-    return [e["code"] for e in response.json().get("errors", [])]
-
-
-def verify_qr(world: World, text: str) -> Any:
-    """Decode and verify a QR token with the verifier library; returns its PermitClaims."""
-    from verifier.formats import (
-        b45decode,
-        decode_claims_map,
-        decode_permit_claims,
-        decode_sign1,
-        verify_sign1,
-    )
-
-    assert text.startswith("BID1:")
-    msg = decode_sign1(b45decode(text[5:]))
-    settings = world.app.state.settings
-    with world.app.state.session_factory() as session:
-        tenant = session.get(Tenant, world.tenant_id)
-        ring = signing.tenant_ring(settings, tenant)  # type: ignore[arg-type]
-    keys = [k for k in ring.published(int(world.clock.now().timestamp())) if k.cose_kid == msg.kid]
-    assert keys
-    verify_sign1(msg, keys[0].public_key)
-    return decode_permit_claims(decode_claims_map(msg.payload))
-
-
-# ------------------------------------------------------------------------------- tests
+from tests.support.world import AGS, World, codes, make_world, verify_qr
 
 
 def test_issue_a_resident_permit_with_token_index_and_audit(world: World) -> None:

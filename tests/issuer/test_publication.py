@@ -10,19 +10,14 @@ from sqlalchemy import select
 
 from issuer.db.models import Tenant
 from issuer.db.permit_models import StatusList
-from issuer.services import plate_index, signing
-from tests.issuer.test_permits import World, live_world, make_world, verify_qr
-
-
-@pytest.fixture
-def world(app: Any, client: Any, clock: Any, api_client: Any) -> World:
-    return make_world(app, client, clock, api_client)
+from issuer.services import plate_index
+from tests.support.world import World, bundle_of, live_world, make_world, verify_qr
 
 
 def _tenant_keys(world: World) -> list[Any]:
     with world.app.state.session_factory() as session:
         tenant = session.get(Tenant, world.tenant_id)
-        ring = signing.tenant_ring(world.app.state.settings, tenant)  # type: ignore[arg-type]
+        ring = world.app.state.keys.tenant_ring(tenant)
     return [k.public_key for k in ring.published(int(world.clock.now().timestamp()))]
 
 
@@ -71,18 +66,12 @@ def _qr_claims(text: str) -> Any:
     return decode_permit_claims(decode_claims_map(decode_sign1(b45decode(text[5:])).payload))
 
 
-def _bundle(content: bytes) -> Any:
-    from verifier.formats import decode_bundle_payload, decode_sign1
-
-    return decode_bundle_payload(decode_sign1(content).payload)
-
-
 def test_trust_bundle_is_rebuilt_only_on_change_with_increasing_seq(world: World) -> None:
     out = world.issue()
     first = world.client.get("/trust-bundle")
     assert first.status_code == 200
     assert first.headers["content-type"] == "application/vnd.buergerid.trust-bundle+cbor"
-    bundle = _bundle(first.content)
+    bundle = bundle_of(first.content)
     issuer = bundle.issuers[world.ags]
     assert issuer.url == f"https://{world.ags}.example.de"
     assert list(issuer.status) == [1] and issuer.keys
@@ -90,7 +79,7 @@ def test_trust_bundle_is_rebuilt_only_on_change_with_increasing_seq(world: World
     from verifier.formats import decode_sign1, verify_sign1
 
     settings = world.app.state.settings
-    root = signing.root_ring(settings)
+    root = world.app.state.keys.root_ring()
     root_key = root.records(int(world.clock.now().timestamp()))[0].public_key
     verify_sign1(decode_sign1(first.content), root_key)
 
@@ -104,10 +93,10 @@ def test_trust_bundle_is_rebuilt_only_on_change_with_increasing_seq(world: World
     world.post(f"/api/v1/permits/{out['id']}/suspend", {"reason": "investigation"})
     changed = world.client.get("/trust-bundle", headers={"If-None-Match": first.headers["etag"]})
     assert changed.status_code == 200
-    assert _bundle(changed.content).seq == bundle.seq + 1
+    assert bundle_of(changed.content).seq == bundle.seq + 1
     # time alone (past half the freshness period) also brings a new bundle
     world.clock.advance(settings.trust_bundle_fresh_seconds)
-    later = _bundle(world.client.get("/trust-bundle").content)
+    later = bundle_of(world.client.get("/trust-bundle").content)
     assert later.seq == bundle.seq + 2 and later.iat > bundle.iat
 
 
@@ -184,23 +173,22 @@ def test_plate_index_leaves_out_permits_that_must_be_displayed(
 def test_bundle_seq_survives_a_new_database(world: World) -> None:
     from issuer.db.permit_models import TrustBundleRecord
 
-    first = _bundle(world.client.get("/trust-bundle").content)
+    first = bundle_of(world.client.get("/trust-bundle").content)
     with world.app.state.session_factory() as session, session.begin():
         session.query(TrustBundleRecord).delete()  # as if the database had been rebuilt
-    again = _bundle(world.client.get("/trust-bundle").content)
+    again = bundle_of(world.client.get("/trust-bundle").content)
     assert again.seq > first.seq  # the root ring remembers the last seq
 
 
 def test_key_rotation_republishes_bundle_and_jwks(world: World) -> None:
-    settings = world.app.state.settings
-    before = _bundle(world.client.get("/trust-bundle").content)
+    before = bundle_of(world.client.get("/trust-bundle").content)
     jwks_before = world.client.get("/.well-known/jwks.json").json()["keys"]
     with world.app.state.session_factory() as session:
         tenant = session.get(Tenant, world.tenant_id)
         assert tenant is not None
-        new_kid = signing.rotate(settings, tenant.key_ring, now=world.clock.now(), force=True)
+        new_kid = world.app.state.keys.rotate(tenant.key_ring, now=world.clock.now(), force=True)
     assert new_kid is not None
-    after = _bundle(world.client.get("/trust-bundle").content)
+    after = bundle_of(world.client.get("/trust-bundle").content)
     assert after.seq == before.seq + 1
     assert len(after.issuers[world.ags].keys) == len(before.issuers[world.ags].keys) + 1
     kids = {k["kid"] for k in world.client.get("/.well-known/jwks.json").json()["keys"]}
@@ -210,7 +198,7 @@ def test_key_rotation_republishes_bundle_and_jwks(world: World) -> None:
     from verifier.formats import b45decode, decode_sign1
 
     kid8 = decode_sign1(b45decode(out["qr"][5:])).kid
-    assert kid8 != signing.tenant_ring(settings, tenant).find(new_kid, 0).cose_kid
+    assert kid8 != world.app.state.keys.tenant_ring(tenant).find(new_kid, 0).cose_kid
 
 
 @pytest.mark.parametrize(

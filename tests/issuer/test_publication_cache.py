@@ -9,16 +9,10 @@ from typing import Any
 import pytest
 
 from issuer.db.models import Tenant
-from issuer.services import publication, signing
+from issuer.services import publication
 from keys.lifecycle import RotationPolicy
 from keys.ring import KeyRing
-from tests.issuer.test_permits import World, make_world
-from tests.issuer.test_publication import _bundle
-
-
-@pytest.fixture
-def world(app: Any, client: Any, clock: Any, api_client: Any) -> World:
-    return make_world(app, client, clock, api_client)
+from tests.support.world import World, bundle_of
 
 
 def _count_ring_loads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
@@ -59,23 +53,23 @@ def test_status_change_still_republishes_with_a_warm_cache(world: World) -> None
     assert world.client.get(f"/status-lists/{world.ags}/1").content != status.content
     changed = world.client.get("/trust-bundle", headers={"If-None-Match": first.headers["etag"]})
     assert changed.status_code == 200
-    assert _bundle(changed.content).seq == _bundle(first.content).seq + 1
+    assert bundle_of(changed.content).seq == bundle_of(first.content).seq + 1
 
 
 def test_rotation_by_another_process_is_seen_after_the_stat_interval(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     settings = world.app.state.settings
-    before = _bundle(world.client.get("/trust-bundle").content)
+    before = bundle_of(world.client.get("/trust-bundle").content)
     jwks_before = world.client.get("/.well-known/jwks.json").json()["keys"]
     with world.app.state.session_factory() as session:
         tenant = session.get(Tenant, world.tenant_id)
         assert tenant is not None
         ring_dir = Path(settings.keys_dir) / tenant.key_ring
-    # another process: its own KeyRing object, no signing.rotate (no in-process generation bump)
+    # another process: its own KeyRing object, no KeyStore.rotate (the app's store sees no bump)
     from issuer.settings import resolve_key_passphrase
 
-    generation = signing.ring_generation()
+    generation = world.app.state.keys.generation
     other = KeyRing.open(ring_dir, passphrase=resolve_key_passphrase(settings))
     policy = RotationPolicy(
         fresh_seconds=settings.trust_bundle_fresh_seconds,
@@ -83,13 +77,13 @@ def test_rotation_by_another_process_is_seen_after_the_stat_interval(
         sign_seconds=365 * 24 * 3600,
     )
     info = other.rotate(int(world.clock.now().timestamp()), policy, force=True)
-    assert info is not None and signing.ring_generation() == generation
+    assert info is not None and world.app.state.keys.generation == generation
     # within the interval the remembered bundle may still be served ...
     monkeypatch.setattr(publication, "RING_STAT_SECONDS", 3600.0)
-    assert _bundle(world.client.get("/trust-bundle").content).seq == before.seq
+    assert bundle_of(world.client.get("/trust-bundle").content).seq == before.seq
     # ... once it passed, the stat of ring.json shows the change
     monkeypatch.setattr(publication, "RING_STAT_SECONDS", 0.0)
-    after = _bundle(world.client.get("/trust-bundle").content)
+    after = bundle_of(world.client.get("/trust-bundle").content)
     assert after.seq == before.seq + 1
     assert len(after.issuers[world.ags].keys) == len(before.issuers[world.ags].keys) + 1
     kids = {k["kid"] for k in world.client.get("/.well-known/jwks.json").json()["keys"]}
@@ -97,17 +91,16 @@ def test_rotation_by_another_process_is_seen_after_the_stat_interval(
 
 
 def test_key_window_boundary_ends_a_cached_bundle(world: World) -> None:
-    settings = world.app.state.settings
     with world.app.state.session_factory() as session:
         tenant = session.get(Tenant, world.tenant_id)
         assert tenant is not None
-        new_kid = signing.rotate(settings, tenant.key_ring, now=world.clock.now(), force=True)
-        ring = signing.tenant_ring(settings, tenant)
+        new_kid = world.app.state.keys.rotate(tenant.key_ring, now=world.clock.now(), force=True)
+        ring = world.app.state.keys.tenant_ring(tenant)
     assert new_kid is not None
-    first = _bundle(world.client.get("/trust-bundle").content)
+    first = bundle_of(world.client.get("/trust-bundle").content)
     at = int(world.clock.now().timestamp())
     nbf = ring.find(new_kid, at).window.nbf
     assert nbf > at
     world.clock.advance(nbf - at)  # the pending key becomes active: the bundle content moves
-    later = _bundle(world.client.get("/trust-bundle").content)
+    later = bundle_of(world.client.get("/trust-bundle").content)
     assert later.seq == first.seq + 1

@@ -8,8 +8,8 @@ import pytest
 from starlette.testclient import TestClient
 
 from issuer.services import registry as registry_service
-from tests.issuer.test_registry_data import ZONE, resident, vehicle
 from tests.support.db import ApiClientFactory
+from tests.support.registry import ZONE, resident, vehicle
 
 
 @pytest.fixture

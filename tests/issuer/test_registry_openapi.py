@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from issuer.app import create_app
 from issuer.settings import Settings
-from tests.issuer.test_registry_data import iter_api_routes
+from tests.support.registry import iter_api_routes
 
 PLATFORM_ROUTES = {
     f"issuer.routes.{m}"

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -13,12 +12,7 @@ from sqlalchemy import select
 from issuer.db.models import AuditEntry, IdempotencyRecord, Resident, Vehicle
 from issuer.db.permit_models import Permit, PermitToken
 from issuer.services import retention
-from tests.issuer.test_permits import World, make_world
-
-
-@pytest.fixture
-def world(app: Any, client: Any, clock: Any, api_client: Any) -> World:
-    return make_world(app, client, clock, api_client)
+from tests.support.world import World
 
 
 def test_retention_pseudonymises_and_erases_only_after_the_period(world: World) -> None:

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.issuer.test_permits import ALL_SCOPES, make_world
+from tests.support.world import ALL_SCOPES, make_world
 
 MAX_EXAMPLES = 12
 OURS = (

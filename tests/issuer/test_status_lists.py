@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from sqlalchemy import func, select
 
 from issuer.db.permit_models import StatusEntry, StatusList
 from issuer.services import status_lists
-from tests.issuer.test_permits import World, make_world
-
-
-@pytest.fixture
-def world(app: Any, client: Any, clock: Any, api_client: Any) -> World:
-    return make_world(app, client, clock, api_client)
+from tests.support.world import World
 
 
 def test_indices_are_random_unique_and_lists_grow(

@@ -17,12 +17,11 @@ from issuer.db.models import Tenant
 from issuer.services.clock import FixedClock
 from issuer.settings import Settings
 from keys.ring import KeyRing
-from keys.storage.file import KdfParams
 from tests.support.db import TEST_PASSPHRASE, ApiClientFactory
 from tests.support.http import live_server
+from tests.support.world import CHEAP_KDF
 
 AGS = "05911000"
-CHEAP_KDF = KdfParams(time_cost=1, memory_kib=8, parallelism=1)
 NEW = {"ags": AGS, "name": "Stadt Bochum", "issuer_url": "https://ausweis.bochum.example"}
 
 

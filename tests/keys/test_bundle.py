@@ -8,12 +8,12 @@ import pytest
 
 from keys.bundle import IssuerSource, build_trust_bundle, issuer_from_ring
 from keys.errors import BuildError, KeyRingError, KeysCode
-from keys.lifecycle import KeyType, RotationPolicy
+from keys.lifecycle import Purpose, RotationPolicy
 from keys.ring import KeyRing, RingKind
 from keys.signer import generate_signer, sign_cose
 from keys.status_list import sign_status_list_cwt, sign_status_list_jwt
 from tests.keys.conftest import CHEAP_KDF, T0
-from verifier import Outcome, Reason, SignatureError, TrustStore, verify
+from verifier import Outcome, PermitType, Reason, SignatureError, TrustStore, verify
 from verifier.formats import (
     TYP_TRUST_BUNDLE,
     Alg,
@@ -66,7 +66,7 @@ def _status_token(ring: KeyRing, now: int = T0) -> bytes:
         ttl=3600,
         status_list=StatusList.from_values(2, 1024, {7: 1}),
     )
-    return sign_status_list_cwt(ring.signer_for(now, KeyType.STATUS), token)
+    return sign_status_list_cwt(ring.signer_for(now, Purpose.STATUS), token)
 
 
 def _open(blob: bytes, root_key: PublicKey) -> TrustBundle:
@@ -88,7 +88,7 @@ def test_bundle_decodes_and_verifies_with_the_root_key(tmp_path: Path) -> None:
         valid_seconds=7 * DAY,
         root=root,
     )
-    root_key = root.signer_for(T0, KeyType.BUNDLE).public_key
+    root_key = root.signer_for(T0, Purpose.BUNDLE).public_key
     bundle = _open(blob, root_key)
     assert (bundle.seq, bundle.iat, bundle.fresh_until, bundle.exp) == (
         7,
@@ -122,7 +122,7 @@ def test_root_rotation_fills_anchors_next(tmp_path: Path) -> None:
         valid_seconds=7 * DAY,
         root=root,
     )
-    old_root_key = root.signer_for(T0, KeyType.BUNDLE).public_key
+    old_root_key = root.signer_for(T0, Purpose.BUNDLE).public_key
     bundle = _open(blob, old_root_key)
     assert [thumbprint(k) for k in bundle.anchors_next] == [new_root.thumbprint]
     # once the new root key is active it signs, and announces nothing more
@@ -153,7 +153,7 @@ def test_withdrawn_key_is_absent_from_the_next_bundle(tmp_path: Path) -> None:
         valid_seconds=7 * DAY,
         root=root,
     )
-    bundle = _open(blob, root.signer_for(T0, KeyType.BUNDLE).public_key)
+    bundle = _open(blob, root.signer_for(T0, Purpose.BUNDLE).public_key)
     kids = [k.kid for k in bundle.issuers["05513000"].keys]
     assert kids == [successor.thumbprint]
 
@@ -259,14 +259,14 @@ def _permit_qr(ring: KeyRing, now: int, idx: int) -> str:
         status_list=1,
         status_idx=idx,
     )
-    signer = ring.signer_for(now, KeyType.BEW)
+    signer = ring.signer_for(now, PermitType.BEW)
     return "BID1:" + b45encode(sign_cose(signer, encode_permit_payload(claims)))
 
 
 def test_end_to_end_with_the_verifier(tmp_path: Path) -> None:
     issuer = _issuer_ring(tmp_path)
     root = _root_ring(tmp_path)
-    anchors = [root.signer_for(T0, KeyType.BUNDLE).public_key]
+    anchors = [root.signer_for(T0, Purpose.BUNDLE).public_key]
 
     def store_at(now: int, seq: int) -> TrustStore:
         blob = build_trust_bundle(
@@ -309,6 +309,6 @@ def test_bundle_is_accepted_by_the_trust_store(tmp_path: Path) -> None:
         valid_seconds=7 * DAY,
         root=root,
     )
-    store = TrustStore.from_bundle(blob, [root.signer_for(T0, KeyType.BUNDLE).public_key])
+    store = TrustStore.from_bundle(blob, [root.signer_for(T0, Purpose.BUNDLE).public_key])
     assert store.seq == 1
     assert ("05513000", 1) in store.status and not store.unusable_status

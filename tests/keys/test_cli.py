@@ -19,7 +19,7 @@ import cbor2
 import pytest
 
 from keys.cli import run
-from keys.lifecycle import KeyType
+from keys.lifecycle import Purpose
 from keys.ring import KeyRing
 from keys.status_list import sign_status_list_cwt
 from tests.keys.conftest import CHEAP_KDF, T0, SoftHsm
@@ -139,7 +139,7 @@ def _status_file(issuer: Path, tmp_path: Path) -> Path:
         status_list=StatusList.from_values(2, 64, {}),
     )
     path = tmp_path / "list1.cwt"
-    path.write_bytes(sign_status_list_cwt(ring.signer_for(T0, KeyType.STATUS), token))
+    path.write_bytes(sign_status_list_cwt(ring.signer_for(T0, Purpose.STATUS), token))
     return path
 
 

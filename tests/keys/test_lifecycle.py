@@ -10,9 +10,9 @@ from keys.errors import KeyRingError, KeysCode
 from keys.lifecycle import (
     ISSUER_TYPES,
     KeyState,
-    KeyType,
     KeyWindow,
     PlannedKey,
+    Purpose,
     RotationPolicy,
     is_published,
     key_state,
@@ -20,6 +20,7 @@ from keys.lifecycle import (
     permit_types,
     plan_rotation,
 )
+from verifier import PermitType
 
 W = KeyWindow(nbf=1000, sign_until=2000, exp=3000)
 DAY = 86_400
@@ -70,7 +71,7 @@ def test_degenerate_but_valid_windows() -> None:
 
 
 def test_types_are_canonical_and_checked() -> None:
-    assert parse_types(["status", "BEW", "BEW"]) == (KeyType.BEW, KeyType.STATUS)
+    assert parse_types(["status", "BEW", "BEW"]) == (PermitType.BEW, Purpose.STATUS)
     assert permit_types(ISSUER_TYPES) == ("BEW", "BES", "HAN", "PFL", "SON")
     for bad in ([], ["XYZ"], ["bundle", "BEW"]):
         with pytest.raises(KeyRingError) as info:

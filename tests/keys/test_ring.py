@@ -12,10 +12,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from keys.errors import KeyFileError, KeyRingError, KeysCode, KeysError
-from keys.lifecycle import KeyState, KeyType, RotationPolicy
+from keys.lifecycle import KeyState, Purpose, RotationPolicy
 from keys.ring import Backend, KeyRing, RingKind
 from keys.storage.pkcs11 import Pkcs11Token
 from tests.keys.conftest import CHEAP_KDF, T0, SoftHsm
+from verifier import PermitType
 from verifier.formats import Alg, verify_signature
 
 PASS = "ring passphrase"
@@ -64,7 +65,7 @@ def test_add_key_and_sign(tmp_path: Path, alg: Alg) -> None:
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
     # a fresh process: opened from disk with the passphrase
     reopened = KeyRing.open(tmp_path / "ring", passphrase=PASS)
-    signer = reopened.signer_for(T0, KeyType.BEW)
+    signer = reopened.signer_for(T0, PermitType.BEW)
     assert signer.jws_kid == kid
     verify_signature(record.public_key, alg, b"m", signer.sign(b"m"))
 
@@ -157,7 +158,7 @@ def test_bundle_type_only_in_root_rings(tmp_path: Path) -> None:
         tmp_path / "root", "operator", kind=RingKind.ROOT, passphrase=PASS, kdf=CHEAP_KDF
     )
     kid = _add(root)
-    assert root.find(kid, T0).types == (KeyType.BUNDLE,)
+    assert root.find(kid, T0).types == (Purpose.BUNDLE,)
     with pytest.raises(KeyRingError) as info:
         _add(root, types=["BEW"])
     assert info.value.code is KeysCode.BAD_TYPES
@@ -213,7 +214,7 @@ def test_rotate_creates_a_pending_key_once(tmp_path: Path) -> None:
     new = ring.rotate(T0 + 10 * DAY, POLICY)
     assert new is not None and new.state is KeyState.PENDING
     assert new.window.nbf == T0 + 90 * DAY  # seamless handover at the current sign_until
-    assert new.alg == Alg.EDDSA and new.types == (KeyType.BEW, KeyType.STATUS)
+    assert new.alg == Alg.EDDSA and new.types == (PermitType.BEW, Purpose.STATUS)
     assert ring.rotate(T0 + 11 * DAY, POLICY) is None  # successor already published
     assert ring.signer_for(T0 + 90 * DAY - 1, "BEW").jws_kid == current
     assert ring.signer_for(T0 + 90 * DAY, "BEW").jws_kid == new.kid

@@ -156,3 +156,10 @@ def test_many_plates_shrink_to_fit() -> None:
     plates = tuple(f"MS-AB {n}" for n in range(1000, 1006))
     pdf, layout = windscreen_pdf(dataclasses.replace(PERMIT, plates=plates, zones=("A3", "B1")))
     assert pdf.startswith(b"%PDF") and layout.qr_width_mm == 50
+
+
+def test_every_permit_type_has_its_printed_title() -> None:
+    from mobile_sdk_stub.render import PERMIT_TYPES
+    from verifier import PermitType
+
+    assert set(PERMIT_TYPES) == {t.value for t in PermitType}

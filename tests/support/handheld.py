@@ -22,9 +22,8 @@ from typing import Any
 from fastapi import FastAPI
 from starlette.testclient import TestClient
 
-from issuer.services import signing
 from issuer.services.clock import FixedClock
-from tests.issuer.test_permits import ALL_SCOPES, CHEAP_KDF, World, make_world
+from tests.support.world import ALL_SCOPES, CHEAP_KDF, World, make_world
 
 GE, RE = "05513000", "05562032"
 PLATES = {GE: "GE-HH 100", RE: "RE-HH 200"}
@@ -86,8 +85,8 @@ def handheld_world(
     worlds = {ags: make_world(app, client, clock, api_client, ags=ags) for ags in (GE, RE)}
     operator = api_client(scopes=("admin",), ags=None)
     settings = app.state.settings
-    root = signing.ensure_ring(
-        settings, settings.root_key_ring, "operator", root=True, now=clock.now(), kdf=CHEAP_KDF
+    root = app.state.keys.ensure_ring(
+        settings.root_key_ring, "operator", root=True, now=clock.now(), kdf=CHEAP_KDF
     )
     from verifier.formats import key_to_jwk
 

@@ -23,6 +23,7 @@ from verifier._cbor import MAX_DEPTH as CBOR_MAX_DEPTH
 from verifier._cbor import _decode as cbor_decode_per_thread
 from verifier._cose import _permit_shape as permit_shape
 from verifier._cose import decode_permit_parts
+from verifier._enrol import ASSERTION_TYPE
 from verifier._http import FetchError, read_regular_file
 from verifier._i18n import LANGUAGES, NOTICE_WORDS, OUTCOME_WORDS, REASON_WORDS, pick_language
 from verifier._plate_index import _entry_list as plate_entry_list
@@ -38,6 +39,7 @@ from verifier.sdjwt._key_binding import holder_key as sdjwt_holder_key
 
 __all__ = [
     "ALPHABET",
+    "ASSERTION_TYPE",
     "CBOR_MAX_DEPTH",
     "INDETERMINATE_REASONS",
     "LANGUAGES",

@@ -1,4 +1,4 @@
-"""Generate tests/vectors/verify.json: our own vectors for the offline check (DESIGN §3, §4).
+"""Generate tests/vectors/verify.json: our own vectors for the offline check (docs/formats.md).
 
 Deterministic: every key comes from a fixed seed, every time is a constant, ES256 uses
 RFC 6979 deterministic signatures, so running this twice gives the same bytes::
@@ -6,7 +6,7 @@ RFC 6979 deterministic signatures, so running this twice gives the same bytes::
     .venv/bin/python tests/vectors/generate.py            # rewrite verify.json
     .venv/bin/python tests/vectors/generate.py --check    # exit 1 if the file is out of date
 
-Built straight from the wire formats of DESIGN §3 with cbor2, cryptography and the
+Built straight from the wire formats of docs/formats.md with cbor2, cryptography and the
 ``base45`` package — deliberately *not* with the encoders of ``verifier/`` — so the
 vectors check our decoders against an independent reading of the design.
 """

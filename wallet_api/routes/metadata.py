@@ -123,7 +123,7 @@ def _jwt_vc_issuer(
     tenant = tenant_for_issuer(session, host=request.headers.get("host", ""), path=path)
     if tenant is None:
         raise WalletProblem("not_found", "no issuer at this path", status=404)
-    jwks = bridge.tenant_jwks(state.settings, tenant, state.clock.now())
+    jwks = bridge.tenant_jwks(state.keys, tenant, state.clock.now())
     return JSONResponse({"issuer": tenant.issuer_url, "jwks": jwks}, headers=CACHE)
 
 
@@ -149,6 +149,4 @@ def tenant_jwks(ags: str, state: WalletStateDep, session: WalletSessionDep) -> J
     tenant = bridge.tenant_by_ags(session, ags) if len(ags) == 8 else None
     if tenant is None:
         raise WalletProblem("not_found", "no such issuer", status=404)
-    return JSONResponse(
-        bridge.tenant_jwks(state.settings, tenant, state.clock.now()), headers=CACHE
-    )
+    return JSONResponse(bridge.tenant_jwks(state.keys, tenant, state.clock.now()), headers=CACHE)

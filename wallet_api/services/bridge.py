@@ -1,6 +1,7 @@
 """The one place the wallet reaches into the issuer: tenants, residents, permits, status
 indices, signing keys and the permit QR token. Everything else in wallet_api goes
-through these functions, so the issuer's services are used, never re-implemented.
+through these functions, so the issuer's services are used, never re-implemented (the
+permit's words, `issuer.services.permits.vocabulary`, are imported where they are used).
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ from sqlalchemy.orm import Session
 
 from issuer.db.models import Resident, Tenant
 from issuer.db.permit_models import Permit, PermitToken
+from issuer.services.signing import KeyStore
 from issuer.settings import Settings
+from keys.lifecycle import Purpose
 from wallet_api.errors import CredentialError
 from wallet_api.services.sd_jwt_vc import IssuerKey, PermitFacts, ResidenceFacts
 
@@ -56,23 +59,20 @@ def revoke_indices(session: Session, *, tenant_id: int, entries: list[tuple[int,
     return revoke_tokens(session, tenant_id=tenant_id, tokens=entries)
 
 
-def signing_key(
-    settings: Settings, tenant: Tenant, now: datetime, *, permit_type: str | None
-) -> IssuerKey:
-    """The tenant's active signer as the SD-JWT code needs it, with its x5c chain."""
+def signing_key(keys: KeyStore, tenant: Tenant, now: datetime) -> IssuerKey:
+    """The tenant's active credential signer, with its x5c chain."""
     from issuer.services.certificates import x5c_for
-    from issuer.services.signing import tenant_signer
 
-    signer = tenant_signer(settings, tenant, now, permit_type=permit_type)
-    chain = x5c_for(settings, tenant, signer, now)
-    return IssuerKey(kid=signer.jws_kid, sign=signer.sign, x5c=tuple(chain) if chain else None)
+    signer = keys.signer(tenant, Purpose.CREDENTIAL, now)
+    chain = x5c_for(keys, tenant, signer, now)
+    return IssuerKey(signer=signer, x5c=tuple(chain) if chain else None)
 
 
-def qr_token(session: Session, settings: Settings, *, permit: Permit, now: datetime) -> str:
+def qr_token(session: Session, keys: KeyStore, *, permit: Permit, now: datetime) -> str:
     """A fresh ``BID1:`` token of the permit (issuer.services.permits.issue_qr_token)."""
     from issuer.services.permits import issue_qr_token
 
-    return issue_qr_token(session, settings, permit=permit, now=now)
+    return issue_qr_token(session, keys, permit=permit, now=now)
 
 
 def latest_qr_index(session: Session, *, permit: Permit) -> tuple[int, int]:
@@ -89,11 +89,18 @@ def latest_qr_index(session: Session, *, permit: Permit) -> tuple[int, int]:
 def record_permit_token(
     session: Session, *, permit: Permit, list_no: int, idx: int, iat: int, exp: int, now: datetime
 ) -> None:
-    """Record an SD-JWT VC of a permit, so revoking the permit revokes it too (DESIGN §5)."""
-    from issuer.services.permits import record_token
+    """Record an SD-JWT VC of a permit, so revoking the permit revokes it too."""
+    from issuer.services.permits import TokenKind, record_token
 
     record_token(
-        session, permit=permit, list_no=list_no, idx=idx, kind="sd-jwt", iat=iat, exp=exp, now=now
+        session,
+        permit=permit,
+        list_no=list_no,
+        idx=idx,
+        kind=TokenKind.SD_JWT,
+        iat=iat,
+        exp=exp,
+        now=now,
     )
 
 
@@ -188,11 +195,11 @@ def audit(
     )
 
 
-def tenant_jwks(settings: Settings, tenant: Tenant, now: datetime) -> dict[str, Any]:
-    """The tenant's published public keys as a JWKS (issuer.services.signing)."""
-    from issuer.services.signing import public_jwks
+def tenant_jwks(keys: KeyStore, tenant: Tenant, now: datetime) -> dict[str, Any]:
+    """The tenant's published public keys as a JWKS (issuer.services.publication)."""
+    from issuer.services.publication import public_jwks
 
-    return public_jwks(settings, [tenant], now)
+    return public_jwks(keys, [tenant], now)
 
 
 def tenant_by_ags(session: Session, ags: str) -> Tenant | None:

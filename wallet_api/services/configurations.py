@@ -2,7 +2,7 @@
 
 Ids are ``<ags>.residence``, ``<ags>.parking-permit`` (both ``dc+sd-jwt``, bound to a
 proven ES256 device key) and ``<ags>.parking-permit-qr`` (our ``bid1+qr`` format: the
-``BID1:`` text of DESIGN §3.2, not key-bound, so its request carries no proof). Display
+``BID1:`` text of docs/formats.md, not key-bound, so its request carries no proof). Display
 names, descriptions, colours and claim labels (German and English) come from
 ``credential_types.TYPES``, the logo from the tenant's logo URL.
 """

@@ -6,7 +6,7 @@ carried ``credential_identifiers``, else by ``credential_configuration_id``
 proofs (``jwt``, or one ``attestation``) are checked and their c_nonce consumed once
 (``key_proofs``); each distinct proof key becomes (or already is) a device of the grant's
 resident, and a key bound to anybody else is refused. Each key gets its own credential
-with its own random status index (DESIGN §3.3). The permit QR configuration takes no proof
+with its own random status index (docs/formats.md). The permit QR configuration takes no proof
 and returns the ``BID1:`` token.
 
 A permit still awaiting payment is not refused: the request is answered with a
@@ -33,6 +33,8 @@ from sqlalchemy.orm import Session
 
 from issuer.db.models import Tenant
 from issuer.db.permit_models import Permit
+from issuer.services.permits.vocabulary import PermitState
+from issuer.services.signing import KeyStore
 from issuer.settings import Settings
 from wallet_api.errors import CredentialError
 from wallet_api.models import WalletCredential, WalletDevice, WalletGrant, WalletOffer
@@ -53,7 +55,6 @@ from wallet_api.services.sd_jwt_vc import (
 from wallet_api.services.type_metadata import vct_integrity
 
 log = logging.getLogger(__name__)
-AWAITING_PAYMENT = "awaiting_payment"
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,9 +79,10 @@ class CredentialRequest:
 
 @dataclass(frozen=True, slots=True)
 class Issuance:
-    """Everything one issuance needs besides the keys."""
+    """Everything one issuance needs besides the holder's keys."""
 
     settings: Settings
+    keys: KeyStore
     policy: WalletPolicy
     tenant: Tenant
     offer: WalletOffer
@@ -95,6 +97,7 @@ def issuance(
     session: Session,
     *,
     settings: Settings,
+    keys: KeyStore,
     policy: WalletPolicy,
     offer: WalletOffer,
     grant: WalletGrant,
@@ -108,6 +111,7 @@ def issuance(
         raise CredentialError("unknown_credential_configuration", "not offered to this token")
     return Issuance(
         settings=settings,
+        keys=keys,
         policy=policy,
         tenant=bridge.tenant(session, offer.tenant_id),
         offer=offer,
@@ -272,7 +276,7 @@ def issue_qr(
     session: Session, job: Issuance, *, permit: Permit, device_id: str, notification_id: str
 ) -> str:
     """The ``BID1:`` token of an active permit, recorded against the wallet's device."""
-    qr = bridge.qr_token(session, job.settings, permit=permit, now=job.now)
+    qr = bridge.qr_token(session, job.keys, permit=permit, now=job.now)
     list_no, idx = bridge.latest_qr_index(session, permit=permit)
     _record(
         session,
@@ -307,7 +311,7 @@ def issue_bound(
         public_base_url=job.credential_issuer,
         ags=tenant.ags,
     )
-    signer_key = bridge.signing_key(settings, tenant, now, permit_type=None)
+    signer_key = bridge.signing_key(job.keys, tenant, now)
     if job.kind == PARKING_PERMIT:
         assert permit is not None
         facts = bridge.permit_facts(session, permit=permit, tenant_name=tenant.name)
@@ -404,7 +408,7 @@ def offered_permit(session: Session, job: Issuance) -> Permit:
     )
     if (
         permit is None
-        or permit.state not in ("active", AWAITING_PAYMENT)
+        or permit.state not in (PermitState.ACTIVE, PermitState.AWAITING_PAYMENT)
         or job.now >= bridge.utc(permit.valid_until)
     ):
         raise CredentialError("credential_request_denied", "the permit is not active")
@@ -415,6 +419,7 @@ def issue_credentials(
     session: Session,
     *,
     settings: Settings,
+    keys: KeyStore,
     policy: WalletPolicy,
     grant: WalletGrant,
     body: Any,
@@ -432,6 +437,7 @@ def issue_credentials(
     job = issuance(
         session,
         settings=settings,
+        keys=keys,
         policy=policy,
         offer=offer,
         grant=grant,
@@ -464,7 +470,7 @@ def issue_credentials(
             )
         check_quota(1)
         qr_permit = offered_permit(session, job)
-        if qr_permit.state == AWAITING_PAYMENT:
+        if qr_permit.state == PermitState.AWAITING_PAYMENT:
             return defer(session, job, keys=[], device_id=device_id)
         qr = issue_qr(
             session, job, permit=qr_permit, device_id=device_id, notification_id=notification_id
@@ -473,7 +479,7 @@ def issue_credentials(
 
     if request.proof_type is None:
         raise CredentialError("invalid_proof", "this credential needs proofs")
-    keys = proven_keys(
+    holder_keys = proven_keys(
         request.proof_type,
         request.proofs,
         audience=credential_issuer,
@@ -488,15 +494,15 @@ def issue_credentials(
             anchors=anchors,
         ),
     )
-    check_quota(len(keys))
+    check_quota(len(holder_keys))
     devices = [
-        device_for(session, settings, grant=grant, offer=offer, key=k, now=now) for k in keys
+        device_for(session, settings, grant=grant, offer=offer, key=k, now=now) for k in holder_keys
     ]
-    pairs = [(k.jwk, d.id) for k, d in zip(keys, devices, strict=True)]
+    pairs = [(k.jwk, d.id) for k, d in zip(holder_keys, devices, strict=True)]
     permit: Permit | None = None
     if job.kind == PARKING_PERMIT:
         permit = offered_permit(session, job)
-        if permit.state == AWAITING_PAYMENT:
+        if permit.state == PermitState.AWAITING_PAYMENT:
             return defer(session, job, keys=pairs, device_id=None)
     issued = issue_bound(session, job, keys=pairs, notification_id=notification_id, permit=permit)
     return IssuedCredentials(credentials=issued, notification_id=notification_id)

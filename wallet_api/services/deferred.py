@@ -24,6 +24,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from issuer.services.permits.vocabulary import PermitState
+from issuer.services.signing import KeyStore
 from issuer.settings import Settings
 from wallet_api.errors import CredentialError
 from wallet_api.models import WalletDevice, WalletGrant, WalletOffer
@@ -32,7 +34,6 @@ from wallet_api.services import bridge
 from wallet_api.services import secrets as wsecrets
 from wallet_api.services.configurations import PERMIT_QR
 from wallet_api.services.credentials import (
-    AWAITING_PAYMENT,
     Issuance,
     IssuedCredentials,
     issuance,
@@ -109,6 +110,7 @@ def collect(
     session: Session,
     *,
     settings: Settings,
+    keys: KeyStore,
     policy: WalletPolicy,
     grant: WalletGrant,
     body: Any,
@@ -138,6 +140,7 @@ def collect(
     job = issuance(
         session,
         settings=settings,
+        keys=keys,
         policy=policy,
         offer=offer,
         grant=grant,
@@ -165,7 +168,7 @@ def collect(
         _close(session, row, DeferredState.DENIED, now)
         session.commit()
         raise CredentialError("credential_request_denied", "the device was removed")
-    if permit.state == AWAITING_PAYMENT:
+    if permit.state == PermitState.AWAITING_PAYMENT:
         return IssuedCredentials(
             credentials=(),
             notification_id=None,

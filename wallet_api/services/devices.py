@@ -4,7 +4,7 @@ Removing a device marks it removed (its key can never be bound again), ends ever
 that bound its key (access and refresh tokens die: the lost phone can refresh nothing, fetch
 no credential or QR and bind no new key), removes every other key those grants bound (the
 same phone's: ``grants.phone_of``) and revokes every credential ever issued to those
-keys: each status index is set to INVALID (DESIGN §3.3), so verifiers see the revocation at
+keys: each status index is set to INVALID (docs/formats.md), so verifiers see the revocation at
 their next status list fetch. It runs under the tenant's lock, like issuance, so a request
 of the lost phone either finished before (and its credential is revoked here) or is refused.
 """

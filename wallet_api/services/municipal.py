@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from issuer.db.models import Tenant
 from issuer.errors import InvalidRequest, NotFound
+from issuer.services.permits.vocabulary import PermitState
 from wallet_api.models import WalletOffer
 from wallet_api.schemas.offers import OfferIn
 from wallet_api.services import bridge
@@ -20,7 +21,7 @@ from wallet_api.services.offers import CreatedOffer, create_offer, offer_url_by_
 from wallet_api.services.policy import WalletPolicy
 from wallet_api.services.sd_jwt_vc import PARKING_PERMIT, RESIDENCE
 
-OFFERABLE_PERMIT_STATES = ("active", "awaiting_payment")
+OFFERABLE_PERMIT_STATES = (PermitState.ACTIVE, PermitState.AWAITING_PAYMENT)
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,12 +17,13 @@ selectively disclosable is fixed in ``credential_types.TYPES``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from verifier.sdjwt import Sd, issue_sd_jwt
+from keys.sd_jwt_vc import build_sd_jwt_vc
+from keys.signer import Signer
+from verifier.sdjwt import Sd
 from wallet_api.services.credential_types import PARKING_PERMIT, RESIDENCE
 from wallet_api.services.type_metadata import vct_for
 
@@ -72,16 +73,11 @@ class PermitFacts:
 
 @dataclass(frozen=True, slots=True)
 class IssuerKey:
-    """What signing needs: the JWS kid, a raw-signature callable (ES256 r||s) and the
-    key's certificate chain for ``x5c`` (None: no certificate)."""
+    """The key that signs: the tenant's credential signer and its certificate chain for
+    ``x5c`` (None: no certificate)."""
 
-    kid: str
-    sign: Callable[[bytes], bytes]
+    signer: Signer
     x5c: tuple[str, ...] | None = None
-
-    def header(self) -> dict[str, list[str]] | None:
-        """The extra JOSE header of an issuer-signed JWT."""
-        return {"x5c": list(self.x5c)} if self.x5c else None
 
 
 def is_adult(birth_date: date, today: date) -> bool:
@@ -120,15 +116,7 @@ def _common(
 
 
 def _sign(claims: dict[Any, Any], key: IssuerKey, holder_jwk: dict[str, str]) -> str:
-    return issue_sd_jwt(
-        claims,
-        sign=key.sign,
-        alg="ES256",
-        kid=key.kid,
-        holder_jwk=holder_jwk,
-        decoys=DECOYS,
-        extra_header=key.header(),
-    )
+    return build_sd_jwt_vc(key.signer, claims, holder_jwk=holder_jwk, decoys=DECOYS, x5c=key.x5c)
 
 
 def residence_credential(

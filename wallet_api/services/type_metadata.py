@@ -23,7 +23,7 @@ from wallet_api.services.credential_types import LOCALES, TYPES
 
 
 def vct_for(issuer_url: str, kind: str) -> str:
-    """The `vct` of a credential kind at a tenant (DESIGN §3.6)."""
+    """The `vct` of a credential kind at a tenant (docs/formats.md)."""
     return f"{issuer_url.rstrip('/')}/vct/{kind}"
 
 

@@ -1,4 +1,5 @@
-"""Sample registry payloads shared by the issuer tests (fictional people)."""
+"""Sample registry payloads shared by the issuer tests (fictional people), and a walk over
+the API routes."""
 
 from __future__ import annotations
 

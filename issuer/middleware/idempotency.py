@@ -1,6 +1,4 @@
-"""Pure ASGI middleware: request ids + access log, body size limit, Idempotency-Key replay.
-
-Order (outermost first): RequestIdMiddleware → BodyLimitMiddleware → IdempotencyMiddleware → app.
+"""Idempotency-Key replay.
 
 Idempotency (draft-ietf-httpapi-idempotency-key-header): for a POST with `Idempotency-Key`
 the body is spooled (bounded by the body limit, memory-capped, then disk) and hashed; the
@@ -25,7 +23,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import logging
 import os
 import re
 import tempfile
@@ -45,22 +42,15 @@ from fastapi.responses import Response
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
-from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from issuer.db.models import IdempotencyRecord
 from issuer.errors import Conflict, ErrorCode, InvalidRequest
-from issuer.logs import request_id_var
-from issuer.problems import problem_body
+from issuer.middleware.common import _send_problem, log
 from issuer.settings import resolve_server_secret
 
-log = logging.getLogger(__name__)
-
-REQUEST_ID_HEADER = "x-request-id"
-_REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 _IDEMPOTENCY_KEY_RE = re.compile(r"^[\x21-\x7e]{1,255}$")
 IDEMPOTENCY_SCOPE_KEY = "buergerid.idempotency"
-IMPORT_PATH_PREFIX = "/api/v1/imports/"
 # a claim whose request never finished (crashed worker) may be taken over after this
 STALE_CLAIM = timedelta(minutes=2)
 _MAX_STORED_RESPONSE_BYTES = 1024 * 1024
@@ -70,162 +60,6 @@ _SEAL_NONCE_BYTES = 12
 _KEY_HASH_LABEL = b"buergerid/idempotency-key-hash/v1\0"
 _REQUEST_HASH_LABEL = b"buergerid/idempotency-request-hash/v1\0"
 _HKDF_SALT = b"buergerid/idempotency-answer/v1"
-
-
-async def _send_problem(send: Send, status: int, code: ErrorCode, path: str) -> None:
-    import json
-
-    body = json.dumps(problem_body(status, code, path)).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/problem+json"),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
-
-
-def _walk_routes(routes: Any, prefix: str, out: dict[int, str]) -> None:
-    for route in routes:
-        original = getattr(route, "original_router", None)
-        if original is not None:  # FastAPI's included router: its prefix + its routes
-            _walk_routes(original.routes, prefix + route.include_context.prefix, out)
-        elif hasattr(route, "path"):
-            out[id(route)] = prefix + route.path
-
-
-def route_template(scope: Scope) -> str:
-    """The matched route's full path template (`/api/v1/residents/{resident_id}`), never the
-    raw path; "unmatched" when routing found nothing."""
-    route = scope.get("route")
-    if route is None:
-        return "unmatched"
-    app = scope.get("app")
-    state = getattr(app, "state", None)
-    templates: dict[int, str] | None = getattr(state, "route_templates", None)
-    if state is not None and (templates is None or id(route) not in templates):
-        templates = {}
-        _walk_routes(getattr(app, "routes", ()), "", templates)
-        state.route_templates = templates
-    return (templates or {}).get(id(route), str(getattr(route, "path", "unmatched")))
-
-
-class RequestIdMiddleware:
-    """Takes or makes `X-Request-ID`, echoes it, and logs one access line (no path values)."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        incoming = ""
-        for name, value in scope["headers"]:
-            if name == b"x-request-id":
-                incoming = value.decode("latin-1")
-        request_id = incoming if _REQUEST_ID_RE.match(incoming) else uuid.uuid4().hex
-        token = request_id_var.set(request_id)
-        status = 500
-        started = time.perf_counter()
-
-        response_started = False
-
-        async def send_with_id(message: Message) -> None:
-            nonlocal status, response_started
-            if message["type"] == "http.response.start":
-                response_started = True
-                status = message["status"]
-                headers = [h for h in message.get("headers", []) if h[0] != b"x-request-id"]
-                headers.append((b"x-request-id", request_id.encode()))
-                message = {**message, "headers": headers}
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_with_id)
-        except Exception as exc:
-            if response_started:
-                raise
-            # an unexpected error: a bare 500 problem that still carries the request id
-            log.error("unhandled_exception", extra={"exc_type": type(exc).__name__})
-            await _send_problem(send_with_id, 500, ErrorCode.INTERNAL_ERROR, scope["path"])
-        finally:
-            log.info(
-                "http_request",
-                extra={
-                    "method": scope["method"],
-                    # the route template, never the raw path (it may hold references)
-                    "route": route_template(scope),
-                    "status": status,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-                },
-            )
-            request_id_var.reset(token)
-
-
-class RequestTooLarge(StarletteHTTPException):
-    """Raised from `receive` once a body passes the limit (also for chunked bodies)."""
-
-    def __init__(self) -> None:
-        super().__init__(status_code=413)
-
-
-class BodyLimitMiddleware:
-    """Refuses bodies beyond `max_request_bytes` (imports: `max_import_bytes`) with 413."""
-
-    def __init__(self, app: ASGIApp, *, max_request_bytes: int, max_import_bytes: int) -> None:
-        self.app = app
-        self.max_request_bytes = max_request_bytes
-        self.max_import_bytes = max_import_bytes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        path: str = scope["path"]
-        limit = (
-            self.max_import_bytes if path.startswith(IMPORT_PATH_PREFIX) else self.max_request_bytes
-        )
-        for name, value in scope["headers"]:
-            if name == b"content-length":
-                try:
-                    declared = int(value)
-                except ValueError:
-                    declared = -1
-                if declared < 0 or declared > limit:
-                    code = (
-                        ErrorCode.REQUEST_TOO_LARGE if declared >= 0 else ErrorCode.INVALID_REQUEST
-                    )
-                    await _send_problem(send, 413 if declared >= 0 else 400, code, path)
-                    return
-        received = 0
-        response_started = False
-
-        async def limited_receive() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > limit:
-                    raise RequestTooLarge()
-            return message
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal response_started
-            if message["type"] == "http.response.start":
-                response_started = True
-            await send(message)
-
-        try:
-            await self.app(scope, limited_receive, tracking_send)
-        except RequestTooLarge:
-            if response_started:
-                raise
-            await _send_problem(send, 413, ErrorCode.REQUEST_TOO_LARGE, path)
 
 
 def idempotency_secret(app: Any) -> bytes:

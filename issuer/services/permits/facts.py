@@ -1,0 +1,442 @@
+"""The facts an application is judged on, read from the registry and the permits.
+
+`gather_many` answers many applications of one tenant with one statement per kind of fact,
+whatever their number (the jobs judge thousands); `gather` is the same for one. Each loader
+reads one kind:
+
+    residences_of     the residents' registered residences (none: the resident is not ours)
+    zones_of          the zones' street segments (by canonical zone code)
+    vehicles_of       the registry's vehicles: plate, basis of use, class, size, end
+    holders_of        live permits that already hold a resident's or a plate's slot
+    visitor_counts    BES permits each resident had this calendar year
+
+A live permit found past its end while judging is marked expired on the way (the change
+protocol, as the job would), so it no longer holds a slot.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import selectinload
+
+from issuer.db.models import Residence as ResidenceRow
+from issuer.db.models import Resident, Vehicle, Zone, ZoneSegment
+from issuer.db.permit_models import Permit, PermitPlate
+from issuer.errors import ErrorCode, IssuerError, NotFound
+from issuer.services import eligibility
+from issuer.services.clock import as_utc
+from issuer.services.eligibility import Residence, Rules, Segment
+from issuer.services.permits.changes import expire
+from issuer.services.permits.rules import canonical_plates
+from issuer.services.permits.vocabulary import LIVE_STATES
+from issuer.vocabulary import VehicleKind
+from verifier import PermitType, VerifierError, canonical_zone
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from issuer.services.permits.issuance import PermitRequest
+
+CHUNK = 500  # ids per IN (...) list: well inside every database's parameter limit
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Question:
+    """One application to judge: the request, the rules, the period, and for a change of an
+    existing permit which permit that is (it never conflicts with itself)."""
+
+    request: PermitRequest
+    rules: Rules
+    valid_from: datetime
+    valid_until: datetime
+    exclude_permit: uuid.UUID | None = None
+    renewal_of_until: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Facts:
+    """An application's facts: what the rules judge, and what a permit row takes over."""
+
+    application: eligibility.Application
+    plates: tuple[tuple[str, uuid.UUID | None], ...]  # canonical plate, registry vehicle
+    zone_codes: tuple[str, ...]
+    use_kind: str | None = None  # of the first vehicle
+    proof_ref: str | None = None
+    length_mm: int | None = None
+    width_mm: int | None = None
+
+
+@dataclass(slots=True)
+class Holders:
+    """Live permits holding slots: per (type, resident) and per (type, plate) their ids."""
+
+    by_resident: dict[tuple[str, uuid.UUID], set[uuid.UUID]] = field(default_factory=dict)
+    by_plate: dict[tuple[str, str], set[uuid.UUID]] = field(default_factory=dict)
+    plates_of: dict[uuid.UUID, set[str]] = field(default_factory=dict)  # its locked plates
+
+
+def _chunks(values: Iterable[T]) -> Iterator[list[T]]:
+    items = list(dict.fromkeys(values))
+    for start in range(0, len(items), CHUNK):
+        yield items[start : start + CHUNK]
+
+
+def _day(value: date | None) -> datetime | None:
+    return None if value is None else datetime.combine(value, time(0), tzinfo=UTC)
+
+
+# ----------------------------------------------------------------------------- loaders
+
+
+def residences_of(
+    session: Session, *, tenant_id: int, resident_ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, tuple[Residence, ...]]:
+    """Every resident of this tenant among `resident_ids` with its residences (maybe none);
+    a resident of another tenant, or none, is absent."""
+    found: dict[uuid.UUID, list[Residence]] = {}
+    for chunk in _chunks(resident_ids):
+        rows = session.execute(
+            select(
+                Resident.id,
+                ResidenceRow.kind,
+                ResidenceRow.street,
+                ResidenceRow.house_number,
+                ResidenceRow.valid_from,
+                ResidenceRow.valid_until,
+            )
+            .outerjoin(ResidenceRow, ResidenceRow.resident_id == Resident.id)
+            .where(Resident.tenant_id == tenant_id, Resident.id.in_(chunk))
+            .order_by(Resident.id, ResidenceRow.id)
+        )
+        for resident_id, kind, street, number, since, until in rows:
+            items = found.setdefault(resident_id, [])
+            if kind is not None:
+                items.append(Residence(kind, street, number, _day(since), _day(until)))
+    return {k: tuple(v) for k, v in found.items()}
+
+
+def zones_of(
+    session: Session, *, tenant_id: int, codes: Iterable[str]
+) -> dict[str, tuple[Segment, ...]]:
+    """The street segments of each zone of this tenant among `codes` (canonical codes; a code
+    that is no zone code, or no zone of ours, is absent)."""
+    canonical = []
+    for code in codes:
+        try:
+            canonical.append(canonical_zone(code))
+        except VerifierError:
+            continue
+    found: dict[str, list[Segment]] = {}
+    for chunk in _chunks(canonical):
+        rows = session.execute(
+            select(
+                Zone.code,
+                ZoneSegment.street,
+                ZoneSegment.number_from,
+                ZoneSegment.number_to,
+                ZoneSegment.parity,
+            )
+            .outerjoin(ZoneSegment, ZoneSegment.zone_id == Zone.id)
+            .where(Zone.tenant_id == tenant_id, Zone.code.in_(chunk))
+            .order_by(Zone.code, ZoneSegment.position)
+        )
+        for code, street, number_from, number_to, parity in rows:
+            items = found.setdefault(code, [])
+            if street is not None:
+                items.append(Segment(street, number_from, number_to, parity))
+    return {k: tuple(v) for k, v in found.items()}
+
+
+def vehicles_of(
+    session: Session, *, tenant_id: int, vehicle_ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, Any]:
+    """The registry's vehicles of this tenant among `vehicle_ids` (rows with plate, kind,
+    proof_ref, holder_id, vehicle_class, length_mm, width_mm, valid_until)."""
+    found: dict[uuid.UUID, Any] = {}
+    for chunk in _chunks(vehicle_ids):
+        rows = session.execute(
+            select(
+                Vehicle.id,
+                Vehicle.plate,
+                Vehicle.kind,
+                Vehicle.proof_ref,
+                Vehicle.holder_id,
+                Vehicle.vehicle_class,
+                Vehicle.length_mm,
+                Vehicle.width_mm,
+                Vehicle.valid_until,
+            ).where(Vehicle.tenant_id == tenant_id, Vehicle.id.in_(chunk))
+        )
+        found.update((row.id, row) for row in rows)
+    return found
+
+
+def holders_of(
+    session: Session,
+    *,
+    tenant_id: int,
+    types: Iterable[str],
+    resident_ids: Iterable[uuid.UUID],
+    plates: Iterable[str],
+    now: datetime,
+    changing: Iterable[uuid.UUID] = (),
+) -> Holders:
+    """Live permits of these types that hold a slot of one of the residents or plates.
+
+    A live permit found past its end is marked expired here, and then holds nothing; the
+    permits `changing` (renewed, replaced, finalised right now) are left as they are."""
+    kinds = sorted(set(types))
+    residents, locked = list(dict.fromkeys(resident_ids)), list(dict.fromkeys(plates))
+    rows: list[Any] = []
+    for start in range(0, max(len(residents), len(locked)), CHUNK):
+        some_residents = residents[start : start + CHUNK]
+        some_plates = locked[start : start + CHUNK]
+        holding_plate = select(PermitPlate.permit_id).where(
+            PermitPlate.tenant_id == tenant_id, PermitPlate.lock_key.in_(some_plates)
+        )
+        rows.extend(
+            session.execute(
+                select(
+                    Permit.id,
+                    Permit.permit_type,
+                    Permit.resident_id,
+                    Permit.state,
+                    Permit.valid_until,
+                    PermitPlate.lock_key,
+                )
+                .outerjoin(PermitPlate, PermitPlate.permit_id == Permit.id)
+                .where(
+                    Permit.tenant_id == tenant_id,
+                    Permit.permit_type.in_(kinds),
+                    or_(
+                        and_(
+                            Permit.resident_id.in_(some_residents),
+                            Permit.state.in_(LIVE_STATES),
+                        ),
+                        Permit.id.in_(holding_plate),
+                    ),
+                )
+            )
+        )
+    keep = set(changing)
+    due = {
+        r.id
+        for r in rows
+        if r.state in LIVE_STATES and as_utc(r.valid_until) <= now and r.id not in keep
+    }
+    if due:
+        expire(
+            session,
+            list(
+                session.scalars(
+                    select(Permit).where(Permit.id.in_(due)).options(selectinload(Permit.plates))
+                )
+            ),
+            now=now,
+        )
+    holders = Holders()
+    for row in rows:
+        if row.state not in LIVE_STATES or row.id in due:
+            continue
+        if row.resident_id is not None:
+            holders.by_resident.setdefault((row.permit_type, row.resident_id), set()).add(row.id)
+        if row.lock_key is not None:
+            holders.by_plate.setdefault((row.permit_type, row.lock_key), set()).add(row.id)
+            holders.plates_of.setdefault(row.id, set()).add(row.lock_key)
+    return holders
+
+
+def visitor_counts(
+    session: Session, *, tenant_id: int, resident_ids: Iterable[uuid.UUID], now: datetime
+) -> dict[uuid.UUID, int]:
+    """Visitor (BES) permits created for each resident since 1 January of `now`'s year."""
+    year_start = datetime(now.year, 1, 1, tzinfo=UTC)
+    counts: dict[uuid.UUID, int] = {}
+    for chunk in _chunks(resident_ids):
+        rows = session.execute(
+            select(Permit.resident_id, func.count(Permit.id))
+            .where(
+                Permit.tenant_id == tenant_id,
+                Permit.resident_id.in_(chunk),
+                Permit.permit_type == PermitType.BES,
+                Permit.created_at >= year_start,
+            )
+            .group_by(Permit.resident_id)
+        )
+        counts.update((resident, int(n)) for resident, n in rows if resident is not None)
+    return counts
+
+
+# ----------------------------------------------------------------------------- gathering
+
+
+def gather(session: Session, *, tenant_id: int, question: Question, now: datetime) -> Facts:
+    """The facts of one application; 404 not_found (resident, zone, vehicle) or 422
+    invalid_plate when the request names what is not there."""
+    (outcome,) = gather_many(session, tenant_id=tenant_id, questions=[question], now=now)
+    if isinstance(outcome, IssuerError):
+        raise outcome
+    return outcome
+
+
+def gather_many(
+    session: Session, *, tenant_id: int, questions: Sequence[Question], now: datetime
+) -> list[Facts | IssuerError]:
+    """The facts of each application, or why it cannot be judged, in the same order."""
+    requests = [q.request for q in questions]
+    residences = residences_of(
+        session,
+        tenant_id=tenant_id,
+        resident_ids=(r.resident_id for r in requests if r.resident_id is not None),
+    )
+    zones = zones_of(
+        session, tenant_id=tenant_id, codes=(c for r in requests for c in r.zone_codes)
+    )
+    vehicles = vehicles_of(
+        session, tenant_id=tenant_id, vehicle_ids=(v for r in requests for v in r.vehicle_ids)
+    )
+    named: list[list[str] | IssuerError] = []
+    for request in requests:
+        try:
+            named.append(canonical_plates(request.plates))
+        except IssuerError as exc:
+            named.append(exc)
+    plates = [v.plate for v in vehicles.values()]
+    plates += [p for n in named if not isinstance(n, IssuerError) for p in n]
+    residents = [r.resident_id for r in requests if r.resident_id is not None]
+    holders = holders_of(
+        session,
+        tenant_id=tenant_id,
+        types=(r.permit_type for r in requests),
+        resident_ids=residents,
+        plates=plates,
+        now=now,
+        changing=(q.exclude_permit for q in questions if q.exclude_permit is not None),
+    )
+    visitors = residents if any(r.permit_type == PermitType.BES for r in requests) else []
+    counts = visitor_counts(session, tenant_id=tenant_id, resident_ids=visitors, now=now)
+    out: list[Facts | IssuerError] = []
+    for question, free_plates in zip(questions, named, strict=True):
+        try:
+            out.append(
+                _facts(question, residences, zones, vehicles, free_plates, holders, counts, now)
+            )
+        except IssuerError as exc:
+            out.append(exc)
+    return out
+
+
+def _facts(
+    question: Question,
+    residences: dict[uuid.UUID, tuple[Residence, ...]],
+    zones: dict[str, tuple[Segment, ...]],
+    vehicles: dict[uuid.UUID, Any],
+    free_plates: list[str] | IssuerError,
+    holders: Holders,
+    visitor_counts: dict[uuid.UUID, int],
+    now: datetime,
+) -> Facts:
+    req, rules = question.request, question.rules
+    lived: tuple[Residence, ...] = ()
+    if req.resident_id is not None:
+        found = residences.get(req.resident_id)
+        if found is None:
+            raise NotFound(ErrorCode.NOT_FOUND, "resident")
+        lived = found
+    elif rules.requires_residence:
+        raise NotFound(ErrorCode.NOT_FOUND, "resident")
+
+    segments: list[Segment] = []
+    zone_codes: list[str] = []
+    for code in req.zone_codes:
+        try:
+            canonical = canonical_zone(code)
+        except VerifierError:
+            canonical = ""
+        if canonical not in zones:
+            raise NotFound(ErrorCode.NOT_FOUND, "zone")
+        zone_codes.append(canonical)
+        segments.extend(zones[canonical])
+    if not zone_codes:
+        raise NotFound(ErrorCode.NOT_FOUND, "zone")
+
+    rows = []
+    judged: list[eligibility.Vehicle] = []
+    plates: list[tuple[str, uuid.UUID | None]] = []
+    for vehicle_id in req.vehicle_ids:
+        row = vehicles.get(vehicle_id)
+        if row is None:
+            raise NotFound(ErrorCode.NOT_FOUND, "vehicle")
+        rows.append(row)
+        is_holder = req.resident_id is not None and row.holder_id == req.resident_id
+        judged.append(
+            eligibility.Vehicle(
+                plate=row.plate,
+                is_holder=is_holder and row.kind == VehicleKind.OWN,
+                use_kind=row.kind,
+                proof_ref=row.proof_ref if is_holder or row.kind != VehicleKind.OWN else None,
+                vehicle_class=row.vehicle_class,
+                length_mm=row.length_mm,
+                width_mm=row.width_mm,
+                valid_until=_day(row.valid_until),
+            )
+        )
+        plates.append((row.plate, row.id))
+    if isinstance(free_plates, IssuerError):
+        raise free_plates
+    for plate in free_plates:
+        judged.append(eligibility.Vehicle(plate=plate, is_holder=False, use_kind=VehicleKind.HIRE))
+        plates.append((plate, None))
+    if rules.requires_vehicle and req.plates and not req.vehicle_ids:
+        # a resident permit names registry vehicles, never free plates
+        judged = [
+            eligibility.Vehicle(plate=p, is_holder=False, use_kind=VehicleKind.OWN)
+            for p, _ in plates
+        ]
+
+    others = {question.exclude_permit}
+    resident_has_permit = False
+    if req.resident_id is not None:
+        held = holders.by_resident.get((req.permit_type, req.resident_id), set())
+        resident_has_permit = bool(held - others)
+    taken: set[str] = set()
+    for plate, _ in plates:
+        for holder in holders.by_plate.get((req.permit_type, plate), set()) - others:
+            taken.update(holders.plates_of[holder])
+    visitors = 0
+    if req.permit_type == PermitType.BES and req.resident_id is not None:
+        visitors = visitor_counts.get(req.resident_id, 0)
+
+    first = rows[0] if rows else None
+    application = eligibility.Application(
+        permit_type=req.permit_type,
+        now=now,
+        valid_from=question.valid_from,
+        valid_until=question.valid_until,
+        residences=lived,
+        segments=tuple(segments),
+        vehicles=tuple(judged),
+        fleet=req.fleet,
+        windows=tuple((w[0], w[1], w[2]) for w in req.windows),
+        resident_has_permit=resident_has_permit,
+        plates_with_permit=frozenset(taken),
+        renewal_of_until=question.renewal_of_until,
+        visitor_permits_this_year=visitors,
+        is_provisional=req.provisional,
+    )
+    return Facts(
+        application=application,
+        plates=tuple(plates),
+        zone_codes=tuple(zone_codes),
+        use_kind=first.kind if first else None,
+        proof_ref=first.proof_ref if first else None,
+        length_mm=first.length_mm if first else None,
+        width_mm=first.width_mm if first else None,
+    )
