@@ -53,6 +53,7 @@ class ErrorCode(StrEnum):
     NOT_READY = "not_ready"
     KEY_RING_EXISTS = "key_ring_exists"
     KEY_RING_UNUSABLE = "key_ring_unusable"
+    PLATE_INDEX_NOT_BUILT = "plate_index_not_built"
 
 
 TITLES: dict[ErrorCode, str] = {
@@ -84,6 +85,7 @@ TITLES: dict[ErrorCode, str] = {
     ErrorCode.NOT_READY: "Not ready",
     ErrorCode.KEY_RING_EXISTS: "A key ring for this AGS exists without a tenant",
     ErrorCode.KEY_RING_UNUSABLE: "The key ring cannot serve this tenant",
+    ErrorCode.PLATE_INDEX_NOT_BUILT: "No plate index built yet; the job runner builds it",
 }
 
 PROBLEM_TYPE_PREFIX = "urn:buergerid:problem:"

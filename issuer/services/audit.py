@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from issuer import metrics
 from issuer.db.models import AuditEntry, AuditHead
 
 GENESIS_HASH = "0" * 64
@@ -139,6 +140,7 @@ def record(
         .execution_options(synchronize_session=False)
     )
     session.flush()
+    metrics.audited(session, tenant_id=tenant_id, action=action, object_id=object_id)
     return entry
 
 

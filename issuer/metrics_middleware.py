@@ -1,0 +1,41 @@
+"""Pure ASGI middleware: count every HTTP request and its duration by method, route template
+and status (issuer/metrics.py). The route is the matched template, "unmatched" when routing
+found nothing, never the raw path; a method outside the usual ones counts as "other"."""
+
+from __future__ import annotations
+
+import time
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from issuer import metrics
+from issuer.middleware import route_template
+
+
+class MetricsMiddleware:
+    """Outermost: sees every answer, the early refusals (413, 429) included."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        metrics.install()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            method = metrics.route_method(scope["method"])
+            route = route_template(scope)
+            metrics.HTTP_REQUESTS.labels(method, route, str(status)).inc()
+            metrics.HTTP_LATENCY.labels(method, route).observe(time.perf_counter() - started)
