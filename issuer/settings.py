@@ -222,7 +222,10 @@ def resolve_key_passphrase(settings: Settings) -> str:
         return path.read_text(encoding="utf-8").strip()
     make_private_dir(settings.data_dir)
     value = secrets.token_urlsafe(32)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another worker process made it first: use theirs
+        return path.read_text(encoding="utf-8").strip()
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         fh.write(value + "\n")
     log.warning("dev_passphrase_generated", extra={"file": path.name})
