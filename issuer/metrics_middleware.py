@@ -5,11 +5,26 @@ found nothing, never the raw path; a method outside the usual ones counts as "ot
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from issuer import metrics
 from issuer.middleware import route_template
+
+
+def _template(scope: Scope) -> str:
+    """`route_template`, and for Starlette's own routes (the OpenAPI document), which leave
+    no `route` in the scope, the path of the route whose endpoint answered."""
+    template = route_template(scope)
+    endpoint = scope.get("endpoint")
+    if template != "unmatched" or endpoint is None:
+        return template
+    routes: Any = getattr(scope.get("app"), "routes", ())
+    for route in routes:
+        if getattr(route, "endpoint", None) is endpoint and hasattr(route, "path"):
+            return str(route.path)
+    return template
 
 
 class MetricsMiddleware:
@@ -36,6 +51,6 @@ class MetricsMiddleware:
             await self.app(scope, receive, send_status)
         finally:
             method = metrics.route_method(scope["method"])
-            route = route_template(scope)
+            route = _template(scope)
             metrics.HTTP_REQUESTS.labels(method, route, str(status)).inc()
             metrics.HTTP_LATENCY.labels(method, route).observe(time.perf_counter() - started)
