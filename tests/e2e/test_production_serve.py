@@ -116,7 +116,6 @@ def test_serve_with_workers_is_the_whole_service_and_its_metrics_name_nobody(
         )  # fmt: skip
         assert r.status_code == 201, r.text
         issued.append(r.json())
-    resident = residents[0]
     r = http.post(f"/api/v1/permits/{issued[1]['id']}/revoke", json={"reason": "misuse"})
     assert r.status_code == 200, r.text
     offer = http.post("/api/v1/offers", json={"kind": "permit", "permit_id": issued[0]["id"]})
