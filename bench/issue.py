@@ -13,6 +13,10 @@ The API client uses the PRODUCTION argon2id parameters (Settings defaults: t=3, 
 ~0.1 s per verification): the first request verifies once, later ones hit the in-process
 verification cache (issuer/services/clients.py), exactly as in production.
 
+PostgreSQL, `buergerid-issuer serve --workers N` as a real process for N = 1, 2 and 4:
+`POST /api/v1/permits` (16 client threads) as ratios of the 1-worker rate
+(`ratio_post_permit_<N>_workers_vs_1_postgresql`). `--workers-only` runs just this part.
+
 In process, per database: `issuer.services.imports.import_residents` of 100,000 residents;
 rebuilding (read statuses, pack, sign CWT + JWT) a 2^20-entry status list with 100,000
 allocated entries of which 1/4 are revoked; collecting and signing a plate index of
@@ -246,6 +250,52 @@ def big_bench(settings: Settings, residents: int, plates: int) -> dict[str, floa
     return out
 
 
+WORKER_COUNTS = (1, 2, 4)
+WORKER_THREADS = 16
+
+
+def _post_rate(base: str, headers: dict[str, str], jobs: list[Any]) -> float:
+    """`POST /api/v1/permits` per second of `jobs` on WORKER_THREADS threads, after every
+    worker verified the key once (argon2, on fresh connections)."""
+    limits = httpx.Limits(max_connections=WORKER_THREADS * 2)
+    warm = {"Connection": "close", **headers}
+    with httpx.Client(base_url=base, timeout=60, limits=limits) as http:
+        with ThreadPoolExecutor(max_workers=WORKER_THREADS) as pool:
+            list(pool.map(lambda _: http.get("/api/v1/zones", headers=warm), range(64)))
+
+        def post(i: int) -> None:
+            r = http.post("/api/v1/permits", json=jobs[i], headers=headers)
+            assert r.status_code == 201, r.text
+
+        start_at = time.perf_counter()
+        with ThreadPoolExecutor(max_workers=WORKER_THREADS) as pool:
+            list(pool.map(post, range(len(jobs))))
+        return len(jobs) / (time.perf_counter() - start_at)
+
+
+def workers_bench(settings: Settings, n: int) -> dict[int, float]:
+    """`POST /api/v1/permits` per second against `buergerid-issuer serve --workers N`."""
+    from tests.support import processes
+
+    app = create_app(settings)
+    headers, jobs = setup_tenant(app, settings, n * len(WORKER_COUNTS))
+    app.state.engine.dispose()
+    logs = Path(tempfile.mkdtemp(prefix="bench-workers-"))
+    out: dict[int, float] = {}
+    for round_no, workers in enumerate(WORKER_COUNTS):
+        port = processes.free_port()
+        env = processes.settings_env(settings, BUERGERID_PORT=str(port))
+        argv = [processes.BUERGERID_ISSUER, "serve", "--workers", str(workers)]
+        server = processes.start(f"serve-{workers}", argv, env, logs)
+        try:
+            base = f"http://127.0.0.1:{port}"
+            processes.wait_http(server, base + "/healthz")
+            out[workers] = _post_rate(base, headers, jobs[round_no * n : (round_no + 1) * n])
+        finally:
+            processes.stop([server])
+    return out
+
+
 def _plate(n: int) -> str:
     """A distinct canonical plate for each n < 259,974."""
     return f"RE-{chr(65 + n // 9999 % 26)} {n % 9999 + 1}"
@@ -262,6 +312,7 @@ def make_settings(url: str, data_dir: Path) -> Settings:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--workers-only", action="store_true", help="only serve --workers N")
     args = parser.parse_args()
     n_http = 200 if args.quick else 1000
     n_import = 10_000 if args.quick else 100_000
@@ -279,7 +330,12 @@ def main() -> None:
             big_urls = {"sqlite": f"sqlite:///{root / 'b.db'}"}
             _admin_exec(server, "CREATE DATABASE bench_b")
             big_urls["postgresql"] = server.url("bench_b")
-            for kind in ("sqlite", "postgresql"):
+            _admin_exec(server, "CREATE DATABASE bench_w")
+            upgrade(server.url("bench_w"))
+            per_workers = workers_bench(
+                make_settings(server.url("bench_w"), root / "d-workers"), n_http // 2
+            )
+            for kind in () if args.workers_only else ("sqlite", "postgresql"):
                 upgrade(urls[kind])
                 upgrade(big_urls[kind])
                 res = http_bench(make_settings(urls[kind], root / f"d-{kind}"), n_http)
@@ -300,8 +356,16 @@ def main() -> None:
             f"  plate index {int(res['plate_index_plates'])} plates rebuild "
             f"{res['plate_index_rebuild_s']:8.3f} s ({int(res['plate_index_bytes'])} bytes)"
         )
-    sqlite = results["sqlite"]
-    print(f"ratio_post_permit_vs_healthz_sqlite={sqlite['post_permit'] / sqlite['healthz']:.4f}")
+    print("[postgresql, buergerid-issuer serve --workers N]")
+    for workers, value in per_workers.items():
+        print(f"  POST /api/v1/permits, {workers} worker(s)  {value:9.1f} req/s")
+    for workers in WORKER_COUNTS[1:]:
+        ratio = per_workers[workers] / per_workers[1]
+        print(f"ratio_post_permit_{workers}_workers_vs_1_postgresql={ratio:.3f}")
+    if "sqlite" in results:
+        sqlite = results["sqlite"]
+        ratio = sqlite["post_permit"] / sqlite["healthz"]
+        print(f"ratio_post_permit_vs_healthz_sqlite={ratio:.4f}")
 
 
 if __name__ == "__main__":
