@@ -8,18 +8,16 @@ by the script's exit trap, whatever happens."""
 
 from __future__ import annotations
 
-import os
 import re
 import secrets
 import shlex
-import subprocess
 import uuid
 from pathlib import Path
 
 import pytest
 
 from tests.support.db import PostgresServer, _admin_exec
-from tests.support.processes import BIN, free_port
+from tests.support.processes import BIN, free_port, run_script
 
 REPO = Path(__file__).resolve().parents[2]
 DOC = REPO / "docs" / "operations.md"
@@ -71,22 +69,7 @@ def test_every_command_of_the_production_start_runs(
         script.append(command)
         if command.endswith("&"):
             script.append("SERVE_PID=$!")
-    env = {
-        "PATH": f"{BIN}:{os.environ.get('PATH', '')}",
-        "HOME": str(tmp_path),
-        "LANG": "C.UTF-8",
-    }
-    proc = subprocess.run(
-        ["bash", "-c", "\n".join(script)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=600,
-        check=False,
-    )
-    output = proc.stdout + proc.stderr
-    assert proc.returncode == 0, output[-4000:]
-    out = proc.stdout
+    out = run_script(script, home=tmp_path, path_first=BIN)
     assert "database migrated to head" in out
     assert "tenant 05562032 created" in out
     assert re.search(r"token\s+bid_\S+", out)

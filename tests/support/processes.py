@@ -116,3 +116,25 @@ def stop(processes: Iterable[Process]) -> None:
         except subprocess.TimeoutExpired:
             process.proc.kill()
             process.proc.wait(timeout=30)
+
+
+def run_script(lines: list[str], *, home: Path, path_first: Path | None = None) -> str:
+    """Run `lines` as one bash script (a docs page's commands) with only PATH, HOME and LANG
+    set; fails the test with the end of its output unless it exits 0; returns its stdout."""
+    search = os.environ.get("PATH", "")
+    env = {
+        "PATH": f"{path_first}:{search}" if path_first else search,
+        "HOME": str(home),
+        "LANG": "C.UTF-8",
+        "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+    }
+    proc = subprocess.run(
+        ["bash", "-c", "\n".join(lines)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc.stdout
