@@ -183,16 +183,24 @@ class Runner:
                     now=now,
                 )
         duration_ms = round((time.perf_counter() - started) * 1000, 1)
+        # the period this run belongs to (unix seconds of its start): one run per period
+        period = int(period_end(now, interval).timestamp()) - interval
         if ok:
             log.info(
                 "job_done",
-                extra={"job": job.name, "duration_ms": duration_ms, **_prefixed(result.counts)},
+                extra={
+                    "job": job.name,
+                    "period": period,
+                    "duration_ms": duration_ms,
+                    **_prefixed(result.counts),
+                },
             )
             return Outcome(job.name, "ok", result.counts)
         log.error(
             "job_failed",
             extra={
                 "job": job.name,
+                "period": period,
                 "duration_ms": duration_ms,
                 "errors": ",".join(_describe(e) for e in result.errors[:20]),
                 "retry_in_s": retry_in,
