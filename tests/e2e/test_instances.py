@@ -12,6 +12,7 @@ over them (round robin, several threads):
   (`RING_STAT_SECONDS`) has passed, every instance publishes the new key;
 - the two workers run each job exactly once per period (their `job_done` lines name the
   period; no period twice, and the runs recorded in the database are exactly these);
+- the instances and the workers run exactly the commands of the systemd units in `deploy/`;
 - the wallet token endpoint's rate limit and the failed-authentication limit per key id hold
   across the instances, not per instance.
 """
@@ -19,6 +20,8 @@ over them (round robin, several threads):
 from __future__ import annotations
 
 import json
+import shlex
+import string
 import subprocess
 import threading
 import time
@@ -64,6 +67,17 @@ PERIOD = 2  # seconds: every job's interval here, so the test sees several perio
 FIRST, LATER, REVOKED, MOVERS = 15, 6, 5, 2
 TOKEN_BUDGET = 30  # WalletPolicy.token_requests_per_window (per client address, per minute)
 KEY_FAILURES = 10  # BUERGERID_AUTH_FAILURES_PER_KEY default
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
+INSTALLED = "/opt/buergerid/bin/buergerid-issuer"
+
+
+def unit_command(unit: str, env: dict[str, str]) -> list[str]:
+    """The ExecStart of `deploy/<unit>` as systemd runs it (`${VAR}` from `env`), with the
+    installed program replaced by this environment's."""
+    [line] = [x for x in (DEPLOY / unit).read_text().splitlines() if x.startswith("ExecStart=")]
+    argv = shlex.split(line.removeprefix("ExecStart="))
+    assert argv[0] == INSTALLED
+    return [BUERGERID_ISSUER, *(string.Template(a).substitute(env) for a in argv[1:])]
 
 
 @pytest.fixture
@@ -83,19 +97,21 @@ def cluster(
     intervals = json.dumps({job.name: PERIOD for job in catalogue.JOBS})
     # behind one load balancer every instance has the same public URL
     public = f"http://127.0.0.1:{ports[0]}"
-    servers = [
-        start(
-            f"serve{n}",
-            [BUERGERID_ISSUER, "serve"],
-            settings_env(settings, BUERGERID_PORT=str(port), BUERGERID_PUBLIC_BASE_URL=public),
-            logs,
+    servers = []
+    for n, port in enumerate(ports):
+        env = settings_env(
+            settings,
+            BUERGERID_PORT=str(port),  # the unit's instance name, %i
+            BUERGERID_PUBLIC_BASE_URL=public,
+            BUERGERID_WORKERS="1",
         )
-        for n, port in enumerate(ports)
-    ]
+        command = unit_command("buergerid-serve@.service", env)
+        servers.append(start(f"serve{n}", command, env, logs))
     env = settings_env(
         settings, BUERGERID_PUBLIC_BASE_URL=public, BUERGERID_WORKER_INTERVALS=intervals
     )
-    workers = [start(f"worker{n}", [BUERGERID_ISSUER, "worker"], env, logs) for n in range(WORKERS)]
+    command = unit_command("buergerid-worker.service", env)
+    workers = [start(f"worker{n}", command, env, logs) for n in range(WORKERS)]
     try:
         for server, port in zip(servers, ports, strict=True):
             wait_http(server, f"http://127.0.0.1:{port}/healthz")
