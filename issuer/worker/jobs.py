@@ -207,7 +207,7 @@ def rotation_due(records: list[Any], at: int, lead: int) -> bool:
     active = [r for r in records if r.state is KeyState.ACTIVE]
     if not active:
         return True
-    return max(r.window.sign_until for r in active) - at <= lead
+    return bool(max(r.window.sign_until for r in active) - at <= lead)
 
 
 def key_rotation(ctx: JobContext) -> JobResult:
