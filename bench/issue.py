@@ -282,47 +282,26 @@ def _post_rate(bases: list[str], headers: dict[str, str], jobs: list[Any]) -> fl
             http.close()
 
 
-def workers_bench(settings: Settings, n: int) -> dict[int, float]:
-    """`POST /api/v1/permits` per second against `buergerid-issuer serve --workers N`."""
+def serve_bench(settings: Settings, n: int, *, instances: bool) -> dict[int, float]:
+    """`POST /api/v1/permits` per second for each N of WORKER_COUNTS: N separate
+    `buergerid-issuer serve` instances (one worker each; the client spreads requests over
+    them) when `instances`, else one `buergerid-issuer serve --workers N`."""
     from tests.support import processes
 
     app = create_app(settings)
     headers, jobs = setup_tenant(app, settings, n * len(WORKER_COUNTS))
     app.state.engine.dispose()
-    logs = Path(tempfile.mkdtemp(prefix="bench-workers-"))
-    out: dict[int, float] = {}
-    for round_no, workers in enumerate(WORKER_COUNTS):
-        port = processes.free_port()
-        env = processes.settings_env(settings, BUERGERID_PORT=str(port))
-        argv = [processes.BUERGERID_ISSUER, "serve", "--workers", str(workers)]
-        server = processes.start(f"serve-{workers}", argv, env, logs)
-        try:
-            base = f"http://127.0.0.1:{port}"
-            processes.wait_http(server, base + "/healthz")
-            out[workers] = _post_rate([base], headers, jobs[round_no * n : (round_no + 1) * n])
-        finally:
-            processes.stop([server])
-    return out
-
-
-def instances_bench(settings: Settings, n: int) -> dict[int, float]:
-    """`POST /api/v1/permits` per second against N separate `buergerid-issuer serve`
-    instances (one worker each) on one database, the client spreading requests over them."""
-    from tests.support import processes
-
-    app = create_app(settings)
-    headers, jobs = setup_tenant(app, settings, n * len(WORKER_COUNTS))
-    app.state.engine.dispose()
-    logs = Path(tempfile.mkdtemp(prefix="bench-instances-"))
+    logs = Path(tempfile.mkdtemp(prefix="bench-serve-"))
     out: dict[int, float] = {}
     for round_no, count in enumerate(WORKER_COUNTS):
+        layout = [["serve"]] * count if instances else [["serve", "--workers", str(count)]]
         servers, bases = [], []
         try:
-            for k in range(count):
+            for k, args in enumerate(layout):
                 port = processes.free_port()
                 env = processes.settings_env(settings, BUERGERID_PORT=str(port))
-                argv = [processes.BUERGERID_ISSUER, "serve"]
-                servers.append(processes.start(f"instance-{count}-{k}", argv, env, logs))
+                argv = [processes.BUERGERID_ISSUER, *args]
+                servers.append(processes.start(f"serve-{round_no}-{k}", argv, env, logs))
                 bases.append(f"http://127.0.0.1:{port}")
             for server, base in zip(servers, bases, strict=True):
                 processes.wait_http(server, base + "/healthz")
@@ -373,13 +352,17 @@ def main() -> None:
             upgrade(server.url("bench_w"))
             _admin_exec(server, "CREATE DATABASE bench_i")
             upgrade(server.url("bench_i"))
-            per_instances = instances_bench(
-                make_settings(server.url("bench_i"), root / "d-instances"), n_http // 2
+            per_instances = serve_bench(
+                make_settings(server.url("bench_i"), root / "d-instances"),
+                n_http // 2,
+                instances=True,
             )
             per_workers: dict[int, float] = {}
             if not args.instances_only:
-                per_workers = workers_bench(
-                    make_settings(server.url("bench_w"), root / "d-workers"), n_http // 2
+                per_workers = serve_bench(
+                    make_settings(server.url("bench_w"), root / "d-workers"),
+                    n_http // 2,
+                    instances=False,
                 )
             only = args.workers_only or args.instances_only
             for kind in () if only else ("sqlite", "postgresql"):
