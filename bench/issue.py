@@ -13,6 +13,13 @@ The API client uses the PRODUCTION argon2id parameters (Settings defaults: t=3, 
 ~0.1 s per verification): the first request verifies once, later ones hit the in-process
 verification cache (issuer/services/clients.py), exactly as in production.
 
+PostgreSQL, `buergerid-issuer serve --workers N` as a real process for N = 1, 2 and 4:
+`POST /api/v1/permits` (16 client threads) as ratios of the 1-worker rate
+(`ratio_post_permit_<N>_workers_vs_1_postgresql`). `--workers-only` runs just this part.
+Likewise N separate `buergerid-issuer serve` instances (one worker each) on one database, the
+client spreading requests over them (`ratio_post_permit_<N>_instances_vs_1_postgresql`);
+`--instances-only` runs just that.
+
 In process, per database: `issuer.services.imports.import_residents` of 100,000 residents;
 rebuilding (read statuses, pack, sign CWT + JWT) a 2^20-entry status list with 100,000
 allocated entries of which 1/4 are revoked; collecting and signing a plate index of
@@ -321,6 +328,64 @@ def renew_bench(settings: Settings, count: int) -> dict[str, float]:
     return {"auto_renew_s": seconds}
 
 
+WORKER_COUNTS = (1, 2, 4)
+WORKER_THREADS = 16
+
+
+def _post_rate(bases: list[str], headers: dict[str, str], jobs: list[Any]) -> float:
+    """`POST /api/v1/permits` per second of `jobs` on WORKER_THREADS threads, request i sent
+    to bases[i % len(bases)], after every worker of every base verified the key once (argon2,
+    on fresh connections)."""
+    limits = httpx.Limits(max_connections=WORKER_THREADS * 2)
+    warm = {"Connection": "close", **headers}
+    https = [httpx.Client(base_url=b, timeout=60, limits=limits) for b in bases]
+    try:
+        with ThreadPoolExecutor(max_workers=WORKER_THREADS) as pool:
+            list(pool.map(lambda i: https[i % len(https)].get("/api/v1/zones", headers=warm),
+                          range(64 * len(https))))  # fmt: skip
+
+        def post(i: int) -> None:
+            r = https[i % len(https)].post("/api/v1/permits", json=jobs[i], headers=headers)
+            assert r.status_code == 201, r.text
+
+        start_at = time.perf_counter()
+        with ThreadPoolExecutor(max_workers=WORKER_THREADS) as pool:
+            list(pool.map(post, range(len(jobs))))
+        return len(jobs) / (time.perf_counter() - start_at)
+    finally:
+        for http in https:
+            http.close()
+
+
+def serve_bench(settings: Settings, n: int, *, instances: bool) -> dict[int, float]:
+    """`POST /api/v1/permits` per second for each N of WORKER_COUNTS: N separate
+    `buergerid-issuer serve` instances (one worker each; the client spreads requests over
+    them) when `instances`, else one `buergerid-issuer serve --workers N`."""
+    from tests.support import processes
+
+    app = create_app(settings)
+    headers, jobs = setup_tenant(app, settings, n * len(WORKER_COUNTS))
+    app.state.engine.dispose()
+    logs = Path(tempfile.mkdtemp(prefix="bench-serve-"))
+    out: dict[int, float] = {}
+    for round_no, count in enumerate(WORKER_COUNTS):
+        layout = [["serve"]] * count if instances else [["serve", "--workers", str(count)]]
+        servers, bases = [], []
+        try:
+            for k, args in enumerate(layout):
+                port = processes.free_port()
+                env = processes.settings_env(settings, BUERGERID_PORT=str(port))
+                argv = [processes.BUERGERID_ISSUER, *args]
+                servers.append(processes.start(f"serve-{round_no}-{k}", argv, env, logs))
+                bases.append(f"http://127.0.0.1:{port}")
+            for server, base in zip(servers, bases, strict=True):
+                processes.wait_http(server, base + "/healthz")
+            out[count] = _post_rate(bases, headers, jobs[round_no * n : (round_no + 1) * n])
+        finally:
+            processes.stop(servers)
+    return out
+
+
 def _plate(n: int) -> str:
     """A distinct canonical plate for each n < 259,974."""
     return f"RE-{chr(65 + n // 9999 % 26)} {n % 9999 + 1}"
@@ -337,6 +402,10 @@ def make_settings(url: str, data_dir: Path) -> Settings:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--workers-only", action="store_true", help="only serve --workers N")
+    parser.add_argument(
+        "--instances-only", action="store_true", help="only N separate serve instances"
+    )
     args = parser.parse_args()
     n_http = 200 if args.quick else 1000
     n_import = 10_000 if args.quick else 100_000
@@ -358,7 +427,24 @@ def main() -> None:
             renew_urls = {"sqlite": f"sqlite:///{root / 'c.db'}"}
             _admin_exec(server, "CREATE DATABASE bench_c")
             renew_urls["postgresql"] = server.url("bench_c")
-            for kind in ("sqlite", "postgresql"):
+            _admin_exec(server, "CREATE DATABASE bench_w")
+            upgrade(server.url("bench_w"))
+            _admin_exec(server, "CREATE DATABASE bench_i")
+            upgrade(server.url("bench_i"))
+            per_instances = serve_bench(
+                make_settings(server.url("bench_i"), root / "d-instances"),
+                n_http // 2,
+                instances=True,
+            )
+            per_workers: dict[int, float] = {}
+            if not args.instances_only:
+                per_workers = serve_bench(
+                    make_settings(server.url("bench_w"), root / "d-workers"),
+                    n_http // 2,
+                    instances=False,
+                )
+            only = args.workers_only or args.instances_only
+            for kind in () if only else ("sqlite", "postgresql"):
                 upgrade(urls[kind])
                 upgrade(big_urls[kind])
                 upgrade(renew_urls[kind])
@@ -386,6 +472,19 @@ def main() -> None:
         print(f"auto_renew_{n_renew}_permits_seconds_{kind}={res['auto_renew_s']:.1f}")
     for kind, res in results.items():
         print(f"ratio_permits_post_vs_healthz_{kind}={res['post_permit'] / res['healthz']:.4f}")
+    print("[postgresql, N instances of buergerid-issuer serve, one worker each]")
+    for count, value in per_instances.items():
+        print(f"  POST /api/v1/permits, {count} instance(s)  {value:9.1f} req/s")
+    for count in WORKER_COUNTS[1:]:
+        ratio = per_instances[count] / per_instances[1]
+        print(f"ratio_post_permit_{count}_instances_vs_1_postgresql={ratio:.3f}")
+    if per_workers:
+        print("[postgresql, buergerid-issuer serve --workers N]")
+        for workers, value in per_workers.items():
+            print(f"  POST /api/v1/permits, {workers} worker(s)  {value:9.1f} req/s")
+        for workers in WORKER_COUNTS[1:]:
+            ratio = per_workers[workers] / per_workers[1]
+            print(f"ratio_post_permit_{workers}_workers_vs_1_postgresql={ratio:.3f}")
 
 
 if __name__ == "__main__":

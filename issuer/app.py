@@ -9,7 +9,10 @@ from functools import partial
 import anyio.to_thread
 from fastapi import FastAPI
 
+from issuer import metrics
 from issuer.db.session import make_engine, make_session_factory
+from issuer.docs_ui import install_docs
+from issuer.metrics_middleware import MetricsMiddleware
 from issuer.middleware import (
     BodyLimitMiddleware,
     IdempotencyMiddleware,
@@ -47,6 +50,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     """The issuer app with its own engine, session factory, clock and secret hasher."""
     settings = settings or Settings()
     engine = make_engine(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
+    metrics.install()
+    metrics.instrument_engine(engine)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -55,13 +60,16 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         await anyio.to_thread.run_sync(app.state.readiness.check, now)
         yield
         app.state.keys.close()
+        metrics.uninstrument_engine(engine)
         engine.dispose()
 
     app = FastAPI(
         title="buergerid municipal API",
         version="1",
-        description="Tenants, registry, permits and publication of buergerid (docs/issuer.md).",
+        description="Tenants, registry, permits and publication of buergerid.",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.engine = engine
@@ -86,7 +94,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
 
     install_problem_handlers(app)
     install_idempotency_handler(app)
-    # added innermost first: RequestId → UrlGuard → Throttle → BodyLimit → Idempotency → routes
+    # outermost first: Metrics → RequestId → UrlGuard → Throttle → BodyLimit → Idempotency →
+    # routes (added in the opposite order)
     app.add_middleware(IdempotencyMiddleware)
     app.add_middleware(
         BodyLimitMiddleware,
@@ -96,7 +105,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.add_middleware(ThrottleMiddleware)
     app.add_middleware(UrlGuardMiddleware)
     app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(MetricsMiddleware)
 
+    install_docs(app, extra_links=(("/healthz", "Liveness"), ("/readyz", "Readiness")))
     app.include_router(health.router)
     for module in (tenants, clients, residents, vehicles, zones, audit, imports):
         app.include_router(module.router, prefix=API_PREFIX)
@@ -104,3 +115,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     for module in (permits, publication, enforcement):
         app.include_router(module.router)
     return app
+
+
+def app_from_environment() -> FastAPI:
+    """The municipal API with Settings from the environment: the factory a worker process
+    imports (`buergerid-issuer serve --app municipal` without the whole service)."""
+    return create_app(Settings())

@@ -1,7 +1,14 @@
 """`buergerid-issuer`: operate the issuer (argparse). Reads Settings from the environment.
 
-Exit codes: 0 ok, 1 a check failed (verify-audit), 2 usage, 3 refused (problem code on stderr).
+Exit codes: 0 ok, 1 a check failed (verify-audit, a job of `worker --once`), 2 usage,
+3 refused (problem code on stderr).
 A subcommand is one `add_parser` + `set_defaults(func=)` in `build_parser()`.
+
+`serve` and `dev` serve apps named by import strings of factories (`module:function`, no
+arguments). This module knows only the municipal API; the console script
+(`wallet_api.service:main`, the composition root, which may see the issuer and the wallet API)
+hands in the whole service, so that `serve` serves everything while issuer/ never imports
+wallet_api/.
 """
 
 from __future__ import annotations
@@ -60,20 +67,53 @@ def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _serve(settings: Settings) -> None:
-    from issuer.app import create_app
-    from issuer.serving import serve
-
-    serve(create_app(settings), settings)
+# the apps `serve --app` offers when nothing was handed in: the municipal API alone
+MUNICIPAL_APPS: dict[str, str] = {"municipal": "issuer.app:app_from_environment"}
+MAX_WORKERS = 64
 
 
-def cmd_serve(settings: Settings, _args: argparse.Namespace) -> int:
-    """Serve the municipal API (no migration, no seeding)."""
-    _serve(settings)
+def workers_argument(value: str) -> int:
+    """`--workers`: a number of processes between 1 and MAX_WORKERS."""
+    workers = int(value)
+    if not 1 <= workers <= MAX_WORKERS:
+        raise argparse.ArgumentTypeError(f"between 1 and {MAX_WORKERS}")
+    return workers
+
+
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    """Serve the chosen app in N worker processes (no migration, no seeding)."""
+    from issuer.serving import serve_factory
+
+    serve_factory(args.apps[args.app], settings, workers=args.workers)
     return EXIT_OK
 
 
-def cmd_dev(settings: Settings, _args: argparse.Namespace) -> int:
+def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
+    """Run the periodic jobs: until stopped, or each due job once (`--once`, exit 1 when one
+    failed)."""
+    from issuer.worker import jobs, runner
+
+    try:
+        jobs.select_jobs(args.job)
+    except ValueError as exc:
+        err.print(str(exc))
+        return EXIT_USAGE
+    if not args.once:
+        runner.forever(settings, args.job)
+        return EXIT_OK
+    outcomes = runner.once(settings, args.job)
+    for outcome in outcomes:
+        counts = " ".join(f"{k}={v}" for k, v in sorted(outcome.counts.items()))
+        errors = " ".join(":".join(e.values()) for e in outcome.errors)
+        out.print(
+            f"{outcome.job}: {outcome.status}"
+            + (f" {counts}" if counts else "")
+            + (f" errors: {errors}" if errors else "")
+        )
+    return EXIT_CHECK_FAILED if any(o.status == "failed" for o in outcomes) else EXIT_OK
+
+
+def cmd_dev(settings: Settings, args: argparse.Namespace) -> int:
     """Migrate, create keys, seed the demo tenant once, print what to do next, serve."""
     from issuer.devserver import bootstrap_dev
 
@@ -100,7 +140,11 @@ def cmd_dev(settings: Settings, _args: argparse.Namespace) -> int:
         soft_wrap=True,
     )
     sys.stdout.flush()  # before uvicorn takes over (stdout may be a pipe)
-    _serve(settings)
+    from issuer.serving import serve_factory
+    from issuer.worker.runner import in_background
+
+    with in_background(settings):  # development: the periodic jobs run in this process
+        serve_factory(args.apps[args.default_app], settings)
     return EXIT_OK
 
 
@@ -358,16 +402,39 @@ def cmd_enforcement(settings: Settings, args: argparse.Namespace) -> int:
 Handler = Callable[[Settings, argparse.Namespace], int]
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser; each subcommand sets `func`."""
+def build_parser(
+    apps: dict[str, str] | None = None, default_app: str | None = None
+) -> argparse.ArgumentParser:
+    """The argument parser; each subcommand sets `func`. `apps`: name → app factory import
+    string for `serve --app` (default: the municipal API), `default_app` the one served."""
+    apps = dict(apps or MUNICIPAL_APPS)
+    default_app = default_app or next(iter(apps))
     parser = argparse.ArgumentParser(prog="buergerid-issuer", description=__doc__)
+    parser.set_defaults(apps=apps, default_app=default_app)
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("migrate", help="upgrade the database schema")
     p.add_argument("--revision", default="head")
     p.set_defaults(func=cmd_migrate)
-    sub.add_parser("serve", help="serve the municipal API").set_defaults(func=cmd_serve)
+    p = sub.add_parser("serve", help="serve the service (production: no migration, no seeding)")
+    p.add_argument(
+        "--workers",
+        type=workers_argument,
+        default=1,
+        help="worker processes (each a full copy of the service; default 1)",
+    )
+    p.add_argument(
+        "--app",
+        choices=sorted(apps),
+        default=default_app,
+        help=f"what to serve (default {default_app})",
+    )
+    p.set_defaults(func=cmd_serve)
     sub.add_parser("dev", help="development: migrate, seed, serve").set_defaults(func=cmd_dev)
+    p = sub.add_parser("worker", help="run the periodic jobs (expiry, renewal, publication, …)")
+    p.add_argument("--once", action="store_true", help="run each due job once, then exit")
+    p.add_argument("--job", action="append", metavar="NAME", help="only this job (repeatable)")
+    p.set_defaults(func=cmd_worker)
 
     tenant = sub.add_parser("tenant", help="tenants").add_subparsers(dest="action", required=True)
     p = tenant.add_parser("create", help="create a tenant and its key ring")
@@ -455,9 +522,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of `buergerid-issuer`."""
-    args = build_parser().parse_args(argv)
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    apps: dict[str, str] | None = None,
+    default_app: str | None = None,
+) -> int:
+    """Entry point of `buergerid-issuer` (see the module docstring for `apps`)."""
+    args = build_parser(apps, default_app).parse_args(argv)
     settings = Settings()
     configure_logging(settings.log_level, settings.log_format)
     handler: Handler = args.func

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
@@ -68,6 +69,17 @@ KeysDep = Annotated[KeyStore, Depends(get_keys)]
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
+# declares the API key in the OpenAPI document (Swagger UI's "Authorize"); checking it is
+# get_principal's work, so a missing or malformed header is not refused here
+API_KEY = HTTPBearer(
+    scheme_name="apiKey",
+    bearerFormat="bid_<key id>.<secret>",
+    description="An API client's key (`buergerid-issuer client create`), sent as "
+    "`Authorization: Bearer bid_…`.",
+    auto_error=False,
+)
+
+
 def _bearer(request: Request) -> str:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
@@ -76,7 +88,12 @@ def _bearer(request: Request) -> str:
     return token.strip()
 
 
-async def get_principal(request: Request, clock: ClockDep, settings: SettingsDep) -> Principal:
+async def get_principal(
+    request: Request,
+    clock: ClockDep,
+    settings: SettingsDep,
+    _declared: Annotated[HTTPAuthorizationCredentials | None, Depends(API_KEY)] = None,
+) -> Principal:
     """Authenticate the bearer token (services/authentication.py) and claim an Idempotency-Key.
 
     The credential is read in a short transaction; the argon2 verification (at most one, none

@@ -71,6 +71,7 @@ class ErrorCode(StrEnum):
     EXTENSION_TOO_LONG = "extension_too_long"  # 422: beyond now + the type's max validity
     VALIDITY_BEYOND_KEY = "validity_beyond_key"  # 422: a token would outlive its signing key
     NO_SIGNING_KEY = "no_signing_key"  # 503
+    PLATE_INDEX_NOT_BUILT = "plate_index_not_built"
 
 
 TITLES: dict[ErrorCode, str] = {
@@ -113,6 +114,7 @@ TITLES: dict[ErrorCode, str] = {
     ErrorCode.EXTENSION_TOO_LONG: "The extension is longer than the permit type allows",
     ErrorCode.VALIDITY_BEYOND_KEY: "The validity ends after the signing key",
     ErrorCode.NO_SIGNING_KEY: "No signing key available",
+    ErrorCode.PLATE_INDEX_NOT_BUILT: "No plate index built yet; the job runner builds it",
 }
 
 PROBLEM_TYPE_PREFIX = "urn:buergerid:problem:"

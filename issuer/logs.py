@@ -64,15 +64,33 @@ class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
         pass
 
 
-def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
-    """Configure the root logger from the entry point (never at import); replaces only our
-    own handler, so calling it twice is harmless."""
+def make_handler(fmt: str = "json") -> logging.Handler:
+    """Our stderr handler: JSON lines (or plain text for `fmt="text"`) with the request id."""
     handler = _StderrHandler()
     handler.addFilter(RequestIdFilter())
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    return handler
+
+
+def logging_config(level: str = "INFO", fmt: str = "json") -> dict[str, Any]:
+    """`configure_logging` as a `logging.config.dictConfig` dictionary: uvicorn applies it
+    first thing in every worker process it starts."""
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "handlers": {"buergerid": {"()": "issuer.logs.make_handler", "fmt": fmt}},
+        "root": {"level": level, "handlers": ["buergerid"]},
+        "loggers": {"uvicorn.access": {"handlers": [], "propagate": False}},
+    }
+
+
+def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
+    """Configure the root logger from the entry point (never at import); replaces only our
+    own handler, so calling it twice is harmless."""
+    handler = make_handler(fmt)
     root = logging.getLogger()
     for old in list(root.handlers):
         if getattr(old, "is_buergerid", False):

@@ -129,6 +129,24 @@ class Settings(BaseSettings):
     # the Credential Issuer's display name in OpenID4VCI metadata
     wallet_display_name: str = Field(default="buergerid", min_length=1, max_length=100)
 
+    # Prometheus metrics (issuer/metrics.py): served at /metrics on this listener only, never
+    # on the service's port; no port: no metrics served. metrics_dir: the workers' metric
+    # files under `serve --workers N` (emptied at start; default a fresh temporary directory)
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    metrics_host: str = "127.0.0.1"
+    metrics_dir: Path | None = None
+
+    # the job runner (`buergerid-issuer worker`, issuer/worker/): seconds between runs of a job,
+    # by name (issuer.worker.jobs.JOBS lists the names and defaults), e.g. {"plate_indexes": 30}
+    worker_intervals: dict[str, int] = Field(default_factory=dict)
+    # a new signing key is made this long before the active one stops signing (must exceed
+    # the trust bundle's freshness period, so handhelds know the key before it signs)
+    key_rotation_lead_seconds: int = Field(default=30 * 24 * 3600, ge=3600)
+    # stored Idempotency-Key answers are purged after this long
+    idempotency_keep_hours: int = Field(default=24, ge=1, le=24 * 90)
+    # a job that has not succeeded for this many of its periods shows as stale in /readyz
+    worker_stale_periods: int = Field(default=3, ge=2, le=100)
+
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "text"] = "json"
     sqlite_busy_timeout_ms: int = Field(default=10_000, ge=0)
@@ -146,7 +164,8 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _defaults_and_production_guards(self) -> Settings:
-        if not self.database_url:
+        implicit_database = not self.database_url
+        if implicit_database:
             self.database_url = f"sqlite:///{self.data_dir / 'buergerid.db'}"
         if (self.tls_certfile is None) != (self.tls_keyfile is None):
             raise ValueError("tls_certfile and tls_keyfile go together")
@@ -157,6 +176,8 @@ class Settings(BaseSettings):
             len(self.server_secret.get_secret_value()) < MIN_SERVER_SECRET_CHARS
         ):
             raise ValueError(f"server_secret needs at least {MIN_SERVER_SECRET_CHARS} characters")
+        if self.key_rotation_lead_seconds <= self.trust_bundle_fresh_seconds:
+            raise ValueError("key_rotation_lead_seconds must exceed trust_bundle_fresh_seconds")
         if self.environment == "production":
             if self.key_passphrase is None:
                 raise ValueError("key_passphrase is required in production (no dev fallback)")
@@ -171,6 +192,8 @@ class Settings(BaseSettings):
                 log.warning("production_on_sqlite")
             if self.status_list_size < STATUS_LIST_SIZE:
                 raise ValueError(f"status_list_size below {STATUS_LIST_SIZE} weakens herd privacy")
+            if implicit_database:
+                raise ValueError("database_url is required in production (no SQLite fallback)")
         if "required" in (self.wallet_attestation, self.wallet_key_attestation) and (
             self.wallet_trust_anchors is None
         ):
@@ -199,7 +222,10 @@ def resolve_key_passphrase(settings: Settings) -> str:
         return path.read_text(encoding="utf-8").strip()
     make_private_dir(settings.data_dir)
     value = secrets.token_urlsafe(32)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another worker process made it first: use theirs
+        return path.read_text(encoding="utf-8").strip()
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         fh.write(value + "\n")
     log.warning("dev_passphrase_generated", extra={"file": path.name})

@@ -8,7 +8,8 @@ the only ways `keys/` and its callers should turn a signer into a token: they fi
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol, runtime_checkable
 
 from cryptography.hazmat.primitives import hashes
@@ -61,6 +62,31 @@ class Signer(Protocol):
     def sign(self, message: bytes) -> bytes:
         """Raw signature over `message` (ES256: r‖s, 64 bytes; Ed25519: 64 bytes)."""
         ...
+
+
+# (backend, seconds) of every signature made; the issuer's metrics listen (keys stays free of them)
+SignObserver = Callable[[str, float], None]
+_SIGN_OBSERVERS: list[SignObserver] = []
+
+
+def add_sign_observer(observer: SignObserver) -> None:
+    """Call `observer(backend, seconds)` after every signature ("software" or "pkcs11")."""
+    if observer not in _SIGN_OBSERVERS:
+        _SIGN_OBSERVERS.append(observer)
+
+
+def remove_sign_observer(observer: SignObserver) -> None:
+    """Stop calling `observer`."""
+    if observer in _SIGN_OBSERVERS:
+        _SIGN_OBSERVERS.remove(observer)
+
+
+def signed(backend: str, started: float) -> None:
+    """Report a signature that began at `started` (time.perf_counter()) to the observers."""
+    if _SIGN_OBSERVERS:
+        seconds = time.perf_counter() - started
+        for observer in tuple(_SIGN_OBSERVERS):
+            observer(backend, seconds)
 
 
 def alg_for_public_key(public_key: PublicKey) -> Alg:
@@ -132,9 +158,14 @@ class SoftwareSigner(PublicIdentity):
         return self._private
 
     def sign(self, message: bytes) -> bytes:
+        started = time.perf_counter()
         if isinstance(self._private, ed25519.Ed25519PrivateKey):
-            return self._private.sign(message)
-        return raw_ecdsa_signature(self._private.sign(message, ec.ECDSA(hashes.SHA256())))
+            signature = self._private.sign(message)
+        else:
+            der = self._private.sign(message, ec.ECDSA(hashes.SHA256()))
+            signature = raw_ecdsa_signature(der)
+        signed("software", started)
+        return signature
 
 
 def generate_private_key(alg: Alg) -> PrivateKey:

@@ -4,29 +4,28 @@ key), then serves the municipal and the wallet API in one process on
 BUERGERID_HOST:BUERGERID_PORT, over https when TLS files are configured or with
 ``BUERGERID_DEV_TLS=1`` (a local CA under the data directory).
 
-``python -m wallet_api serve --app wallet|municipal|combined`` serves one deployment without
-any bootstrap (production: the database migrated with ``buergerid-issuer migrate``, tenants
-and keys made by the operator). Every way logs only through the project's JSON logging
+``python -m wallet_api serve --app wallet|municipal|combined [--workers N]`` serves one
+deployment without any bootstrap, as ``buergerid-issuer serve --app wallet|municipal|service``
+does (production: the database migrated with ``buergerid-issuer migrate``, tenants and keys
+made by the operator). Every way logs only through the project's JSON logging
 (``issuer.serving``)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
-from fastapi import FastAPI
-
+from issuer.cli import workers_argument
 from issuer.logs import configure_logging
-from issuer.serving import serve
+from issuer.serving import serve, serve_factory
 from issuer.settings import Settings
-from wallet_api.app import create_combined_app, create_municipal_app, create_wallet_app
+from wallet_api import service
+from wallet_api.app import create_combined_app
 
-APPS: dict[str, Callable[[Settings], FastAPI]] = {
-    "combined": create_combined_app,
-    "wallet": create_wallet_app,
-    "municipal": create_municipal_app,
-}
+# the deployments `serve --app` offers: "combined" is the whole service
+APPS = {"combined": service.APPS["service"], **service.APPS}
+APPS.pop("service")
 
 
 def _development(settings: Settings) -> int:
@@ -66,7 +65,10 @@ def _development(settings: Settings) -> int:
     ]
     sys.stdout.write("\n".join(lines) + "\n")
     sys.stdout.flush()
-    serve(create_combined_app(settings), settings, tls=tls)
+    from issuer.worker.runner import in_background
+
+    with in_background(settings):  # development: the periodic jobs run in this process
+        serve(create_combined_app(settings), settings, tls=tls)
     return 0
 
 
@@ -76,13 +78,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command")
     p = sub.add_parser("serve", help="serve one deployment (no migration, no seeding)")
     p.add_argument("--app", choices=sorted(APPS), default="combined")
+    p.add_argument("--workers", type=workers_argument, default=1, help="worker processes")
     args = parser.parse_args(argv)
     settings = Settings()
     # before any app is built: building one may already log (a generated development secret)
     configure_logging(settings.log_level, settings.log_format)
     if args.command is None:
         return _development(settings)
-    serve(APPS[args.app](settings), settings)
+    serve_factory(APPS[args.app], settings, workers=args.workers)
     return 0
 
 

@@ -15,8 +15,11 @@ from functools import partial
 
 from fastapi import FastAPI
 
+from issuer import metrics
 from issuer.app import create_app
 from issuer.db.session import make_engine, make_session_factory
+from issuer.docs_ui import install_docs
+from issuer.metrics_middleware import MetricsMiddleware
 from issuer.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from issuer.problems import install_problem_handlers
 from issuer.services.clock import Clock, SystemClock
@@ -39,6 +42,8 @@ from wallet_api.services.attestations import load_trust_anchors
 from wallet_api.services.dpop import DpopNonces
 from wallet_api.services.policy import WalletPolicy
 from wallet_api.services.rate_limits import RateLimiter
+
+METADATA_LINK = "/.well-known/openid-credential-issuer"
 
 # type_metadata last: it answers any path ending in /vct/<kind>
 PUBLIC_ROUTERS = (
@@ -80,18 +85,23 @@ def create_wallet_app(
     """The public wallet API with its own engine on the shared database."""
     settings = settings or Settings()
     engine = make_engine(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
+    metrics.install()
+    metrics.instrument_engine(engine)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
         app.state.keys.close()
+        metrics.uninstrument_engine(engine)
         engine.dispose()
 
     app = FastAPI(
         title="buergerid wallet API",
         version="1",
-        description="OpenID4VCI 1.0 subset: pre-authorized code flow (docs/wallet.md).",
+        description="OpenID4VCI 1.0 subset: pre-authorized code flow.",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.engine = engine
@@ -107,6 +117,8 @@ def create_wallet_app(
     )
     app.add_middleware(UrlGuardMiddleware)
     app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(MetricsMiddleware)
+    install_docs(app, extra_links=((METADATA_LINK, "Credential Issuer metadata"),))
     for router in PUBLIC_ROUTERS:
         app.include_router(router)
     return app

@@ -16,7 +16,12 @@ from issuer.db.base import Base
 from issuer.db.session import make_engine, normalize_url
 
 # Every module that puts tables on Base; optional ones are imported when they exist.
-MODEL_MODULES = ("issuer.db.models", "issuer.db.permit_models", "issuer.db.enforcement_models")
+MODEL_MODULES = (
+    "issuer.db.models",
+    "issuer.db.permit_models",
+    "issuer.db.enforcement_models",
+    "issuer.db.job_models",
+)
 for _name in MODEL_MODULES:
     if importlib.util.find_spec(_name) is not None:
         importlib.import_module(_name)

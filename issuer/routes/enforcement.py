@@ -24,7 +24,6 @@ from issuer.db.enforcement_models import EnforcementClient, EnforcementDevice
 from issuer.db.models import Tenant
 from issuer.deps import (
     ClockDep,
-    KeysDep,
     OperatorDep,
     SessionDep,
     SettingsDep,
@@ -33,7 +32,7 @@ from issuer.deps import (
     get_session_factory,
     require_scope,
 )
-from issuer.errors import ErrorCode, Forbidden, NotFound, Unauthenticated
+from issuer.errors import ErrorCode, Forbidden, NotFound, Unauthenticated, Unavailable
 from issuer.schemas.common import PROBLEM_RESPONSES
 from issuer.schemas.enforcement import (
     DeviceList,
@@ -50,7 +49,6 @@ from issuer.schemas.enforcement import (
 from issuer.services import enforcement as devices
 from issuer.services import plate_index as service
 from issuer.services.clients import Principal
-from issuer.services.signing import KeyStore
 from issuer.settings import Settings
 
 router = APIRouter(prefix="/api/v1/enforcement", tags=["enforcement"], responses=PROBLEM_RESPONSES)
@@ -69,17 +67,16 @@ def get_plate_index(
     principal: Enforcer,
     tenant: TenantDep,
     session: SessionDep,
-    keys: KeysDep,
-    clock: ClockDep,
 ) -> Response:
-    """The tenant's signed plate index (a new salt for every build)."""
-    return _serve_index(request, session, keys, tenant, clock)
+    """The tenant's signed plate index, as last built by the job runner (a new salt for every
+    build); 503 `plate_index_not_built` until the first build."""
+    return _serve_index(request, session, tenant)
 
 
-def _serve_index(
-    request: Request, session: SessionDep, keys: KeyStore, tenant: Tenant, clock: ClockDep
-) -> Response:
-    record = service.current(session, keys, tenant=tenant, now=clock.now())
+def _serve_index(request: Request, session: SessionDep, tenant: Tenant) -> Response:
+    record = service.latest(session, tenant_id=tenant.id)
+    if record is None:  # the job runner builds it (`buergerid-issuer worker`), never a request
+        raise Unavailable(ErrorCode.PLATE_INDEX_NOT_BUILT, headers={"Retry-After": "60"})
     headers = {
         "ETag": record.etag,
         "Cache-Control": "private, no-store, max-age=0",
@@ -132,8 +129,6 @@ def get_plate_index_of(
     request: Request,
     reader: Annotated[frozenset[str] | int, Depends(_index_reader)],
     session: SessionDep,
-    keys: KeysDep,
-    clock: ClockDep,
     ags: str = Path(pattern=r"^\d{8}$"),
 ) -> Response:
     """One municipality's plate index, for a handheld covering it (device access token) or an
@@ -144,7 +139,7 @@ def get_plate_index_of(
     )
     if tenant is None or not allowed:
         raise NotFound()
-    return _serve_index(request, session, keys, tenant, clock)
+    return _serve_index(request, session, tenant)
 
 
 @router.post("/enrol", status_code=status.HTTP_201_CREATED, response_model=EnrolOut)

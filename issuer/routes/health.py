@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from issuer.errors import ErrorCode, Unavailable
-from issuer.schemas.common import HealthOut, ProblemOut
+from issuer.schemas.common import HealthOut, JobOut, ProblemOut, ReadyOut
 from issuer.services.readiness import ReadinessProbe
 
 router = APIRouter(tags=["operations"])
@@ -19,7 +19,7 @@ def healthz() -> HealthOut:
 
 @router.get(
     "/readyz",
-    response_model=HealthOut,
+    response_model=ReadyOut,
     responses={
         503: {
             "model": ProblemOut,
@@ -28,14 +28,17 @@ def healthz() -> HealthOut:
         }
     },
 )
-def readyz(request: Request) -> HealthOut:
-    """The database answers and is migrated, and every signing key (root, tenants) loads."""
+def readyz(request: Request) -> ReadyOut:
+    """The database answers and is migrated, and every signing key (root, tenants) loads.
+    `jobs` reports the periodic jobs' last successes (a stale job does not make it unready)."""
     probe: ReadinessProbe = request.app.state.readiness
-    readiness = probe.check(int(request.app.state.clock.now().timestamp()))
+    now = request.app.state.clock.now()
+    readiness = probe.check(int(now.timestamp()))
     if not readiness.ready:
         raise Unavailable(
             ErrorCode.NOT_READY,
             errors=[r.as_error() for r in readiness.failures],
             headers={"Retry-After": "5"},
         )
-    return HealthOut(status="ready")
+    jobs = [JobOut(job=j.job, last_success=j.last_success, stale=j.stale) for j in probe.jobs(now)]
+    return ReadyOut(status="ready", jobs=jobs)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -27,6 +28,39 @@ class HealthOut(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{"status": "ok"}]})
 
     status: str
+
+
+class JobOut(BaseModel):
+    """A periodic job of the job runner: when it last succeeded; stale after several periods
+    without success (reported only, never a reason to be unready)."""
+
+    job: str
+    last_success: datetime | None
+    stale: bool
+
+
+class ReadyOut(BaseModel):
+    """Readiness answer: ready, and how the periodic jobs stand."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "status": "ready",
+                    "jobs": [
+                        {
+                            "job": "plate_indexes",
+                            "last_success": "2026-05-04T10:15:00Z",
+                            "stale": False,
+                        }
+                    ],
+                }
+            ]
+        }
+    )
+
+    status: str
+    jobs: list[JobOut]
 
 
 class ProblemOut(BaseModel):

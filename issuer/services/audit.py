@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
+from issuer import metrics
 from issuer.db.models import AuditEntry, AuditHead
 
 GENESIS_HASH = "0" * 64
@@ -162,6 +163,10 @@ def record_many(
         .values(hash=prev_hash)
         .execution_options(synchronize_session=False)
     )
+    for entry in entries:
+        metrics.audited(
+            session, tenant_id=tenant_id, action=entry.action, object_id=entry.object_id
+        )
 
 
 def list_entries(

@@ -5,8 +5,9 @@ Built from the digital-only permits (`display_required` false) not yet past thei
 a new random salt for every build. A permit that must be displayed is never in the index: it
 is not valid by plate alone, so the handheld answers `no_permit` and tells the officer to look
 for the displayed permit and scan its QR code.
-Cached in `plate_indexes` with the tenant's publication version it was built from: rebuilt
-when a permit changed or the index nears its `exp`, never per request.
+Stored in `plate_indexes` with the tenant's publication version it was built from: rebuilt
+by the job runner (`refresh`, job `plate_indexes`) when a permit changed or half its lifetime
+passed, never in a request; the enforcement routes serve the last one built (`latest`).
 """
 
 from __future__ import annotations
@@ -117,20 +118,39 @@ def build(
     return body, iat, iat + valid_seconds
 
 
-def current(session: Session, keys: KeyStore, *, tenant: Tenant, now: datetime) -> PlateIndexRecord:
-    """The tenant's plate index, rebuilt when permits changed or half its lifetime passed."""
+def latest(session: Session, *, tenant_id: int) -> PlateIndexRecord | None:
+    """The tenant's last built plate index (what handhelds get), or None if never built."""
+    return session.get(PlateIndexRecord, tenant_id)
+
+
+def _version(session: Session, tenant_id: int) -> int:
     version = session.scalar(
-        select(PublicationState.version).where(PublicationState.tenant_id == tenant.id)
+        select(PublicationState.version).where(PublicationState.tenant_id == tenant_id)
     )
-    version = int(version or 0)
-    record = session.get(PlateIndexRecord, tenant.id)
+    return int(version or 0)
+
+
+def is_due(record: PlateIndexRecord | None, version: int, now: datetime) -> bool:
+    """A build is due when there is none, half its lifetime passed, or permits changed since
+    it was built and it is at least MIN_REBUILD_SECONDS old."""
+    if record is None:
+        return True
     at = int(now.timestamp())
-    if record is not None and at < (record.iat + record.exp) // 2:
-        # a changed permit set is picked up at most every MIN_REBUILD_SECONDS: revocations
-        # reach handhelds through the status lists at once (the index maps plates to
-        # list and index only), and a rebuild of 100,000 plates takes seconds
-        if record.state_version == version or at < record.iat + MIN_REBUILD_SECONDS:
-            return record
+    if at >= (record.iat + record.exp) // 2:
+        return True
+    # a changed permit set is picked up at most every MIN_REBUILD_SECONDS: revocations reach
+    # handhelds through the status lists at once (the index maps plates to list and index
+    # only), and a rebuild of 100,000 plates takes seconds
+    return record.state_version != version and at >= record.iat + MIN_REBUILD_SECONDS
+
+
+def refresh(session: Session, keys: KeyStore, *, tenant: Tenant, now: datetime) -> bool:
+    """Build and store the tenant's plate index when one is due (the job runner's work, never
+    a request's); True when it built one."""
+    version = _version(session, tenant.id)
+    record = latest(session, tenant_id=tenant.id)
+    if not is_due(record, version, now):
+        return False
     entries = collect_entries(session, tenant_id=tenant.id, now=now)
     body, iat, exp = build(keys, tenant=tenant, entries=entries, now=now)
     etag = '"pi-' + hashlib.sha256(body).hexdigest()[:32] + '"'
@@ -149,12 +169,9 @@ def current(session: Session, keys: KeyStore, *, tenant: Tenant, now: datetime) 
                 session.add(record)
                 session.flush()
         except IntegrityError:
-            # another request built it at the same time: serve that one
-            found = session.get(PlateIndexRecord, tenant.id)
-            assert found is not None
-            return found
-        return record
+            return False  # another builder stored one at the same time
+        return True
     record.state_version = version
     record.body, record.etag, record.iat, record.exp, record.created_at = body, etag, iat, exp, now
     session.flush()
-    return record
+    return True

@@ -22,6 +22,13 @@ The probe logs each failing check (`not_ready` with check, tenant and reason) wh
 seen and whenever its reason changes, and `ready` once everything passes: the cause of a 503
 is always in the log, and a load balancer polling `/readyz` does not flood it. The app runs
 the probe once at start-up, so a wrong passphrase or a missing root ring is logged at once.
+
+The periodic jobs (`buergerid-issuer worker`) are reported, not checked: `jobs()` gives each
+job's last success and whether it is stale (no success for `worker_stale_periods` of its
+periods, or never). A stale job never makes an instance unready: the instance still serves
+well, and taking every instance out of the load balancer would not bring the worker back. A
+job that turns stale is logged once (`job_stale`); alert on the metric
+`buergerid_job_last_success_timestamp_seconds`.
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -86,6 +94,15 @@ class Readiness:
         return tuple(r for r in self.results if r.reason is not None)
 
 
+@dataclass(frozen=True, slots=True)
+class JobFreshness:
+    """A periodic job as `/readyz` reports it."""
+
+    job: str
+    last_success: datetime | None
+    stale: bool
+
+
 class ReadinessProbe:
     """The checks of the module docstring for one app; thread-safe, one run at a time."""
 
@@ -106,6 +123,7 @@ class ReadinessProbe:
         self._lock = threading.Lock()
         self._failed_keys: dict[tuple[str, str], tuple[str, float]] = {}  # (ring, kid) -> why
         self._logged: dict[tuple[str, str | None], str] | None = None  # None: never ran
+        self._stale_logged: set[str] = set()
 
     @cached_property
     def _head_revisions(self) -> frozenset[str]:
@@ -173,6 +191,35 @@ class ReadinessProbe:
                 return exc.code.value
             self._failed_keys.pop((ring_path, kid), None)
         return None
+
+    def jobs(self, now: datetime) -> list[JobFreshness]:
+        """Each periodic job's last success and staleness (empty when the database is away)."""
+        from issuer.db.job_models import WorkerJob
+        from issuer.worker.jobs import JOBS, interval_of
+
+        try:
+            with self._sessions() as session, session.begin():
+                rows = {r.name: r.succeeded_at for r in session.scalars(select(WorkerJob))}
+        except SQLAlchemyError:
+            return []
+        out = []
+        for job in JOBS:
+            last = rows.get(job.name)
+            bound = timedelta(seconds=interval_of(job, self._settings) * self._stale_periods)
+            stale = last is None or now - last > bound
+            out.append(JobFreshness(job.name, last, stale))
+        with self._lock:
+            for item in out:
+                if item.stale and item.job not in self._stale_logged:
+                    log.warning("job_stale", extra={"job": item.job})
+                    self._stale_logged.add(item.job)
+                elif not item.stale:
+                    self._stale_logged.discard(item.job)
+        return out
+
+    @property
+    def _stale_periods(self) -> int:
+        return int(getattr(self._settings, "worker_stale_periods", 3))
 
     def _log_changes(self, results: tuple[CheckResult, ...]) -> None:
         first_run = self._logged is None

@@ -18,6 +18,7 @@ import hashlib
 import hmac
 import os
 import threading
+import time
 from collections.abc import Mapping
 from types import TracebackType
 
@@ -29,7 +30,7 @@ from pkcs11.types import SignMixin
 from pkcs11.util.ec import encode_named_curve_parameters
 
 from keys.errors import KeysCode, Pkcs11Error
-from keys.signer import PublicIdentity
+from keys.signer import PublicIdentity, signed
 from verifier.formats import Alg, PublicKey
 
 DEFAULT_MODULE = "/usr/lib/softhsm/libsofthsm2.so"  # Debian package softhsm2
@@ -87,15 +88,20 @@ class Pkcs11Signer(PublicIdentity):
         return self._key_id
 
     def sign(self, message: bytes) -> bytes:
+        started = time.perf_counter()
         try:
             with self._lock:
                 if self._alg == Alg.ES256:
                     digest = hashes.Hash(hashes.SHA256())
                     digest.update(message)
-                    return bytes(self._private.sign(digest.finalize(), mechanism=Mechanism.ECDSA))
-                return bytes(self._private.sign(message, mechanism=Mechanism.EDDSA))
+                    mechanism, data = Mechanism.ECDSA, digest.finalize()
+                else:
+                    mechanism, data = Mechanism.EDDSA, message
+                signature = bytes(self._private.sign(data, mechanism=mechanism))
         except pkcs11.PKCS11Error as exc:
             raise Pkcs11Error(KeysCode.PKCS11_FAILED, f"sign: {type(exc).__name__}") from exc
+        signed("pkcs11", started)
+        return signature
 
 
 class _Login:

@@ -24,6 +24,7 @@ from fastapi import FastAPI
 from issuer.db.models import Tenant
 from issuer.services.clock import FixedClock
 from tests.support.http import live_server
+from tests.support.jobs import run_jobs
 from tests.support.world import CHEAP_KDF
 
 AGS = "05513000"
@@ -189,6 +190,7 @@ def test_issue_verify_revoke_move_out_plate(
         assert r.status_code == 201 and r.json()["display_required"] is True, r.text
         displayed = r.json()
         sync(http, store, "/trust-bundle", "bundle3.cbor")
+        run_jobs(app, "plate_indexes")  # what `buergerid-issuer worker` does
         sync(http, store, "/api/v1/enforcement/plate-index", "index1.cbor", headers=officer)
         code, out = verify_cli(store, "plate", "--json", "--at", at, "--zone", "A3", "GE-CD 77")
         assert code == 0 and out["outcome"] == "valid", out  # type: ignore[index]

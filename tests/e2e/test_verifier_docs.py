@@ -24,6 +24,7 @@ from tests.support.handheld import GE, RE, HandheldWorld
 
 # the live issuer whose public URL is its own port (shared with the enrolment test)
 from tests.support.handheld_server import port, served, settings, world  # noqa: F401
+from tests.support.processes import run_script
 
 REPO = Path(__file__).resolve().parents[2]
 SERVER_MODULES = (
@@ -81,16 +82,7 @@ def test_every_command_of_the_page_runs(
         "LANG": "C.UTF-8",
         "PIP_DISABLE_PIP_VERSION_CHECK": "1",
     }
-    proc = subprocess.run(
-        ["bash", "-c", "\n".join(script)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=600,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    out = proc.stdout
+    out = run_script(script, home=home)
     assert "pinned: " in out
     assert f"plate indexes of {GE}, {RE}" in out
     assert f"plate index of {GE} stored" in out and f"plate index of {RE} stored" in out

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from issuer.db.models import Tenant
 from issuer.db.permit_models import StatusList
 from issuer.services import plate_index
+from tests.support.jobs import run_jobs
 from tests.support.world import World, bundle_of, live_world, make_world, verify_qr
 
 
@@ -119,6 +120,11 @@ def test_plate_index_for_enforcement_only_never_cached(world: World, api_client:
     officer = api_client(scopes=("enforcement:read",), ags=world.ags)
     assert world.get("/api/v1/enforcement/plate-index").status_code == 403
     assert world.client.get("/api/v1/enforcement/plate-index").status_code == 401
+    # never built in a request: until the job runner built it, a clear 503
+    unbuilt = world.client.get("/api/v1/enforcement/plate-index", headers=officer.headers)
+    assert unbuilt.status_code == 503 and unbuilt.headers["retry-after"] == "60"
+    assert unbuilt.json()["code"] == "plate_index_not_built"
+    assert run_jobs(world.app, "plate_indexes")["plate_indexes"].counts == {"built": 1}
     r = world.client.get("/api/v1/enforcement/plate-index", headers=officer.headers)
     assert r.status_code == 200
     assert "no-store" in r.headers["cache-control"] and "private" in r.headers["cache-control"]
@@ -133,14 +139,19 @@ def test_plate_index_for_enforcement_only_never_cached(world: World, api_client:
     assert [(e.number, e.status_list, e.status_idx, e.zones, e.type) for e in entries] == [
         (out["number"], claims.status_list, claims.status_idx, ("A3",), "BEW")
     ]
+    assert run_jobs(world.app, "plate_indexes")["plate_indexes"].counts == {"built": 0}
     again = world.client.get("/api/v1/enforcement/plate-index", headers=officer.headers)
-    assert again.content == r.content  # nothing changed: cached
+    assert again.content == r.content  # nothing changed: the same build
     world.post(f"/api/v1/permits/{out['id']}/revoke", {"reason": "misuse"})
     second = world.issue(display_required=False)
-    # within the debounce period the cached index is served; after it, a rebuild
+    # within the debounce period the job builds nothing; after it, a rebuild
+    run_jobs(world.app, "plate_indexes")
     soon = world.client.get("/api/v1/enforcement/plate-index", headers=officer.headers)
     assert soon.content == r.content
     world.clock.advance(plate_index.MIN_REBUILD_SECONDS)
+    fresh = world.client.get("/api/v1/enforcement/plate-index", headers=officer.headers)
+    assert fresh.content == r.content  # a request never builds
+    assert run_jobs(world.app, "plate_indexes")["plate_indexes"].counts == {"built": 1}
     fresh = world.client.get("/api/v1/enforcement/plate-index", headers=officer.headers)
     rebuilt = decode_plate_index_payload(decode_sign1(fresh.content).payload)
     assert rebuilt.salt != index.salt
@@ -160,6 +171,7 @@ def test_plate_index_leaves_out_permits_that_must_be_displayed(
         digital = world.issue(display_required=False)
         assert (displayed["display_required"], digital["display_required"]) == (True, False)
         officer = api_client(scopes=("enforcement:read",), ags=world.ags)
+        run_jobs(app, "plate_indexes")
         r = world.client.get("/api/v1/enforcement/plate-index", headers=officer.headers)
         assert r.status_code == 200, r.text
         index = decode_plate_index_payload(decode_sign1(r.content).payload)

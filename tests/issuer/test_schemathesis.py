@@ -9,6 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.support.jobs import run_jobs
 from tests.support.world import ALL_SCOPES, make_world
 
 MAX_EXAMPLES = 12
@@ -25,6 +26,7 @@ def test_no_input_makes_a_5xx(app: Any, client: Any, clock: Any, api_client: Any
     world = make_world(app, client, clock, api_client)
     permit = world.issue()
     officer = api_client(scopes=(*ALL_SCOPES, "enforcement:read"), ags=world.ags)
+    run_jobs(app, "plate_indexes")  # built by the job runner; before that a documented 503
     schema = schemathesis.openapi.from_asgi("/openapi.json", app).include(path_regex=OURS)
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) >= 15

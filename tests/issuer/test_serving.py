@@ -1,5 +1,6 @@
 """Every way of serving, as real processes: `python -m wallet_api` (what `make run` calls),
-`buergerid-issuer dev`, `buergerid-issuer serve` and `python -m wallet_api serve --app wallet`.
+`buergerid-issuer dev`, `buergerid-issuer serve --workers 2` (the production command: the
+whole service in two worker processes) and `python -m wallet_api serve --app wallet`.
 
 - Logs: queries carrying a plate and a resident reference are sent to each; neither appears in
   the process's stdout or stderr, stderr holds only the project's JSON lines (the access line
@@ -13,11 +14,7 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import stat
-import subprocess
-import sys
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,41 +22,35 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.support.processes import BUERGERID_ISSUER, Process, free_port, start, stop, wait_http
+
 PLATE = "GE-EM 1234"  # seeded by the development bootstrap
 REFERENCE = "DEMO-0001"
 FORBIDDEN = ("GE-EM", "GE%2DEM", "DEMO-0001", "plate=", "external_ref=")
-STARTUP_STEPS = 1200  # x 0.05 s
 
 
 @dataclass
 class Server:
-    """A server process and where its output goes."""
+    """A server process, its port and data directory."""
 
-    name: str
-    proc: subprocess.Popen[bytes]
+    process: Process
     port: int
     data_dir: Path
-    out: Path
-    err: Path
+
+    @property
+    def name(self) -> str:
+        return self.process.name
 
     @property
     def base(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def output(self) -> tuple[str, str]:
-        return self.out.read_text("utf-8", "replace"), self.err.read_text("utf-8", "replace")
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+        return self.process.output()
 
 
 def _start(name: str, args: list[str], data_dir: Path, logs: Path, umask: int) -> Server:
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("BUERGERID_")} | {
         "BUERGERID_DATA_DIR": str(data_dir),
         "BUERGERID_PORT": str(port),
@@ -69,40 +60,17 @@ def _start(name: str, args: list[str], data_dir: Path, logs: Path, umask: int) -
         "BUERGERID_KEY_KDF_MEMORY_KIB": "8",
         "BUERGERID_KEY_KDF_PARALLELISM": "1",
     }
-    out, err = logs / f"{name}.out", logs / f"{name}.err"
-    with out.open("wb") as stdout, err.open("wb") as stderr:
-        proc = subprocess.Popen(
-            [sys.executable, *args], env=env, stdout=stdout, stderr=stderr, umask=umask
-        )
-    return Server(name, proc, port, data_dir, out, err)
+    return Server(start(name, args, env, logs, umask=umask), port, data_dir)
 
 
 def _wait_ready(server: Server) -> None:
     # the wallet deployment has no /healthz: its discovery document answers once it serves
     path = "/.well-known/openid-credential-issuer" if server.name == "wallet" else "/healthz"
-    pause = threading.Event()
-    for _ in range(STARTUP_STEPS):
-        if server.proc.poll() is not None:
-            raise AssertionError(f"{server.name} exited: {server.output()[1][-2000:]}")
-        try:
-            if httpx.get(f"{server.base}{path}", timeout=5).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        pause.wait(0.05)
-    raise AssertionError(f"{server.name} did not start")
+    wait_http(server.process, server.base + path)
 
 
 def _stop(servers: list[Server]) -> None:
-    for server in servers:
-        if server.proc.poll() is None:
-            server.proc.send_signal(signal.SIGINT)
-    for server in servers:
-        try:
-            server.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.proc.kill()
-            server.proc.wait(timeout=30)
+    stop(s.process for s in servers)
 
 
 @dataclass
@@ -152,14 +120,20 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
     umasks = {"open": 0o000, "normal": 0o022}
     first = [
         _start("make-run", ["-m", "wallet_api"], root / "open" / "var", logs, umasks["open"]),
-        _start("dev", ["-m", "issuer.cli", "dev"], root / "normal" / "var", logs, umasks["normal"]),
+        _start("dev", [BUERGERID_ISSUER, "dev"], root / "normal" / "var", logs, umasks["normal"]),
     ]
     servers = list(first)
     try:
         for server in first:
             _wait_ready(server)
         second = [
-            _start("serve", ["-m", "issuer.cli", "serve"], root / "open" / "var", logs, 0o022),
+            _start(  # the production command, two worker processes
+                "serve",
+                [BUERGERID_ISSUER, "serve", "--workers", "2"],
+                root / "open" / "var",
+                logs,
+                0o022,
+            ),
             _start(
                 "wallet",
                 ["-m", "wallet_api", "serve", "--app", "wallet"],
@@ -177,8 +151,9 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
             key = (server.data_dir / "dev-api-key").read_text().strip()
             with httpx.Client(base_url=server.base, timeout=30) as http:
                 _municipal_requests(http, key)
-        with httpx.Client(base_url=by_name["wallet"].base, timeout=30) as http:
-            _wallet_requests(http)
+        for name in ("wallet", "serve"):  # serve is the whole service: the wallet API too
+            with httpx.Client(base_url=by_name[name].base, timeout=30) as http:
+                _wallet_requests(http)
         modes = {name: _modes(root / name / "var") for name in umasks}
     finally:
         _stop(servers)
@@ -210,3 +185,12 @@ def test_the_data_directory_is_private_whatever_the_umask(
     assert {"dev-passphrase", "dev-server-secret", "dev-api-key", "keys/root"} <= set(modes)
     wrong = {path: oct(diff) for path, diff in modes.items() if diff}
     assert wrong == {}, f"umask {deployment.umasks[name]:03o}"
+
+
+def test_serve_runs_two_workers_and_each_logs_json_only(deployment: Deployment) -> None:
+    _stdout, stderr = deployment.servers["serve"].output()
+    events = [json.loads(line) for line in stderr.splitlines() if line.strip()]
+    started = [e for e in events if e.get("event") == "Started server process [%d]"]
+    assert len(started) == 2  # two worker processes, both through the JSON logging
+    routes = {e.get("route") for e in events if e.get("event") == "http_request"}
+    assert {"/api/v1/residents", "/.well-known/openid-credential-issuer"} <= routes

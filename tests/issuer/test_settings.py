@@ -47,8 +47,25 @@ def test_production_needs_a_passphrase() -> None:
         key_passphrase="x" * 20,
         server_secret="s" * 32,
         public_base_url="https://wallet.example",
+        database_url="postgresql+psycopg://buergerid@db.example/buergerid",
     )
     assert configured.environment == "production"
+
+
+def test_production_refuses_the_sqlite_fallback() -> None:
+    production = {
+        "environment": "production",
+        "key_passphrase": "x" * 20,
+        "server_secret": "s" * 32,
+        "public_base_url": "https://wallet.example",
+    }
+    with pytest.raises(ValidationError, match="database_url is required"):
+        Settings(**production)  # type: ignore[arg-type]
+
+
+def test_a_rotation_lead_shorter_than_the_bundle_freshness_is_refused() -> None:
+    with pytest.raises(ValidationError, match="key_rotation_lead_seconds"):
+        Settings(key_rotation_lead_seconds=3600, trust_bundle_fresh_seconds=7200)
 
 
 def test_production_refuses_an_http_public_base_url() -> None:

@@ -31,6 +31,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from issuer import metrics
 from issuer.db.models import Tenant
 from issuer.db.permit_models import Permit
 from issuer.services.permits.vocabulary import PermitState
@@ -140,6 +141,9 @@ def _audit_issued(
         object_id=grant.id,
         reason=f"{configuration_id} x{count}",
         now=now,
+    )
+    metrics.credentials_issued(
+        session, tenant_id=tenant_id, configuration=configuration_id, n=count
     )
     log.info(
         "wallet_credential_issued",
