@@ -36,7 +36,18 @@ from keys.ring import Backend, KeyInfo, KeyRing, RingKind
 from keys.signer import Signer, SoftwareSigner, generate_signer, sign_cose, sign_jws
 from keys.status_list import sign_status_list_cwt, sign_status_list_jwt
 from keys.storage.file import DEFAULT_KDF, KdfParams
-from keys.x509 import ca_certificate, issuer_certificate, tls_server_certificate
+from keys.relying_party import (
+    RelyingPartyIdentity,
+    ensure_identity,
+    install_chain,
+    open_identity,
+)
+from keys.x509 import (
+    access_certificate,
+    ca_certificate,
+    issuer_certificate,
+    tls_server_certificate,
+)
 
 __all__ = [
     "DEFAULT_KDF",
@@ -60,19 +71,24 @@ __all__ = [
     "KeysError",
     "Pkcs11Error",
     "PlannedKey",
+    "RelyingPartyIdentity",
     "RingKind",
     "RotationPlan",
     "RotationPolicy",
     "Signer",
     "SoftwareSigner",
+    "access_certificate",
     "build_plate_index",
     "build_trust_bundle",
     "ca_certificate",
+    "ensure_identity",
     "generate_signer",
+    "install_chain",
     "issued_chain",
     "issuer_certificate",
     "issuer_from_ring",
     "key_state",
+    "open_identity",
     "plan_rotation",
     "sign_cose",
     "sign_jws",
