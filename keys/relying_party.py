@@ -143,7 +143,9 @@ def ensure_identity(
     make_private_dir(directory)
     with locked(directory / LOCK):
         if not (directory / KEY_FILE).is_file():
-            write_key_file(directory / KEY_FILE, generate_private_key(Alg.ES256), passphrase, kdf=kdf)
+            write_key_file(
+                directory / KEY_FILE, generate_private_key(Alg.ES256), passphrase, kdf=kdf
+            )
         signer = _signer(directory, passphrase)
         if (directory / CHAIN_FILE).is_file():
             chain = _load_chain(read_bounded(directory / CHAIN_FILE, MAX_CHAIN_BYTES))

@@ -25,6 +25,8 @@ from issuer.settings import Settings, resolve_server_secret
 from issuer.url_guard import UrlGuardMiddleware
 from wallet_api.deps import WalletState
 from wallet_api.problems import install_wallet_handlers
+from wallet_api.relying_party import routes as relying_party
+from wallet_api.relying_party.identity import RelyingParty
 from wallet_api.routes import (
     devices,
     issuance,
@@ -46,6 +48,7 @@ PUBLIC_ROUTERS = (
     issuance.router,
     devices.router,
     offer_references.router,
+    relying_party.router,
     type_metadata.router,
 )
 
@@ -66,6 +69,7 @@ def _install_state(app: FastAPI, policy: WalletPolicy | None) -> None:
         dpop_nonces=DpopNonces(resolve_server_secret(settings)),
         trust_anchors=load_trust_anchors(settings.wallet_trust_anchors),
     )
+    app.state.relying_party = RelyingParty.from_settings(settings, app.state.clock)
     install_wallet_handlers(app)
 
 

@@ -78,7 +78,9 @@ def test_a_certificate_is_renewed_when_the_base_url_or_time_moves(tmp_path: Path
     moved = _ensure(tmp_path, ca, base="https://buergerid.recklinghausen.example")
     assert moved.x509_hash != first.x509_hash
     assert moved.signer.public_key == first.signer.public_key  # the key stays
-    later = _ensure(tmp_path, ca, base="https://buergerid.recklinghausen.example", now=T0 + 2 * YEAR)
+    later = _ensure(
+        tmp_path, ca, base="https://buergerid.recklinghausen.example", now=T0 + 2 * YEAR
+    )
     assert later.x509_hash != moved.x509_hash
 
 

@@ -60,6 +60,7 @@ class RpTransaction(Base):
     client_id: Mapped[str] = mapped_column(String(255))
     binding_digest: Mapped[str] = mapped_column(String(64))
     redirect_uri: Mapped[str | None] = mapped_column(String(1000), nullable=True)
+    flow: Mapped[str | None] = mapped_column(String(16), nullable=True)  # Flow, when fetched
     status: Mapped[str] = mapped_column(String(16), default=TxStatus.PENDING)
     error: Mapped[str | None] = mapped_column(String(40), nullable=True)
     response_code_digest: Mapped[str | None] = mapped_column(String(64), nullable=True)

@@ -36,6 +36,7 @@ def upgrade() -> None:
         sa.Column("client_id", sa.String(length=255), nullable=False),
         sa.Column("binding_digest", sa.String(length=64), nullable=False),
         sa.Column("redirect_uri", sa.String(length=1000), nullable=True),
+        sa.Column("flow", sa.String(length=16), nullable=True),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("error", sa.String(length=40), nullable=True),
         sa.Column("response_code_digest", sa.String(length=64), nullable=True),
