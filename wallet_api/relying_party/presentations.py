@@ -135,7 +135,9 @@ def _peek(presentation: str) -> tuple[dict[str, Any], str, str]:
 
 @dataclass
 class _KeyCache:
-    entries: dict[int, tuple[float, dict[str, PublicKey]]] = field(default_factory=dict)
+    entries: dict[tuple[str, str, str], tuple[float, dict[str, PublicKey]]] = field(
+        default_factory=dict
+    )
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -144,8 +146,10 @@ _TENANT_KEYS = _KeyCache()
 
 def _tenant_keys(settings: Any, tenant: Tenant, now: datetime) -> dict[str, PublicKey]:
     clock = time.monotonic()
+    # per key directory, ring and issuer URL: one process may serve several deployments (tests)
+    cache_key = (str(settings.keys_dir), tenant.key_ring, tenant.issuer_url)
     with _TENANT_KEYS.lock:
-        cached = _TENANT_KEYS.entries.get(tenant.id)
+        cached = _TENANT_KEYS.entries.get(cache_key)
         if cached is not None and clock - cached[0] < KEY_CACHE_SECONDS:
             return cached[1]
     keys: dict[str, PublicKey] = {}
@@ -153,7 +157,7 @@ def _tenant_keys(settings: Any, tenant: Tenant, now: datetime) -> dict[str, Publ
         decoded = decode_public_jwk({k: jwk[k] for k in ("kty", "crv", "x", "y") if k in jwk})
         keys[str(jwk["kid"])] = decoded.key
     with _TENANT_KEYS.lock:
-        _TENANT_KEYS.entries[tenant.id] = (clock, keys)
+        _TENANT_KEYS.entries[cache_key] = (clock, keys)
     return keys
 
 
