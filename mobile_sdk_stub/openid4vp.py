@@ -202,9 +202,11 @@ class Presenter:
         *,
         chosen: dict[str, tuple[StoredCredential, list[tuple[Any, ...]]]] | None = None,
         tamper: Callable[[dict[str, Any]], None] | None = None,
+        nonce: str | None = None,
+        aud: str | None = None,
     ) -> str | None:
         """Present and post (step 3); the ``redirect_uri`` of the answer, if any.
-        `tamper` lets tests change the response payload before it is sent."""
+        `tamper`, `nonce` and `aud` let tests send what an attacker would."""
         claims = request.claims
         selection = self.choose(request) if chosen is None else chosen
         vp_token: dict[str, list[str]] = {}
@@ -215,8 +217,8 @@ class Presenter:
                     stored.sd_jwt,
                     paths,
                     device=self.device,
-                    aud=request.client_id,
-                    nonce=str(claims["nonce"]),
+                    aud=aud or request.client_id,
+                    nonce=nonce or str(claims["nonce"]),
                     iat=self.now(),
                     include_subtree=False,
                 )

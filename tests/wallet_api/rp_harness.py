@@ -118,6 +118,23 @@ class RpEnv:
             kind="pid", now=self.now(), sd_jwt=pid, vct=vct, issuer=self.provider.issuer_url
         )
 
+    def give_buergerid(self, wallet: WalletClient) -> None:
+        """The Bürger-ID by the letter route (a municipal offer with a tx_code)."""
+        body = {"kind": "residence", "resident_id": str(self.resident_id)}
+        with httpx.Client(base_url=self.base_url, verify=self.ssl) as http:
+            offer = http.post("/api/v1/offers", json=body, headers=self.headers).json()
+        wallet.redeem(offer["credential_offer_url"], tx_code=offer["tx_code"])
+
+    def transaction(self, transaction_id: str) -> Any:
+        """The stored transaction row (for asserting its outcome)."""
+        from wallet_api.relying_party.models import RpTransaction
+
+        with self.app.state.session_factory() as session:
+            row = session.get(RpTransaction, transaction_id)
+            assert row is not None
+            session.expunge(row)
+            return row
+
     def open(self, browser: httpx.Client, path: str) -> Started:
         """Open a page that starts a transaction."""
         page = browser.get(path)
