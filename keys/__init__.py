@@ -32,16 +32,16 @@ from keys.lifecycle import (
     plan_rotation,
 )
 from keys.plate_index import build_plate_index
-from keys.ring import Backend, KeyInfo, KeyRing, RingKind
-from keys.signer import Signer, SoftwareSigner, generate_signer, sign_cose, sign_jws
-from keys.status_list import sign_status_list_cwt, sign_status_list_jwt
-from keys.storage.file import DEFAULT_KDF, KdfParams
 from keys.relying_party import (
     RelyingPartyIdentity,
     ensure_identity,
     install_chain,
     open_identity,
 )
+from keys.ring import Backend, KeyInfo, KeyRing, RingKind
+from keys.signer import Signer, SoftwareSigner, generate_signer, sign_cose, sign_jws
+from keys.status_list import sign_status_list_cwt, sign_status_list_jwt
+from keys.storage.file import DEFAULT_KDF, KdfParams
 from keys.x509 import (
     access_certificate,
     ca_certificate,

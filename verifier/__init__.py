@@ -144,10 +144,10 @@ from verifier._zones import Zone, ZoneError, resolve_zone
 __all__ = [
     "CONFORMANCE_PROFILE",
     "INDETERMINATE_REASONS",
-    "JWE_ALG",
-    "JWE_ENCS",
     "JOSE_ALGORITHMS",
     "JOSE_NAMES",
+    "JWE_ALG",
+    "JWE_ENCS",
     "KB_JWT_TYP",
     "MAX_BUNDLE_BYTES",
     "MAX_CLAIMS_BYTES",

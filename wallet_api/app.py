@@ -25,6 +25,7 @@ from issuer.settings import Settings, resolve_server_secret
 from issuer.url_guard import UrlGuardMiddleware
 from wallet_api.deps import WalletState
 from wallet_api.problems import install_wallet_handlers
+from wallet_api.relying_party import authorization_routes
 from wallet_api.relying_party import routes as relying_party
 from wallet_api.relying_party.identity import RelyingParty
 from wallet_api.routes import (
@@ -49,6 +50,7 @@ PUBLIC_ROUTERS = (
     devices.router,
     offer_references.router,
     relying_party.router,
+    authorization_routes.router,
     type_metadata.router,
 )
 

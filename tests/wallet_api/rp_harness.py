@@ -33,6 +33,8 @@ from wallet_api.app import create_combined_app
 _LINK = re.compile(r'href="(openid4vp://[^"]+)"')
 _OFFER = re.compile(r'href="(openid-credential-offer://[^"]+)"')
 _STATUS = re.compile(r"/rp/transactions/([0-9a-f-]{36})")
+_ACTION = re.compile(r'<form method="post" action="([^"]+)"')
+_CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
 
 def erika_pid(vct: str = PID_DE) -> dict[str, Any]:
@@ -134,6 +136,17 @@ class RpEnv:
             assert row is not None
             session.expunge(row)
             return row
+
+    def consent(self, browser: httpx.Client, page: httpx.Response, decision: str = "allow") -> str:
+        """Submit the consent form of `page`; the Location the browser is sent to."""
+        action = _ACTION.search(page.text)
+        csrf = _CSRF.search(page.text)
+        assert action is not None and csrf is not None, page.text
+        answer = browser.post(
+            unescape(action.group(1)), data={"csrf": csrf.group(1), "decision": decision}
+        )
+        assert answer.status_code == 303, answer.text
+        return answer.headers["location"]
 
     def open(self, browser: httpx.Client, path: str) -> Started:
         """Open a page that starts a transaction."""

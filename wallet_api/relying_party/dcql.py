@@ -24,7 +24,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from wallet_api.relying_party.presentations import Presented, PresentationError
+from wallet_api.relying_party.presentations import PresentationError, Presented
 
 SD_JWT_FORMAT = "dc+sd-jwt"
 PID_EU = "urn:eudi:pid:1"

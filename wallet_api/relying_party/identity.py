@@ -15,6 +15,8 @@ decrypts exactly one transaction's response, and no key file exists to leak.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 import threading
 from dataclasses import dataclass, field
@@ -104,6 +106,16 @@ class RelyingParty:
             except KeysError as inner:
                 raise _unavailable("no request-signing certificate") from inner
         return identity
+
+    @property
+    def server_secret(self) -> bytes:
+        """The server secret (HMAC key of bindings, consent tokens, issuer_state)."""
+        return self._secret
+
+    def binding_digest(self, binding: str) -> str:
+        """HMAC-SHA256 of a browser session's (or an API client's) binding secret."""
+        mac = hmac.new(self._secret, b"rp-binding:" + binding.encode("utf-8"), hashlib.sha256)
+        return mac.hexdigest()
 
     @property
     def client_id(self) -> str:

@@ -173,9 +173,10 @@ def start_page(
     intro_key: str,
     self_path: str,
     authorization_id: str | None = None,
+    binding: str | None = None,
 ) -> HTMLResponse:
     """Start a transaction for this browser and show the waiting page."""
-    binding = _binding(request) or secrets.token_urlsafe(32)
+    binding = binding or _binding(request) or secrets.token_urlsafe(32)
     started = tx.start(
         session,
         rp,
@@ -312,15 +313,21 @@ def return_page(
         retry = _retry_href(view.purpose, tenant, language)
         return _html(pages.message_page(language, "login_title", key, retry), 400)
     tenant = session.get(Tenant, result.tenant_id) if result.tenant_id is not None else None
-    return _outcome(session, state, result, tenant, language)
+    return _outcome(session, state, rp, rp.binding_digest(binding), result, tenant, language)
 
 
 def _outcome(
-    session: Session, state: WalletState, result: tx.Result, tenant: Tenant | None, lang: str
+    session: Session,
+    state: WalletState,
+    rp: RelyingParty,
+    binding_digest: str,
+    result: tx.Result,
+    tenant: Tenant | None,
+    lang: str,
 ) -> HTMLResponse:
     presentation = result.presentations[0]
     if result.purpose == tx.Purpose.BUERGERID and tenant is not None:
-        match, offer = offer_after_pid(
+        _match, offer = offer_after_pid(
             session,
             tenant=tenant,
             pid_claims=presentation["claims"],
@@ -333,8 +340,8 @@ def _outcome(
             return _html(pages.message_page(lang, "no_match_title", "no_match", None), 200)
         return _html(pages.offer_page(lang, offer.credential_offer_url))
     if result.purpose == tx.Purpose.AUTHORIZE and result.authorization_id is not None:
-        from wallet_api.relying_party.authorization import after_authentication
+        from wallet_api.relying_party.authorization_routes import after_authentication
 
-        return after_authentication(session, state, result, lang)
+        return after_authentication(session, state, rp, result, binding_digest, lang)
     session.commit()
     return _html(pages.logged_in_page(lang, presentation))

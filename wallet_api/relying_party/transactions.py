@@ -49,8 +49,8 @@ from wallet_api.relying_party import dcql
 from wallet_api.relying_party.identity import RelyingParty
 from wallet_api.relying_party.models import RpTransaction, TxStatus
 from wallet_api.relying_party.presentations import (
-    Presented,
     PresentationError,
+    Presented,
     verify_presentation,
 )
 
@@ -115,13 +115,6 @@ def _refuse(code: str, detail: str, status: int = 400) -> WalletProblem:
     return WalletProblem(code, detail, status=status)
 
 
-def binding_digest(rp: RelyingParty, binding: str) -> str:
-    """HMAC-SHA256 (server secret) of a browser session's binding secret."""
-    return hmac.new(
-        rp._secret, b"rp-binding:" + binding.encode("utf-8"), hashlib.sha256
-    ).hexdigest()
-
-
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
@@ -166,7 +159,7 @@ def start(
         dcql=query,
         response_mode=response_mode,
         client_id=rp.client_id,
-        binding_digest=binding_digest(rp, binding),
+        binding_digest=rp.binding_digest(binding),
         redirect_uri=return_url.replace("{transaction_id}", tx_id) if return_url else None,
         status=TxStatus.PENDING,
         authorization_id=authorization_id,
@@ -400,7 +393,7 @@ def _finish(
 
 def _owned(session: Session, rp: RelyingParty, transaction_id: str, binding: str) -> RpTransaction:
     tx = session.get(RpTransaction, transaction_id) if len(transaction_id) <= 36 else None
-    if tx is None or not hmac.compare_digest(tx.binding_digest, binding_digest(rp, binding)):
+    if tx is None or not hmac.compare_digest(tx.binding_digest, rp.binding_digest(binding)):
         # another session's transaction looks exactly like none at all
         raise _refuse("transaction_not_found", "no such transaction", status=404)
     return tx
