@@ -25,7 +25,7 @@ from issuer.settings import Settings, resolve_server_secret
 from issuer.url_guard import UrlGuardMiddleware
 from wallet_api.deps import WalletState
 from wallet_api.problems import install_wallet_handlers
-from wallet_api.relying_party import authorization_routes
+from wallet_api.relying_party import authorization_routes, client_routes
 from wallet_api.relying_party import routes as relying_party
 from wallet_api.relying_party.identity import RelyingParty
 from wallet_api.routes import (
@@ -124,6 +124,7 @@ def create_municipal_app(
     app = create_app(settings, clock=clock)
     _install_state(app, policy)
     app.include_router(municipal.router)
+    app.include_router(client_routes.router)
     return app
 
 

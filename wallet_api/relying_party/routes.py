@@ -32,6 +32,7 @@ from wallet_api.relying_party import dcql, pages
 from wallet_api.relying_party import transactions as tx
 from wallet_api.relying_party.identity import RelyingParty
 from wallet_api.relying_party.letterless import offer_after_pid
+from wallet_api.relying_party.models import RpTransaction
 from wallet_api.relying_party.presentations import PresentationError
 from wallet_api.routes._body import read_form
 from wallet_api.services import bridge
@@ -308,7 +309,7 @@ def return_page(
         key = {"response_code_mismatch": "other_session", "expired": "expired"}.get(
             exc.code, "refused"
         )
-        row = session.get(tx.RpTransaction, transaction_id)
+        row = session.get(RpTransaction, transaction_id)
         tenant = session.get(Tenant, row.tenant_id) if row and row.tenant_id else None
         retry = _retry_href(view.purpose, tenant, language)
         return _html(pages.message_page(language, "login_title", key, retry), 400)
