@@ -47,6 +47,9 @@ MAX_LINK_CHARS = 4096
 MAX_REQUEST_BYTES = 64 * 1024
 
 
+LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
 class PresentationRefused(Exception):
     """The wallet will not answer (or the verifier refused the answer); ``code`` says why."""
 
@@ -75,6 +78,14 @@ class Request:
 def _x509_hash(certificate: x509.Certificate) -> str:
     der = certificate.public_bytes(serialization.Encoding.DER)
     return base64.urlsafe_b64encode(hashlib.sha256(der).digest()).rstrip(b"=").decode()
+
+
+def _secure(url: str) -> bool:
+    """https, or http to this machine (a development server of ``make run``)."""
+    parts = urlsplit(url)
+    if parts.scheme == "https":
+        return True
+    return parts.scheme == "http" and parts.hostname in LOOPBACK
 
 
 def parse_link(link: str) -> tuple[str, str]:
@@ -118,7 +129,7 @@ class Presenter:
     def resolve(self, link: str) -> Request:
         """Fetch and check the request object of `link` (step 1 of the module docstring)."""
         client_id, request_uri = parse_link(link)
-        if urlsplit(request_uri).scheme != "https":
+        if not _secure(request_uri):
             raise PresentationRefused("bad_request_object", "request_uri must be https")
         answer = self._http.get(request_uri)
         if answer.status_code != 200 or len(answer.content) > MAX_REQUEST_BYTES:
@@ -153,7 +164,7 @@ class Presenter:
                 raise PresentationRefused("untrusted_verifier", "x509_san_dns")
         else:
             raise PresentationRefused("untrusted_verifier", "unsupported client id prefix")
-        if claims.get("response_type") != "vp_token" or not response_uri.startswith("https://"):
+        if claims.get("response_type") != "vp_token" or not _secure(response_uri):
             raise PresentationRefused("bad_request_object", "response_type or response_uri")
         exp = claims.get("exp")
         if isinstance(exp, int) and self.now() >= exp:
