@@ -22,7 +22,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from pydantic import ValidationError
 
+from issuer.devserver import ensure_dev_pid_provider
+from issuer.settings import Settings
 from mobile_sdk_stub.cli import run
 
 AGS = "05513000"
@@ -129,3 +132,18 @@ def test_the_wallet_command_runs_the_authorization_code_flow(dev: Dev) -> None:
         assert answer.status_code == 303
     assert "stored residence" in dev.wallet("authorize-finish", answer.headers["location"])
     assert not (dev.wallet_dir / "authorization.json").exists()
+
+
+def test_the_development_pid_provider_never_runs_in_production(tmp_path: Path) -> None:
+    production = {
+        "environment": "production",
+        "key_passphrase": "x" * 20,
+        "server_secret": "s" * 32,
+        "public_base_url": "https://wallet.example",
+        "data_dir": tmp_path,
+    }
+    with pytest.raises(ValidationError, match="rp_dev_pid_provider"):
+        Settings(**production, rp_dev_pid_provider=True)
+    with pytest.raises(ValueError, match="development only"):
+        ensure_dev_pid_provider(Settings(**production), 0)
+    assert not (tmp_path / "dev-pid-provider").exists()
