@@ -18,6 +18,15 @@ from mobile_sdk_stub.client import WalletError
 from tests.wallet_api.harness import RESIDENCE_CONFIG
 from tests.wallet_api.rp_harness import RpEnv, rp_env
 
+PUSHED = {
+    "response_type": "code",
+    "client_id": "w",
+    "redirect_uri": "https://wallet.example/cb",
+    "code_challenge": "A" * 43,
+    "code_challenge_method": "S256",
+    "scope": RESIDENCE_CONFIG,
+}
+
 
 @pytest.fixture
 def env(settings: Settings, clock: FixedClock, tmp_path: Path) -> Iterator[RpEnv]:
@@ -112,14 +121,7 @@ def test_a_code_bound_to_a_dpop_key_is_refused_for_another_key(env: RpEnv) -> No
 
 def test_plain_pkce_and_foreign_redirects_are_refused_at_par(env: RpEnv) -> None:
     http = env.browser()
-    base = {
-        "response_type": "code",
-        "client_id": "w",
-        "redirect_uri": "https://wallet.example/cb",
-        "code_challenge": "A" * 43,
-        "code_challenge_method": "S256",
-        "scope": RESIDENCE_CONFIG,
-    }
+    base = dict(PUSHED)
     assert http.post("/wallet/par", data=base).status_code == 201
     for change in (
         {"code_challenge_method": "plain"},
@@ -154,14 +156,7 @@ def test_a_forged_or_foreign_issuer_state_is_refused_at_par(env: RpEnv) -> None:
     http = env.browser()
     good = http.get("/wallet/authorize/offer/05513000").json()
     issuer_state = good["grants"]["authorization_code"]["issuer_state"]
-    base = {
-        "response_type": "code",
-        "client_id": "w",
-        "redirect_uri": "https://wallet.example/cb",
-        "code_challenge": "A" * 43,
-        "code_challenge_method": "S256",
-        "scope": RESIDENCE_CONFIG,
-    }
+    base = dict(PUSHED)
     assert http.post("/wallet/par", data={**base, "issuer_state": issuer_state}).status_code == 201
     body, _, mac = issuer_state.partition(".")
     for forged in (f"{body}.{mac[:-2]}AA", f"{body[:-2]}AA.{mac}", "x" * 300, "no-dot"):

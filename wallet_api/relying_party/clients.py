@@ -133,22 +133,22 @@ def set_policy(
     return _policy(row)
 
 
-def get_policy(session: Session, *, tenant: Tenant, client_id: str) -> Policy:
-    """A client's allow-list (404 when it has none)."""
+def _policy_row(session: Session, tenant: Tenant, client_id: str) -> RpClientPolicy:
     client = _client_of(session, tenant, client_id)
     row = session.get(RpClientPolicy, client.id)
     if row is None:
         raise _problem("policy_not_found", "this client has no allow-list", 404)
-    return _policy(row)
+    return row
+
+
+def get_policy(session: Session, *, tenant: Tenant, client_id: str) -> Policy:
+    """A client's allow-list (404 when it has none)."""
+    return _policy(_policy_row(session, tenant, client_id))
 
 
 def delete_policy(session: Session, *, tenant: Tenant, client_id: str) -> None:
     """Remove a client's allow-list: it asks for nothing from now on."""
-    client = _client_of(session, tenant, client_id)
-    row = session.get(RpClientPolicy, client.id)
-    if row is None:
-        raise _problem("policy_not_found", "this client has no allow-list", 404)
-    session.delete(row)
+    session.delete(_policy_row(session, tenant, client_id))
     session.flush()
 
 
