@@ -123,9 +123,7 @@ def upgrade() -> None:
         ),
         sa.UniqueConstraint("code_digest", name=op.f("uq_wallet_authorizations_code_digest")),
     )
-    op.create_index(
-        "ix_wallet_authorizations_expires_at", "wallet_authorizations", ["expires_at"]
-    )
+    op.create_index("ix_wallet_authorizations_expires_at", "wallet_authorizations", ["expires_at"])
 
 
 def downgrade() -> None:
