@@ -43,7 +43,7 @@ from keys.ring import KeyRing
 from keys.signer import generate_signer
 from keys.storage import make_private_dir
 from keys.storage.file import KdfParams
-from keys.x509 import ca_certificate, tls_server_certificate, to_pem
+from keys.x509 import ca_certificate, issuer_certificate, tls_server_certificate, to_pem
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +54,10 @@ DEV_TLS_DIR = "dev-tls"
 DEV_TLS_DAYS = 397
 DEV_CA_DAYS = 3650
 ACTOR = "devserver"
+# the development PID provider (a stand-in for a member state's, to try the Bürger-ID
+# without a letter): trusted only by a development server (settings.rp_dev_pid_provider)
+DEV_PID_PROVIDER_DIR = "dev-pid-provider"
+DEV_PID_PROVIDER_URL = "https://pid-provider.dev.buergerid.invalid"
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,6 +257,44 @@ def ensure_dev_tls(settings: Settings, now: int) -> DevTls:
     return tls
 
 
+def ensure_dev_pid_provider(settings: Settings, now: int) -> Path:
+    """The development PID provider under data_dir/dev-pid-provider (ca.pem, issuer.pem,
+    issuer.key), made on first start; ``buergerid-wallet dev-pid`` signs PIDs with it."""
+    if settings.environment == "production":
+        raise ValueError("the development PID provider is for development only")
+    directory = settings.data_dir / DEV_PID_PROVIDER_DIR
+    if all((directory / name).exists() for name in ("ca.pem", "issuer.pem", "issuer.key")):
+        return directory
+    make_private_dir(directory)
+    ca_signer, signer = generate_signer(), generate_signer()
+    ca = ca_certificate(
+        ca_signer,
+        common_name="buergerid development PID provider CA",
+        organization="buergerid (development)",
+        not_before=now - 60,
+        not_after=now + DEV_CA_DAYS * 86400,
+    )
+    leaf = issuer_certificate(
+        ca_signer,
+        ca,
+        signer.public_key,
+        common_name="buergerid development PID provider",
+        issuer_url=DEV_PID_PROVIDER_URL,
+        not_before=now - 60,
+        not_after=now + DEV_CA_DAYS * 86400,
+    )
+    key_pem = signer.private_key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    _write_private(directory / "issuer.key", key_pem.decode("ascii").strip())
+    _write_private(directory / "issuer.pem", to_pem([leaf]).decode("ascii").strip())
+    _write_private(directory / "ca.pem", to_pem([ca]).decode("ascii").strip())
+    log.warning("dev_pid_provider_created")
+    return directory
+
+
 def _demo_key(settings: Settings, tenant_id: int) -> str:
     path = settings.data_dir / DEV_API_KEY_FILE
     if path.exists():
@@ -292,6 +334,7 @@ def bootstrap_dev(settings: Settings) -> DevInfo:
     tls = ensure_dev_tls(settings, now) if settings.dev_tls else None
     upgrade(settings.database_url)
     ensure_issuing_ca(settings, now)
+    ensure_dev_pid_provider(settings, now)
     tenant_id, seeded = _seed(settings)
     url = demo_issuer_url(settings)
     if tenant_id == 0:  # a database with other tenants and no demo tenant: no demo key

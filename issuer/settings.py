@@ -147,6 +147,20 @@ class Settings(BaseSettings):
     # a job that has not succeeded for this many of its periods shows as stale in /readyz
     worker_stale_periods: int = Field(default=3, ge=2, le=100)
 
+    # relying party (docs/relying-party.md): OpenID4VP requests are signed with the access
+    # certificate under keys_dir/<rp_dir> (issued by the issuing CA on first use when its key
+    # is a file key); wallets name us x509_hash:<certificate hash> or x509_san_dns:<host>
+    rp_dir: str = Field(default="relying-party", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    rp_client_id_prefix: Literal["x509_hash", "x509_san_dns"] = "x509_hash"
+    rp_transaction_ttl_seconds: int = Field(default=600, ge=60, le=3600)
+    # JSON file naming the PID providers whose credentials are accepted, with their root
+    # certificates or keys (docs/relying-party.md); None: only this deployment's credentials
+    rp_pid_trust_list: Path | None = None
+    # development only: trust the PID provider `make run` makes under data_dir
+    rp_dev_pid_provider: bool = False
+    # fetching a PID provider's status list: time limit and size bound
+    rp_status_fetch_timeout_seconds: float = Field(default=3.0, gt=0, le=30)
+
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "text"] = "json"
     sqlite_busy_timeout_ms: int = Field(default=10_000, ge=0)
@@ -188,6 +202,8 @@ class Settings(BaseSettings):
                 raise ValueError("public_base_url must be https in production")
             if self.dev_tls:
                 raise ValueError("dev_tls is for development only")
+            if self.rp_dev_pid_provider:
+                raise ValueError("rp_dev_pid_provider is for development only")
             if self.database_url.startswith("sqlite"):
                 log.warning("production_on_sqlite")
             if self.status_list_size < STATUS_LIST_SIZE:

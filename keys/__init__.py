@@ -38,6 +38,12 @@ from keys.lifecycle import (
 )
 from keys.permit_qr import QR_PREFIX, build_permit_qr
 from keys.plate_index import build_plate_index
+from keys.relying_party import (
+    RelyingPartyIdentity,
+    ensure_identity,
+    install_chain,
+    open_identity,
+)
 from keys.ring import Backend, KeyInfo, KeyRing, RingKind
 from keys.sd_jwt_vc import build_sd_jwt_vc
 from keys.signer import Signer, SoftwareSigner, generate_signer, sign_cose, sign_jws
@@ -47,7 +53,12 @@ from keys.status_list import (
     sign_status_list_jwt,
 )
 from keys.storage.file import DEFAULT_KDF, KdfParams
-from keys.x509 import ca_certificate, issuer_certificate, tls_server_certificate
+from keys.x509 import (
+    access_certificate,
+    ca_certificate,
+    issuer_certificate,
+    tls_server_certificate,
+)
 
 __all__ = [
     "DEFAULT_KDF",
@@ -73,23 +84,28 @@ __all__ = [
     "Pkcs11Error",
     "PlannedKey",
     "Purpose",
+    "RelyingPartyIdentity",
     "RingKind",
     "RotationPlan",
     "RotationPolicy",
     "Signer",
     "SoftwareSigner",
+    "access_certificate",
     "build_permit_qr",
     "build_plate_index",
     "build_sd_jwt_vc",
     "build_status_list_tokens",
     "build_trust_bundle",
     "ca_certificate",
+    "ensure_identity",
     "generate_signer",
+    "install_chain",
     "issued_chain",
     "issuer_certificate",
     "issuer_from_ring",
     "key_state",
     "key_type",
+    "open_identity",
     "plan_rotation",
     "sign_cose",
     "sign_jws",

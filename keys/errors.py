@@ -53,6 +53,9 @@ class KeysCode(StrEnum):
     CA_NOT_FOUND = "ca_not_found"
     CA_EXISTS = "ca_exists"
     CA_FORMAT = "ca_format"
+    # the relying party's request-signing identity (keys/relying_party.py)
+    RP_NOT_FOUND = "rp_not_found"
+    RP_FORMAT = "rp_format"
 
 
 class KeysError(Exception):

@@ -8,6 +8,11 @@
   SD-JWT VCs) and the URL's host, keyUsage digitalSignature, valid for the key's
   verification window. Its DER goes into the `x5c` header of issuer-signed JWTs
   (HAIP 1.0: never the trust anchor itself, never a self-signed certificate).
+- `access_certificate`: the relying party's access certificate (OpenID4VP request
+  signing, HAIP 1.0): subject CN = the service, SAN = the host of the public base URL
+  (dNSName, or iPAddress for a loopback development server) and the base URL itself,
+  keyUsage digitalSignature. Wallets name the relying party by it: `x509_san_dns:<host>`
+  or `x509_hash:<SHA-256 of its DER>`.
 - `tls_server_certificate`: a development TLS certificate for a local server.
 
 A `SoftwareSigner` signs through the builder itself. A signer whose private key never
@@ -262,6 +267,49 @@ def issuer_certificate(
         ),
         critical=True,
     )
+    return sign_certificate(builder, ca_signer, ca_public)
+
+
+_SIGNING_USAGE = x509.KeyUsage(
+    digital_signature=True,
+    content_commitment=False,
+    key_encipherment=False,
+    data_encipherment=False,
+    key_agreement=False,
+    key_cert_sign=False,
+    crl_sign=False,
+    encipher_only=False,
+    decipher_only=False,
+)
+
+
+def access_certificate(
+    ca_signer: Signer,
+    ca_cert: x509.Certificate,
+    subject_key: PublicKey,
+    *,
+    common_name: str,
+    base_url: str,
+    not_before: int,
+    not_after: int,
+) -> x509.Certificate:
+    """A relying party's access certificate for `base_url`, issued by the CA `ca_cert`."""
+    if not base_url.startswith(("https://", "http://")) or not _host_names(base_url):
+        raise CertificateError(KeysCode.BAD_INPUT, "base URL must be http(s) with a host")
+    ca_public = ca_signer.public_key
+    if ca_cert.public_key() != ca_public:
+        raise CertificateError(KeysCode.KEY_MISMATCH, "CA certificate is not the CA key's")
+    not_after = min(not_after, int(ca_cert.not_valid_after_utc.timestamp()))
+    not_before = max(not_before, int(ca_cert.not_valid_before_utc.timestamp()))
+    builder = _end_entity(
+        ca_cert,
+        _name(common_name),
+        subject_key,
+        ca_public,
+        names=[*_host_names(base_url), x509.UniformResourceIdentifier(base_url)],
+        not_before=not_before,
+        not_after=not_after,
+    ).add_extension(_SIGNING_USAGE, critical=True)
     return sign_certificate(builder, ca_signer, ca_public)
 
 

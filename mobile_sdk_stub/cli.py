@@ -1,6 +1,6 @@
 """``buergerid-wallet``: the stub wallet on the command line.
 
-    buergerid-wallet [--wallet-dir DIR] [--server URL] redeem URI|IMAGE --tx-code CODE
+    buergerid-wallet [--wallet-dir DIR] [--server URL] redeem URI|IMAGE [--tx-code CODE]
     buergerid-wallet ... list [--json]
     buergerid-wallet ... qr ID --out FILE [--svg]
     buergerid-wallet ... pdf ID --out FILE [--page A6|A5]
@@ -8,6 +8,12 @@
     buergerid-wallet ... refresh [--force]
     buergerid-wallet ... collect      fetch credentials the issuer deferred (a permit now paid)
     buergerid-wallet ... devices ID | remove-device ID DEVICE_ID
+    buergerid-wallet ... answer LINK|IMAGE --verifier-root PEM [--yes]
+                         answer an OpenID4VP request (openid4vp:// link or its QR code)
+    buergerid-wallet ... authorize CONFIGURATION_ID|OFFER   start the authorization code flow
+    buergerid-wallet ... authorize-finish CALLBACK_URL      the redirect the browser ended on
+    buergerid-wallet ... dev-pid [--provider-dir DIR] [--vct de|eu]
+                         a test PID of the demo resident from the development PID provider
 
 ``--wallet-dir`` defaults to $BUERGERID_WALLET_DIR or ~/.local/share/buergerid-wallet;
 ``--server`` to $BUERGERID_WALLET_SERVER, else the offer's issuer (redeem), else
@@ -28,7 +34,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from mobile_sdk_stub import authorization
 from mobile_sdk_stub.client import WalletClient, WalletError, offer_reference, parse_offer_uri
+from mobile_sdk_stub.openid4vp import PresentationRefused, Presenter
+from mobile_sdk_stub.store import write_private_file
+
+PENDING_AUTHORIZATION = "authorization.json"
 
 DEFAULT_SERVER = "http://127.0.0.1:8000"
 
@@ -50,7 +61,9 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     redeem = sub.add_parser("redeem", help="redeem a credential offer (URI or QR image)")
     redeem.add_argument("offer")
-    redeem.add_argument("--tx-code", required=True)
+    redeem.add_argument(
+        "--tx-code", help="the code of the letter (an offer made after a login carries none)"
+    )
     listing = sub.add_parser("list", help="stored credentials")
     listing.add_argument("--json", action="store_true")
     qr = sub.add_parser("qr", help="the permit QR as PNG or SVG")
@@ -74,6 +87,22 @@ def _parser() -> argparse.ArgumentParser:
     remove = sub.add_parser("remove-device", help="remove a lost phone; revokes its credentials")
     remove.add_argument("id")
     remove.add_argument("device_id")
+    answer = sub.add_parser("answer", help="answer an OpenID4VP request (link or QR image)")
+    answer.add_argument("link")
+    answer.add_argument(
+        "--verifier-root",
+        action="append",
+        required=True,
+        help="a CA certificate (PEM) that certifies relying parties' request-signing keys",
+    )
+    answer.add_argument("--yes", action="store_true", help="send without asking")
+    authorize = sub.add_parser("authorize", help="start the authorization code flow")
+    authorize.add_argument("start", help="a credential configuration id, or an offer URI")
+    finish = sub.add_parser("authorize-finish", help="finish it with the redirect URL")
+    finish.add_argument("callback")
+    dev_pid = sub.add_parser("dev-pid", help="a test PID from the development PID provider")
+    dev_pid.add_argument("--provider-dir")
+    dev_pid.add_argument("--vct", choices=("de", "eu"), default="de")
     return parser
 
 
@@ -91,6 +120,110 @@ def _server(args: argparse.Namespace) -> str:
     return DEFAULT_SERVER
 
 
+def _link(value: str) -> str:
+    if Path(value).exists():
+        from verifier.handheld import ScanError, read_qr_texts
+
+        try:
+            texts = read_qr_texts(Path(value))
+        except ScanError as exc:
+            raise PresentationRefused("bad_request_object", exc.code) from exc
+        for text in texts:
+            if text.startswith(("openid4vp://", "haip-vp://")):
+                return text
+        raise PresentationRefused("bad_request_object", "the image holds no OpenID4VP link")
+    return value
+
+
+def _answer(wallet: WalletClient, args: argparse.Namespace, verify: ssl.SSLContext | bool) -> str:
+    from cryptography import x509
+
+    roots = [x509.load_pem_x509_certificate(Path(p).read_bytes()) for p in args.verifier_root]
+    presenter = Presenter(
+        wallet.device, wallet.store, verifier_roots=roots, clock=wallet.now, verify=verify
+    )
+    try:
+        request = presenter.resolve(_link(args.link))
+        chosen = presenter.choose(request)
+        lines = [f"{request.client_name or request.client_id} asks for:"]
+        for cid, (stored, paths) in chosen.items():
+            names = ", ".join(".".join(str(p) for p in path) for path in paths)
+            lines.append(f"  {stored.kind} ({cid}): {names}")
+        sys.stdout.write("\n".join(lines) + "\n")
+        if not args.yes:
+            sys.stdout.write("send? [y/N] ")
+            sys.stdout.flush()
+            if sys.stdin.readline().strip().lower() not in ("y", "yes", "j", "ja"):
+                return "not sent"
+        redirect = presenter.respond(request, chosen=chosen)
+    finally:
+        presenter.close()
+    return f"sent; open {redirect}" if redirect else "sent; the other device shows the result"
+
+
+def _pending_path(wallet_dir: Path) -> Path:
+    return wallet_dir / PENDING_AUTHORIZATION
+
+
+def _authorize(wallet: WalletClient, args: argparse.Namespace, wallet_dir: Path) -> str:
+    if args.start.startswith("openid-credential-offer://"):
+        pending = authorization.start_from_offer(wallet, args.start)
+    else:
+        pending = authorization.start(wallet, [args.start])
+    doc = {
+        "authorization_url": pending.authorization_url,
+        "configuration_ids": list(pending.configuration_ids),
+        "state": pending.state,
+        "redirect_uri": pending.redirect_uri,
+        "client_id": pending.client_id,
+        "code_verifier": pending.code_verifier,
+    }
+    write_private_file(_pending_path(wallet_dir), json.dumps(doc).encode("utf-8"))
+    return (
+        f"open in a browser: {pending.authorization_url}\n"
+        "then: buergerid-wallet authorize-finish '<the address the browser ended on>'"
+    )
+
+
+def _authorize_finish(wallet: WalletClient, args: argparse.Namespace, wallet_dir: Path) -> str:
+    path = _pending_path(wallet_dir)
+    if not path.exists():
+        raise WalletError("no_authorization", "run authorize first")
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    pending = authorization.Pending(
+        authorization_url=doc["authorization_url"],
+        configuration_ids=tuple(doc["configuration_ids"]),
+        state=doc["state"],
+        redirect_uri=doc["redirect_uri"],
+        client_id=doc["client_id"],
+        code_verifier=doc["code_verifier"],
+    )
+    try:
+        stored = authorization.finish(wallet, pending, args.callback)
+    finally:
+        path.unlink(missing_ok=True)  # a code is spent once, right or wrong
+    return "\n".join(f"stored {c.kind} {c.id} (expires {c.expires_at})" for c in stored)
+
+
+def _dev_pid(wallet: WalletClient, args: argparse.Namespace) -> str:
+    from mobile_sdk_stub import dev_pid
+
+    base = Path(os.environ.get("BUERGERID_DATA_DIR") or "var")
+    provider = Path(args.provider_dir) if args.provider_dir else base / "dev-pid-provider"
+    vct = dev_pid.PID_DE if args.vct == "de" else dev_pid.PID_EU
+    sd_jwt = dev_pid.sign_with_dev_provider(
+        provider,
+        dev_pid.erika(vct),
+        holder_jwk=wallet.device.public_jwk(),
+        vct=vct,
+        now=wallet.now(),
+    )
+    stored = wallet.store.add(
+        kind="pid", now=wallet.now(), sd_jwt=sd_jwt, vct=vct, issuer=dev_pid.DEV_PROVIDER_URL
+    )
+    return f"stored pid {stored.id} ({vct})"
+
+
 def _claim_path(text: str) -> tuple[str | int, ...]:
     return tuple(int(p) if p.isdigit() else p for p in text.split("."))
 
@@ -103,7 +236,8 @@ def run(argv: Sequence[str]) -> int:
         verify: ssl.SSLContext | bool = (
             ssl.create_default_context(cafile=args.cacert) if args.cacert else True
         )
-        with WalletClient(_server(args), _wallet_dir(args.wallet_dir), verify=verify) as wallet:
+        wallet_dir = _wallet_dir(args.wallet_dir)
+        with WalletClient(_server(args), wallet_dir, verify=verify) as wallet:
             if args.command == "redeem":
                 offer: str | Path = Path(args.offer) if Path(args.offer).exists() else args.offer
                 for stored in wallet.redeem(offer, args.tx_code):
@@ -151,7 +285,15 @@ def run(argv: Sequence[str]) -> int:
             elif args.command == "remove-device":
                 revoked = wallet.remove_device(args.id, args.device_id)
                 out.write(f"device removed; {revoked} credential(s) revoked\n")
-    except WalletError as exc:
+            elif args.command == "answer":
+                out.write(_answer(wallet, args, verify) + "\n")
+            elif args.command == "authorize":
+                out.write(_authorize(wallet, args, wallet_dir) + "\n")
+            elif args.command == "authorize-finish":
+                out.write(_authorize_finish(wallet, args, wallet_dir) + "\n")
+            elif args.command == "dev-pid":
+                out.write(_dev_pid(wallet, args) + "\n")
+    except (WalletError, PresentationRefused) as exc:
         sys.stderr.write(f"buergerid-wallet: {exc.code}\n")
         return 1
     except (KeyError, ValueError, OSError) as exc:

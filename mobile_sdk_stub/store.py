@@ -22,7 +22,7 @@ from typing import Any
 STORE_FILE = "credentials.json"
 STORE_VERSION = 1
 MAX_STORE_BYTES = 16 * 1024 * 1024
-KINDS = ("residence", "parking-permit")
+KINDS = ("residence", "parking-permit", "pid")
 
 _BID1 = re.compile(r"BID1:[0-9A-Z $%*+\-./:]+")
 

@@ -76,6 +76,9 @@ class Reason(StrEnum):
     BAD_CERTIFICATE = "bad_certificate"
     UNTRUSTED_CERTIFICATE = "untrusted_certificate"
 
+    # encrypted responses (verifier/_jwe.py)
+    BAD_JWE = "bad_jwe"
+
 
 class Notice(StrEnum):
     """Warnings that ride along with any outcome."""

@@ -43,6 +43,15 @@ from verifier._cose import (
     sig_structure,
     verify_sign1,
 )
+from verifier._jwe import (
+    JWE_ALG,
+    JWE_ENCS,
+    MAX_JWE_CHARS,
+    DecryptedJwe,
+    jwe_decrypt,
+    jwe_encrypt,
+    peek_jwe_header,
+)
 from verifier._jws import decode_jws, encode_jws, peek_jws_header
 from verifier._keys import (
     JOSE_NAMES,
@@ -77,6 +86,7 @@ from verifier._plate_index import (
 )
 from verifier._plates import is_canonical_plate, is_canonical_zone
 from verifier._status import (
+    MAX_STATUS_LIST_TOKEN_BYTES,
     TYP_STATUS_LIST_CWT,
     TYP_STATUS_LIST_JWT,
     StatusList,
@@ -94,7 +104,11 @@ from verifier._x509 import X5cChain, validate_x5c
 __all__ = [
     "CONFORMANCE_PROFILE",
     "JOSE_NAMES",
+    "JWE_ALG",
+    "JWE_ENCS",
     "MAX_ENTRIES_PER_PLATE",
+    "MAX_JWE_CHARS",
+    "MAX_STATUS_LIST_TOKEN_BYTES",
     "PERMIT_ALGS",
     "PERMIT_PROFILE",
     "QR_PREFIX",
@@ -107,6 +121,7 @@ __all__ = [
     "AnyPublicKey",
     "BundleKey",
     "CoseProfile",
+    "DecryptedJwe",
     "IssuerEntry",
     "PermitClaims",
     "PlateEntry",
@@ -147,12 +162,15 @@ __all__ = [
     "encode_status_list_jwt",
     "is_canonical_plate",
     "is_canonical_zone",
+    "jwe_decrypt",
+    "jwe_encrypt",
     "jws_kid",
     "key_from_cose",
     "key_from_jwk",
     "key_to_cose",
     "key_to_jwk",
     "peek_issuer",
+    "peek_jwe_header",
     "peek_jws_header",
     "permit_claims_map",
     "plate_key",

@@ -33,6 +33,9 @@ def _development(settings: Settings) -> int:
     from issuer.devserver import bootstrap_dev
 
     info = bootstrap_dev(settings)
+    # the relying party trusts the development PID provider here, never in production
+    # (Settings refuses rp_dev_pid_provider there)
+    settings = settings.model_copy(update={"rp_dev_pid_provider": True})
     base = settings.public_base_url.rstrip("/")
     lines = [
         "buergerid is serving (municipal API + wallet API):",
@@ -62,6 +65,12 @@ def _development(settings: Settings) -> int:
         " -o bundle.cbor",
         "  .venv/bin/buergerid-verify --help   (trust add-anchor, sync, check, scan, plate)",
         "  .venv/bin/buergerid-wallet --help",
+        "Bürger-ID without a letter (a test PID from the development PID provider):",
+        f"  .venv/bin/buergerid-wallet --server {base} dev-pid"
+        f" --provider-dir {settings.data_dir / 'dev-pid-provider'}",
+        f"  open {base}/rp/buergerid/{info.tenant_ags}   then: buergerid-wallet answer LINK"
+        f" --verifier-root {settings.keys_dir / settings.issuing_ca_dir / 'ca.pem'}",
+        f"  log in: {base}/rp/login/{info.tenant_ags}   (docs/relying-party.md)",
     ]
     sys.stdout.write("\n".join(lines) + "\n")
     sys.stdout.flush()

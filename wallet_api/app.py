@@ -29,6 +29,9 @@ from issuer.settings import Settings, resolve_server_secret
 from issuer.url_guard import UrlGuardMiddleware
 from wallet_api.deps import WalletState
 from wallet_api.problems import install_wallet_handlers
+from wallet_api.relying_party import authorization_routes, client_routes
+from wallet_api.relying_party import routes as relying_party
+from wallet_api.relying_party.identity import RelyingParty
 from wallet_api.routes import (
     devices,
     issuance,
@@ -52,6 +55,8 @@ PUBLIC_ROUTERS = (
     issuance.router,
     devices.router,
     offer_references.router,
+    relying_party.router,
+    authorization_routes.router,
     type_metadata.router,
 )
 
@@ -73,6 +78,7 @@ def _install_state(app: FastAPI, policy: WalletPolicy | None) -> None:
         dpop_nonces=DpopNonces(resolve_server_secret(settings)),
         trust_anchors=load_trust_anchors(settings.wallet_trust_anchors),
     )
+    app.state.relying_party = RelyingParty.from_settings(settings, app.state.clock)
     install_wallet_handlers(app)
 
 
@@ -134,6 +140,7 @@ def create_municipal_app(
     app = create_app(settings, clock=clock)
     _install_state(app, policy)
     app.include_router(municipal.router)
+    app.include_router(client_routes.router)
     return app
 
 

@@ -50,6 +50,9 @@ class Scope(StrEnum):
     AUDIT_READ = "audit:read"
     ENFORCEMENT_READ = "enforcement:read"
     ADMIN = "admin"
+    # another municipal application asks residents to show their Bürger-ID (within the
+    # allow-list the administrator gave it)
+    RESIDENTS_IDENTIFY = "residents:identify"
 
 
 ALL_SCOPES: tuple[Scope, ...] = tuple(Scope)

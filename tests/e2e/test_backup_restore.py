@@ -92,7 +92,7 @@ def test_dump_and_key_store_restore_into_a_fresh_database(
                 used = set(session.execute(select(StatusEntry.list_no, StatusEntry.idx)).all())
             assert old_places | new_places == used
             first = verify_qr(again, before[0]["qr"])
-            from verifier._status import decode_status_list_cwt
+            from verifier.formats import decode_status_list_cwt
 
             r = client.get(
                 f"/status-lists/{world.ags}/{first.status_list}",

@@ -123,15 +123,13 @@ def cluster(
 
 
 def _claims(qr: str) -> Any:
-    from verifier import b45decode
-    from verifier._claims import decode_claims_map, decode_permit_claims
-    from verifier._cose import decode_sign1
+    from verifier.formats import b45decode, decode_claims_map, decode_permit_claims, decode_sign1
 
     return decode_permit_claims(decode_claims_map(decode_sign1(b45decode(qr[5:])).payload))
 
 
 def _statuses(base: str, ags: str, list_no: int) -> Any:
-    from verifier._status import decode_status_list_cwt
+    from verifier.formats import decode_status_list_cwt
 
     r = httpx.get(
         f"{base}/status-lists/{ags}/{list_no}", headers={"Accept": "application/statuslist+cwt"}

@@ -16,6 +16,7 @@ from __future__ import annotations
 from verifier.sdjwt._encoding import hash_disclosure
 from verifier.sdjwt._issuing import SaltSource, Sd, issue_sd_jwt
 from verifier.sdjwt._key_binding import KB_JWT_TYP
+from verifier.sdjwt._parsing import MAX_TOKEN_CHARS as MAX_SD_JWT_CHARS
 from verifier.sdjwt._presenting import disclosable_paths, present_sd_jwt
 from verifier.sdjwt._processing import ClaimPath
 from verifier.sdjwt._vc import SD_JWT_VC_TYP, verify_sd_jwt_vc
@@ -23,6 +24,7 @@ from verifier.sdjwt._verifying import StatusReference, VerifiedSdJwt, verify_sd_
 
 __all__ = [
     "KB_JWT_TYP",
+    "MAX_SD_JWT_CHARS",
     "SD_JWT_VC_TYP",
     "ClaimPath",
     "SaltSource",

@@ -17,8 +17,10 @@ from fastapi.responses import JSONResponse
 
 from wallet_api.deps import WalletSessionDep, WalletStateDep
 from wallet_api.errors import WalletProblem
+from wallet_api.relying_party.authorization import AUTHORIZATION_CODE_GRANT
 from wallet_api.services import bridge, tenant_settings
 from wallet_api.services.configurations import configurations_for_tenant
+from wallet_api.services.credential_types import RESIDENCE
 from wallet_api.services.issuers import tenant_for_issuer
 from wallet_api.services.offers import PRE_AUTHORIZED_GRANT, REFRESH_GRANT
 
@@ -49,6 +51,10 @@ def _credential_issuer(state: WalletStateDep, session: WalletSessionDep) -> JSON
                 key_storage=tuple(state.settings.wallet_key_storage),
             )
         )
+    for configuration_id, configuration in configurations.items():
+        if configuration_id.endswith(f".{RESIDENCE}"):
+            # the authorization code flow asks for it by scope or authorization_details
+            configuration["scope"] = configuration_id
     name = state.settings.wallet_display_name
     body = {
         "credential_issuer": base,
@@ -89,7 +95,13 @@ def _authorization_server(state: WalletStateDep) -> JSONResponse:
     body = {
         "issuer": base,
         "token_endpoint": f"{base}/wallet/token",
-        "grant_types_supported": [PRE_AUTHORIZED_GRANT, REFRESH_GRANT],
+        # the authorization code flow (HAIP 1.0): PAR required, PKCE S256, RFC 9207 iss
+        "authorization_endpoint": f"{base}/wallet/authorize",
+        "pushed_authorization_request_endpoint": f"{base}/wallet/par",
+        "require_pushed_authorization_requests": True,
+        "code_challenge_methods_supported": ["S256"],
+        "authorization_response_iss_parameter_supported": True,
+        "grant_types_supported": [AUTHORIZATION_CODE_GRANT, PRE_AUTHORIZED_GRANT, REFRESH_GRANT],
         "token_endpoint_auth_methods_supported": methods,
         "client_attestation_signing_alg_values_supported": ["ES256"],
         "client_attestation_pop_signing_alg_values_supported": ["ES256"],
@@ -98,7 +110,7 @@ def _authorization_server(state: WalletStateDep) -> JSONResponse:
         "pre-authorized_grant_anonymous_access_supported": (
             settings.wallet_attestation != "required"
         ),
-        "response_types_supported": [],
+        "response_types_supported": ["code"],
     }
     return JSONResponse(body, headers=CACHE)
 

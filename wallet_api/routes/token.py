@@ -1,5 +1,6 @@
-"""Token endpoint (OpenID4VCI 1.0 §6): pre-authorized_code and refresh_token grants, with
-DPoP (RFC 9449) and wallet attestations (attestation-based client authentication)."""
+"""Token endpoint (OpenID4VCI 1.0 §6): pre-authorized_code, authorization_code (with PKCE,
+wallet_api/relying_party/authorization.py) and refresh_token grants, with DPoP (RFC 9449)
+and wallet attestations (attestation-based client authentication)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from issuer.client_address import client_address
 from wallet_api.deps import WalletSessionDep, WalletState, WalletStateDep
 from wallet_api.errors import TokenError
+from wallet_api.relying_party.authorization import AUTHORIZATION_CODE_GRANT, exchange
 from wallet_api.resource_auth import nonce_header, public_url
 from wallet_api.routes._body import read_form
 from wallet_api.services import dpop
@@ -97,7 +99,7 @@ async def token(request: Request, state: WalletStateDep, session: WalletSessionD
         # RFC 8707 §2: a resource we are not
         raise TokenError("invalid_target", "resource is not this credential issuer")
     grant_type = form.get("grant_type")
-    if grant_type not in (PRE_AUTHORIZED_GRANT, REFRESH_GRANT):
+    if grant_type not in (PRE_AUTHORIZED_GRANT, REFRESH_GRANT, AUTHORIZATION_CODE_GRANT):
         if grant_type is None:
             raise TokenError("invalid_request", "grant_type is required")
         raise TokenError("unsupported_grant_type", "unsupported grant_type")
@@ -130,6 +132,17 @@ async def token(request: Request, state: WalletStateDep, session: WalletSessionD
             client=client,
             now=now,
             dpop_error=dpop_error,
+        )
+    elif grant_type == AUTHORIZATION_CODE_GRANT:
+        result = await run_in_threadpool(
+            exchange,
+            session,
+            form=form,
+            client=client,
+            credential_issuer=state.credential_issuer,
+            settings=state.settings,
+            policy=state.policy,
+            now=now,
         )
     else:
         refresh_token = form.get("refresh_token")

@@ -78,20 +78,19 @@ def offer_url_by_reference(credential_offer_uri: str) -> str:
 def credential_offer_object(
     credential_issuer: str, configuration_ids: list[str], code: str, digits: int
 ) -> dict[str, Any]:
-    """The Credential Offer object (§4.1.1) for a pre-authorized code and a numeric tx_code."""
+    """The Credential Offer object (§4.1.1) for a pre-authorized code and a numeric tx_code
+    (none when `digits` is 0: an offer made in a session the citizen authenticated)."""
+    grant: dict[str, Any] = {"pre-authorized_code": code}
+    if digits:
+        grant["tx_code"] = {
+            "input_mode": "numeric",
+            "length": digits,
+            "description": "Code aus dem Schreiben der Stadt / code from the letter",
+        }
     return {
         "credential_issuer": credential_issuer,
         "credential_configuration_ids": list(configuration_ids),
-        "grants": {
-            PRE_AUTHORIZED_GRANT: {
-                "pre-authorized_code": code,
-                "tx_code": {
-                    "input_mode": "numeric",
-                    "length": digits,
-                    "description": "Code aus dem Schreiben der Stadt / code from the letter",
-                },
-            }
-        },
+        "grants": {PRE_AUTHORIZED_GRANT: grant},
     }
 
 
@@ -107,12 +106,14 @@ def create_offer(
     policy: WalletPolicy,
     ttl_seconds: int | None = None,
     tx_code_digits: int | None = None,
+    with_tx_code: bool = True,
 ) -> CreatedOffer:
-    """Store a new offer and return its URI, JSON and the one-time tx_code."""
-    digits = tx_code_digits or policy.tx_code_digits
+    """Store a new offer and return its URI, JSON and the one-time tx_code (``""`` and no
+    ``tx_code`` in the offer when `with_tx_code` is False: see docs/relying-party.md)."""
+    digits = (tx_code_digits or policy.tx_code_digits) if with_tx_code else 0
     ttl = min(ttl_seconds or policy.offer_ttl_seconds, policy.max_offer_ttl_seconds)
     code = wsecrets.new_token()
-    tx_code = wsecrets.new_tx_code(digits)
+    tx_code = wsecrets.new_tx_code(digits) if with_tx_code else ""
     offer = WalletOffer(
         id=str(uuid.uuid4()),
         tenant_id=tenant_id,
@@ -120,7 +121,7 @@ def create_offer(
         permit_id=permit_id,
         configuration_ids=list(configuration_ids),
         code_digest=wsecrets.token_digest(code),
-        tx_code_hash=wsecrets.hash_tx_code(tx_code),
+        tx_code_hash=wsecrets.hash_tx_code(tx_code) if with_tx_code else "",
         tx_code_digits=digits,
         failed_attempts=0,
         state=OfferState.PENDING,
@@ -190,10 +191,11 @@ def redeem_offer(
         raise TokenError("invalid_grant", "the offer is no longer valid")
     if offer.failed_attempts >= policy.max_tx_code_attempts:
         raise TokenError("invalid_grant", "the offer is no longer valid")
-    if tx_code is None or tx_code == "":
+    needs_tx_code = offer.tx_code_hash != ""  # "": offered in an authenticated session
+    if needs_tx_code and (tx_code is None or tx_code == ""):
         # §6.3: a missing tx_code is invalid_request and costs no attempt.
         raise TokenError("invalid_request", "tx_code is required")
-    if not wsecrets.tx_code_matches(offer.tx_code_hash, tx_code):
+    if needs_tx_code and not wsecrets.tx_code_matches(offer.tx_code_hash, tx_code or ""):
         offer.failed_attempts += 1
         log.warning("wallet_tx_code_wrong", extra={"offer": offer.id})
         if offer.failed_attempts >= policy.max_tx_code_attempts:

@@ -10,6 +10,10 @@
 //            Metadata), status from its status list, Type Metadata from its vct
 //   present  a presentation with the chosen disclosures and a KB-JWT
 //   library-key-attestation   a key attestation made by the library's wallet provider helper
+//   present-vp  answer an OpenID4VP 1.0 request (@openid4vc/openid4vp, dcql, jose): resolve
+//            the signed request object by reference, check its x5c chain to the given root
+//            and the client identifier prefix, match the DCQL query, present the
+//            SD-JWT VC with a KB-JWT, encrypt (direct_post.jwt) and post the response
 //
 // No lenient option of any library is set: https only (getGlobalConfig().allowInsecureUrls
 // stays false), the libraries' own checks run. Our own code here only supplies what the
@@ -25,6 +29,13 @@ import {
   clientAuthenticationAnonymous,
   clientAuthenticationClientAttestationJwt,
 } from '@openid4vc/oauth2';
+import {
+  createOpenid4vpAuthorizationResponse,
+  resolveOpenid4vpAuthorizationRequest,
+  submitOpenid4vpAuthorizationResponse,
+} from '@openid4vc/openid4vp';
+import { DcqlQuery } from 'dcql';
+import { CompactEncrypt, importJWK } from 'jose';
 import { SDJwtVcInstance } from '@sd-jwt/sd-jwt-vc';
 import { digest, generateSalt } from '@sd-jwt/crypto-nodejs';
 import { getListFromStatusListJWT } from '@sd-jwt/jwt-status-list';
@@ -330,9 +341,141 @@ async function libraryKeyAttestation(request) {
   return { key_attestation: jwt };
 }
 
+// ------------------------------------------------------------------------------ present-vp
+
+// the x5c chain of a request object must end in the configured root (the library leaves
+// trust to its user); the leaf's key then verifies the signature
+function chainKey(x5c, rootPem) {
+  const certs = x5c.map((der) => new crypto.X509Certificate(Buffer.from(der, 'base64')));
+  const root = new crypto.X509Certificate(rootPem);
+  const now = new Date();
+  for (let i = 0; i < certs.length; i += 1) {
+    const issuer = certs[i + 1] ?? root;
+    if (!certs[i].checkIssued(issuer) || !certs[i].verify(issuer.publicKey)) {
+      throw new Error('request object x5c does not chain to the trusted root');
+    }
+    if (new Date(certs[i].validFrom) > now || new Date(certs[i].validTo) < now) {
+      throw new Error('request object certificate outside its validity');
+    }
+  }
+  return certs[0].publicKey;
+}
+
+function sanOf(der) {
+  const names = (new crypto.X509Certificate(Buffer.from(der, 'base64')).subjectAltName ?? '').split(', ');
+  return {
+    sanDnsNames: names.filter((n) => n.startsWith('DNS:')).map((n) => n.slice(4)),
+    sanUriNames: names.filter((n) => n.startsWith('URI:')).map((n) => n.slice(4)),
+  };
+}
+
+function frameOf(claims) {
+  const frame = {};
+  for (const { path } of claims ?? []) {
+    let node = frame;
+    path.forEach((segment, i) => {
+      if (i === path.length - 1) node[segment] = true;
+      else node = node[segment] = node[segment] === true ? {} : node[segment] ?? {};
+    });
+  }
+  return frame;
+}
+
+async function presentVp(request) {
+  const holder = crypto.createPrivateKey(request.holder_private_pem);
+  const vpCallbacks = {
+    ...callbacks,
+    verifyJwt: async (signer, { compact }) => {
+      if (signer.method !== 'x5c') return { verified: false };
+      const key = chainKey(signer.x5c, request.root_pem);
+      const jwk = key.export({ format: 'jwk' });
+      return { verified: verifyCompact(compact, key), signerJwk: { kty: jwk.kty, crv: jwk.crv, x: jwk.x, y: jwk.y } };
+    },
+    getX509CertificateMetadata: sanOf,
+    encryptJwe: async (encryptor, data) => {
+      const header = { alg: encryptor.alg, enc: encryptor.enc, kid: encryptor.publicJwk.kid };
+      const parameters = {};
+      if (encryptor.apu) parameters.apu = fromB64url(encryptor.apu);
+      if (encryptor.apv) parameters.apv = fromB64url(encryptor.apv);
+      const jwe = await new CompactEncrypt(new TextEncoder().encode(data))
+        .setProtectedHeader(header)
+        .setKeyManagementParameters(parameters)
+        .encrypt(await importJWK(encryptor.publicJwk, encryptor.alg));
+      return { jwe, encryptionJwk: encryptor.publicJwk };
+    },
+  };
+  const params = Object.fromEntries(new URL(request.uri).searchParams);
+  const resolved = await resolveOpenid4vpAuthorizationRequest({
+    authorizationRequestPayload: params,
+    callbacks: vpCallbacks,
+  });
+  const payload = resolved.authorizationRequestPayload;
+  // DCQL: does the credential answer the query; which claims to disclose
+  const query = DcqlQuery.parse(resolved.dcql.query);
+  DcqlQuery.validate(query);
+  const sdjwt = instance({
+    kbSigner: (data) => b64url(crypto.sign('sha256', Buffer.from(data), { key: holder, dsaEncoding: 'ieee-p1363' })),
+    kbSignAlg: 'ES256',
+  });
+  const decoded = await sdjwt.decode(request.credential);
+  const claims = await decoded.getClaims(digest);
+  const matched = DcqlQuery.query(query, [
+    { credential_format: 'dc+sd-jwt', vct: claims.vct, claims, cryptographic_holder_binding: true },
+  ]);
+  if (!matched.can_be_satisfied) throw new Error('the credential does not answer the DCQL query');
+  const credentialQuery = query.credentials.find((c) => matched.credential_matches[c.id]?.success);
+  const presentation = await sdjwt.present(request.credential, frameOf(credentialQuery.claims), {
+    kb: {
+      payload: {
+        iat: Math.floor(Date.now() / 1000),
+        aud: resolved.client.effective,
+        nonce: payload.nonce,
+      },
+    },
+  });
+  const response = await createOpenid4vpAuthorizationResponse({
+    authorizationRequestPayload: payload,
+    authorizationResponsePayload: { vp_token: { [credentialQuery.id]: [presentation] } },
+    jarm: payload.response_mode === 'direct_post.jwt'
+      ? {
+          encryption: {},
+          serverMetadata: {
+            authorization_signing_alg_values_supported: ['ES256'],
+            authorization_encryption_alg_values_supported: ['ECDH-ES'],
+            authorization_encryption_enc_values_supported: ['A128GCM', 'A256GCM'],
+          },
+        }
+      : undefined,
+    callbacks: vpCallbacks,
+  });
+  const submitted = await submitOpenid4vpAuthorizationResponse({
+    authorizationRequestPayload: payload,
+    authorizationResponsePayload: response.authorizationResponsePayload,
+    jarm: response.jarm ? { responseJwt: response.jarm.responseJwt } : undefined,
+    callbacks: vpCallbacks,
+  });
+  const text = await submitted.response.text();
+  return {
+    client_id: resolved.client.effective,
+    client_prefix: resolved.client.prefix,
+    version: resolved.version,
+    response_mode: submitted.responseMode,
+    response_uri: payload.response_uri,
+    response_jwt: response.jarm?.responseJwt ?? null,
+    status: submitted.response.status,
+    body: text ? JSON.parse(text) : null,
+  };
+}
+
 // ------------------------------------------------------------------------------ main
 
-const commands = { issue, verify, present, 'library-key-attestation': libraryKeyAttestation };
+const commands = {
+  issue,
+  verify,
+  present,
+  'library-key-attestation': libraryKeyAttestation,
+  'present-vp': presentVp,
+};
 
 async function main() {
   const command = commands[process.argv[2]];
