@@ -78,7 +78,7 @@ def _install_state(app: FastAPI, policy: WalletPolicy | None) -> None:
         dpop_nonces=DpopNonces(resolve_server_secret(settings)),
         trust_anchors=load_trust_anchors(settings.wallet_trust_anchors),
     )
-    app.state.relying_party = RelyingParty.from_settings(settings, app.state.clock)
+    app.state.relying_party = RelyingParty.from_settings(settings, app.state.clock, app.state.keys)
     install_wallet_handlers(app)
 
 

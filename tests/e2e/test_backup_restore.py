@@ -21,9 +21,9 @@ from issuer.app import create_app
 from issuer.db.permit_models import StatusEntry
 from issuer.services.clock import FixedClock
 from issuer.settings import Settings
-from tests.issuer.test_permits import World, make_world, verify_qr
 from tests.support.db import PostgresServer, _admin_exec, make_test_settings
 from tests.support.processes import BUERGERID_ISSUER, settings_env
+from tests.support.world import World, make_world, verify_qr
 
 pytestmark = pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
 

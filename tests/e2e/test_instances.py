@@ -47,7 +47,6 @@ from issuer.services.publication import RING_STAT_SECONDS
 from issuer.settings import Settings
 from issuer.worker import jobs as catalogue
 from keys.ring import KeyRing
-from tests.issuer.test_permits import World, make_world
 from tests.support.db import TEST_PASSPHRASE
 from tests.support.processes import (
     BUERGERID_ISSUER,
@@ -58,6 +57,7 @@ from tests.support.processes import (
     stop,
     wait_http,
 )
+from tests.support.world import World, make_world
 
 pytestmark = pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
 

@@ -31,7 +31,6 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from issuer.settings import Settings
 from mobile_sdk_stub.client import WalletClient
-from tests.issuer.test_permits import World, make_world
 from tests.support.clock import FixedClock
 from tests.support.processes import (
     BUERGERID_ISSUER,
@@ -42,8 +41,10 @@ from tests.support.processes import (
     stop,
     wait_http,
 )
+from tests.support.world import World, make_world
 
 SPREAD = 24  # requests of one route over fresh connections, spread over the workers
+MAX_SPREAD_ROUNDS = 20
 
 
 @pytest.fixture
@@ -153,12 +154,21 @@ def test_serve_with_workers_is_the_whole_service_and_its_metrics_name_nobody(
     def fetch(_: int) -> int:
         return httpx.get(f"{base}/openapi.json", headers={"Connection": "close"}).status_code
 
+    def pids() -> set[str]:
+        return {p.name.rsplit("_", 1)[1] for p in metrics_dir.glob("counter_*.db")}
+
+    # the kernel spreads fresh connections over the workers, but an unlucky (or loaded)
+    # machine may give one worker a whole round: more rounds, bounded, until both answered
+    sent = 0
     with ThreadPoolExecutor(max_workers=8) as pool:
-        assert set(pool.map(fetch, range(SPREAD))) == {200}
+        for _round in range(MAX_SPREAD_ROUNDS):
+            assert set(pool.map(fetch, range(SPREAD))) == {200}
+            sent += SPREAD
+            if len(pids()) == 2:
+                break
     assert stat.S_IMODE(metrics_dir.stat().st_mode) == 0o700
     assert not (metrics_dir / "counter_999999.db").exists()  # emptied at start
-    pids = {p.name.rsplit("_", 1)[1] for p in metrics_dir.glob("counter_*.db")}
-    assert len(pids) == 2  # both workers wrote their counts
+    assert len(pids()) == 2  # both workers wrote their counts
 
     scrape = httpx.get(f"{metrics_base}/metrics")
     assert scrape.status_code == 200
@@ -172,7 +182,7 @@ def test_serve_with_workers_is_the_whole_service_and_its_metrics_name_nobody(
         route="/openapi.json",
         status="200",
     )
-    assert [s.value for s in spread] == [SPREAD]
+    assert [s.value for s in spread] == [sent]
     [issued_count] = _samples(
         families, "buergerid_permits_issued", tenant=world.ags, permit_type="BEW"
     )

@@ -25,8 +25,9 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from issuer.devserver import ensure_dev_tls
 from issuer.services.clock import FixedClock
 from issuer.settings import Settings
-from tests.interop.test_node_wallet import NODE_DIR
 from tests.wallet_api.rp_harness import RpEnv, rp_env
+
+NODE_DIR = Path(__file__).resolve().parent / "node"
 
 
 @pytest.fixture

@@ -28,13 +28,8 @@ from issuer.services import audit, signing
 from issuer.settings import Settings
 from issuer.worker import jobs
 from issuer.worker.runner import Runner, backoff, period_end
-from tests.issuer.test_permits import World, make_world
 from tests.support.clock import T0
-
-
-@pytest.fixture
-def world(app: Any, client: Any, clock: Any, api_client: Any) -> World:
-    return make_world(app, client, clock, api_client)
+from tests.support.world import World
 
 
 def _rows(world: World) -> dict[str, WorkerJob]:

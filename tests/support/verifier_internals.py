@@ -24,10 +24,9 @@ from verifier._cbor import _decode as cbor_decode_per_thread
 from verifier._cose import _permit_shape as permit_shape
 from verifier._cose import decode_permit_parts
 from verifier._enrol import ASSERTION_TYPE
-from verifier._http import FetchError
+from verifier._http import FetchError, read_regular_file
 from verifier._i18n import LANGUAGES, NOTICE_WORDS, OUTCOME_WORDS, REASON_WORDS, pick_language
 from verifier._jwe import _content_key as jwe_content_key
-from verifier._jwe import read_regular_file
 from verifier._plate_index import _entry_list as plate_entry_list
 from verifier._status import MAX_STATUS_LIST_BYTES
 from verifier._store import CACHE_SUFFIX as PLATE_CACHE_SUFFIX

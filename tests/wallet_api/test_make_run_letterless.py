@@ -137,6 +137,7 @@ def test_the_wallet_command_runs_the_authorization_code_flow(dev: Dev) -> None:
 def test_the_development_pid_provider_never_runs_in_production(tmp_path: Path) -> None:
     production = {
         "environment": "production",
+        "database_url": "postgresql+psycopg://buergerid@127.0.0.1/buergerid",
         "key_passphrase": "x" * 20,
         "server_secret": "s" * 32,
         "public_base_url": "https://wallet.example",

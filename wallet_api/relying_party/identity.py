@@ -28,6 +28,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from issuer.services.clock import Clock
+from issuer.services.signing import KeyStore
 from issuer.settings import Settings, resolve_key_passphrase, resolve_server_secret
 from keys.errors import KeysError
 from keys.issuing_ca import IssuingCa
@@ -52,18 +53,20 @@ class RelyingParty:
 
     settings: Settings
     clock: Clock
+    keys: KeyStore
     trust: TrustList
     _secret: bytes = field(repr=False)
     _identity: RelyingPartyIdentity | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
-    def from_settings(cls, settings: Settings, clock: Clock) -> RelyingParty:
+    def from_settings(cls, settings: Settings, clock: Clock, keys: KeyStore) -> RelyingParty:
         """The relying party of `settings` (the identity is loaded on first use)."""
         dev_dir = settings.data_dir / DEV_PID_PROVIDER_DIR if settings.rp_dev_pid_provider else None
         return cls(
             settings=settings,
             clock=clock,
+            keys=keys,
             trust=load_trust_list(settings.rp_pid_trust_list, dev_provider_dir=dev_dir),
             _secret=resolve_server_secret(settings),
         )

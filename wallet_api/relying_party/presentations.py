@@ -40,6 +40,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from issuer.db.models import Tenant
+from issuer.services.signing import KeyStore
 from verifier import Reason, VerifierError
 from verifier.formats import (
     MAX_STATUS_LIST_TOKEN_BYTES,
@@ -142,16 +143,16 @@ class _KeyCache:
 _TENANT_KEYS = _KeyCache()
 
 
-def _tenant_keys(settings: Any, tenant: Tenant, now: datetime) -> dict[str, PublicKey]:
+def _tenant_keys(store: KeyStore, tenant: Tenant, now: datetime) -> dict[str, PublicKey]:
     clock = time.monotonic()
     # per key directory, ring and issuer URL: one process may serve several deployments (tests)
-    cache_key = (str(settings.keys_dir), tenant.key_ring, tenant.issuer_url)
+    cache_key = (str(store.settings.keys_dir), tenant.key_ring, tenant.issuer_url)
     with _TENANT_KEYS.lock:
         cached = _TENANT_KEYS.entries.get(cache_key)
         if cached is not None and clock - cached[0] < KEY_CACHE_SECONDS:
             return cached[1]
     keys: dict[str, PublicKey] = {}
-    for jwk in bridge.tenant_jwks(settings, tenant, now)["keys"]:
+    for jwk in bridge.tenant_jwks(store, tenant, now)["keys"]:
         decoded = decode_public_jwk({k: jwk[k] for k in ("kty", "crv", "x", "y") if k in jwk})
         keys[str(jwk["kid"])] = decoded.key
     with _TENANT_KEYS.lock:
@@ -202,6 +203,7 @@ def verify_presentation(
     session: Session,
     *,
     settings: Any,
+    keys: KeyStore,
     trust: TrustList,
     presentation: str,
     client_id: str,
@@ -218,7 +220,7 @@ def verify_presentation(
         if vct != vct_for(tenant.issuer_url, RESIDENCE):
             raise PresentationError("unsupported_credential", "only the Bürger-ID of a tenant")
         kid = header.get("kid")
-        key = _tenant_keys(settings, tenant, now).get(kid) if isinstance(kid, str) else None
+        key = _tenant_keys(keys, tenant, now).get(kid) if isinstance(kid, str) else None
         if key is None:
             raise PresentationError("untrusted_issuer", "not a key the tenant publishes")
     else:

@@ -340,6 +340,7 @@ def receive_response(
             presented[cid] = verify_presentation(
                 session,
                 settings=rp.settings,
+                keys=rp.keys,
                 trust=rp.trust,
                 presentation=presentation,
                 client_id=tx.client_id,
