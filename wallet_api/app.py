@@ -24,6 +24,7 @@ from issuer.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from issuer.problems import install_problem_handlers
 from issuer.services.clock import Clock, SystemClock
 from issuer.services.rate_limits import RateLimit, SharedCounters
+from issuer.services.registry_events import subscribe_resident_changes
 from issuer.services.signing import KeyStore
 from issuer.settings import Settings, resolve_server_secret
 from issuer.url_guard import UrlGuardMiddleware
@@ -41,6 +42,7 @@ from wallet_api.routes import (
     token,
     type_metadata,
 )
+from wallet_api.services import residence_events
 from wallet_api.services.attestations import load_trust_anchors
 from wallet_api.services.dpop import DpopNonces
 from wallet_api.services.policy import WalletPolicy
@@ -80,6 +82,8 @@ def _install_state(app: FastAPI, policy: WalletPolicy | None) -> None:
     )
     app.state.relying_party = RelyingParty.from_settings(settings, app.state.clock, app.state.keys)
     install_wallet_handlers(app)
+    # a register change revokes the Bürger-IDs whose facts it changed (same transaction)
+    subscribe_resident_changes(residence_events.on_resident_changed)
 
 
 def create_wallet_app(

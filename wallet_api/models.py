@@ -163,3 +163,6 @@ class WalletCredential(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     wallet_event: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    # a Bürger-ID: the digest of the register facts it states (residence_events.facts_digest);
+    # when the register changes them, the credential is revoked
+    facts_digest: Mapped[str | None] = mapped_column(String(64), nullable=True)

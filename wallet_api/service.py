@@ -19,8 +19,10 @@ from collections.abc import Sequence
 from fastapi import FastAPI
 
 from issuer import cli
+from issuer.services.registry_events import subscribe_resident_changes
 from issuer.settings import Settings
 from wallet_api.app import create_combined_app, create_municipal_app, create_wallet_app
+from wallet_api.services import residence_events
 
 APPS = {
     "service": "wallet_api.service:service_app",
@@ -47,7 +49,9 @@ def wallet_app() -> FastAPI:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """`buergerid-issuer`: every subcommand of issuer.cli; `serve` and `dev` serve the
-    whole service unless `--app` says otherwise."""
+    whole service unless `--app` says otherwise. Register changes made by its commands (imports)
+    revoke stale Bürger-IDs, as they do through the API."""
+    subscribe_resident_changes(residence_events.on_resident_changed)
     return cli.main(argv, apps=APPS, default_app=DEFAULT_APP)
 
 

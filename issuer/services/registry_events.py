@@ -9,13 +9,19 @@
   was the permit's only vehicle; a permit with other vehicles is flagged for review instead.
 
 Both go through the permits' change protocol (issuer/services/permits/changes.py).
+
+Other parts of the service that hold facts about a resident subscribe to her changes with
+`subscribe_resident_changes` (the wallet API revokes Bürger-IDs whose facts the register no
+longer holds); listeners run after the permits, in the same transaction.
 """
 
 from __future__ import annotations
 
+import threading
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import select
 
@@ -27,6 +33,31 @@ from issuer.services.permits.vocabulary import REGISTRY_ACTOR, Flag, RevocationR
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
+
+
+class ResidentListener(Protocol):
+    """Called with the registry change's session after a resident's entry changed."""
+
+    def __call__(
+        self, session: Session, *, tenant_id: int, resident_id: uuid.UUID, now: datetime
+    ) -> None: ...
+
+
+_LISTENERS: list[ResidentListener] = []
+_LISTENERS_LOCK = threading.Lock()
+
+
+def subscribe_resident_changes(listener: ResidentListener) -> None:
+    """Call `listener` on every change of a resident's entry (names, birth date, residences),
+    in the change's transaction; subscribing the same listener again changes nothing."""
+    with _LISTENERS_LOCK:
+        if listener not in _LISTENERS:
+            _LISTENERS.append(listener)
+
+
+def _listeners() -> list[Callable[..., None]]:
+    with _LISTENERS_LOCK:
+        return list(_LISTENERS)
 
 
 def _live_permits(session: Session, tenant_id: int, stmt: Any) -> list[Permit]:
@@ -42,7 +73,16 @@ def _live_permits(session: Session, tenant_id: int, stmt: Any) -> list[Permit]:
 def on_resident_changed(
     session: Session, *, tenant_id: int, resident_id: uuid.UUID, now: datetime
 ) -> None:
-    """Revoke the resident's permits whose zone no longer holds one of their residences."""
+    """Revoke the resident's permits whose zone no longer holds one of their residences, then
+    tell the subscribed listeners."""
+    _revoke_permits_of_mover(session, tenant_id=tenant_id, resident_id=resident_id, now=now)
+    for listener in _listeners():
+        listener(session, tenant_id=tenant_id, resident_id=resident_id, now=now)
+
+
+def _revoke_permits_of_mover(
+    session: Session, *, tenant_id: int, resident_id: uuid.UUID, now: datetime
+) -> None:
     live = _live_permits(
         session,
         tenant_id,

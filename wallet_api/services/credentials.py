@@ -47,6 +47,7 @@ from wallet_api.services.grants import bind_device, extend_for_credential, lock_
 from wallet_api.services.key_proofs import PROOF_TYPES, KeyPolicy, proven_keys
 from wallet_api.services.policy import WalletPolicy
 from wallet_api.services.proofs import ProvenKey
+from wallet_api.services.residence_events import facts_digest
 from wallet_api.services.sd_jwt_vc import (
     PARKING_PERMIT,
     RESIDENCE,
@@ -257,6 +258,7 @@ def _record(
     idx: int,
     notification_id: str,
     expires_at: datetime,
+    facts_digest: str | None = None,
 ) -> None:
     session.add(
         WalletCredential(
@@ -272,6 +274,7 @@ def _record(
             notification_id=notification_id,
             issued_at=job.now,
             expires_at=expires_at,
+            facts_digest=facts_digest,
         )
     )
 
@@ -374,6 +377,7 @@ def issue_bound(
             idx=idx,
             notification_id=notification_id,
             expires_at=expires_at,
+            facts_digest=None if job.kind == PARKING_PERMIT else facts_digest(residence),
         )
         issued.append(credential)
     extend_for_credential(job.grant, expires_at, policy=job.policy)
