@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 import segno
 
+from tests.support.clock import WallClock
 from tests.support.handheld import GE, RE, HandheldWorld
 
 # the live issuer whose public URL is its own port (shared with the enrolment test)
@@ -32,6 +33,14 @@ SERVER_MODULES = (
     "fpdf", "pkcs11", "pydantic", "qrcode", "segno",
 )  # fmt: skip
 DOC = REPO / "docs" / "verifier.md"
+
+
+@pytest.fixture
+def clock() -> WallClock:
+    """The CLI reads the wall clock and the page's commands take a while on a loaded machine
+    (longer than the server's leeway for a handheld's assertion): the server's clock runs on
+    with the wall clock."""
+    return WallClock()
 
 
 @pytest.fixture
