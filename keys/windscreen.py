@@ -186,9 +186,14 @@ def _lines(permit: WindscreenPermit) -> dict[str, str]:
 
 
 def render_windscreen_pdf(
-    permit: WindscreenPermit, *, page: str = "A6", qr_width_mm: float = 50.0
+    permit: WindscreenPermit,
+    *,
+    page: str = "A6",
+    qr_width_mm: float = 50.0,
+    printed_at: datetime | None = None,
 ) -> tuple[bytes, PdfLayout]:
-    """The printable windscreen permit as PDF bytes, with where its QR sits."""
+    """The printable windscreen permit as PDF bytes, with where its QR sits. `printed_at`
+    is the document's creation date (the same page twice gives the same bytes); default now."""
     if page not in _PAGES:
         raise ValueError("page is A6 or A5")
     page_w, page_h = _PAGES[page]
@@ -204,6 +209,8 @@ def render_windscreen_pdf(
     pdf.set_auto_page_break(False)
     pdf.set_margins(8 * scale, 8 * scale, 8 * scale)
     pdf.set_creator("buergerid")
+    if printed_at is not None:
+        pdf.set_creation_date(printed_at)
     pdf.set_title(latin1(f"{lines['title']} {lines['number']}"))
     pdf.add_page()
     width = page_w - 16 * scale
