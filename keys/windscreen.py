@@ -163,8 +163,11 @@ def _fitted_line(pdf: FPDF, text: str, *, size: float, width: float, style: str)
             break
         size -= 1
     pdf.set_font("helvetica", style, size)
-    while len(text) > 4 and pdf.get_string_width(text) > width:
-        text = text[:-4] + "..."
+    if pdf.get_string_width(text) > width:
+        keep = int(len(text) * width / pdf.get_string_width(text))  # a first guess, then down
+        while keep > 0 and pdf.get_string_width(text[:keep] + "...") > width:
+            keep -= 1
+        text = text[:keep] + "..."
     height = size * 0.3528 * 1.25  # points to mm, plus leading
     pdf.cell(0, height, text, align="C", new_x="LMARGIN", new_y="NEXT")
 

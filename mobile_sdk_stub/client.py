@@ -669,18 +669,21 @@ class WalletClient:
             raise WalletError("not_a_permit", "no QR token stored")
         claims = unverified_claims(credential.sd_jwt)
         authority = str(claims.get("issuing_authority") or claims.get("iss"))
-        return WindscreenPermit(
-            qr_text=credential.qr_text,
-            city=authority,
-            zones=tuple(PrintedZone(str(code)) for code in claims.get("zones", [])),
-            plates=tuple(str(p) for p in claims.get("plates", [])),
-            valid_from=datetime.fromtimestamp(int(claims["valid_from"]), UTC),
-            valid_until=datetime.fromtimestamp(int(claims["valid_until"]), UTC),
-            permit_number=int(claims["permit_number"]),
-            office=(authority,),
-            permit_type=str(claims.get("permit_type", PermitType.BEW)),
-            fleet=claims.get("fleet"),
-        )
+        try:
+            return WindscreenPermit(
+                qr_text=credential.qr_text,
+                city=authority,
+                zones=tuple(PrintedZone(str(code)) for code in claims.get("zones", [])),
+                plates=tuple(str(p) for p in claims.get("plates", [])),
+                valid_from=datetime.fromtimestamp(int(claims["valid_from"]), UTC),
+                valid_until=datetime.fromtimestamp(int(claims["valid_until"]), UTC),
+                permit_number=int(claims["permit_number"]),
+                office=(authority,),
+                permit_type=str(claims.get("permit_type", PermitType.BEW)),
+                fleet=claims.get("fleet"),
+            )
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:
+            raise WalletError("not_a_permit", "the credential lacks a permit claim") from exc
 
     def qr_png(self, credential_id: str, *, scale: int = 8) -> bytes:
         """The permit QR as PNG."""

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 import zxingcpp
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 from keys.windscreen import (
@@ -165,3 +167,18 @@ def test_every_line_at_its_longest_fits_the_page(page: str, tmp_path: Path) -> N
 
 def test_every_permit_type_has_its_printed_title() -> None:
     assert set(PERMIT_TYPES) == {t.value for t in PermitType}
+
+
+@settings(max_examples=15, deadline=None)
+@given(name=st.text(max_size=200), plate=st.text(max_size=32))
+def test_any_tenant_zone_or_plate_text_prints_in_latin1(name: str, plate: str) -> None:
+    assert all(ord(c) < 256 for c in latin1(name))
+    permit = dataclasses.replace(
+        PERMIT,
+        city=name,
+        zones=(PrintedZone("A3", name),),
+        plates=(plate,),
+        office=(name, name),
+    )
+    pdf, layout = render_windscreen_pdf(permit)
+    assert pdf.startswith(b"%PDF") and layout.qr_width_mm == 50
