@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import io
 import json
-import logging
 import re
 import shlex
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -22,7 +20,6 @@ import pytest
 from fastapi import FastAPI
 
 from issuer.db.models import Tenant
-from issuer.logs import JsonFormatter, RequestIdFilter
 from issuer.services.clock import FixedClock
 from keys.windscreen import MIN_QR_WIDTH_MM
 from tests.support.pdf import MM_PER_PT, keep_picture, pdf_image_placements, pdf_text, rasterize
@@ -45,23 +42,6 @@ def doc_commands() -> list[str]:
     block = re.search(r"```console\n(.*?)```", text, flags=re.S)
     assert block is not None
     return [line[2:] for line in block.group(1).splitlines() if line.startswith("$ ")]
-
-
-@pytest.fixture
-def log_stream() -> Iterator[io.StringIO]:
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(JsonFormatter())
-    handler.addFilter(RequestIdFilter())
-    root = logging.getLogger()
-    old_level = root.level
-    root.addHandler(handler)
-    root.setLevel(logging.DEBUG)
-    try:
-        yield stream
-    finally:
-        root.removeHandler(handler)
-        root.setLevel(old_level)
 
 
 def _handheld_verdict(world: World, tmp_path: Path, text: str) -> Any:

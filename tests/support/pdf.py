@@ -4,17 +4,15 @@ the page content), its page size, its text (pdftotext) and its first page as an 
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
-import tempfile
 import zlib
 from pathlib import Path
 
 from PIL import Image
 
-from tests.support.browser import DOCS_IMG
+from tests.support.browser import screenshot_path
 
 MM_PER_PT = 25.4 / 72
 DPI = 200
@@ -69,11 +67,6 @@ def pdf_text(pdf: bytes, tmp_path: Path) -> str:
 def keep_picture(image: Image.Image, name: str) -> Path:
     """Save a rendered page as <name>.png: in docs/img with `BUERGERID_UPDATE_SCREENSHOTS=1`
     (`make screenshots`), else in a temporary folder (a test run leaves the tree as it was)."""
-    if os.environ.get("BUERGERID_UPDATE_SCREENSHOTS") == "1":
-        folder = DOCS_IMG
-    else:
-        folder = Path(tempfile.gettempdir()) / "buergerid-screenshots"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{name}.png"
+    path = screenshot_path(name)
     image.save(path, optimize=True)
     return path
