@@ -45,11 +45,18 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
+from keys.windscreen import (
+    PrintedZone,
+    WindscreenPermit,
+    qr_png,
+    qr_svg,
+    render_windscreen_pdf,
+)
 from mobile_sdk_stub.device import DPOP_KEY_FILE, DeviceKey
 from mobile_sdk_stub.pending import PendingCredential, PendingStore
 from mobile_sdk_stub.presentation import build_presentation
-from mobile_sdk_stub.render import WindscreenPermit, qr_png, qr_svg, windscreen_pdf
 from mobile_sdk_stub.store import CredentialStore, StoredCredential
+from verifier import PermitType
 from verifier.formats import encode_jws
 from verifier.sdjwt import ClaimPath
 
@@ -655,22 +662,28 @@ class WalletClient:
     # ------------------------------------------------------------------ local things
 
     def permit_print(self, credential_id: str) -> WindscreenPermit:
-        """What the windscreen permit shows, from the stored permit credential."""
+        """What the windscreen permit shows, from the stored permit credential (the
+        credential names zones by code only, so the wallet prints no zone names)."""
         credential = self.store.get(credential_id)
         if credential.qr_text is None or credential.sd_jwt is None:
             raise WalletError("not_a_permit", "no QR token stored")
         claims = unverified_claims(credential.sd_jwt)
-        until = datetime.fromtimestamp(int(claims["valid_until"]) - 1, UTC).date()
-        return WindscreenPermit(
-            qr_text=credential.qr_text,
-            issuer_name=str(claims.get("issuing_authority") or claims.get("iss")),
-            zones=tuple(claims.get("zones", [])),
-            plates=tuple(claims.get("plates", [])),
-            valid_until=until,
-            permit_number=int(claims["permit_number"]),
-            permit_type=str(claims.get("permit_type", "BEW")),
-            fleet=claims.get("fleet"),
-        )
+        authority = str(claims.get("issuing_authority") or claims.get("iss"))
+        try:
+            return WindscreenPermit(
+                qr_text=credential.qr_text,
+                city=authority,
+                zones=tuple(PrintedZone(str(code)) for code in claims.get("zones", [])),
+                plates=tuple(str(p) for p in claims.get("plates", [])),
+                valid_from=datetime.fromtimestamp(int(claims["valid_from"]), UTC),
+                valid_until=datetime.fromtimestamp(int(claims["valid_until"]), UTC),
+                permit_number=int(claims["permit_number"]),
+                office=(authority,),
+                permit_type=str(claims.get("permit_type", PermitType.BEW)),
+                fleet=claims.get("fleet"),
+            )
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:
+            raise WalletError("not_a_permit", "the credential lacks a permit claim") from exc
 
     def qr_png(self, credential_id: str, *, scale: int = 8) -> bytes:
         """The permit QR as PNG."""
@@ -682,7 +695,7 @@ class WalletClient:
 
     def pdf(self, credential_id: str, *, page: str = "A6") -> bytes:
         """The printable windscreen permit."""
-        data, _layout = windscreen_pdf(self.permit_print(credential_id), page=page)
+        data, _layout = render_windscreen_pdf(self.permit_print(credential_id), page=page)
         return data
 
     def present(

@@ -1,15 +1,21 @@
 """``make demo``: the whole story against the server ``make run`` started.
 
-1. the municipality (demo API key) finds an active permit and creates a credential offer;
+1. the municipality (demo API key) registers the demo's own resident and car (marked by the
+   external reference prefix ``DEMO-STORY-``), issues and pays a permit for them, prints it
+   at the counter (windscreen PDF) and creates a credential offer;
 2. the stub wallet redeems it with the tx_code, stores the SD-JWT VC and the QR token;
 3. the wallet prints the windscreen permit (PDF), rendered back to PNG with pdftoppm;
 4. the officer's handheld pins the root key, syncs the trust bundle, scans: valid;
-5. the municipality revokes the permit; the handheld re-syncs and scans: revoked.
+5. the municipality revokes the demo's permit; the handheld re-syncs and scans: revoked.
 6. the demo's phone is removed again (the wallet keys are the demo's own data).
 
+The demo acts only on what it created in this run: it reads the zones, and never changes or
+revokes a permit, resident or vehicle of anyone else. Its resident stays in the register with the
+revoked permit (the municipal API erases residents only through retention).
+
 Server: BUERGERID_HOST / BUERGERID_PORT (default 127.0.0.1:8000). The demo API key: the
-environment variable BUERGERID_DEMO_API_KEY, else the file ``demo-api-key`` that the
-development bootstrap writes into BUERGERID_DATA_DIR (default ``var``) as ``dev-api-key``.
+environment variable BUERGERID_DEMO_API_KEY, else the file ``dev-api-key`` that the
+development bootstrap writes into BUERGERID_DATA_DIR (default ``var``).
 The handheld pins the operator's root key exported from the local root ring with
 ``buergerid-keys export-public`` (never a key fetched from the server it checks).
 """
@@ -18,10 +24,12 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import subprocess
 import sys
 import tempfile
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -29,6 +37,11 @@ from typing import Any
 import httpx
 
 from mobile_sdk_stub.client import WalletClient
+from verifier import PermitType
+
+DEMO_PREFIX = "DEMO-STORY-"
+"""The external reference of every resident and car the demo registers."""
+ACTIVE = "active"  # the municipal API's permit state (the stub imports no issuer code)
 
 
 def say(step: str, text: str) -> None:
@@ -85,44 +98,105 @@ def _items(body: Any) -> list[dict[str, Any]]:
     return [dict(i) for i in items if isinstance(i, dict)]
 
 
-def _permit(http: httpx.Client, headers: dict[str, str]) -> dict[str, Any]:
-    """An active resident permit: an existing one, else applied for (and paid) now."""
-    listed = http.get("/api/v1/permits", headers=headers, params={"state": "active"})
-    if listed.status_code == 200:
-        for item in _items(listed.json()):
-            if item.get("state") == "active" and item.get("resident_id"):
-                return item
-    residents = _items(http.get("/api/v1/residents", headers=headers).json())
-    vehicles = _items(http.get("/api/v1/vehicles", headers=headers).json())
+def _address_in(zone: dict[str, Any]) -> tuple[str, str] | None:
+    """A street and house number inside the zone (its first segment), else None."""
+    for segment in zone.get("segments") or []:
+        low, high = int(segment["number_from"]), int(segment["number_to"])
+        remainder = {"odd": 1, "even": 0}.get(str(segment.get("parity")))
+        number = low if remainder is None or low % 2 == remainder else low + 1
+        if number <= high:
+            return str(segment["street"]), str(number)
+    return None
+
+
+def _created(response: httpx.Response, what: str) -> dict[str, Any]:
+    if response.status_code != 201:
+        raise SystemExit(f"the demo's {what} was refused: HTTP {response.status_code}")
+    return dict(response.json())
+
+
+@dataclass(frozen=True)
+class DemoData:
+    """What this run of the demo created; the only rows it acts on."""
+
+    ref: str
+    resident_id: str
+    plate: str
+    permit: dict[str, Any]
+
+
+def create_demo_data(http: httpx.Client, headers: dict[str, str]) -> DemoData:
+    """Register the demo's own resident and car in the first zone, apply for a resident
+    permit for them and pay it; every row carries ``DEMO-STORY-<random>``."""
     zones = _items(http.get("/api/v1/zones", headers=headers).json())
-    if not (residents and vehicles and zones):
-        raise SystemExit("the demo tenant has no resident, vehicle or zone")
-    resident = residents[0]
-    vehicle = next((v for v in vehicles if v.get("holder_id") == resident["id"]), vehicles[0])
-    applied = http.post(
-        "/api/v1/permits",
-        json={
-            "permit_type": "BEW",
-            "resident_id": resident["id"],
-            "zones": [zones[0]["code"]],
-            "vehicle_ids": [vehicle["id"]],
-            "months": 12,
-        },
-        headers=headers,
+    found = next(((z, a) for z in zones if (a := _address_in(z)) is not None), None)
+    if found is None:
+        raise SystemExit("the demo tenant has no zone with a street")
+    zone, (street, number) = found
+    tag = secrets.token_hex(3).upper()
+    ref = f"{DEMO_PREFIX}{tag}"
+    resident = _created(
+        http.post(
+            "/api/v1/residents",
+            json={
+                "external_ref": ref,
+                "given_name": "Demo",
+                "family_name": "Story",
+                "residences": [
+                    {
+                        "kind": "main",
+                        "street": street,
+                        "house_number": number,
+                        "postcode": "00000",
+                        "valid_from": "2020-01-01",
+                    }
+                ],
+            },
+            headers=headers,
+        ),
+        "resident",
     )
-    if applied.status_code != 201:
-        raise SystemExit(f"the permit application was refused: {applied.text}")
-    permit = dict(applied.json())
-    if permit.get("state") != "active":
+    plate = f"DE-MO {1000 + secrets.randbelow(9000)}"
+    vehicle = _created(
+        http.post(
+            "/api/v1/vehicles",
+            json={
+                "external_ref": ref,
+                "plate": plate,
+                "kind": "own",
+                "holder_id": resident["id"],
+                "length_mm": 4300,
+                "width_mm": 1800,
+            },
+            headers=headers,
+        ),
+        "car",
+    )
+    permit = _created(
+        http.post(
+            "/api/v1/permits",
+            json={
+                "permit_type": PermitType.BEW,
+                "resident_id": resident["id"],
+                "zones": [zone["code"]],
+                "vehicle_ids": [vehicle["id"]],
+                "months": 12,
+            },
+            headers=headers,
+        ),
+        "permit application",
+    )
+    if permit.get("state") != ACTIVE:
+        due = sum(int(c["amount_cents"]) for c in permit.get("charges", []) if not c["paid_at"])
         paid = http.post(
             f"/api/v1/permits/{permit['id']}/payment",
-            json={"amount_cents": 3000, "payment_ref": "DEMO"},
+            json={"amount_cents": due, "payment_ref": ref},
             headers=headers,
         )
-        permit = dict(paid.json())
-    if permit.get("state") != "active":
+        permit = dict(paid.json()) if paid.is_success else permit
+    if permit.get("state") != ACTIVE:
         raise SystemExit(f"the demo permit is {permit.get('state')}, not active")
-    return permit
+    return DemoData(ref, str(resident["id"]), str(vehicle["plate"]), permit)
 
 
 def _until(exp: object) -> str:
@@ -188,8 +262,22 @@ def run_story(base: str, api_key: str, data_dir: Path, work: Path) -> bool:
     """The whole story against the server at ``base``; True if every step behaved."""
     headers = {"Authorization": f"Bearer {api_key}"}
     with httpx.Client(base_url=base, timeout=30) as http:
-        permit = _permit(http, headers)
-        say("1 municipality", f"permit no. {permit.get('number')} found; creating an offer")
+        demo = create_demo_data(http, headers)
+        permit = demo.permit
+        say(
+            "1 municipality",
+            f"demo resident {demo.ref} with car {demo.plate} registered;"
+            f" permit no. {permit.get('number')} issued and paid",
+        )
+        counter = http.get(f"/api/v1/permits/{permit['id']}/windscreen.pdf", headers=headers)
+        ok = counter.is_success and counter.content.startswith(b"%PDF")
+        if ok:
+            work.mkdir(parents=True, exist_ok=True)
+            (work / "counter.pdf").write_bytes(counter.content)
+        say(
+            "1 municipality",
+            f"windscreen permit printed at the counter (HTTP {counter.status_code})",
+        )
         offer = http.post(
             "/api/v1/offers", json={"kind": "permit", "permit_id": permit["id"]}, headers=headers
         )
@@ -224,7 +312,7 @@ def run_story(base: str, api_key: str, data_dir: Path, work: Path) -> bool:
         anchor = _root_anchor(work, data_dir)
         code, out = _verify(handheld, "trust", "add-anchor", str(anchor))
         say("4 officer", f"root key pinned ({out}) (exit {code})")
-        ok = code == 0
+        ok = ok and code == 0
         code, out = _verify(handheld, "sync", f"{base}/trust-bundle")
         say("4 officer", f"trust bundle synced ({out}) (exit {code})")
         ok = ok and code == 0
@@ -242,17 +330,16 @@ def run_story(base: str, api_key: str, data_dir: Path, work: Path) -> bool:
             "5 officer", handheld, scan_args, outcome="invalid", reason="revoked"
         )
         ok = revoked and ok
-        ok = _remove_demo_phone(http, headers, permit, phone_kid) and ok
+        ok = _remove_demo_phone(http, headers, demo, phone_kid) and ok
     say("done", "the story ran as expected" if ok else "FAILED: a step did not behave as expected")
     return ok
 
 
 def _remove_demo_phone(
-    http: httpx.Client, headers: dict[str, str], permit: dict[str, Any], kid: str
+    http: httpx.Client, headers: dict[str, str], demo: DemoData, kid: str
 ) -> bool:
-    """Remove the demo's throwaway phone again (its own data only), so that repeated demos
-    stay within the resident's device quota."""
-    listed = http.get(f"/api/v1/residents/{permit['resident_id']}/devices", headers=headers)
+    """Remove the demo's throwaway phone again from the demo's resident (its own data only)."""
+    listed = http.get(f"/api/v1/residents/{demo.resident_id}/devices", headers=headers)
     mine = [d for d in listed.json() if d.get("thumbprint") == kid] if listed.is_success else []
     for device in mine:
         removed = http.delete(f"/api/v1/devices/{device['id']}", headers=headers)

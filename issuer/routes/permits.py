@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Response, status
 
 from issuer.deps import ClockDep, KeysDep, SessionDep, TenantDep, require_scope
-from issuer.schemas.common import PROBLEM_RESPONSES
+from issuer.schemas.common import PROBLEM_RESPONSES, ProblemOut
 from issuer.schemas.permits import (
     CountOut,
     ExtendIn,
@@ -36,6 +36,7 @@ from issuer.schemas.permits import (
 )
 from issuer.services import fees as fees_service
 from issuer.services import permits as service
+from issuer.services import windscreen
 from issuer.services.clients import Principal
 from issuer.services.permits import PermitState
 from verifier import PermitType
@@ -332,6 +333,48 @@ def permit_qr_svg(
         service.render_svg(text),
         media_type="image/svg+xml",
         headers={"Cache-Control": "no-store"},
+    )
+
+
+@router.get(
+    "/permits/{permit_id}/windscreen.pdf",
+    response_class=Response,
+    responses={
+        200: {
+            "content": {"application/pdf": {}},
+            "description": "The printable permit (PDF, one page, portrait).",
+        },
+        409: {"model": ProblemOut, "description": "illegal_transition: the permit is not active"},
+    },
+)
+def permit_windscreen_pdf(
+    permit_id: uuid.UUID,
+    principal: Issuer,
+    tenant: TenantDep,
+    session: SessionDep,
+    keys: KeysDep,
+    clock: ClockDep,
+    page: Annotated[
+        Literal["A6", "A5"], Query(description="Paper size: `A6` (default) or `A5`.")
+    ] = "A6",
+) -> Response:
+    """The windscreen permit to print for a citizen, e.g. one without a smartphone: city,
+    permit type, QR (50 mm wide), zones with their names, plates, first and last day of
+    validity, permit number and issuing office; no name or address of the holder. The QR is
+    the permit's current token, the same as `qr.png`. A digital-only permit prints too, with
+    a line saying that it need not be displayed. Only an active permit prints (409
+    `illegal_transition` otherwise); another tenant's permit answers 404."""
+    permit = service.get_permit(session, tenant_id=tenant.id, permit_id=permit_id)
+    data = windscreen.windscreen_pdf(
+        session, keys, tenant=tenant, permit=permit, now=clock.now(), page=page
+    )
+    return Response(
+        data,
+        media_type="application/pdf",
+        headers={
+            "Cache-Control": "no-store",
+            "Content-Disposition": f'inline; filename="parkausweis-{permit.number}.pdf"',
+        },
     )
 
 

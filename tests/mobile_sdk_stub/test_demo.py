@@ -1,10 +1,14 @@
-"""`make demo`'s story against a live server (uvicorn on 127.0.0.1) with the dev bootstrap."""
+"""`make demo`'s story against a live server (uvicorn on 127.0.0.1) with the dev bootstrap, beside
+someone else's active permit that it must leave untouched."""
 
 from __future__ import annotations
 
+import re
 import socket
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 
 from issuer.devserver import bootstrap_dev
@@ -20,7 +24,41 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def test_the_story_shows_the_officers_verdicts(
+def _someone_elses_permit(base_url: str, headers: dict[str, str]) -> dict[str, Any]:
+    """An active permit of a seeded resident (not the demo's): applied for and paid."""
+    with httpx.Client(base_url=base_url, headers=headers, timeout=30) as http:
+        residents = http.get("/api/v1/residents", params={"external_ref": "DEMO-0001"}).json()
+        [erika] = residents["items"]
+        cars = http.get("/api/v1/vehicles").json()["items"]
+        car = next(c for c in cars if c["holder_id"] == erika["id"])
+        applied = http.post(
+            "/api/v1/permits",
+            json={"resident_id": erika["id"], "zones": ["A3"], "vehicle_ids": [car["id"]]},
+        )
+        assert applied.status_code == 201, applied.text
+        permit = applied.json()
+        if permit["state"] != "active":
+            due = sum(c["amount_cents"] for c in permit["charges"] if c["paid_at"] is None)
+            paid = http.post(
+                f"/api/v1/permits/{permit['id']}/payment",
+                json={"amount_cents": due, "payment_ref": "COUNTER-1"},
+            )
+            assert paid.status_code == 200, paid.text
+            permit = paid.json()
+        assert permit["state"] == "active"
+        return dict(permit)
+
+
+def _register(base_url: str, headers: dict[str, str]) -> dict[str, Any]:
+    """Every permit, resident and vehicle of the tenant as the municipal API shows them."""
+    with httpx.Client(base_url=base_url, headers=headers, timeout=30) as http:
+        return {
+            kind: {row["id"]: row for row in http.get(f"/api/v1/{kind}").json()["items"]}
+            for kind in ("permits", "residents", "vehicles")
+        }
+
+
+def test_the_story_shows_the_verdicts_and_touches_only_its_own_data(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     data_dir = tmp_path / "var"
@@ -32,19 +70,46 @@ def test_the_story_shows_the_officers_verdicts(
     )
     info = bootstrap_dev(settings)
     app = create_combined_app(settings)
+    headers = {"Authorization": f"Bearer {info.api_key}"}
     with live_server(app, port=port) as base_url:
+        theirs = _someone_elses_permit(base_url, headers)
+        before = _register(base_url, headers)
         ok = demo.run_story(base_url, info.api_key, data_dir, tmp_path / "work")
+        after = _register(base_url, headers)
+        with httpx.Client(base_url=base_url, headers=headers, timeout=30) as http:
+            devices = http.get(f"/api/v1/residents/{theirs['resident_id']}/devices").json()
     out = capsys.readouterr().out
     assert ok, out
-    scans = [line for line in out.splitlines() if "officer] scan:" in line]
+
+    # someone else's permit, resident and car: exactly as they were, and no phone added
+    assert after["permits"][theirs["id"]] == before["permits"][theirs["id"]]
+    assert after["permits"][theirs["id"]]["state"] == "active"
+    for kind in ("permits", "residents", "vehicles"):
+        for key, row in before[kind].items():
+            assert after[kind][key] == row, (kind, key)
+    assert devices == []
+    # what the demo added is its own: one resident and one car with its prefix, one permit
+    # of that resident, revoked at the end of the story
+    [resident] = [r for k, r in after["residents"].items() if k not in before["residents"]]
+    [car] = [v for k, v in after["vehicles"].items() if k not in before["vehicles"]]
+    [permit] = [p for k, p in after["permits"].items() if k not in before["permits"]]
+    assert resident["external_ref"].startswith(demo.DEMO_PREFIX)
+    assert car["external_ref"] == resident["external_ref"]
+    assert (permit["resident_id"], permit["state"]) == (resident["id"], "revoked")
+
+    lines = out.splitlines()
+    assert lines[0].startswith(f"[1 municipality] demo resident {resident['external_ref']}")
+    assert "[1 municipality] windscreen permit printed at the counter (HTTP 200)" in lines
+    scans = [line for line in lines if "officer] scan:" in line]
     assert len(scans) == 2, out
     valid, revoked = scans
-    assert valid.startswith("[4 officer] scan: VALID | reason - | zone A3 | plate GE-")
+    assert valid.startswith("[4 officer] scan: VALID | reason - | zone A3 | plate DE-MO ")
     assert "| valid until 20" in valid and valid.endswith("(exit 0)")
-    assert revoked.startswith("[5 officer] scan: INVALID | reason revoked | zone A3 | plate GE-")
+    assert revoked.startswith("[5 officer] scan: INVALID | reason revoked | zone A3 | plate DE-MO")
     assert revoked.endswith("(exit 1)")
-    assert "[6 municipality] demo phone removed (HTTP 200)" in out.splitlines()
-    assert out.splitlines()[-1] == "[done] the story ran as expected"
+    assert "[6 municipality] demo phone removed (HTTP 200)" in lines
+    assert lines[-1] == "[done] the story ran as expected"
+    assert all(re.fullmatch(r"\[[0-9a-z ]+\] \S.*", line) for line in lines), out
 
 
 def test_describe_a_verdict_without_a_permit() -> None:

@@ -99,14 +99,19 @@ def new_page(browser: Any, **context_options: Any) -> Any:
     return browser.new_context(**options).new_page()
 
 
-def save_screenshot(page: Any, name: str) -> Path:
-    """<name>.png of what the person sees now: in docs/img when updating screenshots."""
+def screenshot_path(name: str) -> Path:
+    """Where <name>.png goes: docs/img when updating screenshots, else a temporary folder."""
     if os.environ.get("BUERGERID_UPDATE_SCREENSHOTS") == "1":
         folder = DOCS_IMG
     else:
         folder = Path(tempfile.gettempdir()) / "buergerid-screenshots"
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{name}.png"
+    return folder / f"{name}.png"
+
+
+def save_screenshot(page: Any, name: str) -> Path:
+    """<name>.png of what the person sees now: in docs/img when updating screenshots."""
+    path = screenshot_path(name)
     page.screenshot(path=str(path))
     assert path.stat().st_size > 0
     return path

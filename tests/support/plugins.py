@@ -11,4 +11,5 @@ pytest_plugins: list[str] = [
     "tests.support.clock",
     "tests.support.db",
     "tests.support.http",
+    "tests.support.logs",
 ]

@@ -9,7 +9,6 @@ SVG (alphanumeric mode, error correction Q) is `render_png` / `render_svg`.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -23,6 +22,7 @@ from issuer.services import status_lists
 from issuer.services.clock import as_utc
 from issuer.services.permits.vocabulary import TRANSITIONS, Action, TokenKind
 from keys.permit_qr import build_permit_qr
+from keys.windscreen import qr_png, qr_svg
 from verifier import PermitType
 from verifier.formats import PermitClaims, Window
 
@@ -187,19 +187,9 @@ def current_qr(session: Session, keys: KeyStore, *, permit: Permit, now: datetim
 
 def render_png(text: str, *, scale: int = 6) -> bytes:
     """A PNG of the QR (alphanumeric mode, ECC Q, quiet zone 4)."""
-    import segno
-
-    code = segno.make_qr(text, error="q", mode="alphanumeric", boost_error=False)
-    out = io.BytesIO()
-    code.save(out, kind="png", scale=scale, border=4)
-    return out.getvalue()
+    return qr_png(text, scale=scale)
 
 
 def render_svg(text: str, *, scale: int = 4) -> bytes:
     """An SVG of the QR (alphanumeric mode, ECC Q)."""
-    import segno
-
-    code = segno.make_qr(text, error="q", mode="alphanumeric", boost_error=False)
-    out = io.BytesIO()
-    code.save(out, kind="svg", scale=scale, border=4, xmldecl=False)
-    return out.getvalue()
+    return qr_svg(text, scale=scale, xmldecl=False)
