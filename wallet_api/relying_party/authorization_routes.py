@@ -35,7 +35,7 @@ from wallet_api.relying_party.routes import (
 from wallet_api.resource_auth import nonce_header, public_url
 from wallet_api.routes._body import read_form
 from wallet_api.services import dpop
-from wallet_api.services.credential_types import RESIDENCE
+from wallet_api.services.credential_types import RESIDENCE, TYPES
 from wallet_api.services.type_metadata import vct_for
 
 router = APIRouter(tags=["wallet authorization"])
@@ -137,6 +137,15 @@ def authorization_endpoint(
     )
 
 
+def _credential_label(configuration_id: str, lang: str) -> str:
+    """What a credential configuration is, in the citizen's words: "Bürger-ID: Meldebestätigung
+    der Gemeinde: …" rather than its identifier."""
+    spec = TYPES.get(configuration_id.rpartition(".")[2])
+    if spec is None:
+        return configuration_id
+    return f"{spec.name[lang]} – {spec.description[lang]}"
+
+
 def after_authentication(
     session: Session,
     state: WalletState,
@@ -157,12 +166,11 @@ def after_authentication(
         session.commit()
         return _html(pages.message_page(lang, "no_match_title", "no_match", None), 200)
     session.commit()
-    names = [pages.text(lang, "offer_title")]
     claims = result.presentations[0].get("claims", {})
     who = " ".join(str(claims.get(k, "")) for k in ("given_name", "family_name") if claims.get(k))
     page = pages.consent_page(
         lang,
-        credentials=[f"Bürger-ID ({c})" for c in authz.configuration_ids] or names,
+        credentials=[_credential_label(c, lang) for c in authz.configuration_ids],
         action=f"/wallet/authorize/consent/{authz.id}?lang={lang}",
         csrf=authz_service.consent_token(rp.server_secret, authz.id, binding_digest),
         name=who,
