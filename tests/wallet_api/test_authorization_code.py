@@ -15,9 +15,8 @@ import pytest
 from issuer.services.clock import FixedClock
 from issuer.settings import Settings
 from mobile_sdk_stub import authorization
-from mobile_sdk_stub.client import ClientAttestation, WalletClient, WalletError
+from mobile_sdk_stub.client import ClientAttestation, WalletError
 from mobile_sdk_stub.device import DeviceKey
-from mobile_sdk_stub.openid4vp import Presenter
 from tests.wallet_api.harness import RESIDENCE_CONFIG
 from tests.wallet_api.rp_harness import RpEnv, rp_env
 from tests.wallet_api.support import Provider
@@ -181,19 +180,11 @@ def _attested_wallet(env: RpEnv, provider: Provider, name: str) -> tuple[Any, An
         iat=now - 60,
         exp=now + 3600,
     )
-    wallet = WalletClient(
-        env.base_url,
-        env.tmp / name,
-        verify=env.ssl,
-        clock=env.now,
+    return env.wallet(
+        name,
         use_dpop=False,
         attestation=ClientAttestation(attestation, instance, authorization.CLIENT_ID),
     )
-    presenter = Presenter(
-        wallet.device, wallet.store, verifier_roots=[env.ca], clock=env.now, verify=env.ssl
-    )
-    env._clients += [wallet, presenter]
-    return wallet, presenter
 
 
 def test_where_wallet_attestation_is_required_a_par_without_a_valid_one_is_refused(
