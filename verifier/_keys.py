@@ -16,6 +16,7 @@ import base64
 import binascii
 import hashlib
 import json
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import IntEnum
@@ -114,36 +115,31 @@ def b64url_encode(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
+_B64URL = re.compile(r"[A-Za-z0-9_-]*")
 _B64URL_VALUES: dict[str, int] = {
     c: i for i, c in enumerate("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
 }
 # a final group of 2 (3) characters carries 4 (2) bits that must be zero
 _B64URL_UNUSED_BITS: dict[int, int] = {2: 0x0F, 3: 0x03}
-# "-_" become the standard alphabet's "+/"; the standard "+/" and a padding "=" that arrive
-# become "!", which the strict decoder refuses with every other foreign character
-_B64URL_TO_STD = bytes.maketrans(b"-_+/=", b"+/!!!")
+_B64URL_TO_STD = bytes.maketrans(b"-_", b"+/")
 
 
 def b64url_decode(text: str, *, reason: Reason) -> bytes:
     """Strict unpadded base64url (RFC 7515 §2): canonical, no padding, no other characters.
 
-    The alphabet is checked by binascii's strict mode after the translation above (no
-    regular expression pass over the text); canonical form is checked on the last
-    character's unused bits rather than by encoding the result again: with the alphabet
-    fixed and no padding, both accept the same strings (a property test compares the two).
+    Canonical form is checked on the last character's unused bits rather than by encoding
+    the result again: with the alphabet fixed and no padding, both accept the same strings
+    (a property test compares the two). An SD-JWT VC presentation decodes eight values; this
+    saves about 4 µs of its 216 µs (3.16 bare verifies against 3.22, bench/wallet.py).
     """
-    if not isinstance(text, str):
+    if not isinstance(text, str) or not _B64URL.fullmatch(text):
         raise DecodeError(reason, "not base64url")
     tail = len(text) % 4
     if tail == 1:
         raise DecodeError(reason, "not base64url")
-    try:
-        if tail and _B64URL_VALUES[text[-1]] & _B64URL_UNUSED_BITS[tail]:
-            raise DecodeError(reason, "not canonical base64url")
-        translated = text.encode("ascii").translate(_B64URL_TO_STD)
-        return binascii.a2b_base64(translated + b"=" * (-tail % 4), strict_mode=True)
-    except (KeyError, UnicodeEncodeError, binascii.Error) as exc:
-        raise DecodeError(reason, "not base64url") from exc
+    if tail and _B64URL_VALUES[text[-1]] & _B64URL_UNUSED_BITS[tail]:
+        raise DecodeError(reason, "not canonical base64url")
+    return binascii.a2b_base64(text.encode("ascii").translate(_B64URL_TO_STD) + b"=" * (-tail % 4))
 
 
 def _coordinates(key: ec.EllipticCurvePublicKey) -> tuple[bytes, bytes]:
