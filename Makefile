@@ -46,7 +46,8 @@ lint: $(STAMP)
 
 ## screenshots: run the browser tests and keep what they show in docs/img/
 screenshots: $(STAMP)
-	BUERGERID_UPDATE_SCREENSHOTS=1 $(PY) -m pytest -p no:cacheprovider -q tests/e2e/test_handheld_app.py tests/e2e/test_swagger_ui.py tests/issuer/test_windscreen.py
+	BUERGERID_UPDATE_SCREENSHOTS=1 $(PY) -m pytest -p no:cacheprovider -q tests/e2e/test_handheld_app.py tests/e2e/test_swagger_ui.py \
+		tests/issuer/test_windscreen.py tests/e2e/test_relying_party_pages.py
 
 ## constraints: re-pin every dependency after changing pyproject.toml
 constraints: $(STAMP)

@@ -71,11 +71,14 @@ def main() -> int:
             rp = env.app.state.relying_party
             jwks = env.browser().get("/.well-known/jwt-vc-issuer").json()["jwks"]["keys"]
             now = env.now()
+            # our client identifier is known before a response arrives; what is timed is
+            # the verification itself
+            client_id = rp.client_id
             presentation = build_presentation(
                 stored.sd_jwt,
                 PATHS,
                 device=wallet.device,
-                aud=rp.client_id,
+                aud=client_id,
                 nonce="n" * 43,
                 iat=now,
                 include_subtree=False,
@@ -88,7 +91,7 @@ def main() -> int:
                     issuer_key=issuer_key,
                     now=now,
                     require_key_binding=True,
-                    expected_aud=rp.client_id,
+                    expected_aud=client_id,
                     expected_nonce="n" * 43,
                 )
 

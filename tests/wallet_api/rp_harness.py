@@ -100,10 +100,16 @@ class RpEnv:
         self._clients.append(client)
         return client
 
-    def wallet(self, name: str = "phone") -> tuple[WalletClient, Presenter]:
-        """A stub wallet: the issuance client and the presenter over the same store."""
+    def wallet(self, name: str = "phone", **options: Any) -> tuple[WalletClient, Presenter]:
+        """A stub wallet: the issuance client (`options` such as ``attestation`` or
+        ``use_dpop`` go to it) and the presenter over the same store."""
         client = WalletClient(
-            self.base_url, self.tmp / name, verify=self.ssl, clock=self.now, timeout_seconds=30
+            self.base_url,
+            self.tmp / name,
+            verify=self.ssl,
+            clock=self.now,
+            timeout_seconds=30,
+            **options,
         )
         presenter = Presenter(
             client.device, client.store, verifier_roots=[self.ca], clock=self.now, verify=self.ssl

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -14,9 +15,11 @@ import pytest
 from issuer.services.clock import FixedClock
 from issuer.settings import Settings
 from mobile_sdk_stub import authorization
-from mobile_sdk_stub.client import WalletError
+from mobile_sdk_stub.client import ClientAttestation, WalletError
+from mobile_sdk_stub.device import DeviceKey
 from tests.wallet_api.harness import RESIDENCE_CONFIG
 from tests.wallet_api.rp_harness import RpEnv, rp_env
+from tests.wallet_api.support import Provider
 
 PUSHED = {
     "response_type": "code",
@@ -164,3 +167,54 @@ def test_a_forged_or_foreign_issuer_state_is_refused_at_par(env: RpEnv) -> None:
         assert answer.status_code == 400, forged
         assert answer.json()["error"] == "invalid_request"
     assert http.get("/wallet/authorize/offer/99999999").status_code == 404
+
+
+def _attested_wallet(env: RpEnv, provider: Provider, name: str) -> tuple[Any, Any]:
+    """A stub wallet whose provider attests it (its instance key signs the PoPs); without
+    DPoP, so that only the attestation tells two wallets apart."""
+    instance = DeviceKey.load_or_create(env.tmp / f"{name}-instance")
+    now = env.now()
+    attestation = provider.wallet_attestation(
+        client_id=authorization.CLIENT_ID,
+        instance=SimpleNamespace(jwk=instance.public_jwk()),  # type: ignore[arg-type]
+        iat=now - 60,
+        exp=now + 3600,
+    )
+    return env.wallet(
+        name,
+        use_dpop=False,
+        attestation=ClientAttestation(attestation, instance, authorization.CLIENT_ID),
+    )
+
+
+def test_where_wallet_attestation_is_required_a_par_without_a_valid_one_is_refused(
+    settings: Settings, clock: FixedClock, tmp_path: Path
+) -> None:
+    provider = Provider(now=int(clock.now().timestamp()))
+    anchors = tmp_path / "wallet-anchors.pem"
+    anchors.write_bytes(provider.anchors_pem())
+    with rp_env(
+        settings, clock, tmp_path, wallet_trust_anchors=anchors, wallet_attestation="required"
+    ) as env:
+        # no attestation at all; one from a provider we do not trust
+        plain, _ = env.wallet("plain")
+        stranger, _ = _attested_wallet(env, Provider("Other Provider", now=env.now()), "other")
+        for wallet in (plain, stranger):
+            with pytest.raises(WalletError) as info:
+                authorization.start(wallet, [RESIDENCE_CONFIG])
+            assert info.value.code == "invalid_client", info.value
+        # a PAR with parameters but no client authentication, straight over HTTP
+        answer = env.browser().post("/wallet/par", data=PUSHED)
+        assert answer.status_code == 401 and answer.json()["error"] == "invalid_client"
+
+        # an attested wallet pushes, authenticates, consents; the code is for it alone
+        wallet, presenter = _attested_wallet(env, provider, "erika")
+        env.give_pid(wallet)
+        pending, callback = _authorize(env, wallet, presenter)
+        thief, _ = _attested_wallet(env, provider, "thief")
+        with pytest.raises(WalletError) as info:
+            authorization.finish(thief, pending, callback)
+        assert info.value.code == "invalid_client"
+        authorization.start(thief, [RESIDENCE_CONFIG])  # its attestation itself is valid
+        stored = authorization.finish(wallet, pending, callback)
+        assert [c.kind for c in stored] == ["residence"]

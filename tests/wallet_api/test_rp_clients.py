@@ -16,7 +16,8 @@ import pytest
 from issuer.services import clients as clients_service
 from issuer.services.clock import FixedClock
 from issuer.settings import Settings
-from tests.wallet_api.rp_harness import RpEnv, rp_env
+from mobile_sdk_stub.dev_pid import PID_DE, PID_EU
+from tests.wallet_api.rp_harness import RpEnv, erika_pid, rp_env
 from wallet_api.relying_party.clients import subject_for
 from wallet_api.services.credential_types import RESIDENCE
 from wallet_api.services.type_metadata import vct_for
@@ -175,7 +176,9 @@ def test_an_allow_list_names_known_claims_and_https_return_addresses(env: RpEnv)
     path = f"/api/v1/rp-clients/{client_id}/policy"
     for policy in (
         {"allowed_claims": {"residence": ["tax_id"]}},
-        {"allowed_claims": {"pid": ["given_name"]}},
+        {"allowed_claims": {"pid": ["tax_id"]}},
+        {"allowed_claims": {"passport": ["given_name"]}},
+        {"allowed_claims": {}},
         {"allowed_claims": {"residence": []}},
         {"allowed_claims": {"residence": [{"given_name": True}]}},
         {"allowed_claims": {"residence": "given_name"}},
@@ -193,3 +196,67 @@ def test_an_allow_list_names_known_claims_and_https_return_addresses(env: RpEnv)
     assert http.get(path, headers=admin).status_code == 404
     unknown = "/api/v1/rp-clients/00000000-0000-0000-0000-000000000000/policy"
     assert http.put(unknown, json=good, headers=admin).status_code == 404
+
+
+def test_a_service_allowed_the_pid_learns_its_claims_and_whether_she_lives_here(
+    env: RpEnv,
+) -> None:
+    http = env.browser()
+    _admin_id, admin = _client(env, "admin", "admin")
+    client_id, office = _client(env, "Wahlamt", "residents:identify")
+    policy = {
+        "allowed_claims": {
+            "pid": ["given_name", "family_name", "birthdate", "address"],
+            "residence": ["family_name"],
+        }
+    }
+    answer = http.put(f"/api/v1/rp-clients/{client_id}/policy", json=policy, headers=admin)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["allowed_claims"]["pid"] == [
+        "address",
+        "birthdate",
+        "family_name",
+        "given_name",
+    ]
+    address = [["address", m] for m in ("street_address", "postal_code", "locality")]
+    person = (["given_name"], ["family_name"], ["birthdate"], *address)
+    pid_query = _query(*person, vct=PID_DE)
+    pid_query["credentials"][0]["meta"]["vct_values"] = [PID_DE, PID_EU]
+
+    def present(wallet_name: str, pid: dict[str, Any]) -> dict[str, Any]:
+        wallet, presenter = env.wallet(wallet_name)
+        env.give_pid(wallet, person=pid)
+        body = {"dcql_query": pid_query}
+        started = http.post("/api/v1/presentations", json=body, headers=office)
+        assert started.status_code == 201, started.text
+        tx = started.json()
+        assert presenter.respond(presenter.resolve(tx["cross_device_url"])) is None
+        path = f"/api/v1/presentations/{tx['transaction_id']}/result"
+        result = http.post(path, json={}, headers=office)
+        assert result.status_code == 200, result.text
+        return dict(result.json())
+
+    answer = present("erika", erika_pid())
+    assert answer["credential"] == "pid" and answer["lives_here"] is True
+    expected = {k: erika_pid()[k] for k in ("given_name", "family_name", "birthdate")}
+    expected["address"] = {
+        m: erika_pid()["address"][m] for m in ("street_address", "postal_code", "locality")
+    }
+    assert answer["claims"] == expected
+    # the same pairwise subject as her Bürger-ID gives this service
+    rp = env.app.state.relying_party
+    assert answer["subject"] == subject_for(rp, uuid.UUID(client_id), str(env.resident_id))
+
+    # a PID the register does not know: the claims, but she does not live here
+    answer = present("stranger", {**erika_pid(), "given_name": "ERIKE"})
+    assert answer["lives_here"] is False and answer["subject"] is None
+    assert answer["claims"]["given_name"] == "ERIKE"
+
+    # outside the PID's allow-list, or a credential it does not name: nothing starts
+    refused = {
+        "claims_not_allowed": _query(["given_name"], ["nationalities"], vct=PID_DE),
+        "credential_not_allowed": _query(["given_name"], vct="urn:example:passport:1"),
+    }
+    for code, query in refused.items():
+        answer = http.post("/api/v1/presentations", json={"dcql_query": query}, headers=office)
+        assert answer.status_code == 403 and answer.json()["code"] == code, query

@@ -160,10 +160,15 @@ def push(
     form: dict[str, str],
     credential_issuer: str,
     secret: bytes,
-    dpop_jkt: str | None,
+    client: ClientBinding,
+    settings: Settings,
     now: datetime,
 ) -> Pushed:
-    """Store a pushed authorization request (step 1 of the module docstring)."""
+    """Store a pushed authorization request (step 1 of the module docstring).
+
+    `client` is what the request proved (DPoP key, wallet attestation); a municipality that
+    requires wallet attestations refuses a push without one (``invalid_client``), and the
+    code is then for the attested instance alone."""
     if form.get("response_type") != "code":
         raise _invalid("response_type must be code", "unsupported_response_type")
     client_id = form.get("client_id")
@@ -180,6 +185,7 @@ def push(
     state = form.get("state")
     if state is not None and len(state) > MAX_STATE_CHARS:
         raise _invalid("state is too long")
+    dpop_jkt = client.dpop_jkt
     jkt = form.get("dpop_jkt")
     if jkt is not None and dpop_jkt is not None and jkt != dpop_jkt:
         raise _invalid("dpop_jkt and the DPoP proof name different keys", "invalid_dpop_proof")
@@ -189,6 +195,9 @@ def push(
     if len(agss) != 1:
         raise _invalid("one municipality per authorization", "invalid_scope")
     ags = agss.pop()
+    needs = tenant_settings.requirements(session, settings, tenants[ags].id)
+    if needs.wallet_attestation and client.attestation_jkt is None:
+        raise TokenError("invalid_client", "a wallet attestation is required", status=401)
     issuer_state = form.get("issuer_state")
     if (
         issuer_state is not None
@@ -207,6 +216,7 @@ def push(
             configuration_ids=wanted,
             client_state=state,
             dpop_jkt=dpop_jkt or jkt,
+            attestation_jkt=client.attestation_jkt,
             status=AuthorizationState.PUSHED,
             created_at=now,
             expires_at=now + timedelta(seconds=PAR_TTL_SECONDS),
@@ -390,6 +400,10 @@ def exchange(
         raise _invalid("the code_verifier does not match (PKCE)", "invalid_grant")
     if authz.dpop_jkt is not None and client.dpop_jkt != authz.dpop_jkt:
         raise TokenError("invalid_dpop_proof", "the code is bound to another DPoP key")
+    if authz.attestation_jkt is not None and client.attestation_jkt != authz.attestation_jkt:
+        raise TokenError(
+            "invalid_client", "the code was pushed by another wallet instance", status=401
+        )
     needs = tenant_settings.requirements(session, settings, authz.tenant_id)
     if needs.wallet_attestation and client.attestation_jkt is None:
         raise TokenError("invalid_client", "a wallet attestation is required", status=401)

@@ -32,10 +32,11 @@ from wallet_api.relying_party.routes import (
     _tenant,
     start_page,
 )
-from wallet_api.resource_auth import nonce_header, public_url
+from wallet_api.resource_auth import nonce_header
 from wallet_api.routes._body import read_form
-from wallet_api.services import dpop
-from wallet_api.services.credential_types import RESIDENCE
+from wallet_api.routes.token import authenticate_client
+from wallet_api.services.credential_types import RESIDENCE, TYPES
+from wallet_api.services.token_grants import client_binding
 from wallet_api.services.type_metadata import vct_for
 
 router = APIRouter(tags=["wallet authorization"])
@@ -51,27 +52,13 @@ async def pushed_authorization_request(
     now = state.clock.now()
     form = await read_form(request, MAX_PAR_BYTES, TokenError)
     nonce = nonce_header(state, now)
-    jkt: str | None = None
-    proofs = request.headers.getlist("dpop")
-    if proofs:
-
-        def refuse(description: str) -> TokenError:
-            return TokenError("invalid_dpop_proof", description, headers=nonce)
-
-        def use_nonce(description: str) -> TokenError:
-            return TokenError("use_dpop_nonce", description, headers=nonce)
-
-        proof = dpop.check_proof(
-            proofs,
-            method="POST",
-            url=public_url(state, request),
-            now=int(now.timestamp()),
-            nonces=state.dpop_nonces,
-            refuse=refuse,
-            use_nonce=use_nonce,
-        )
-        await run_in_threadpool(dpop.remember, state.sessions, proof, now=now, refuse=refuse)
-        jkt = proof.jkt
+    client_id = form.get("client_id")
+    if client_id is not None and not 0 < len(client_id) <= 255:
+        raise TokenError("invalid_request", "client_id is malformed")
+    # HAIP: the wallet authenticates at PAR as at the token endpoint (DPoP key, attestation)
+    jkt, attestation = await run_in_threadpool(
+        authenticate_client, state, request, client_id, now, nonce
+    )
 
     def run() -> authz_service.Pushed:
         pushed = authz_service.push(
@@ -79,7 +66,8 @@ async def pushed_authorization_request(
             form=form,
             credential_issuer=state.credential_issuer,
             secret=rp.server_secret,
-            dpop_jkt=jkt,
+            client=client_binding(jkt, attestation),
+            settings=state.settings,
             now=now,
         )
         session.commit()
@@ -137,6 +125,15 @@ def authorization_endpoint(
     )
 
 
+def _credential_label(configuration_id: str, lang: str) -> str:
+    """What a credential configuration is, in the citizen's words: "Bürger-ID: Meldebestätigung
+    der Gemeinde: …" rather than its identifier."""
+    spec = TYPES.get(configuration_id.rpartition(".")[2])
+    if spec is None:
+        return configuration_id
+    return f"{spec.name[lang]} – {spec.description[lang]}"
+
+
 def after_authentication(
     session: Session,
     state: WalletState,
@@ -157,12 +154,11 @@ def after_authentication(
         session.commit()
         return _html(pages.message_page(lang, "no_match_title", "no_match", None), 200)
     session.commit()
-    names = [pages.text(lang, "offer_title")]
     claims = result.presentations[0].get("claims", {})
     who = " ".join(str(claims.get(k, "")) for k in ("given_name", "family_name") if claims.get(k))
     page = pages.consent_page(
         lang,
-        credentials=[f"Bürger-ID ({c})" for c in authz.configuration_ids] or names,
+        credentials=[_credential_label(c, lang) for c in authz.configuration_ids],
         action=f"/wallet/authorize/consent/{authz.id}?lang={lang}",
         csrf=authz_service.consent_token(rp.server_secret, authz.id, binding_digest),
         name=who,

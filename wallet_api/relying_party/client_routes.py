@@ -31,8 +31,9 @@ class PolicyIn(ApiModel):
     """A client's allow-list."""
 
     allowed_claims: JsonObject = Field(
-        description='credential kind ("residence") → claim names, e.g. "address.locality"',
-        max_length=1,
+        description='credential ("residence": the Bürger-ID, "pid": the EU or German PID) '
+        '→ claim names, e.g. "address.locality"',
+        max_length=2,
     )
     redirect_uris: list[str] = Field(default_factory=list, max_length=8)
 

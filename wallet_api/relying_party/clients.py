@@ -2,27 +2,29 @@
 live here" (docs/relying-party.md, "For municipal services").
 
 A municipal application (a dog-registration form, a waste-container order) is an API client
-of the municipality. The municipality's administrator gives it an allow-list: which claims
-of the Bürger-ID it may ask for, and to which ``redirect_uri`` the wallet may send the
-citizen's browser back. Without an allow-list a client asks for nothing.
+of the municipality. The municipality's administrator gives it an allow-list per credential:
+which claims of the Bürger-ID (``residence``) and of the PID (``pid``: the EU or the German
+PID from a provider on the trust list) it may ask for, and to which ``redirect_uri`` the
+wallet may send the citizen's browser back. Without an allow-list a client asks for nothing.
 
 The application then sends a DCQL query; every credential query must name this
-municipality's Bürger-ID and only allowed claims (``claims_not_allowed`` otherwise, nothing
-is started). The answer is the pair of wallet links (same device, other device as QR). When
+municipality's Bürger-ID or the PID (``credential_not_allowed`` otherwise) and only claims
+the allow-list of that credential names (``claims_not_allowed``); nothing is started
+otherwise. The answer is the pair of wallet links (same device, other device as QR). When
 the citizen has presented, the application fetches the result once (with the
 ``response_code`` its return page received, on the same device): the claims it asked for
-and no other, whether the credential is this municipality's valid Bürger-ID (``lives_here``)
-and a pairwise ``subject`` (HMAC of the server secret, the client and the resident: stable
-for one application, unlinkable between two).
-
-Only the Bürger-ID is offered to other applications: identifying a person by her PID and
-matching her to the register stays with the municipality (the Bürger-ID without a letter).
+and no other, ``lives_here`` and a pairwise ``subject`` (HMAC of the server secret, the
+client and the resident: stable for one application whichever credential she showed,
+unlinkable between two). ``lives_here`` is true for this municipality's valid Bürger-ID,
+and for a PID that the register matching (``matching``) finds exactly one resident for;
+that needs names, birth date and address among the claims asked, else it is false.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -36,13 +38,18 @@ from wallet_api.errors import WalletProblem
 from wallet_api.relying_party import dcql
 from wallet_api.relying_party import transactions as tx
 from wallet_api.relying_party.identity import RelyingParty
+from wallet_api.relying_party.matching import MatchOutcome, match_resident
 from wallet_api.relying_party.models import RpClientPolicy, RpTransaction
 from wallet_api.relying_party.presentations import PresentationError
 from wallet_api.services.credential_types import RESIDENCE
 from wallet_api.services.type_metadata import vct_for
 
+log = logging.getLogger(__name__)
+
 KIND = "residence"
-# the Bürger-ID's claims a municipality may allow (top level, or "address.<member>")
+KIND_PID = "pid"
+# the claims a municipality may allow, per credential (top level, or "parent.member";
+# "address" allows every member of the address)
 RESIDENCE_CLAIMS = frozenset(
     {
         "given_name",
@@ -54,6 +61,24 @@ RESIDENCE_CLAIMS = frozenset(
         "address",
     }
 )
+PID_CLAIMS = frozenset(
+    {
+        "given_name",
+        "family_name",
+        "birthdate",
+        "birth_family_name",
+        "nationalities",
+        "address",
+        "address.street_address",
+        "address.house_number",
+        "address.postal_code",
+        "address.locality",
+        "address.country",
+        *(f"age_equal_or_over.{age}" for age in (12, 14, 16, 18, 21, 65)),
+    }
+)
+CLAIMS_BY_KIND: dict[str, frozenset[str]] = {KIND: RESIDENCE_CLAIMS, KIND_PID: PID_CLAIMS}
+PID_VCTS = frozenset({dcql.PID_EU, dcql.PID_DE})
 MAX_REDIRECT_URIS = 8
 MAX_REDIRECT_URI_CHARS = 500
 
@@ -112,21 +137,23 @@ def set_policy(
 ) -> Policy:
     """Create or replace a client's allow-list."""
     client = _client_of(session, tenant, client_id)
-    if set(allowed_claims) - {KIND}:
-        raise _problem("invalid_policy", "only the Bürger-ID (residence) can be allowed")
-    names = allowed_claims.get(KIND, [])
-    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
-        raise _problem("invalid_policy", "allowed claims are a list of names")
-    claims = sorted(set(names))
-    unknown = [c for c in claims if c not in RESIDENCE_CLAIMS]
-    if unknown or not claims:
-        raise _problem("invalid_policy", "allowed claims: " + ", ".join(sorted(RESIDENCE_CLAIMS)))
+    if not allowed_claims or set(allowed_claims) - set(CLAIMS_BY_KIND):
+        raise _problem("invalid_policy", "allowed claims of residence (Bürger-ID) and/or pid")
+    allowed: dict[str, list[str]] = {}
+    for kind, names in allowed_claims.items():
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise _problem("invalid_policy", "allowed claims are a list of names")
+        known = CLAIMS_BY_KIND[kind]
+        claims = sorted(set(names))
+        if not claims or any(c not in known for c in claims):
+            raise _problem("invalid_policy", f"allowed {kind} claims: " + ", ".join(sorted(known)))
+        allowed[kind] = claims
     uris = _redirect_uris(redirect_uris)
     row = session.get(RpClientPolicy, client.id)
     if row is None:
         row = RpClientPolicy(api_client_id=client.id, tenant_id=tenant.id)
         session.add(row)
-    row.allowed_claims = {KIND: claims}
+    row.allowed_claims = allowed
     row.redirect_uris = uris
     row.updated_at = now
     session.flush()
@@ -162,6 +189,15 @@ def _allowed(name: str, allowed: set[str]) -> bool:
     return name in allowed or (name.startswith("address.") and "address" in allowed)
 
 
+def _kind_asked(vcts: list[str], ours: str) -> str | None:
+    """Which credential of the allow-list a credential query names (None: neither)."""
+    if vcts == [ours]:
+        return KIND
+    if set(vcts) <= PID_VCTS:
+        return KIND_PID
+    return None
+
+
 def _binding(client_id: uuid.UUID) -> str:
     # the result goes to the API client that started the transaction (authenticated)
     return f"api-client:{client_id}"
@@ -186,10 +222,11 @@ def start(
     except PresentationError as exc:
         raise _problem(exc.code, str(exc)) from exc
     ours = vct_for(tenant.issuer_url, RESIDENCE)
-    allowed = set(row.allowed_claims.get(KIND, []))
     for credential in query["credentials"]:
-        if credential["meta"]["vct_values"] != [ours]:
-            raise _problem("credential_not_allowed", "ask for this municipality's Bürger-ID", 403)
+        kind = _kind_asked(credential["meta"]["vct_values"], ours)
+        if kind is None or kind not in row.allowed_claims:
+            raise _problem("credential_not_allowed", "a credential outside the allow-list", 403)
+        allowed = set(row.allowed_claims[kind])
         for claim in credential["claims"]:
             if not _allowed(_claim_name(tuple(claim["path"])), allowed):
                 raise _problem("claims_not_allowed", "a claim outside the allow-list", 403)
@@ -264,6 +301,13 @@ def take_result(
     presentation = result.presentations[0]
     resident = presentation.get("resident_id")
     lives_here = presentation.get("tenant_id") == tenant.id and resident is not None
+    if presentation["kind"] == KIND_PID:
+        match = match_resident(
+            session, tenant_id=tenant.id, claims=presentation["claims"], today=now.date()
+        )
+        log.info("rp_client_pid_matched", extra={"outcome": match.outcome})
+        lives_here = match.outcome == MatchOutcome.MATCHED
+        resident = str(match.resident_id) if lives_here else None
     return {
         "transaction_id": result.transaction_id,
         "credential": presentation["kind"],

@@ -113,6 +113,8 @@ class WalletAuthorization(Base):
     configuration_ids: Mapped[list[str]] = mapped_column(JSON)
     client_state: Mapped[str | None] = mapped_column(String(500), nullable=True)
     dpop_jkt: Mapped[str | None] = mapped_column(String(43), nullable=True)
+    # the wallet instance whose attestation authenticated the PAR: the code is for it alone
+    attestation_jkt: Mapped[str | None] = mapped_column(String(43), nullable=True)
     status: Mapped[str] = mapped_column(String(16), default=AuthorizationState.PUSHED)
     binding_digest: Mapped[str | None] = mapped_column(String(64), nullable=True)
     resident_id: Mapped[uuid.UUID | None] = mapped_column(

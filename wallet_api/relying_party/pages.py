@@ -49,6 +49,7 @@ TEXT: dict[str, dict[str, str]] = {
         "other_session": "Diese Anmeldung wurde in einem anderen Browser begonnen. Bitte "
         "kehren Sie dorthin zurück oder starten Sie neu.",
         "consent_title": "Zustimmen",
+        "consent_as": "Angemeldet als",
         "consent_intro": "Ihre Wallet erhält von der Stadt:",
         "consent_yes": "Zustimmen und Nachweis in die Wallet laden",
         "consent_no": "Ablehnen",
@@ -86,6 +87,7 @@ TEXT: dict[str, dict[str, str]] = {
         "other_session": "This login was started in another browser. Please return there or "
         "start again.",
         "consent_title": "Consent",
+        "consent_as": "Logged in as",
         "consent_intro": "Your wallet receives from the city:",
         "consent_yes": "Consent and add the credential to my wallet",
         "consent_no": "Decline",
@@ -97,8 +99,9 @@ _STYLE = (
     "body{font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem;"
     "line-height:1.5;color:#111}a.button,button{display:inline-block;padding:.75rem 1.25rem;"
     "background:#0b5394;color:#fff;border:0;border-radius:.4rem;text-decoration:none;"
-    "font-size:1rem}a:focus,button:focus,h1:focus{outline:3px solid #f1c232;outline-offset:2px}"
+    "font-size:1rem}a:focus,button:focus,h1:focus{outline:3px solid #111;outline-offset:2px}"
     "figure{margin:1.5rem 0}svg{background:#fff}.secondary{background:#555}"
+    "form button{margin:0 .5rem .75rem 0}"
 )
 
 
@@ -113,10 +116,12 @@ def text(lang: str, key: str) -> str:
 
 
 def qr_svg(data: str, label: str) -> str:
-    """An inline SVG QR code with a title (screen readers name the figure by it)."""
+    """An inline SVG QR code, an image named by its title (without ``role="img"`` some screen
+    readers walk into the drawing instead of announcing one image)."""
     import segno
 
-    return str(segno.make(data, error="m").svg_inline(scale=4, title=label))
+    svg = str(segno.make(data, error="m").svg_inline(scale=4, title=label))
+    return svg.replace("<svg ", '<svg role="img" ', 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,7 +235,7 @@ def consent_page(lang: str, *, credentials: list[str], action: str, csrf: str, n
     t = TEXT[lang]
     items = "".join(f"<li>{escape(c)}</li>" for c in credentials)
     body = (
-        f'<p role="status">{escape(name)}</p>'
+        f'<p role="status">{escape(t["consent_as"])} {escape(name)}</p>'
         f"<p>{escape(t['consent_intro'])}</p><ul>{items}</ul>"
         f'<form method="post" action="{escape(action)}">'
         f'<input type="hidden" name="csrf" value="{escape(csrf)}">'

@@ -32,14 +32,15 @@ router = APIRouter(tags=["wallet"])
 MAX_FORM_BYTES = 8192
 
 
-def _authenticate(
+def authenticate_client(
     state: WalletState,
     request: Request,
     client_id: str | None,
     now: datetime,
     nonce: dict[str, str],
 ) -> tuple[str | None, WalletAttestation | None]:
-    """The DPoP key and the wallet attestation the request proves (each recorded once)."""
+    """The DPoP key and the wallet attestation the request proves (each recorded once); the
+    token endpoint and the pushed authorization request authenticate wallets alike."""
 
     def dpop_refuse(description: str) -> TokenError:
         return TokenError("invalid_dpop_proof", description, headers=nonce)
@@ -106,7 +107,9 @@ async def token(request: Request, state: WalletStateDep, session: WalletSessionD
     client_id = form.get("client_id")
     if client_id is not None and not 0 < len(client_id) <= 255:
         raise TokenError("invalid_request", "client_id is malformed")
-    jkt, attestation = await run_in_threadpool(_authenticate, state, request, client_id, now, nonce)
+    jkt, attestation = await run_in_threadpool(
+        authenticate_client, state, request, client_id, now, nonce
+    )
     client = client_binding(jkt, attestation)
 
     def dpop_error(description: str) -> TokenError:
