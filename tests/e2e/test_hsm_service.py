@@ -2,7 +2,8 @@
 
 As an operator sets it up: a token, `BUERGERID_PKCS11_*` settings (the PIN in a 0600 file),
 the root ring made with `buergerid-keys create --backend pkcs11`, a tenant and an API client
-made with `buergerid-issuer`, then `serve` and `worker --once` as processes of their own, each logged in to the token.
+made with `buergerid-issuer`, then `serve` and `worker --once` as processes of their own, each
+logged in to the token.
 Over real HTTP: a permit is issued (its QR signed in the token), offered and redeemed by
 the phone's stand-in (an SD-JWT VC signed in the token), the trust bundle (root key in the
 token), status lists and the plate index (signed in the token) are synced by the officer's
