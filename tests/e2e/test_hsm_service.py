@@ -30,6 +30,7 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from prometheus_client.parser import text_string_to_metric_families
 
 from issuer.settings import Settings
 from keys.ring import KeyRing
@@ -208,6 +209,7 @@ def test_the_whole_story_signed_in_softhsm_with_no_private_key_on_disk(
     settings, hsm = hsm_settings
     base = settings.public_base_url
     env = {**settings_env(settings), "SOFTHSM2_CONF": str(hsm.conf)}
+    metrics_port = free_port()
     root_ring, tenant_ring = settings.keys_dir / "root", settings.keys_dir / AGS
     _run([BUERGERID_ISSUER, "migrate"], env)
     _run([KEYS, "create", str(root_ring), "--issuer", "GKD", "--root", "--backend", "pkcs11"], env)
@@ -229,7 +231,8 @@ def test_the_whole_story_signed_in_softhsm_with_no_private_key_on_disk(
 
     logs = tmp_path / "logs"
     logs.mkdir()
-    server = start("serve", [BUERGERID_ISSUER, "serve"], env, logs)
+    serve_env = {**env, "BUERGERID_METRICS_PORT": str(metrics_port)}
+    server = start("serve", [BUERGERID_ISSUER, "serve"], serve_env, logs)
     handheld = tmp_path / "handheld" / "store"
     handheld.parent.mkdir()
     with ExitStack() as stack:
@@ -331,6 +334,17 @@ def test_the_whole_story_signed_in_softhsm_with_no_private_key_on_disk(
         code, out = _verify(handheld, "check", "--json", "--at", at, permit["qr"])
         assert (code, out["reason"]) == (1, "revoked"), out
         assert credential_status() == 1
+
+        # the server's own count: every signature it made was made in the token
+        scraped = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics").text
+        signatures = {
+            s.labels["backend"]: s.value
+            for family in text_string_to_metric_families(scraped)
+            if family.name == "buergerid_signing_duration_seconds"
+            for s in family.samples
+            if s.name.endswith("_count")
+        }
+        assert signatures.get("pkcs11", 0) >= 3 and signatures.get("software", 0) == 0, signatures
     assert server.proc.returncode == 0, server.output()[1][-3000:]
 
     # rotation makes the next key in the token; withdrawing it destroys it there
