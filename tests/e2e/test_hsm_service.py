@@ -36,6 +36,7 @@ from issuer.settings import Settings
 from keys.ring import KeyRing
 from mobile_sdk_stub.client import WalletClient
 from tests.support.db import make_test_settings
+from tests.support.handheld import verify
 from tests.support.processes import (
     BUERGERID_ISSUER,
     free_port,
@@ -56,7 +57,6 @@ from verifier.sdjwt import verify_sd_jwt_vc
 AGS = "05562032"
 BIN = Path(sys.executable).parent
 KEYS = str(BIN / "buergerid-keys")
-VERIFY = str(BIN / "buergerid-verify")
 OFFICER = "https://handheld.example"
 P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
 PRIVATE_ENCODINGS = {
@@ -164,22 +164,11 @@ def _token_key_ids(hsm: SoftHsm) -> set[str]:
     return set(out.split())
 
 
-def _verify(handheld: Path, *args: str) -> tuple[int, Any]:
-    done = subprocess.run(
-        [VERIFY, "--data-dir", str(handheld), *args],
-        capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
-    try:
-        return done.returncode, json.loads(done.stdout)
-    except json.JSONDecodeError:
-        return done.returncode, done.stdout + done.stderr
-
-
 def _sync(http: httpx.Client, handheld: Path, path: str, name: str, **kw: Any) -> None:
     r = http.get(path, **kw)
     assert r.status_code == 200, r.text
     (handheld.parent / name).write_bytes(r.content)
-    code, out = _verify(handheld, "sync", str(handheld.parent / name))
+    code, out = verify(handheld, "sync", str(handheld.parent / name))
     assert code == 0, out
 
 
@@ -299,14 +288,14 @@ def test_the_whole_story_signed_in_softhsm_with_no_private_key_on_disk(
         # the officer's handheld: pin the root, sync, check the QR and the plate
         anchor = tmp_path / "root.jwk"
         anchor.write_text(json.dumps(key_to_jwk(rings[root_ring].records(now)[0].public_key)))
-        assert _verify(handheld, "trust", "add-anchor", str(anchor))[0] == 0
+        assert verify(handheld, "trust", "add-anchor", str(anchor))[0] == 0
         _sync(http, handheld, "/trust-bundle", "bundle1.cbor")
         _sync(http, handheld, "/api/v1/enforcement/plate-index", "index1.cbor")
         at = str(int(datetime.now(UTC).timestamp()))
         for qr in (permit["qr"], stored.qr_text):
-            code, out = _verify(handheld, "check", "--json", "--at", at, "--zone", "A3", qr)
+            code, out = verify(handheld, "check", "--json", "--at", at, "--zone", "A3", qr)
             assert (code, out["outcome"]) == (0, "valid"), out
-        code, out = _verify(handheld, "plate", "--json", "--at", at, "--zone", "A3", "RE-HS 11")
+        code, out = verify(handheld, "plate", "--json", "--at", at, "--zone", "A3", "RE-HS 11")
         assert (code, out["outcome"]) == (0, "valid"), out
 
         # the SD-JWT VC and its status list, verified with the tenant's public keys
@@ -331,7 +320,7 @@ def test_the_whole_story_signed_in_softhsm_with_no_private_key_on_disk(
         r = http.post(f"/api/v1/permits/{permit['id']}/revoke", json={"reason": "misuse"})
         assert r.status_code == 200, r.text
         _sync(http, handheld, "/trust-bundle", "bundle2.cbor")
-        code, out = _verify(handheld, "check", "--json", "--at", at, permit["qr"])
+        code, out = verify(handheld, "check", "--json", "--at", at, permit["qr"])
         assert (code, out["reason"]) == (1, "revoked"), out
         assert credential_status() == 1
 
