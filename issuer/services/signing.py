@@ -28,6 +28,7 @@ chains of its keys (`chains`) and the signed artefacts the publication service s
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -56,6 +57,8 @@ TENANT_PURPOSES: tuple[KeyType, ...] = (
 ROOT_PURPOSES: tuple[KeyType, ...] = (Purpose.BUNDLE,)
 
 V = TypeVar("V")
+LOGIN_RETRY_SECONDS = 300.0
+"""After a refused PIN the store tries to log in again only this much later."""
 
 
 class Memo(Generic[V]):
@@ -109,6 +112,7 @@ class KeyStore:
         self._generation = 0
         self._token: Pkcs11Token | None = None
         self._token_lock = threading.Lock()
+        self._token_failure: tuple[Pkcs11Error, float] | None = None
         self.chains: Memo[Chain] = Memo()
         self.artefacts: Memo[Any] = Memo()
 
@@ -121,8 +125,18 @@ class KeyStore:
         """The configured PKCS#11 token, logged in on first use; None without one. Raises
         `Pkcs11Error` (a KeysError: unavailable module, no token, PIN refused)."""
         with self._token_lock:  # logging in is rare: one thread at a time
-            if self._token is None:
+            if self._token is not None:
+                return self._token
+            failed = self._token_failure
+            if failed is not None and failed[1] > time.monotonic():
+                raise failed[0]  # not again yet: an HSM locks a user after a few wrong PINs
+            try:
                 self._token = open_token(self.settings)
+            except Pkcs11Error as exc:
+                pause = LOGIN_RETRY_SECONDS if exc.code is KeysCode.PKCS11_LOGIN else 5.0
+                self._token_failure = (exc, time.monotonic() + pause)
+                raise
+            self._token_failure = None
             return self._token
 
     @property

@@ -1,16 +1,19 @@
-"""The running service signs in a PKCS#11 token (SoftHSM2), on SQLite and PostgreSQL.
+"""The running service signs in a PKCS#11 token (SoftHSM2), on PostgreSQL.
 
 As an operator sets it up: a token, `BUERGERID_PKCS11_*` settings (the PIN in a 0600 file),
 the root ring made with `buergerid-keys create --backend pkcs11`, a tenant and an API client
 made with `buergerid-issuer`, then `serve` and `worker --once` as processes of their own, each
 logged in to the token.
+
 Over real HTTP: a permit is issued (its QR signed in the token), offered and redeemed by
 the phone's stand-in (an SD-JWT VC signed in the token), the trust bundle (root key in the
 token), status lists and the plate index (signed in the token) are synced by the officer's
 `buergerid-verify`, which finds the permit valid; it is revoked, the handheld re-syncs and
-finds it revoked, and the SD-JWT VC's status list says so too. `keys rotate` makes the next
-key in the token; withdrawing it destroys it there. Afterwards no private key is on disk:
-no key file, no PEM or PKCS#8 or SEC1 encoding, no raw scalar of any of the rings' keys.
+finds it revoked, and the SD-JWT VC's status list says so too. The server's signing metric
+counts PKCS#11 signatures only. `keys rotate` makes the next key in the token; withdrawing it
+destroys it there. With a wrong PIN the service is not ready (`pkcs11_login`) and issuing
+answers 503 `no_signing_key`. Afterwards no private key is on disk: no key file, no PEM,
+PKCS#8 or SEC1 encoding, no raw scalar of any of the rings' keys.
 """
 
 from __future__ import annotations
@@ -172,6 +175,20 @@ def _sync(http: httpx.Client, handheld: Path, path: str, name: str, **kw: Any) -
     assert code == 0, out
 
 
+def _applicant(http: httpx.Client, plate: str) -> dict[str, Any]:
+    """A new resident of zone A3 with a car: the body of their permit application."""
+    residence = {"kind": "main", "street": "Hauptstraße", "house_number": "13",
+                 "postcode": "45657", "valid_from": "2020-01-01"}  # fmt: skip
+    person = {"given_name": "Erika", "family_name": "Mustermann", "residences": [residence]}
+    r = http.post("/api/v1/residents", json={"external_ref": plate.replace(" ", "-"), **person})
+    assert r.status_code == 201, r.text
+    resident = r.json()["id"]
+    r = http.post("/api/v1/vehicles", json={"plate": plate, "holder_id": resident})
+    assert r.status_code == 201, r.text
+    return {"resident_id": resident, "zones": ["A3"], "vehicle_ids": [r.json()["id"]],
+            "display_required": False}  # fmt: skip
+
+
 @pytest.fixture
 def hsm_settings(db_url: str, tmp_path: Path) -> tuple[Settings, SoftHsm]:
     hsm = init_token(tmp_path / "softhsm")
@@ -240,38 +257,7 @@ def test_the_whole_story_signed_in_softhsm_with_no_private_key_on_disk(
             },
         )
         assert r.status_code == 201, r.text
-        r = http.post(
-            "/api/v1/residents",
-            json={
-                "external_ref": "R-1",
-                "given_name": "Erika",
-                "family_name": "Mustermann",
-                "residences": [
-                    {
-                        "kind": "main",
-                        "street": "Hauptstraße",
-                        "house_number": "13",
-                        "postcode": "45657",
-                        "valid_from": "2020-01-01",
-                    }
-                ],
-            },
-        )
-        assert r.status_code == 201, r.text
-        resident = r.json()["id"]
-        r = http.post(
-            "/api/v1/vehicles", json={"plate": "RE-HS 11", "holder_id": resident, "length_mm": 4300}
-        )
-        assert r.status_code == 201, r.text
-        r = http.post(
-            "/api/v1/permits",
-            json={
-                "resident_id": resident,
-                "zones": ["A3"],
-                "vehicle_ids": [r.json()["id"]],
-                "display_required": False,
-            },
-        )
+        r = http.post("/api/v1/permits", json=_applicant(http, "RE-HS 11"))
         assert r.status_code == 201, r.text  # 503 no_signing_key before the token was used
         permit = r.json()
         offer = http.post("/api/v1/offers", json={"kind": "permit", "permit_id": permit["id"]})
@@ -351,6 +337,23 @@ def test_the_whole_story_signed_in_softhsm_with_no_private_key_on_disk(
     _run([KEYS, "withdraw", str(tenant_ring), new.kid], env)
     assert _token_key_ids(hsm) == before
     assert rings[tenant_ring].find(new.kid, now).withdrawn_at is not None
+
+    # a refused PIN: not ready, with the reason, and issuing answers 503, not 500
+    pin_file = settings.pkcs11_pin_file
+    assert pin_file is not None
+    pin_file.write_text("000000\n")
+    refused = start("serve-wrong-pin", [BUERGERID_ISSUER, "serve"], env, logs)
+    try:
+        wait_http(refused, f"{base}/healthz")
+        ready = httpx.get(f"{base}/readyz")
+        assert ready.status_code == 503
+        assert {"check": "root_ring", "code": "pkcs11_login"} in ready.json()["errors"]
+        with httpx.Client(base_url=base, timeout=60, headers=headers) as http:
+            r = http.post("/api/v1/permits", json=_applicant(http, "RE-HS 12"))
+        assert r.status_code == 503 and r.json()["code"] == "no_signing_key", r.text
+    finally:
+        stop([refused])
+    assert "000000" not in "".join(refused.output())
 
     # no private key bytes anywhere under the data directory (key store included)
     publics = [k.public_key for ring in rings.values() for k in ring.records(now)]
