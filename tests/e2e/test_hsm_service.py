@@ -10,8 +10,8 @@ the phone's stand-in (an SD-JWT VC signed in the token), the trust bundle (root 
 token), status lists and the plate index (signed in the token) are synced by the officer's
 `buergerid-verify`, which finds the permit valid; it is revoked, the handheld re-syncs and
 finds it revoked, and the SD-JWT VC's status list says so too. The server's signing metric
-counts PKCS#11 signatures only. `keys rotate` makes the next key in the token; withdrawing it
-destroys it there. With a wrong PIN the service is not ready (`pkcs11_login`) and issuing
+counts PKCS#11 signatures only. The job runner's key_rotation job and `keys rotate` make the
+next keys in the token; withdrawing one destroys it there. With a wrong PIN the service is not ready (`pkcs11_login`) and issuing
 answers 503 `no_signing_key`. Afterwards no private key is on disk: no key file, no PEM,
 PKCS#8 or SEC1 encoding, no raw scalar of any of the rings' keys.
 """
@@ -267,9 +267,14 @@ def test_the_whole_story_signed_in_softhsm_with_no_private_key_on_disk(
             presentation = wallet.present(stored.id, [("plates",)], aud=OFFICER, nonce="n-1")
         assert stored.sd_jwt is not None and stored.qr_text is not None
 
-        # the worker signs the trust bundle (root key) and the plate index in the token
-        worked = _run([BUERGERID_ISSUER, "worker", "--once"], env)
+        # the worker signs the trust bundle (root key) and the plate index in the token, and
+        # its key_rotation job makes the successor of a key that stops signing within the
+        # lead (here: the tenant's, which signs 365 days) in the token too
+        lead = {"BUERGERID_KEY_ROTATION_LEAD_SECONDS": str(400 * 86400)}
+        worked = _run([BUERGERID_ISSUER, "worker", "--once"], {**env, **lead})
         assert "trust_bundle: ok" in worked and "plate_indexes: ok built=1" in worked
+        assert "key_rotation: ok rotated=1" in worked
+        assert len(_token_key_ids(hsm)) == 3
 
         # the officer's handheld: pin the root, sync, check the QR and the plate
         anchor = tmp_path / "root.jwk"
@@ -322,17 +327,17 @@ def test_the_whole_story_signed_in_softhsm_with_no_private_key_on_disk(
         assert signatures.get("pkcs11", 0) >= 3 and signatures.get("software", 0) == 0, signatures
     assert server.proc.returncode == 0, server.output()[1][-3000:]
 
-    # rotation makes the next key in the token; withdrawing it destroys it there
+    # `keys rotate` makes the next key in the token; withdrawing it destroys it there
     before = _token_key_ids(hsm)
     rotated = _run([BUERGERID_ISSUER, "keys", "rotate", "--tenant", AGS, "--force"], env)
     assert "new pending key" in rotated
     records = rings[tenant_ring].records(now)
-    new = records[-1]
-    assert len(records) == 2 and {k.backend.value for k in records} == {"pkcs11"}
+    assert len(records) == 3 and {k.backend.value for k in records} == {"pkcs11"}
     ids = {
         e["kid"]: e["ref"]["id"]
         for e in json.loads((tenant_ring / "ring.json").read_text())["keys"]
     }
+    [new] = [k for k in records if ids[k.kid] not in before]
     assert _token_key_ids(hsm) == before | {ids[new.kid]}
     _run([KEYS, "withdraw", str(tenant_ring), new.kid], env)
     assert _token_key_ids(hsm) == before
@@ -357,7 +362,7 @@ def test_the_whole_story_signed_in_softhsm_with_no_private_key_on_disk(
 
     # no private key bytes anywhere under the data directory (key store included)
     publics = [k.public_key for ring in rings.values() for k in ring.records(now)]
-    assert len(publics) == 3
+    assert len(publics) == 4
     assert not any(settings.keys_dir.glob("*/keys/*"))  # no key file
     assert private_key_traces(settings.keys_dir, publics) == []
     for path in (p for p in settings.data_dir.rglob("*") if p.is_file()):
