@@ -11,9 +11,10 @@ token), status lists and the plate index (signed in the token) are synced by the
 `buergerid-verify`, which finds the permit valid; it is revoked, the handheld re-syncs and
 finds it revoked, and the SD-JWT VC's status list says so too. The server's signing metric
 counts PKCS#11 signatures only. The job runner's key_rotation job and `keys rotate` make the
-next keys in the token; withdrawing one destroys it there. With a wrong PIN the service is not ready (`pkcs11_login`) and issuing
-answers 503 `no_signing_key`. Afterwards no private key is on disk: no key file, no PEM,
-PKCS#8 or SEC1 encoding, no raw scalar of any of the rings' keys.
+next keys in the token; withdrawing one destroys it there. With a wrong PIN the service is
+not ready (`pkcs11_login`) and issuing answers 503 `no_signing_key`. Afterwards no private
+key is on disk: no key file, no PEM, PKCS#8 or SEC1 encoding, no raw scalar of any of the
+rings' keys.
 """
 
 from __future__ import annotations
