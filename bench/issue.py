@@ -20,6 +20,12 @@ Likewise N separate `buergerid-issuer serve` instances (one worker each) on one 
 client spreading requests over them (`ratio_post_permit_<N>_instances_vs_1_postgresql`);
 `--instances-only` runs just that.
 
+Signing in a PKCS#11 token against software keys (`signing_bench`; `--signing-only` runs
+just this, no database): ES256 signatures of a permit-sized message with a SoftHSM2 key
+(a fresh token in a temporary directory) and with a software key, in interleaved rounds in
+this process; `ratio_sign_softhsm_vs_software` is the median SoftHSM2 time per signature over
+the median software one.
+
 In process, per database: `issuer.services.imports.import_residents` of 100,000 residents;
 rebuilding (read statuses, pack, sign CWT + JWT) a 2^20-entry status list with 100,000
 allocated entries of which 1/4 are revoked; collecting and signing a plate index of
@@ -399,6 +405,51 @@ def make_settings(url: str, data_dir: Path) -> Settings:
     )  # fmt: skip
 
 
+def signing_bench(signatures: int) -> dict[str, float] | None:
+    """Median seconds per ES256 signature: SoftHSM2 and software (None without SoftHSM2)."""
+    import os
+    import shutil
+    import statistics
+
+    from keys.signer import SoftwareSigner, generate_private_key
+    from keys.storage.pkcs11 import DEFAULT_MODULE, MODULE_ENV, Pkcs11Token
+    from verifier.formats import Alg
+
+    module = os.environ.get(MODULE_ENV) or DEFAULT_MODULE
+    if not os.path.isfile(module) or shutil.which("softhsm2-util") is None:
+        return None
+    from tests.support.softhsm import init_token
+
+    with tempfile.TemporaryDirectory(prefix="bench-softhsm-") as tmp:
+        hsm = init_token(Path(tmp))
+        os.environ["SOFTHSM2_CONF"] = str(hsm.conf)  # read once, when the module loads
+        message = secrets.token_bytes(300)  # about a permit QR's signed part
+        software = SoftwareSigner(generate_private_key(Alg.ES256))
+        with Pkcs11Token.open(token_label=hsm.token_label, pin=hsm.pin, module=module) as token:
+            in_token = token.generate_key(Alg.ES256, label="bench")
+            rounds = 10
+            per_round = max(1, signatures // rounds)
+            times: dict[str, list[float]] = {"softhsm": [], "software": []}
+            for _ in range(rounds):  # interleaved: a load change hits both alike
+                for name, signer in (("softhsm", in_token), ("software", software)):
+                    started = time.perf_counter()
+                    for _ in range(per_round):
+                        signer.sign(message)
+                    times[name].append((time.perf_counter() - started) / per_round)
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
+def print_signing(res: dict[str, float] | None) -> None:
+    """The signing figures and their ratio line."""
+    if res is None:
+        print("signing: SoftHSM2 not installed (Debian package softhsm2); not measured")
+        return
+    print("[ES256 signature, median per signature]")
+    for name in ("software", "softhsm"):
+        print(f"  {name:<9} {res[name] * 1e6:9.1f} µs")
+    print(f"ratio_sign_softhsm_vs_software={res['softhsm'] / res['software']:.3f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
@@ -406,7 +457,14 @@ def main() -> None:
     parser.add_argument(
         "--instances-only", action="store_true", help="only N separate serve instances"
     )
+    parser.add_argument(
+        "--signing-only", action="store_true", help="only SoftHSM2 against software signing"
+    )
     args = parser.parse_args()
+    n_signatures = 500 if args.quick else 5000
+    if args.signing_only:
+        print_signing(signing_bench(n_signatures))
+        return
     n_http = 200 if args.quick else 1000
     n_import = 10_000 if args.quick else 100_000
     n_plates = 10_000 if args.quick else 100_000
@@ -485,6 +543,7 @@ def main() -> None:
         for workers in WORKER_COUNTS[1:]:
             ratio = per_workers[workers] / per_workers[1]
             print(f"ratio_post_permit_{workers}_workers_vs_1_postgresql={ratio:.3f}")
+    print_signing(signing_bench(n_signatures))
 
 
 if __name__ == "__main__":

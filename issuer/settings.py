@@ -161,6 +161,16 @@ class Settings(BaseSettings):
     # fetching a PID provider's status list: time limit and size bound
     rp_status_fetch_timeout_seconds: float = Field(default=3.0, gt=0, le=30)
 
+    # PKCS#11 (an HSM, or SoftHSM2): with a token label, new keys (tenant rings, the root
+    # ring, rotations of rings whose keys are there) are made in the token, and rings whose
+    # keys are PKCS#11 keys sign there. The user PIN comes from BUERGERID_PKCS11_PIN or from
+    # the file BUERGERID_PKCS11_PIN_FILE (mode 0600), never from an argument. Module: the
+    # vendor's library (default Debian's SoftHSM2, keys.storage.pkcs11.DEFAULT_MODULE)
+    pkcs11_module: Path | None = None
+    pkcs11_token_label: str | None = Field(default=None, min_length=1, max_length=32)
+    pkcs11_pin: SecretStr | None = None
+    pkcs11_pin_file: Path | None = None
+
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "text"] = "json"
     sqlite_busy_timeout_ms: int = Field(default=10_000, ge=0)
@@ -192,9 +202,15 @@ class Settings(BaseSettings):
             raise ValueError(f"server_secret needs at least {MIN_SERVER_SECRET_CHARS} characters")
         if self.key_rotation_lead_seconds <= self.trust_bundle_fresh_seconds:
             raise ValueError("key_rotation_lead_seconds must exceed trust_bundle_fresh_seconds")
+        if self.pkcs11_pin is not None and self.pkcs11_pin_file is not None:
+            raise ValueError("pkcs11_pin and pkcs11_pin_file: one or the other")
+        if self.pkcs11_token_label is not None and (
+            self.pkcs11_pin is None and self.pkcs11_pin_file is None
+        ):
+            raise ValueError("pkcs11_token_label needs pkcs11_pin or pkcs11_pin_file")
         if self.environment == "production":
-            if self.key_passphrase is None:
-                raise ValueError("key_passphrase is required in production (no dev fallback)")
+            if self.key_passphrase is None and self.pkcs11_token_label is None:
+                raise ValueError("key_passphrase (or a PKCS#11 token) is required in production")
             if self.server_secret is None:
                 raise ValueError("server_secret is required in production (no dev fallback)")
             if not self.public_base_url.startswith("https://"):
@@ -228,9 +244,13 @@ class Settings(BaseSettings):
 
 
 def resolve_key_passphrase(settings: Settings) -> str:
-    """The key-file passphrase: configured, or a generated development one (0600, warned)."""
+    """The key-file passphrase: configured, or a generated development one (0600, warned).
+    Empty in production with a PKCS#11 token and no passphrase: file keys then refuse
+    (`passphrase_required`), token keys need none."""
     if settings.key_passphrase is not None:
         return settings.key_passphrase.get_secret_value()
+    if settings.environment == "production" and settings.pkcs11_token_label is not None:
+        return ""
     if settings.environment == "production":  # the validator refuses this; belt and braces
         raise ValueError("key_passphrase is required in production")
     path = settings.data_dir / DEV_PASSPHRASE_FILE
@@ -246,6 +266,26 @@ def resolve_key_passphrase(settings: Settings) -> str:
         fh.write(value + "\n")
     log.warning("dev_passphrase_generated", extra={"file": path.name})
     return value
+
+
+def resolve_pkcs11_pin(settings: Settings) -> str:
+    """The PKCS#11 user PIN: `pkcs11_pin`, or the first line of `pkcs11_pin_file`.
+
+    ValueError when there is none, or the file cannot be read or is readable by others."""
+    if settings.pkcs11_pin is not None:
+        return settings.pkcs11_pin.get_secret_value()
+    if settings.pkcs11_pin_file is None:
+        raise ValueError("no PKCS#11 PIN configured")
+    try:
+        if settings.pkcs11_pin_file.stat().st_mode & 0o077:
+            raise ValueError("pkcs11_pin_file is readable by others (chmod 0600)")
+        text = settings.pkcs11_pin_file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ValueError("pkcs11_pin_file cannot be read") from exc
+    pin = text.strip()
+    if not pin:
+        raise ValueError("pkcs11_pin_file is empty")
+    return pin
 
 
 def resolve_server_secret(settings: Settings) -> bytes:

@@ -2,9 +2,11 @@
 
 The only module of `keys/` that reads the environment, the wall clock, prompts and prints.
 Secrets never come from arguments: the key-file passphrase from `BUERGERID_KEY_PASSPHRASE`
-or a prompt, the PKCS#11 PIN from `BUERGERID_PKCS11_PIN` or a prompt; the PKCS#11 module
-from `BUERGERID_PKCS11_MODULE` (default: Debian's SoftHSM2), the token label from
-`--token-label` or `BUERGERID_PKCS11_TOKEN`. `--at UNIX` replaces the wall clock.
+or a prompt, the PKCS#11 PIN from `BUERGERID_PKCS11_PIN`, the file named by
+`BUERGERID_PKCS11_PIN_FILE` or a prompt; the PKCS#11 module from `BUERGERID_PKCS11_MODULE`
+(default: Debian's SoftHSM2), the token label from `--token-label`,
+`BUERGERID_PKCS11_TOKEN_LABEL` (the issuer's setting) or `BUERGERID_PKCS11_TOKEN`.
+`--at UNIX` replaces the wall clock.
 
 Exit status: 0 done, 2 usage or operational error (one line on stderr, never a traceback).
 """
@@ -42,7 +44,9 @@ EXIT_ERROR = 2
 DAY = 86_400
 PASSPHRASE_ENV = "BUERGERID_KEY_PASSPHRASE"
 PIN_ENV = "BUERGERID_PKCS11_PIN"
+PIN_FILE_ENV = "BUERGERID_PKCS11_PIN_FILE"
 TOKEN_ENV = "BUERGERID_PKCS11_TOKEN"
+TOKEN_LABEL_ENV = "BUERGERID_PKCS11_TOKEN_LABEL"
 MAX_STATUS_FILE_BYTES = 4 * 1024 * 1024
 
 # defaults: issuer keys sign 180 days; the longest token (a printed permit) lives 2 years
@@ -126,7 +130,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--sign-seconds", type=_positive)
     p.add_argument("--force", action="store_true", help="rotate now (e.g. after a withdrawal)")
 
-    p = sub.add_parser("withdraw", parents=[common], help="withdraw a compromised key")
+    p = sub.add_parser(
+        "withdraw", parents=[common, hsm], help="withdraw a compromised key (destroyed in a token)"
+    )
     p.add_argument("ring", type=Path)
     p.add_argument(
         "kid", help="JWS kid or a unique prefix (≥ 6 characters); put -- before one starting with -"
@@ -198,10 +204,17 @@ def _passphrase(environ: Mapping[str, str], *, confirm: bool) -> Callable[[], st
 
 
 def _token(args: argparse.Namespace, environ: Mapping[str, str]) -> Pkcs11Token | None:
-    label = getattr(args, "token_label", None) or environ.get(TOKEN_ENV)
+    label = (
+        getattr(args, "token_label", None) or environ.get(TOKEN_LABEL_ENV) or environ.get(TOKEN_ENV)
+    )
     if not label:
         return None
     pin = environ.get(PIN_ENV)
+    if not pin and environ.get(PIN_FILE_ENV):
+        try:
+            pin = Path(environ[PIN_FILE_ENV]).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise KeyRingError(KeysCode.PKCS11_LOGIN, f"cannot read ${PIN_FILE_ENV}") from exc
     if not pin:
         if not sys.stdin.isatty():
             raise KeyRingError(KeysCode.PKCS11_REQUIRED, f"set {PIN_ENV}")
@@ -373,7 +386,12 @@ def _cmd_rotate(args: argparse.Namespace, now: int, environ: Mapping[str, str]) 
 
 
 def _cmd_withdraw(args: argparse.Namespace, now: int, environ: Mapping[str, str]) -> int:
-    info = KeyRing.open(args.ring).withdraw(args.kid, now)
+    token = _token(args, environ)
+    try:
+        info = KeyRing.open(args.ring, pkcs11=token).withdraw(args.kid, now)
+    finally:
+        if token is not None:
+            token.close()
     _out(f"withdrawn {info.kid} at {info.withdrawn_at}; rebuild and publish the trust bundle")
     return EXIT_OK
 

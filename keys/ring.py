@@ -649,10 +649,13 @@ class KeyRing:
 
     def withdraw(self, kid: str, now: int) -> KeyInfo:
         """Mark a key compromised from `now` on: it signs nothing and leaves the next bundle.
+        A PKCS#11 key is then destroyed in its token (the ring must be opened with it:
+        `pkcs11_required` otherwise, before anything changes).
 
         Withdrawing twice keeps the first time.
         """
         target = self._find(self._load(), kid)
+        token = self._token(target.ref["token_label"]) if target.backend is Backend.PKCS11 else None
 
         def apply(current: _Meta) -> _Meta:
             entries = tuple(
@@ -667,6 +670,13 @@ class KeyRing:
         with self._cache_lock:
             self._signers.pop(target.kid, None)
         log.warning("key_withdrawn", extra={"issuer": self.issuer_id, "kid": target.kid})
+        if token is not None:
+            try:
+                key_id = bytes.fromhex(target.ref["id"])
+            except ValueError as exc:
+                raise _bad("PKCS#11 id") from exc
+            token.destroy_key(key_id)  # a second withdrawal finds nothing left to destroy
+            log.warning("key_destroyed", extra={"issuer": self.issuer_id, "kid": target.kid})
         return self._find(meta, target.kid).info(now)
 
     def set_identity(self, *, name: str, url: str) -> None:

@@ -13,9 +13,12 @@ signs with that key:
 A `KeyStore` opens each key ring once (the tenants' rings and the operator's root ring under
 `keys_dir`) and keeps it, with its decrypted signers (an argon2id derivation per key file),
 until `close()`. `create_app` makes one and closes it at shutdown; the CLI makes its own for
-one command. It is the only place that knows where keys live: a database or HSM key store
-replaces `_open`. A ring re-reads its metadata on every call (keys/ring.py), so a key that
-another process added or rotated is seen.
+one command. It is the only place that knows where keys live. With a PKCS#11 token
+configured (`pkcs11_token_label`, the PIN from the environment or a file) the store logs in
+once, on first use, and every ring it opens signs with that token's keys; new keys
+(`ensure_ring`, new tenants) are made in the token, a rotation makes its key where the ring's
+current key lives, and `withdraw` destroys a token key there. A ring re-reads its metadata
+on every call (keys/ring.py), so a key that another process added or rotated is seen.
 
 The store also keeps what depends on its keys for as long as it lives: the certificate
 chains of its keys (`chains`) and the signed artefacts the publication service serves again
@@ -25,16 +28,18 @@ chains of its keys (`chains`) and the signed artefacts the publication service s
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from issuer.errors import NoSigningKey
-from keys.errors import KeysError
+from keys.errors import KeysCode, KeysError, Pkcs11Error
 from keys.lifecycle import KeyType, Purpose
-from keys.ring import KeyRing, RingKind
+from keys.ring import Backend, KeyInfo, KeyRing, RingKind
 from keys.storage.file import DEFAULT_KDF, KdfParams
+from keys.storage.pkcs11 import DEFAULT_MODULE, Pkcs11Token
 from verifier import PermitType
 
 if TYPE_CHECKING:
@@ -52,6 +57,8 @@ TENANT_PURPOSES: tuple[KeyType, ...] = (
 ROOT_PURPOSES: tuple[KeyType, ...] = (Purpose.BUNDLE,)
 
 V = TypeVar("V")
+LOGIN_RETRY_SECONDS = 300.0
+"""After a refused PIN the store tries to log in again only this much later."""
 
 
 class Memo(Generic[V]):
@@ -103,6 +110,9 @@ class KeyStore:
         self._lock = threading.Lock()
         self._rings: dict[str, KeyRing] = {}
         self._generation = 0
+        self._token: Pkcs11Token | None = None
+        self._token_lock = threading.Lock()
+        self._token_failure: tuple[Pkcs11Error, float] | None = None
         self.chains: Memo[Chain] = Memo()
         self.artefacts: Memo[Any] = Memo()
 
@@ -111,8 +121,31 @@ class KeyStore:
 
     # --- where keys come from ---------------------------------------------------------------
 
+    def token(self) -> Pkcs11Token | None:
+        """The configured PKCS#11 token, logged in on first use; None without one. Raises
+        `Pkcs11Error` (a KeysError: unavailable module, no token, PIN refused)."""
+        with self._token_lock:  # logging in is rare: one thread at a time
+            if self._token is not None:
+                return self._token
+            failed = self._token_failure
+            if failed is not None and failed[1] > time.monotonic():
+                raise failed[0]  # not again yet: an HSM locks a user after a few wrong PINs
+            try:
+                self._token = open_token(self.settings)
+            except Pkcs11Error as exc:
+                pause = LOGIN_RETRY_SECONDS if exc.code is KeysCode.PKCS11_LOGIN else 5.0
+                self._token_failure = (exc, time.monotonic() + pause)
+                raise
+            self._token_failure = None
+            return self._token
+
+    @property
+    def new_key_backend(self) -> Backend:
+        """Where new keys are made: the token when one is configured, else key files."""
+        return Backend.FILE if self.settings.pkcs11_token_label is None else Backend.PKCS11
+
     def _open(self, path: Path) -> KeyRing:
-        return KeyRing.open(path, passphrase=self._passphrase)
+        return KeyRing.open(path, passphrase=self._passphrase, pkcs11=self.token())
 
     def ring_path(self, relative: str) -> Path:
         """The directory of the ring `relative` to keys_dir."""
@@ -181,21 +214,28 @@ class KeyStore:
         `kdf` lets tests use cheap argon2 parameters."""
         path = self.ring_path(relative)
         chosen = kdf or DEFAULT_KDF
+        token = self.token()
         try:
-            ring = KeyRing.open(path, passphrase=self._passphrase, kdf=chosen)
+            ring = KeyRing.open(path, passphrase=self._passphrase, pkcs11=token, kdf=chosen)
         except KeysError:
             ring = KeyRing.create(
                 path,
                 issuer_id,
                 kind=RingKind.ROOT if root else RingKind.ISSUER,
                 passphrase=self._passphrase,
+                pkcs11=token,
                 kdf=chosen,
             )
         at = int(now.timestamp())
         try:
             ring.active(at, Purpose.BUNDLE if root else PermitType.BEW)
         except KeysError:
-            ring.add_key(nbf=at - 86400, sign_until=at + 365 * 86400, exp=at + 2 * 365 * 86400)
+            ring.add_key(
+                nbf=at - 86400,
+                sign_until=at + 365 * 86400,
+                exp=at + 2 * 365 * 86400,
+                backend=self.new_key_backend,
+            )
         with self._lock:
             self._rings[relative] = ring
         self._changed()
@@ -219,6 +259,14 @@ class KeyStore:
             self._changed()
         return None if info is None else info.kid
 
+    def withdraw(self, relative: str, kid: str, *, now: datetime) -> KeyInfo:
+        """Withdraw a key of the ring (compromised, or retired early): it signs nothing from
+        `now` on and leaves the next bundle; a PKCS#11 key is destroyed in the token."""
+        try:
+            return self.ring(relative).withdraw(kid, int(now.timestamp()))
+        finally:
+            self._changed()
+
     def _changed(self) -> None:
         with self._lock:
             self._generation += 1
@@ -226,8 +274,29 @@ class KeyStore:
         self.artefacts.clear()
 
     def close(self) -> None:
-        """Forget every ring, signer, chain and artefact (the app is shutting down)."""
+        """Forget every ring, signer, chain and artefact and log out of the token (the app is
+        shutting down)."""
         with self._lock:
             self._rings.clear()
+        with self._token_lock:
+            token, self._token = self._token, None
         self.chains.clear()
         self.artefacts.clear()
+        if token is not None:
+            token.close()
+
+
+def open_token(settings: Settings) -> Pkcs11Token | None:
+    """The PKCS#11 token of `settings` logged in with the configured PIN (the caller closes
+    it), or None without `pkcs11_token_label`. Raises `Pkcs11Error`."""
+    from issuer.settings import resolve_pkcs11_pin
+
+    label = settings.pkcs11_token_label
+    if label is None:
+        return None
+    try:
+        pin = resolve_pkcs11_pin(settings)
+    except ValueError as exc:
+        raise Pkcs11Error(KeysCode.PKCS11_LOGIN, str(exc)) from exc
+    module = str(settings.pkcs11_module or DEFAULT_MODULE)
+    return Pkcs11Token.open(token_label=label, pin=pin, module=module)

@@ -16,6 +16,8 @@ import logging
 import os
 import re
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -28,13 +30,14 @@ from issuer.db.models import Tenant
 from issuer.errors import Conflict, ErrorCode, InvalidRequest, NotFound, Unavailable
 from issuer.schemas.tenants import TenantCreate
 from issuer.services import audit
-from issuer.services.signing import TENANT_PURPOSES
+from issuer.services.signing import TENANT_PURPOSES, open_token
 from issuer.settings import Settings, resolve_key_passphrase
 from keys.errors import KeysCode, KeysError
 from keys.lifecycle import KeyType, Purpose
-from keys.ring import KeyRing, RingKind
+from keys.ring import Backend, KeyRing, RingKind
 from keys.storage import make_private_dir
 from keys.storage.file import DEFAULT_KDF, KdfParams
+from keys.storage.pkcs11 import Pkcs11Token
 from verifier import PermitType
 
 log = logging.getLogger(__name__)
@@ -141,15 +144,23 @@ def _ensure_ring(
     kdf: KdfParams,
     sign_days: int,
     verify_extra_days: int,
+    pkcs11: Pkcs11Token | None,
 ) -> bool:
     at = int(now.timestamp())
     try:
-        ring = KeyRing.open(path, passphrase=passphrase, kdf=kdf)
+        ring = KeyRing.open(path, passphrase=passphrase, pkcs11=pkcs11, kdf=kdf)
     except KeysError as exc:
         if exc.code is not KeysCode.RING_NOT_FOUND:
             raise Unavailable(ErrorCode.UNAVAILABLE, "key ring") from exc
         ring = KeyRing.create(
-            path, issuer_id, kind=kind, name=name, url=url, passphrase=passphrase, kdf=kdf
+            path,
+            issuer_id,
+            kind=kind,
+            name=name,
+            url=url,
+            passphrase=passphrase,
+            pkcs11=pkcs11,
+            kdf=kdf,
         )
     try:
         ring.active(at, purpose)
@@ -157,7 +168,11 @@ def _ensure_ring(
     except KeysError:
         sign_until = at + sign_days * 86400
         ring.add_key(
-            nbf=at, sign_until=sign_until, exp=sign_until + verify_extra_days * 86400, now=at
+            nbf=at,
+            sign_until=sign_until,
+            exp=sign_until + verify_extra_days * 86400,
+            now=at,
+            backend=Backend.FILE if pkcs11 is None else Backend.PKCS11,
         )
         return True
 
@@ -173,8 +188,10 @@ def provision_key_ring(
     kdf: KdfParams = DEFAULT_KDF,
     sign_days: int = 365,
     verify_extra_days: int = 400,
+    pkcs11: Pkcs11Token | None = None,
 ) -> Path:
-    """Create (or complete) the tenant's key ring under keys_dir/<ags>/ with an active ES256 key.
+    """Create (or complete) the tenant's key ring under keys_dir/<ags>/ with an active ES256 key
+    (in the token `pkcs11` when given, else a key file under `passphrase`).
 
     Idempotent: an existing ring is opened, and a key is added only when none is active at
     `now`. The first key signs from `now` for `sign_days` and verifies `verify_extra_days`
@@ -194,6 +211,7 @@ def provision_key_ring(
         kdf=kdf,
         sign_days=sign_days,
         verify_extra_days=verify_extra_days,
+        pkcs11=pkcs11,
     ):
         log.info("tenant_key_created", extra={"tenant": ags})
     return path
@@ -207,22 +225,36 @@ def _kdf(settings: Settings) -> KdfParams:
     )
 
 
+@contextmanager
+def _token(settings: Settings) -> Iterator[Pkcs11Token | None]:
+    """The configured PKCS#11 token for one call (None without one), closed afterwards."""
+    token = open_token(settings)
+    try:
+        yield token
+    finally:
+        if token is not None:
+            token.close()
+
+
 def provision_root_ring(settings: Settings, *, now: datetime, relative: str = "root") -> Path:
     """Development: the operator's root ring (signs trust bundles) with an active key."""
     path = settings.keys_dir / relative
-    if _ensure_ring(
-        path,
-        "root",
-        kind=RingKind.ROOT,
-        purpose=Purpose.BUNDLE,
-        passphrase=resolve_key_passphrase(settings),
-        now=now,
-        name="buergerid root",
-        url="",
-        kdf=_kdf(settings),
-        sign_days=2 * 365,
-        verify_extra_days=400,
-    ):
+    with _token(settings) as token:
+        made = _ensure_ring(
+            path,
+            "root",
+            kind=RingKind.ROOT,
+            purpose=Purpose.BUNDLE,
+            passphrase=resolve_key_passphrase(settings),
+            now=now,
+            name="buergerid root",
+            url="",
+            kdf=_kdf(settings),
+            sign_days=2 * 365,
+            verify_extra_days=400,
+            pkcs11=token,
+        )
+    if made:
         log.warning("root_key_created")
     return path
 
@@ -230,18 +262,20 @@ def provision_root_ring(settings: Settings, *, now: datetime, relative: str = "r
 def provision_key_ring_for(
     settings: Settings, ags: str, *, now: datetime, name: str = "", url: str = ""
 ) -> Path:
-    """`provision_key_ring` with the passphrase and KDF parameters of `settings`."""
-    return provision_key_ring(
-        settings.keys_dir,
-        ags,
-        passphrase=resolve_key_passphrase(settings),
-        now=now,
-        name=name,
-        url=url,
-        kdf=_kdf(settings),
-        sign_days=settings.tenant_key_sign_days,
-        verify_extra_days=settings.tenant_key_verify_extra_days,
-    )
+    """`provision_key_ring` with the passphrase, KDF parameters and token of `settings`."""
+    with _token(settings) as token:
+        return provision_key_ring(
+            settings.keys_dir,
+            ags,
+            passphrase=resolve_key_passphrase(settings),
+            now=now,
+            name=name,
+            url=url,
+            kdf=_kdf(settings),
+            sign_days=settings.tenant_key_sign_days,
+            verify_extra_days=settings.tenant_key_verify_extra_days,
+            pkcs11=token,
+        )
 
 
 # the purposes a tenant's ring must sign from the first day
@@ -252,15 +286,22 @@ def _check_adoptable(settings: Settings, path: Path, data: TenantCreate, now: da
     it signs with from now on load; else Conflict key_ring_unusable naming what failed."""
     at = int(now.timestamp())
     try:
-        ring = KeyRing.open(path, passphrase=resolve_key_passphrase(settings), kdf=_kdf(settings))
-        if ring.kind is not RingKind.ISSUER or ring.issuer_id != data.ags:
-            raise Conflict(ErrorCode.KEY_RING_UNUSABLE, "issuer_id")
-        if ring.url and ring.url != data.issuer_url:
-            raise Conflict(ErrorCode.KEY_RING_UNUSABLE, "url")
-        for purpose in TENANT_PURPOSES:
-            ring.signer_for(at, purpose)
+        with _token(settings) as token:
+            ring = KeyRing.open(
+                path, passphrase=resolve_key_passphrase(settings), pkcs11=token, kdf=_kdf(settings)
+            )
+            _check_ring(ring, data, at)
     except KeysError as exc:
         raise Conflict(ErrorCode.KEY_RING_UNUSABLE, exc.code.value) from exc
+
+
+def _check_ring(ring: KeyRing, data: TenantCreate, at: int) -> None:
+    if ring.kind is not RingKind.ISSUER or ring.issuer_id != data.ags:
+        raise Conflict(ErrorCode.KEY_RING_UNUSABLE, "issuer_id")
+    if ring.url and ring.url != data.issuer_url:
+        raise Conflict(ErrorCode.KEY_RING_UNUSABLE, "url")
+    for purpose in TENANT_PURPOSES:
+        ring.signer_for(at, purpose)
 
 
 def _new_ring_dir(settings: Settings, ags: str) -> Path:

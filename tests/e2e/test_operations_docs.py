@@ -1,13 +1,15 @@
 """docs/operations.md, "A first production start, step by step", executed as written by bash
-on a fresh PostgreSQL database: production settings, migrate, the root ring, a tenant, an
-API client, `serve --workers 4`, `worker --once`, readiness and metrics.
+on a fresh PostgreSQL database: a SoftHSM2 token, production settings, migrate, the root ring
+in the token, a tenant (its key in the token), an API client, two `serve` instances, `worker
+--once` and a `worker` in the background, readiness of both instances and metrics.
 
 Only what differs on a test machine is replaced: the database URL, the directories, the
-files holding the secrets and the ports. The server started in the background is stopped
-by the script's exit trap, whatever happens."""
+files holding the secrets and the ports. The processes started in the background are
+stopped by the script's exit trap, whatever happens."""
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 import shlex
@@ -18,6 +20,7 @@ import pytest
 
 from tests.support.db import PostgresServer, _admin_exec
 from tests.support.processes import BIN, free_port, run_script
+from tests.support.softhsm import softhsm_module
 
 REPO = Path(__file__).resolve().parents[2]
 DOC = REPO / "docs" / "operations.md"
@@ -34,8 +37,10 @@ def doc_commands() -> list[str]:
 
 def test_the_section_shows_the_whole_way() -> None:
     commands = "\n".join(doc_commands())
-    for step in ("BUERGERID_ENVIRONMENT=production", "migrate", "buergerid-keys create",
-                 "tenant create", "client create", "serve --workers", "worker --once",
+    for step in ("softhsm2-util --init-token", "BUERGERID_PKCS11_TOKEN_LABEL",
+                 "BUERGERID_PKCS11_PIN_FILE", "BUERGERID_ENVIRONMENT=production", "migrate",
+                 "buergerid-keys create", "--backend pkcs11", "tenant create", "client create",
+                 "BUERGERID_PORT=8000", "BUERGERID_PORT=8001", "worker --once", "worker &",
                  "/readyz", "/metrics"):  # fmt: skip
         assert step in commands, step
 
@@ -46,33 +51,37 @@ def test_every_command_of_the_production_start_runs(
 ) -> None:
     database = f"quickstart_{uuid.uuid4().hex[:8]}"
     _admin_exec(postgres_server, f"CREATE DATABASE {database}")
+    softhsm_module()  # skips without SoftHSM2 (fails under BUERGERID_REQUIRE_SOFTHSM=1)
     etc, data = tmp_path / "etc", tmp_path / "lib"
     etc.mkdir(mode=0o700)
-    for name in ("key-passphrase", "server-secret"):
-        (etc / name).write_text(secrets.token_urlsafe(36) + "\n")
+    for name, value in (("server-secret", secrets.token_urlsafe(36)), ("pkcs11-pin", "4711-0815"),
+                        ("pkcs11-so-pin", secrets.token_hex(8))):  # fmt: skip
+        (etc / name).write_text(value + "\n")
         (etc / name).chmod(0o600)
-    port, metrics_port = free_port(), free_port()
     replacements = {
         "postgresql+psycopg://buergerid@db.gkd.example/buergerid": postgres_server.url(database),
         "/var/lib/buergerid": str(data),
         "/etc/buergerid": str(etc),
-        "8000": str(port),
-        "9464": str(metrics_port),
     }
-    script = ["set -eu", f"cd {shlex.quote(str(tmp_path))}", "SERVE_PID="]
-    script.append(
-        'trap \'[ -n "$SERVE_PID" ] && kill -INT "$SERVE_PID" && wait "$SERVE_PID"\' EXIT'
-    )
+    replacements |= {port: str(free_port()) for port in ("8000", "8001", "9464", "9465")}
+    script = ["set -eu", f"cd {shlex.quote(str(tmp_path))}", "PIDS="]
+    # SIGTERM: a background job of a script ignores SIGINT until Python sets its own handler
+    script.append('trap \'for p in $PIDS; do kill "$p"; wait "$p" || true; done\' EXIT')
     for command in doc_commands():
         for old, new in replacements.items():
             command = command.replace(old, new)
         script.append(command)
         if command.endswith("&"):
-            script.append("SERVE_PID=$!")
+            script.append('PIDS="$! $PIDS"')
     out = run_script(script, home=tmp_path, path_first=BIN)
     assert "database migrated to head" in out
     assert "tenant 05562032 created" in out
     assert re.search(r"token\s+bid_\S+", out)
     assert "plate_indexes: ok built=1" in out and "trust_bundle: ok built=1" in out
-    assert '"status":"ready"' in out
+    assert out.count('"status":"ready"') == 2  # both instances
     assert re.search(r'^buergerid_job_runs_total\{job="plate_indexes"\} 1\.0$', out, re.M)
+    # every key is in the token: the rings record PKCS#11 keys only, no key file exists
+    for ring in ("root", "05562032"):
+        doc = json.loads((data / "keys" / ring / "ring.json").read_text())
+        assert [k["backend"] for k in doc["keys"]] == ["pkcs11"], ring
+    assert not list((data / "keys").glob("*/keys/*"))

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from issuer.settings import Settings, resolve_key_passphrase
+from issuer.settings import Settings, resolve_key_passphrase, resolve_pkcs11_pin
 
 
 def test_defaults_derive_from_data_dir(tmp_path: Path) -> None:
@@ -115,3 +115,54 @@ def test_configured_passphrase_wins(tmp_path: Path) -> None:
     s = Settings(data_dir=tmp_path, key_passphrase="configured-one")
     assert resolve_key_passphrase(s) == "configured-one"
     assert not (tmp_path / "dev-passphrase").exists()
+
+
+def test_pkcs11_settings_come_from_the_environment_with_the_pin_never_shown(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("BUERGERID_PKCS11_MODULE", "/usr/lib/softhsm/libsofthsm2.so")
+    monkeypatch.setenv("BUERGERID_PKCS11_TOKEN_LABEL", "buergerid")
+    monkeypatch.setenv("BUERGERID_PKCS11_PIN", "4711-0815")
+    s = Settings()
+    assert (str(s.pkcs11_module), s.pkcs11_token_label) == (
+        "/usr/lib/softhsm/libsofthsm2.so",
+        "buergerid",
+    )
+    assert resolve_pkcs11_pin(s) == "4711-0815"
+    assert "4711-0815" not in repr(s)
+
+
+def test_a_token_needs_exactly_one_pin_source(tmp_path: Path) -> None:
+    with pytest.raises(ValidationError, match="needs pkcs11_pin or pkcs11_pin_file"):
+        Settings(pkcs11_token_label="buergerid")
+    with pytest.raises(ValidationError, match="one or the other"):
+        Settings(pkcs11_token_label="t", pkcs11_pin="1", pkcs11_pin_file=tmp_path / "pin")
+
+
+def test_the_pin_file_must_be_private_and_not_empty(tmp_path: Path) -> None:
+    pin = tmp_path / "pin"
+    pin.write_text("2468\n")
+    pin.chmod(0o600)
+    s = Settings(pkcs11_token_label="t", pkcs11_pin_file=pin)
+    assert resolve_pkcs11_pin(s) == "2468"
+    pin.chmod(0o644)
+    with pytest.raises(ValueError, match="readable by others"):
+        resolve_pkcs11_pin(s)
+    pin.write_text("\n")
+    pin.chmod(0o600)
+    with pytest.raises(ValueError, match="empty"):
+        resolve_pkcs11_pin(s)
+    with pytest.raises(ValueError, match="cannot be read"):
+        resolve_pkcs11_pin(Settings(pkcs11_token_label="t", pkcs11_pin_file=tmp_path / "none"))
+
+
+def test_production_with_a_token_needs_no_key_passphrase() -> None:
+    s = Settings(
+        environment="production",
+        database_url="postgresql+psycopg://u@db/b",
+        public_base_url="https://bid.example",
+        server_secret="s" * 40,
+        pkcs11_token_label="buergerid",
+        pkcs11_pin="4711",
+    )
+    assert resolve_key_passphrase(s) == ""  # file keys then refuse: passphrase_required

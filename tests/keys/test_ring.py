@@ -6,6 +6,7 @@ import json
 import stat
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -338,6 +339,35 @@ def test_pkcs11_keys_in_a_ring(tmp_path: Path, softhsm: SoftHsm) -> None:
     with pytest.raises(KeyRingError) as err:
         KeyRing.open(tmp_path / "hsm").signer_for(T0, "BEW")
     assert err.value.code is KeysCode.PKCS11_REQUIRED
+
+
+def test_withdrawing_a_pkcs11_key_destroys_it_in_the_token(
+    tmp_path: Path, softhsm: SoftHsm
+) -> None:
+    with Pkcs11Token.open(
+        token_label=softhsm.token_label, pin=softhsm.pin, module=softhsm.module
+    ) as tok:
+        ring = KeyRing.create(tmp_path / "hsm", "05562004", pkcs11=tok)
+        kept = ring.add_key(nbf=T0, sign_until=T0 + DAY, exp=T0 + 2 * DAY, backend="pkcs11")
+        gone = ring.add_key(nbf=T0, sign_until=T0 + DAY, exp=T0 + 2 * DAY, backend="pkcs11")
+        ids = {e["kid"]: bytes.fromhex(e["ref"]["id"]) for e in _ring_doc(tmp_path / "hsm")}
+        # without the token nothing changes: the key would stay usable in the HSM
+        with pytest.raises(KeyRingError) as err:
+            KeyRing.open(tmp_path / "hsm").withdraw(gone.kid, T0 + 5)
+        assert err.value.code is KeysCode.PKCS11_REQUIRED
+        assert ring.find(gone.kid, T0).withdrawn_at is None
+        assert ring.withdraw(gone.kid, T0 + 5).withdrawn_at == T0 + 5
+        with pytest.raises(KeysError) as err2:
+            tok.signer(ids[gone.kid], Alg.ES256)
+        assert err2.value.code is KeysCode.PKCS11_KEY_NOT_FOUND
+        assert ring.withdraw(gone.kid, T0 + 9).withdrawn_at == T0 + 5  # again: nothing left
+        signer = KeyRing.open(tmp_path / "hsm", pkcs11=tok).signer_for(T0 + 6, "BEW")
+        assert signer.jws_kid == kept.kid  # the other key still signs in the token
+
+
+def _ring_doc(path: Path) -> list[dict[str, Any]]:
+    keys: list[dict[str, Any]] = json.loads((path / "ring.json").read_text())["keys"]
+    return keys
 
 
 @settings(
