@@ -99,6 +99,7 @@ def serve_factory(
             port=settings.port,
             factory=True,
             workers=workers,
+            timeout_worker_healthcheck=settings.worker_healthcheck_seconds,
             log_config=logging_config(settings.log_level, settings.log_format),
             ssl_certfile=certfile,
             ssl_keyfile=keyfile,

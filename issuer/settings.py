@@ -135,6 +135,9 @@ class Settings(BaseSettings):
     metrics_port: int | None = Field(default=None, ge=1, le=65535)
     metrics_host: str = "127.0.0.1"
     metrics_dir: Path | None = None
+    # `serve --workers N`: a worker that does not answer the serving process's ping within
+    # this many seconds is restarted (uvicorn's default of 5 s restarts busy, healthy workers)
+    worker_healthcheck_seconds: int = Field(default=30, ge=1, le=600)
 
     # the job runner (`buergerid-issuer worker`, issuer/worker/): seconds between runs of a job,
     # by name (issuer.worker.jobs.JOBS lists the names and defaults), e.g. {"plate_indexes": 30}

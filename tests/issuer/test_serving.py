@@ -194,3 +194,31 @@ def test_serve_runs_two_workers_and_each_logs_json_only(deployment: Deployment) 
     assert len(started) == 2  # two worker processes, both through the JSON logging
     routes = {e.get("route") for e in events if e.get("event") == "http_request"}
     assert {"/api/v1/residents", "/.well-known/openid-credential-issuer"} <= routes
+
+
+def test_serve_with_workers_gives_them_the_configured_ping_limit(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """uvicorn's supervisor restarts a worker that misses its ping; the limit is ours."""
+    import uvicorn.supervisors
+
+    from issuer import serving
+    from issuer.settings import Settings
+
+    seen: list[int] = []
+
+    class Supervisor:
+        def __init__(self, config: object, sockets: list[object]) -> None:
+            seen.append(config.timeout_worker_healthcheck)  # type: ignore[attr-defined]
+            for sock in sockets:
+                sock.close()  # type: ignore[attr-defined]
+
+        def run(self) -> None:
+            return None
+
+    monkeypatch.setattr(uvicorn.supervisors, "Multiprocess", Supervisor)
+    monkeypatch.setattr(serving, "configure_logging", lambda *_: None)  # this process's logs
+    for configured in ({}, {"worker_healthcheck_seconds": 90}):
+        settings = Settings(data_dir=tmp_path, port=free_port(), **configured)
+        serving.serve_factory("wallet_api.service:service_app", settings, workers=2)
+    assert seen == [30, 90]
