@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from tests.support.handheld import GE, PLATES, RE, HandheldWorld, verify
 from tests.support.handheld_server import port, served, settings, world  # noqa: F401
+from tests.support.http import HTTP_TIMEOUT
 from tests.support.verifier_internals import ASSERTION_TYPE
 from verifier.handheld import DeviceIdentity
 
@@ -127,6 +128,7 @@ def test_assertions_are_single_use_short_lived_and_audience_bound(
                 "client_assertion_type": ASSERTION_TYPE,
                 "client_assertion": assertion,
             },
+            timeout=HTTP_TIMEOUT,
         )
 
     assertion = identity.client_assertion(enrolment, key, now)
@@ -146,13 +148,13 @@ def test_assertions_are_single_use_short_lived_and_audience_bound(
     # the plate index: private, never cached; only for municipalities the device covers
     token = first.json()["access_token"]
     got = httpx.get(f"{base}/api/v1/enforcement/plate-index/{GE}", headers={
-        "Authorization": f"Bearer {token}"})  # fmt: skip
+        "Authorization": f"Bearer {token}"}, timeout=HTTP_TIMEOUT)  # fmt: skip
     assert got.status_code == 200
     assert got.headers["cache-control"].startswith("private, no-store")
     other = httpx.get(f"{base}/api/v1/enforcement/plate-index/{RE}", headers={
-        "Authorization": f"Bearer {token}"})  # fmt: skip
+        "Authorization": f"Bearer {token}"}, timeout=HTTP_TIMEOUT)  # fmt: skip
     assert other.status_code == 404
-    anonymous = httpx.get(f"{base}/api/v1/enforcement/plate-index/{GE}")
+    anonymous = httpx.get(f"{base}/api/v1/enforcement/plate-index/{GE}", timeout=HTTP_TIMEOUT)
     assert anonymous.status_code == 401
 
 

@@ -41,6 +41,7 @@ from keys.ring import KeyRing
 from mobile_sdk_stub.client import WalletClient
 from tests.support.db import make_test_settings
 from tests.support.handheld import verify
+from tests.support.http import HTTP_TIMEOUT
 from tests.support.processes import (
     BUERGERID_ISSUER,
     free_port,
@@ -301,7 +302,9 @@ def test_the_whole_story_signed_in_softhsm_with_no_private_key_on_disk(
         def credential_status() -> int:
             assert verified.status is not None
             served = httpx.get(
-                verified.status.uri, headers={"Accept": "application/statuslist+jwt"}
+                verified.status.uri,
+                headers={"Accept": "application/statuslist+jwt"},
+                timeout=HTTP_TIMEOUT,
             ).text
             signed = decode_status_list_jwt(served, issuer_keys[peek_jws_header(served)["kid"]])
             return int(signed.status_list.get(verified.status.idx))
@@ -317,7 +320,7 @@ def test_the_whole_story_signed_in_softhsm_with_no_private_key_on_disk(
         assert credential_status() == 1
 
         # the server's own count: every signature it made was made in the token
-        scraped = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics").text
+        scraped = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=HTTP_TIMEOUT).text
         signatures = {
             s.labels["backend"]: s.value
             for family in text_string_to_metric_families(scraped)
@@ -351,7 +354,7 @@ def test_the_whole_story_signed_in_softhsm_with_no_private_key_on_disk(
     refused = start("serve-wrong-pin", [BUERGERID_ISSUER, "serve"], env, logs)
     try:
         wait_http(refused, f"{base}/healthz")
-        ready = httpx.get(f"{base}/readyz")
+        ready = httpx.get(f"{base}/readyz", timeout=HTTP_TIMEOUT)
         assert ready.status_code == 503
         assert {"check": "root_ring", "code": "pkcs11_login"} in ready.json()["errors"]
         with httpx.Client(base_url=base, timeout=60, headers=headers) as http:

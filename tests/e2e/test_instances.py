@@ -48,6 +48,7 @@ from issuer.settings import Settings
 from issuer.worker import jobs as catalogue
 from keys.ring import KeyRing
 from tests.support.db import TEST_PASSPHRASE
+from tests.support.http import HTTP_TIMEOUT
 from tests.support.processes import (
     BUERGERID_ISSUER,
     Process,
@@ -132,7 +133,9 @@ def _statuses(base: str, ags: str, list_no: int) -> Any:
     from verifier.formats import decode_status_list_cwt
 
     r = httpx.get(
-        f"{base}/status-lists/{ags}/{list_no}", headers={"Accept": "application/statuslist+cwt"}
+        f"{base}/status-lists/{ags}/{list_no}",
+        headers={"Accept": "application/statuslist+cwt"},
+        timeout=HTTP_TIMEOUT,
     )
     assert r.status_code == 200, r.text
     return decode_status_list_cwt(r.content)[1].status_list
@@ -267,7 +270,10 @@ def test_three_instances_and_two_workers_share_nothing_but_postgresql(
     if wait > 0:
         threading.Event().wait(wait + 0.05)
     for base in bases:
-        served = {k["kid"] for k in httpx.get(f"{base}/.well-known/jwks.json").json()["keys"]}
+        served = {
+            k["kid"]
+            for k in httpx.get(f"{base}/.well-known/jwks.json", timeout=HTTP_TIMEOUT).json()["keys"]
+        }
         assert new_kids and new_kids <= served, (rotation_out, served)
 
     # the wallet token endpoint: one budget per address across the instances, not one each
@@ -275,7 +281,7 @@ def test_three_instances_and_two_workers_share_nothing_but_postgresql(
     token_answers = [
         httpx.post(f"{bases[i % INSTANCES]}/wallet/token", data={
             "grant_type": "urn:ietf:params:oauth:grant-type:pre-authorized_code",
-            "pre-authorized_code": f"unknown-{i}"}).status_code
+            "pre-authorized_code": f"unknown-{i}"}, timeout=HTTP_TIMEOUT).status_code
         for i in range(TOKEN_BUDGET + 2 * INSTANCES)
     ]  # fmt: skip
     assert 429 not in token_answers[:TOKEN_BUDGET], token_answers
@@ -286,7 +292,9 @@ def test_three_instances_and_two_workers_share_nothing_but_postgresql(
     wrong = {"Authorization": f"Bearer bid_{victim.key_id}.{'x' * 43}"}
     _whole_window(settings.auth_failure_window_seconds, needed=10)
     auth_answers = [
-        httpx.get(f"{bases[i % INSTANCES]}/api/v1/zones", headers=wrong).status_code
+        httpx.get(
+            f"{bases[i % INSTANCES]}/api/v1/zones", headers=wrong, timeout=HTTP_TIMEOUT
+        ).status_code
         for i in range(KEY_FAILURES + INSTANCES)
     ]
     assert auth_answers == [401] * KEY_FAILURES + [429] * INSTANCES, auth_answers

@@ -32,6 +32,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from issuer.settings import Settings
 from mobile_sdk_stub.client import WalletClient
 from tests.support.clock import FixedClock
+from tests.support.http import HTTP_TIMEOUT
 from tests.support.processes import (
     BUERGERID_ISSUER,
     Process,
@@ -144,15 +145,22 @@ def test_serve_with_workers_is_the_whole_service_and_its_metrics_name_nobody(
     for line in worker.stderr.splitlines():  # the worker logs JSON too
         json.loads(line)
     assert http.get("/api/v1/enforcement/plate-index", headers=officer.headers).status_code == 200
-    assert httpx.get(f"{base}/trust-bundle").status_code == 200
-    assert httpx.get(f"{base}/.well-known/openid-credential-issuer").status_code == 200
-    assert 'href="/docs"' in httpx.get(f"{base}/").text
-    assert httpx.get(f"{base}/docs").status_code == 200
-    assert httpx.get(f"{base}/metrics").status_code == 404  # never on the service's port
+    assert httpx.get(f"{base}/trust-bundle", timeout=HTTP_TIMEOUT).status_code == 200
+    assert (
+        httpx.get(f"{base}/.well-known/openid-credential-issuer", timeout=HTTP_TIMEOUT).status_code
+        == 200
+    )
+    assert 'href="/docs"' in httpx.get(f"{base}/", timeout=HTTP_TIMEOUT).text
+    assert httpx.get(f"{base}/docs", timeout=HTTP_TIMEOUT).status_code == 200
+    assert (
+        httpx.get(f"{base}/metrics", timeout=HTTP_TIMEOUT).status_code == 404
+    )  # never on the service's port
 
     # requests over fresh connections land on both workers; the counts add up exactly
     def fetch(_: int) -> int:
-        return httpx.get(f"{base}/openapi.json", headers={"Connection": "close"}).status_code
+        return httpx.get(
+            f"{base}/openapi.json", headers={"Connection": "close"}, timeout=HTTP_TIMEOUT
+        ).status_code
 
     def pids() -> set[str]:
         return {p.name.rsplit("_", 1)[1] for p in metrics_dir.glob("counter_*.db")}
@@ -170,10 +178,10 @@ def test_serve_with_workers_is_the_whole_service_and_its_metrics_name_nobody(
     assert not (metrics_dir / "counter_999999.db").exists()  # emptied at start
     assert len(pids()) == 2  # both workers wrote their counts
 
-    scrape = httpx.get(f"{metrics_base}/metrics")
+    scrape = httpx.get(f"{metrics_base}/metrics", timeout=HTTP_TIMEOUT)
     assert scrape.status_code == 200
     assert scrape.headers["content-type"].startswith("text/plain")
-    assert httpx.get(f"{metrics_base}/").status_code == 404
+    assert httpx.get(f"{metrics_base}/", timeout=HTTP_TIMEOUT).status_code == 404
     families = _families(scrape.text)
     spread = _samples(
         families,

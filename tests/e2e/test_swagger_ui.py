@@ -18,7 +18,7 @@ import pytest
 from issuer.services.clock import FixedClock
 from issuer.settings import Settings
 from tests.support.browser import BrowserFactory, new_page, save_screenshot
-from tests.support.http import live_server
+from tests.support.http import HTTP_TIMEOUT, live_server
 from wallet_api.app import create_combined_app
 
 WAIT_MS = 30_000
@@ -43,7 +43,9 @@ def test_swagger_ui_works_offline_and_an_authorised_call_succeeds(
         with live_server(app) as base:
             import httpx
 
-            made = httpx.post(f"{base}/api/v1/zones", json=zone, headers=creds.headers)
+            made = httpx.post(
+                f"{base}/api/v1/zones", json=zone, headers=creds.headers, timeout=HTTP_TIMEOUT
+            )
             assert made.status_code == 201, made.text
             origin = urlsplit(base).netloc
             elsewhere: list[str] = []

@@ -24,7 +24,7 @@ from issuer.services.clients import SecretHasher
 from issuer.services.clock import FixedClock
 from issuer.settings import Settings
 from tests.support.db import ApiClientFactory
-from tests.support.http import live_server
+from tests.support.http import HTTP_TIMEOUT, live_server
 
 URL = "/api/v1/zones"
 BOUNDED_WAIT_STEPS = 600  # x 0.05 s: how long a condition may take to come true
@@ -247,7 +247,9 @@ def test_the_wallet_token_limit_holds_across_instances(
     try:
         with ExitStack() as stack:
             first, second = (
-                stack.enter_context(httpx.Client(base_url=stack.enter_context(live_server(a))))
+                stack.enter_context(
+                    httpx.Client(base_url=stack.enter_context(live_server(a)), timeout=HTTP_TIMEOUT)
+                )
                 for a in apps
             )
             answers = [first.post("/wallet/token", data=form) for _ in range(2)]

@@ -19,7 +19,7 @@ from issuer.app import create_app
 from issuer.client_address import MAX_HOPS, resolve_client_address, trusted_networks
 from issuer.services.clock import FixedClock
 from issuer.settings import Settings
-from tests.support.http import live_server
+from tests.support.http import HTTP_TIMEOUT, live_server
 
 PROXIES = trusted_networks(("10.0.0.0/8", "127.0.0.1/32"))
 
@@ -145,7 +145,7 @@ def test_a_forged_header_does_not_escape_the_token_endpoint_limit(
     app = create_wallet_app(settings, clock=clock, policy=WalletPolicy(token_requests_per_window=2))
     form = {"grant_type": "refresh_token", "refresh_token": "not-a-token"}
     try:
-        with live_server(app) as base, httpx.Client(base_url=base) as http:
+        with live_server(app) as base, httpx.Client(base_url=base, timeout=HTTP_TIMEOUT) as http:
             answers = [
                 http.post(
                     "/wallet/token", data=form, headers={"X-Forwarded-For": f"198.51.100.{i}"}

@@ -25,7 +25,7 @@ from issuer.services import imports
 from issuer.services.clock import FixedClock
 from issuer.text import has_control_character
 from tests.support.db import ApiClientFactory, make_test_settings
-from tests.support.http import live_server
+from tests.support.http import HTTP_TIMEOUT, live_server
 
 
 def _resident(i: int, **extra: Any) -> dict[str, Any]:
@@ -320,7 +320,11 @@ def test_hostile_lines_are_per_line_errors_and_the_report_matches_the_database(
 
 def _csv_post(base: str, writer: dict[str, str], body: bytes, kind: str = "residents") -> Any:
     return httpx.post(
-        f"{base}/api/v1/imports/{kind}", params={"format": "csv"}, headers=writer, content=body
+        f"{base}/api/v1/imports/{kind}",
+        params={"format": "csv"},
+        headers=writer,
+        content=body,
+        timeout=HTTP_TIMEOUT,
     )
 
 

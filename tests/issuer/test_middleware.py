@@ -15,7 +15,7 @@ from issuer.db.models import IdempotencyRecord, Resident
 from issuer.middleware import IdempotencyContext, claim_idempotency_key, idempotency_secret
 from issuer.services.clock import FixedClock
 from tests.support.db import ApiClientFactory
-from tests.support.http import live_server
+from tests.support.http import HTTP_TIMEOUT, live_server
 from tests.support.registry import resident
 
 
@@ -210,7 +210,10 @@ def test_concurrent_duplicates_over_real_http_create_one_object(
 
 def test_live_server_round_trip(app: FastAPI, api_client: ApiClientFactory) -> None:
     headers: dict[str, Any] = api_client(scopes=["registry:write"]).headers
-    with live_server(app) as base_url, httpx.Client(base_url=base_url) as http:
+    with (
+        live_server(app) as base_url,
+        httpx.Client(base_url=base_url, timeout=HTTP_TIMEOUT) as http,
+    ):
         assert http.get("/healthz").json() == {"status": "ok"}
         created = http.post("/api/v1/residents", headers=headers, json=resident())
         assert created.status_code == 201

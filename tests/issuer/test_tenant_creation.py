@@ -18,7 +18,7 @@ from issuer.services.clock import FixedClock
 from issuer.settings import Settings
 from keys.ring import KeyRing
 from tests.support.db import TEST_PASSPHRASE, ApiClientFactory
-from tests.support.http import live_server
+from tests.support.http import HTTP_TIMEOUT, live_server
 from tests.support.world import CHEAP_KDF
 
 AGS = "05911000"
@@ -38,7 +38,10 @@ def ring_dir(app: FastAPI, ags: str = AGS) -> Path:
 @pytest.fixture
 def http(app: FastAPI, api_client: ApiClientFactory) -> Iterator[httpx.Client]:
     operator = api_client(scopes=["admin"], ags=None)
-    with live_server(app) as base, httpx.Client(base_url=base, headers=operator.headers) as c:
+    with (
+        live_server(app) as base,
+        httpx.Client(base_url=base, headers=operator.headers, timeout=HTTP_TIMEOUT) as c,
+    ):
         yield c
 
 

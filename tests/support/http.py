@@ -22,6 +22,11 @@ import uvicorn
 from issuer.serving import server_config
 
 STARTUP_TIMEOUT_SECONDS = 30.0
+# Every test client's timeout. A test asserts outcomes, never latency: on a loaded two-core
+# machine (a browser, PostgreSQL and Node beside two test workers) a request the server
+# answers in 50 ms idle has been seen to take over 5 s, httpx's default. A server that hangs
+# still fails the test, a minute later.
+HTTP_TIMEOUT = 60.0
 
 
 def _free_port() -> int:

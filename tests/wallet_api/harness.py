@@ -24,7 +24,7 @@ from issuer.settings import Settings
 from keys.ring import KeyRing
 from keys.storage.file import KdfParams
 from tests.support.db import TEST_PASSPHRASE
-from tests.support.http import live_server
+from tests.support.http import HTTP_TIMEOUT, live_server
 from wallet_api.app import create_combined_app
 from wallet_api.services.policy import WalletPolicy
 
@@ -206,7 +206,10 @@ def wallet_env(
     settings = settings.model_copy(update={"public_base_url": f"http://127.0.0.1:{port}"})
     app = create_combined_app(settings, clock=clock, policy=policy)
     tenant_id, resident, other, permit, token = _seed(app, clock)
-    with live_server(app, port=port) as base_url, httpx.Client(base_url=base_url) as http:
+    with (
+        live_server(app, port=port) as base_url,
+        httpx.Client(base_url=base_url, timeout=HTTP_TIMEOUT) as http,
+    ):
         yield WalletEnv(
             base_url=base_url,
             app=app,

@@ -25,7 +25,7 @@ from issuer.settings import Settings
 from mobile_sdk_stub.client import WalletClient
 from mobile_sdk_stub.dev_pid import PID_DE
 from mobile_sdk_stub.openid4vp import Presenter
-from tests.support.http import live_server
+from tests.support.http import HTTP_TIMEOUT, live_server
 from tests.support.pid_provider import TestPidProvider
 from tests.wallet_api.harness import AGS, _seed, free_port
 from wallet_api.app import create_combined_app
@@ -129,7 +129,7 @@ class RpEnv:
     def give_buergerid(self, wallet: WalletClient) -> None:
         """The Bürger-ID by the letter route (a municipal offer with a tx_code)."""
         body = {"kind": "residence", "resident_id": str(self.resident_id)}
-        with httpx.Client(base_url=self.base_url, verify=self.ssl) as http:
+        with httpx.Client(base_url=self.base_url, verify=self.ssl, timeout=HTTP_TIMEOUT) as http:
             offer = http.post("/api/v1/offers", json=body, headers=self.headers).json()
         wallet.redeem(offer["credential_offer_url"], tx_code=offer["tx_code"])
 
