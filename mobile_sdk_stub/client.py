@@ -50,6 +50,7 @@ from mobile_sdk_stub.pending import PendingCredential, PendingStore
 from mobile_sdk_stub.presentation import build_presentation
 from mobile_sdk_stub.render import WindscreenPermit, qr_png, qr_svg, windscreen_pdf
 from mobile_sdk_stub.store import CredentialStore, StoredCredential
+from verifier import PermitType
 from verifier.formats import encode_jws
 from verifier.sdjwt import ClaimPath
 
@@ -668,7 +669,7 @@ class WalletClient:
             plates=tuple(claims.get("plates", [])),
             valid_until=until,
             permit_number=int(claims["permit_number"]),
-            permit_type=str(claims.get("permit_type", "BEW")),
+            permit_type=str(claims.get("permit_type", PermitType.BEW)),
             fleet=claims.get("fleet"),
         )
 

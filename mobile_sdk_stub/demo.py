@@ -29,6 +29,11 @@ from typing import Any
 import httpx
 
 from mobile_sdk_stub.client import WalletClient
+from verifier import PermitType
+
+# the issuer API's permit state a QR can be drawn in (its `PermitState.ACTIVE`; the stub
+# speaks to the issuer over HTTP only and imports none of it)
+ACTIVE = "active"
 
 
 def say(step: str, text: str) -> None:
@@ -87,10 +92,10 @@ def _items(body: Any) -> list[dict[str, Any]]:
 
 def _permit(http: httpx.Client, headers: dict[str, str]) -> dict[str, Any]:
     """An active resident permit: an existing one, else applied for (and paid) now."""
-    listed = http.get("/api/v1/permits", headers=headers, params={"state": "active"})
+    listed = http.get("/api/v1/permits", headers=headers, params={"state": ACTIVE})
     if listed.status_code == 200:
         for item in _items(listed.json()):
-            if item.get("state") == "active" and item.get("resident_id"):
+            if item.get("state") == ACTIVE and item.get("resident_id"):
                 return item
     residents = _items(http.get("/api/v1/residents", headers=headers).json())
     vehicles = _items(http.get("/api/v1/vehicles", headers=headers).json())
@@ -102,7 +107,7 @@ def _permit(http: httpx.Client, headers: dict[str, str]) -> dict[str, Any]:
     applied = http.post(
         "/api/v1/permits",
         json={
-            "permit_type": "BEW",
+            "permit_type": PermitType.BEW,
             "resident_id": resident["id"],
             "zones": [zones[0]["code"]],
             "vehicle_ids": [vehicle["id"]],
@@ -113,14 +118,14 @@ def _permit(http: httpx.Client, headers: dict[str, str]) -> dict[str, Any]:
     if applied.status_code != 201:
         raise SystemExit(f"the permit application was refused: {applied.text}")
     permit = dict(applied.json())
-    if permit.get("state") != "active":
+    if permit.get("state") != ACTIVE:
         paid = http.post(
             f"/api/v1/permits/{permit['id']}/payment",
             json={"amount_cents": 3000, "payment_ref": "DEMO"},
             headers=headers,
         )
         permit = dict(paid.json())
-    if permit.get("state") != "active":
+    if permit.get("state") != ACTIVE:
         raise SystemExit(f"the demo permit is {permit.get('state')}, not active")
     return permit
 
