@@ -166,7 +166,7 @@ def record_many(
             }
         )
         prev_hash = digest
-    session.execute(insert(AuditEntry), rows)
+    session.execute(insert(AuditEntry.__table__), rows)  # Core: no ORM bookkeeping per row
     session.execute(_STORE_HEAD, {"b_chain": chain, "b_hash": prev_hash})
     for entry in entries:
         metrics.audited(

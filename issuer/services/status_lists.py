@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import Float, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from issuer.db.permit_models import StatusEntry, StatusList
@@ -49,7 +49,7 @@ _ROOM = (
     select(StatusList.id, StatusList.list_no, StatusList.size, StatusList.allocated)
     .where(
         StatusList.tenant_id == bindparam("tenant"),
-        StatusList.allocated < StatusList.size * FILL_LIMIT,
+        StatusList.allocated < StatusList.size * bindparam("fill", type_=Float),
     )
     .order_by(StatusList.list_no)
     .limit(1)
@@ -61,8 +61,9 @@ _TAKE = (
     .values(allocated=StatusList.allocated + bindparam("b_n"))
     .execution_options(synchronize_session=False)
 )
+_ENTRIES: Any = StatusEntry.__table__
 _FREE_INSERTS = {
-    name: module.insert(StatusEntry).on_conflict_do_nothing().returning(StatusEntry.idx)
+    name: module.insert(_ENTRIES).on_conflict_do_nothing().returning(_ENTRIES.c.idx)
     for name, module in (("postgresql", postgresql), ("sqlite", sqlite))
 }
 
@@ -108,7 +109,7 @@ def _reserve(
     """(list_no, list size, n): `n` ≤ `want` indices counted as allocated on the first list of
     the tenant with room, created with `size` entries when there is none. Room is judged by
     each list's own size: a list takes indices while fewer than FILL_LIMIT of it are taken."""
-    found = session.execute(_ROOM, {"tenant": tenant_id}).first()
+    found = session.execute(_ROOM, {"tenant": tenant_id, "fill": FILL_LIMIT}).first()
     if found is None:
         return _open_list(session, tenant_id, want, now, size)
     row_id, list_no, list_size, allocated = (int(v) for v in found)

@@ -124,7 +124,7 @@ def issue_qr_tokens(
                 "created_at": now,
             }
         )
-    session.execute(insert(PermitToken), rows)
+    session.execute(insert(PermitToken.__table__), rows)  # Core: no ORM bookkeeping per row
     return texts
 
 
