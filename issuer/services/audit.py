@@ -14,8 +14,9 @@ import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import cast
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from issuer import metrics
@@ -166,7 +167,8 @@ def record_many(
             }
         )
         prev_hash = digest
-    session.execute(insert(AuditEntry.__table__), rows)  # Core: no ORM bookkeeping per row
+    # through the table (Core): no ORM bookkeeping per row
+    session.execute(insert(cast(Table, AuditEntry.__table__)), rows)
     session.execute(_STORE_HEAD, {"b_chain": chain, "b_hash": prev_hash})
     for entry in entries:
         metrics.audited(

@@ -239,9 +239,11 @@ def holders_of(
             for row in session.execute(_RESIDENTS_PERMITS, {"ids": chunk})
             if row.tenant_id == tenant_id and row.permit_type in kinds and row.state in LIVE_STATES
         )
-    for chunk in _chunks(locked):
+    for some_plates in _chunks(locked):
         rows.extend(
-            session.execute(_PLATES_PERMITS, {"tenant": tenant_id, "kinds": kinds, "ids": chunk})
+            session.execute(
+                _PLATES_PERMITS, {"tenant": tenant_id, "kinds": kinds, "ids": some_plates}
+            )
         )
     keep = set(changing)
     due = {

@@ -14,9 +14,9 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
@@ -458,7 +458,7 @@ def _extend(
     if not renewals:
         return
     session.flush()
-    table = Permit.__table__
+    table = cast(Table, Permit.__table__)
     stmt = (
         table.update()
         .where(table.c.id == bindparam("b_id"), table.c.version == bindparam("b_version"))
@@ -480,7 +480,7 @@ def _extend(
     if connection.dialect.supports_sane_multi_rowcount and result.rowcount != len(renewals):
         raise StaleDataError("a renewed permit was changed meanwhile")
     connection.execute(
-        insert(PermitCharge.__table__),
+        insert(cast(Table, PermitCharge.__table__)),
         [
             {
                 "permit_id": permit.id,
