@@ -1,4 +1,5 @@
-"""The trust-bundle builder (DESIGN §3.4): every tenant's keys and status lists, signed by the root.
+"""The trust-bundle builder (docs/formats.md, "Trust bundle"): every tenant's keys and
+status lists, signed by the root.
 
 `build_trust_bundle` takes the issuers (their rings or explicit key lists, and their current
 Status List Tokens), the bundle's times and the root signer (or the root ring, which then
@@ -69,7 +70,7 @@ def _check_status_token(
     issuer_id: str, number: int, token: bytes, keys: Sequence[BundleKey]
 ) -> None:
     """The token must verify with a published key of its issuer whose window covers its iat,
-    as a handheld checks it (DESIGN §4 step 9)."""
+    as a handheld checks it (docs/verifier.md, "The checks, step by step", step 9)."""
     where = f"{issuer_id}: status list {number!r}"
     if type(number) is not int or number < 0 or not isinstance(token, bytes):
         raise BuildError(KeysCode.BAD_INPUT, where)

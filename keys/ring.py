@@ -416,7 +416,8 @@ class KeyRing:
         return [k for k in self.records(now) if is_published(k.state)]
 
     def bundle_keys(self, now: int) -> list[BundleKey]:
-        """The ring's keys for the trust bundle (DESIGN §3.4); `types` = permit types only."""
+        """The ring's keys for the trust bundle (docs/formats.md, "Trust bundle"); `types` =
+        permit types only."""
         from verifier.formats import BundleKey
 
         return [

@@ -1,7 +1,7 @@
 """The signer interface every backend implements, the in-memory signer, and key generation.
 
 `Signer.sign(message)` returns the raw signature: `r‖s` (64 bytes) for ES256, never DER
-(DESIGN §3), and the 64-byte Ed25519 signature for EdDSA. `sign_cose` and `sign_jws` are
+(docs/formats.md), and the 64-byte Ed25519 signature for EdDSA. `sign_cose` and `sign_jws` are
 the only ways `keys/` and its callers should turn a signer into a token: they fill `alg` and
 `kid` from the signer, so a header can never name another key.
 """
@@ -46,7 +46,7 @@ class Signer(Protocol):
 
     @property
     def thumbprint(self) -> bytes:
-        """DESIGN §3.1 thumbprint, 32 bytes."""
+        """The key's thumbprint (docs/formats.md, "Key identifiers"), 32 bytes."""
         ...
 
     @property
@@ -107,7 +107,8 @@ def raw_ecdsa_signature(der: bytes) -> bytes:
 
 
 class PublicIdentity:
-    """What every signer shows of itself: algorithm, public key and the DESIGN §3.1 kids.
+    """What every signer shows of itself: algorithm, public key and the kids of
+    docs/formats.md ("Key identifiers").
 
     Backends subclass it and add ``sign``; the private half stays with the backend.
     """

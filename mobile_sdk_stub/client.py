@@ -3,7 +3,7 @@
 ``WalletClient(base_url, wallet_dir, transport=None)`` keeps its device key
 (``device.py``) and credentials (``store.py``) in ``wallet_dir``; the httpx transport is
 injectable, so the same client runs against uvicorn or in-process ASGI. It speaks only
-HTTP to the server and imports no server code (DESIGN §2).
+HTTP to the server and imports no server code (docs/architecture.md).
 
 Flow (OpenID4VCI 1.0, pre-authorized code): offer URL (or a QR image of it; by value, or
 by reference: the https ``credential_offer_uri`` is fetched once) → issuer metadata →

@@ -122,7 +122,8 @@ class DeviceKey:
 
     @property
     def kid(self) -> str:
-        """The JWS kid of the key (DESIGN §3.1: base64url of the JWK thumbprint)."""
+        """The JWS kid of the key: base64url of the JWK thumbprint (docs/formats.md, "Key
+        identifiers")."""
         return jws_kid(self.public_key)
 
     def public_jwk(self) -> dict[str, str]:

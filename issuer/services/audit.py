@@ -14,8 +14,9 @@ import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import cast
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from issuer import metrics
@@ -103,6 +104,22 @@ def record(
     )
 
 
+# built once, run with the values bound (record_many runs in every write)
+_ADVANCE = (
+    update(AuditHead)
+    .where(AuditHead.chain == bindparam("b_chain"))
+    .values(seq=AuditHead.seq + bindparam("b_n"))
+    .returning(AuditHead.seq, AuditHead.hash)
+    .execution_options(synchronize_session=False)
+)
+_STORE_HEAD = (
+    update(AuditHead)
+    .where(AuditHead.chain == bindparam("b_chain"))
+    .values(hash=bindparam("b_hash"))
+    .execution_options(synchronize_session=False)
+)
+
+
 def record_many(
     session: Session, *, tenant_id: int | None, entries: Sequence[Entry], now: datetime
 ) -> None:
@@ -112,13 +129,7 @@ def record_many(
         return
     chain = chain_for(tenant_id)
     # the UPDATE takes the head's row lock; RETURNING gives the new seq and the *old* hash
-    row = session.execute(
-        update(AuditHead)
-        .where(AuditHead.chain == chain)
-        .values(seq=AuditHead.seq + len(entries))
-        .returning(AuditHead.seq, AuditHead.hash)
-        .execution_options(synchronize_session=False)
-    ).one_or_none()
+    row = session.execute(_ADVANCE, {"b_chain": chain, "b_n": len(entries)}).one_or_none()
     if row is None:
         ensure_chain(session, tenant_id)
         record_many(session, tenant_id=tenant_id, entries=entries, now=now)
@@ -156,13 +167,9 @@ def record_many(
             }
         )
         prev_hash = digest
-    session.execute(insert(AuditEntry), rows)
-    session.execute(
-        update(AuditHead)
-        .where(AuditHead.chain == chain)
-        .values(hash=prev_hash)
-        .execution_options(synchronize_session=False)
-    )
+    # through the table (Core): no ORM bookkeeping per row
+    session.execute(insert(cast(Table, AuditEntry.__table__)), rows)
+    session.execute(_STORE_HEAD, {"b_chain": chain, "b_hash": prev_hash})
     for entry in entries:
         metrics.audited(
             session, tenant_id=tenant_id, action=entry.action, object_id=entry.object_id

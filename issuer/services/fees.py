@@ -16,6 +16,7 @@ new permits only: permits keep their ``fee_schedule_id`` and ``fee_cents``.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -236,21 +237,28 @@ def void_schedule(
     )
 
 
-def schedule_at(session: Session, *, tenant_id: Any, permit_type: str, at: datetime) -> Any:
-    """The schedule in force at `at` (latest effective_from, not voided), or None (no fee)."""
-    from sqlalchemy import select
+@functools.cache
+def _schedules() -> Any:
+    """The statement of `schedule_at`, built once (on first use: the models import this
+    module) and run with its values bound."""
+    from sqlalchemy import bindparam, select
 
     from issuer.db.permit_models import FeeSchedule
 
-    rows = session.scalars(
+    return (
         select(FeeSchedule)
         .where(
-            FeeSchedule.tenant_id == tenant_id,
-            FeeSchedule.permit_type == permit_type,
+            FeeSchedule.tenant_id == bindparam("tenant"),
+            FeeSchedule.permit_type == bindparam("kind"),
             FeeSchedule.voided_at.is_(None),
         )
         .order_by(FeeSchedule.effective_from.desc(), FeeSchedule.id.desc())
-    ).all()
+    )
+
+
+def schedule_at(session: Session, *, tenant_id: Any, permit_type: str, at: datetime) -> Any:
+    """The schedule in force at `at` (latest effective_from, not voided), or None (no fee)."""
+    rows = session.scalars(_schedules(), {"tenant": tenant_id, "kind": permit_type}).all()
     for row in rows:
         if as_utc(row.effective_from) <= at and (
             row.effective_until is None or at < as_utc(row.effective_until)

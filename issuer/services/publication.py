@@ -28,7 +28,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from issuer.db.models import Tenant
@@ -47,23 +47,25 @@ if TYPE_CHECKING:
     from issuer.services.signing import KeyStore
 
 
+_BUMP = (  # built once: every permit change runs it
+    update(PublicationState)
+    .where(PublicationState.tenant_id == bindparam("tenant"))
+    .values(version=PublicationState.version + 1)
+    .execution_options(synchronize_session=False)
+)
+
+
 def bump_version(session: Session, tenant_id: int) -> None:
     """Move the tenant's publication version (its permits changed: the plate index is built
     anew when next asked for) in this transaction."""
-    bump = (
-        update(PublicationState)
-        .where(PublicationState.tenant_id == tenant_id)
-        .values(version=PublicationState.version + 1)
-        .execution_options(synchronize_session=False)
-    )
-    if session.execute(bump).rowcount:  # type: ignore[attr-defined]
+    if session.execute(_BUMP, {"tenant": tenant_id}).rowcount:  # type: ignore[attr-defined]
         return
     try:
         with session.begin_nested():
             session.add(PublicationState(tenant_id=tenant_id, version=1))
             session.flush()
     except IntegrityError:  # another transaction made the row meanwhile
-        session.execute(bump)
+        session.execute(_BUMP, {"tenant": tenant_id})
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Float, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from issuer.db.permit_models import StatusEntry, StatusList
@@ -43,6 +43,29 @@ FILL_LIMIT = 0.5  # a list takes new indices until half full
 MAX_DRAWS = 64
 _VALUES = frozenset(StatusValue)
 _RANDOM = secrets.SystemRandom()
+# statements built once and run with their values bound (each costs more to build than to run)
+_LOCK_HEAD: Any = None  # built on first use: the audit models import this module
+_ROOM = (
+    select(StatusList.id, StatusList.list_no, StatusList.size, StatusList.allocated)
+    .where(
+        StatusList.tenant_id == bindparam("tenant"),
+        StatusList.allocated < StatusList.size * bindparam("fill", type_=Float),
+    )
+    .order_by(StatusList.list_no)
+    .limit(1)
+    .with_for_update()
+)
+_TAKE = (
+    update(StatusList)
+    .where(StatusList.id == bindparam("b_id"))
+    .values(allocated=StatusList.allocated + bindparam("b_n"))
+    .execution_options(synchronize_session=False)
+)
+_ENTRIES: Any = StatusEntry.__table__
+_FREE_INSERTS = {
+    name: module.insert(_ENTRIES).on_conflict_do_nothing().returning(_ENTRIES.c.idx)
+    for name, module in (("postgresql", postgresql), ("sqlite", sqlite))
+}
 
 
 def lock_tenant(session: Session, tenant_id: int) -> None:
@@ -69,9 +92,12 @@ def lock_tenant(session: Session, tenant_id: int) -> None:
             if txn is owner:
                 return
             txn = txn.parent
-    session.execute(
-        select(AuditHead.chain).where(AuditHead.chain == chain_for(tenant_id)).with_for_update()
-    )
+    global _LOCK_HEAD
+    if _LOCK_HEAD is None:
+        _LOCK_HEAD = (
+            select(AuditHead.chain).where(AuditHead.chain == bindparam("chain")).with_for_update()
+        )
+    session.execute(_LOCK_HEAD, {"chain": chain_for(tenant_id)})
     current = current or session.get_transaction()  # the statement may have begun it
     if current is not None:
         held[tenant_id] = current
@@ -83,26 +109,12 @@ def _reserve(
     """(list_no, list size, n): `n` ≤ `want` indices counted as allocated on the first list of
     the tenant with room, created with `size` entries when there is none. Room is judged by
     each list's own size: a list takes indices while fewer than FILL_LIMIT of it are taken."""
-    found = session.execute(
-        select(StatusList.id, StatusList.list_no, StatusList.size, StatusList.allocated)
-        .where(
-            StatusList.tenant_id == tenant_id,
-            StatusList.allocated < StatusList.size * FILL_LIMIT,
-        )
-        .order_by(StatusList.list_no)
-        .limit(1)
-        .with_for_update()
-    ).first()
+    found = session.execute(_ROOM, {"tenant": tenant_id, "fill": FILL_LIMIT}).first()
     if found is None:
         return _open_list(session, tenant_id, want, now, size)
     row_id, list_no, list_size, allocated = (int(v) for v in found)
     n = min(want, math.ceil(list_size * FILL_LIMIT) - allocated)
-    session.execute(
-        update(StatusList)
-        .where(StatusList.id == row_id)
-        .values(allocated=StatusList.allocated + n)
-        .execution_options(synchronize_session=False)
-    )
+    session.execute(_TAKE, {"b_id": row_id, "b_n": n})
     return list_no, list_size, n
 
 
@@ -175,7 +187,7 @@ def _draw(
         batch = [i for i in drawn if i not in tried][:missing]
         tried.update(batch)
         rows = session.execute(
-            _insert_ignoring_conflicts(session, StatusEntry).returning(StatusEntry.idx),
+            _FREE_INSERTS[session.get_bind().dialect.name],
             [
                 {
                     "tenant_id": tenant_id,

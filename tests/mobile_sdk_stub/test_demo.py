@@ -139,3 +139,10 @@ def test_an_unexpected_verdict_fails_the_step(
     )
     assert ok is False
     assert "[4 officer] scan:" in capsys.readouterr().out
+
+
+def test_the_demo_asks_for_the_issuers_active_state() -> None:
+    """The stub imports nothing of the issuer; its one state word must be the issuer's."""
+    from issuer.services.permits.vocabulary import PermitState
+
+    assert demo.ACTIVE == PermitState.ACTIVE

@@ -16,15 +16,16 @@ import httpx
 from fastapi import FastAPI
 
 from issuer.db.models import Residence, Resident, Tenant
-from issuer.db.permit_models import Permit, PermitPlate
 from issuer.services import clients as clients_service
 from issuer.services import tenants as tenants_service
 from issuer.services.clock import FixedClock
+from issuer.services.permits.vocabulary import PermitState
 from issuer.settings import Settings
 from keys.ring import KeyRing
 from keys.storage.file import KdfParams
 from tests.support.db import TEST_PASSPHRASE
 from tests.support.http import HTTP_TIMEOUT, live_server
+from tests.support.permits import seed_permit
 from wallet_api.app import create_combined_app
 from wallet_api.services.policy import WalletPolicy
 
@@ -160,30 +161,15 @@ def _seed(app: FastAPI, clock: FixedClock) -> tuple[int, uuid.UUID, uuid.UUID, u
                 )
             )
             residents.append(resident.id)
-        permit = Permit(
+        permit_id = seed_permit(
+            sess,
             tenant_id=tenant.id,
             number=1001,
-            permit_type="BEW",
-            state="active",
             resident_id=residents[0],
-            zone_codes=["A3"],
+            plate=PLATE,
             valid_from=now - timedelta(days=1),
             valid_until=now + timedelta(days=365),
-            exclusive_key=str(residents[0]),
-            created_at=now,
-            updated_at=now,
-        )
-        sess.add(permit)
-        sess.flush()
-        sess.add(
-            PermitPlate(
-                permit_id=permit.id,
-                tenant_id=tenant.id,
-                permit_type="BEW",
-                position=0,
-                plate=PLATE,
-                lock_key=PLATE,
-            )
+            now=now,
         )
         issued = clients_service.create_client(
             sess,
@@ -194,7 +180,7 @@ def _seed(app: FastAPI, clock: FixedClock) -> tuple[int, uuid.UUID, uuid.UUID, u
             actor="test",
             now=now,
         )
-        return tenant.id, residents[0], residents[1], permit.id, issued.token
+        return tenant.id, residents[0], residents[1], permit_id, issued.token
 
 
 @contextmanager
@@ -248,42 +234,17 @@ def haip_env(
 
 def awaiting_permit(env: WalletEnv, *, amount_cents: int = 3000) -> uuid.UUID:
     """A permit of the other resident that awaits payment of `amount_cents`."""
-    from issuer.db.permit_models import PermitCharge
-
     now = env.clock.now()
     with env.app.state.session_factory() as sess, sess.begin():
-        permit = Permit(
+        return seed_permit(
+            sess,
             tenant_id=env.tenant_id,
             number=1002,
-            permit_type="BEW",
-            state="awaiting_payment",
             resident_id=env.other_resident_id,
-            zone_codes=["A3"],
+            plate="GE-ZZ 99",
             valid_from=now,
             valid_until=now + timedelta(days=365),
-            exclusive_key=str(env.other_resident_id),
-            created_at=now,
-            updated_at=now,
+            now=now,
+            state=PermitState.AWAITING_PAYMENT,
+            open_charge_cents=amount_cents,
         )
-        sess.add(permit)
-        sess.flush()
-        sess.add(
-            PermitPlate(
-                permit_id=permit.id,
-                tenant_id=env.tenant_id,
-                permit_type="BEW",
-                position=0,
-                plate="GE-ZZ 99",
-                lock_key="GE-ZZ 99",
-            )
-        )
-        sess.add(
-            PermitCharge(
-                permit_id=permit.id,
-                tenant_id=env.tenant_id,
-                reason="issue",
-                amount_cents=amount_cents,
-                created_at=now,
-            )
-        )
-        return permit.id

@@ -13,10 +13,11 @@ import pytest
 from sqlalchemy import func, inspect, select, text
 
 from issuer.db.models import AuditEntry, IdempotencyRecord, Resident, Vehicle
-from issuer.db.permit_models import Permit, PermitPlate, PermitToken
+from issuer.db.permit_models import Permit, PermitToken
 from issuer.services import retention
 from issuer.services.clock import FixedClock
 from issuer.settings import Settings
+from tests.support.permits import seed_permit
 from tests.wallet_api.harness import AGS, PLATE, WalletEnv, wallet_env
 from tests.wallet_api.support import ProofKey
 from wallet_api.models import WalletCredential, WalletDevice, WalletGrant, WalletOffer
@@ -64,21 +65,11 @@ def _other_permit(env: WalletEnv) -> uuid.UUID:
     """The other resident's active permit (as the harness seeds the first one)."""
     now = env.clock.now()
     with env.app.state.session_factory() as session, session.begin():
-        permit = Permit(
-            tenant_id=env.tenant_id, number=1002, permit_type="BEW", state="active",
-            resident_id=env.other_resident_id, zone_codes=["A3"],
-            valid_from=now - timedelta(days=1), valid_until=now + timedelta(days=365),
-            exclusive_key=str(env.other_resident_id), created_at=now, updated_at=now,
+        return seed_permit(
+            session, tenant_id=env.tenant_id, number=1002, resident_id=env.other_resident_id,
+            plate=OTHER_PLATE, valid_from=now - timedelta(days=1),
+            valid_until=now + timedelta(days=365), now=now,
         )  # fmt: skip
-        session.add(permit)
-        session.flush()
-        session.add(
-            PermitPlate(
-                permit_id=permit.id, tenant_id=env.tenant_id, permit_type="BEW", position=0,
-                plate=OTHER_PLATE, lock_key=OTHER_PLATE,
-            )
-        )  # fmt: skip
-        return permit.id
 
 
 def _count(env: WalletEnv, model: Any, *where: Any) -> int:

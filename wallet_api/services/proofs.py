@@ -40,7 +40,8 @@ class ProvenKey:
     """A public key whose possession a proof demonstrated, with the proof's nonce."""
 
     jwk: dict[str, str]
-    thumbprint: str  # base64url(SHA-256 RFC 7638 thumbprint), 43 characters (DESIGN §3.1)
+    # base64url(SHA-256 RFC 7638 thumbprint), 43 characters (docs/formats.md, "Key identifiers")
+    thumbprint: str
     nonce: str
     iat: int
     key_attestation: str | None = None  # the proof's `key_attestation` header, unchecked

@@ -1,4 +1,5 @@
-"""The two SD-JWT VCs of DESIGN §3.6, built from plain facts; pure (time is a parameter).
+"""The two SD-JWT VCs (docs/wallet.md, "Credentials and their metadata"), built from plain
+facts; pure (time is a parameter).
 
 - residence (``<issuer url>/vct/residence``): given and family names, birth date, address,
   main or secondary residence, resident since and ``age_over_18``, each selectively
@@ -10,9 +11,9 @@
 Both carry ``cnf.jwk`` (the wallet's proven device key), ``status.status_list {idx,
 uri}`` pointing at the JWT form of the tenant's status list and, when given,
 ``vct#integrity`` (the digest of the type's metadata document); the header is ``typ:
-dc+sd-jwt``, ``alg: ES256``, ``kid`` = base64url(thumbprint) (DESIGN §3.1) and, when the
-key has a certificate from the issuing CA, its ``x5c`` chain (HAIP 1.0). Which claims are
-selectively disclosable is fixed in ``credential_types.TYPES``.
+dc+sd-jwt``, ``alg: ES256``, ``kid`` = base64url(thumbprint) (docs/formats.md, "Key
+identifiers") and, when the key has a certificate from the issuing CA, its ``x5c`` chain
+(HAIP 1.0). Which claims are selectively disclosable is fixed in ``credential_types.TYPES``.
 """
 
 from __future__ import annotations

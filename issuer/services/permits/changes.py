@@ -104,7 +104,8 @@ def set_row(permit: Permit, change: Change, now: datetime) -> None:
             permit.state_reason = change.reason
     if change.flag is not None:
         permit.flagged = change.flag
-    permit.updated_at = now
+    if permit.updated_at != now:  # a row written already (renewals) stays untouched
+        permit.updated_at = now
     if change.ends:
         permit.ended_at = now
         release_slots(permit)

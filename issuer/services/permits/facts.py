@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import and_, func, or_, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy import bindparam, func, select
+from sqlalchemy.orm import aliased, selectinload
 
 from issuer.db.models import Residence as ResidenceRow
 from issuer.db.models import Resident, Vehicle, Zone, ZoneSegment
@@ -93,6 +93,77 @@ def _day(value: date | None) -> datetime | None:
 
 
 # ----------------------------------------------------------------------------- loaders
+#
+# The statements are built once, here, and run with their values bound (`ids` expands to the
+# chunk): an application is judged in a few milliseconds, and building a statement anew for
+# each would cost more than running it. Each statement looks rows up by their key alone; the
+# tenant is checked on the rows read (with a condition on it, a planner without statistics
+# may walk the tenant's whole index instead of looking the keys up).
+
+_RESIDENCES = (
+    select(
+        Resident.id,
+        Resident.tenant_id,
+        ResidenceRow.kind,
+        ResidenceRow.street,
+        ResidenceRow.house_number,
+        ResidenceRow.valid_from,
+        ResidenceRow.valid_until,
+    )
+    .outerjoin(ResidenceRow, ResidenceRow.resident_id == Resident.id)
+    .where(Resident.id.in_(bindparam("ids", expanding=True)))
+    .order_by(Resident.id, ResidenceRow.id)
+)
+_ZONES = (
+    select(
+        Zone.code,
+        ZoneSegment.street,
+        ZoneSegment.number_from,
+        ZoneSegment.number_to,
+        ZoneSegment.parity,
+    )
+    .outerjoin(ZoneSegment, ZoneSegment.zone_id == Zone.id)
+    .where(Zone.tenant_id == bindparam("tenant"), Zone.code.in_(bindparam("ids", expanding=True)))
+    .order_by(Zone.code, ZoneSegment.position)
+)
+_VEHICLES = select(
+    Vehicle.id,
+    Vehicle.tenant_id,
+    Vehicle.plate,
+    Vehicle.kind,
+    Vehicle.proof_ref,
+    Vehicle.holder_id,
+    Vehicle.vehicle_class,
+    Vehicle.length_mm,
+    Vehicle.width_mm,
+    Vehicle.valid_until,
+).where(Vehicle.id.in_(bindparam("ids", expanding=True)))
+_HOLDER_COLUMNS = (
+    Permit.id,
+    Permit.tenant_id,
+    Permit.permit_type,
+    Permit.resident_id,
+    Permit.state,
+    Permit.valid_until,
+    PermitPlate.lock_key,
+)
+_HOLDING = aliased(PermitPlate)
+_RESIDENTS_PERMITS = (
+    select(*_HOLDER_COLUMNS)
+    .outerjoin(PermitPlate, PermitPlate.permit_id == Permit.id)
+    .where(Permit.resident_id.in_(bindparam("ids", expanding=True)))
+)
+_PLATES_PERMITS = (
+    select(*_HOLDER_COLUMNS)
+    .select_from(_HOLDING)
+    .join(Permit, Permit.id == _HOLDING.permit_id)
+    .outerjoin(PermitPlate, PermitPlate.permit_id == Permit.id)
+    .where(
+        _HOLDING.tenant_id == bindparam("tenant"),
+        _HOLDING.permit_type.in_(bindparam("kinds", expanding=True)),
+        _HOLDING.lock_key.in_(bindparam("ids", expanding=True)),
+    )
+)
 
 
 def residences_of(
@@ -102,20 +173,10 @@ def residences_of(
     a resident of another tenant, or none, is absent."""
     found: dict[uuid.UUID, list[Residence]] = {}
     for chunk in _chunks(resident_ids):
-        rows = session.execute(
-            select(
-                Resident.id,
-                ResidenceRow.kind,
-                ResidenceRow.street,
-                ResidenceRow.house_number,
-                ResidenceRow.valid_from,
-                ResidenceRow.valid_until,
-            )
-            .outerjoin(ResidenceRow, ResidenceRow.resident_id == Resident.id)
-            .where(Resident.tenant_id == tenant_id, Resident.id.in_(chunk))
-            .order_by(Resident.id, ResidenceRow.id)
-        )
-        for resident_id, kind, street, number, since, until in rows:
+        rows = session.execute(_RESIDENCES, {"ids": chunk})
+        for resident_id, tenant, kind, street, number, since, until in rows:
+            if tenant != tenant_id:
+                continue
             items = found.setdefault(resident_id, [])
             if kind is not None:
                 items.append(Residence(kind, street, number, _day(since), _day(until)))
@@ -135,18 +196,7 @@ def zones_of(
             continue
     found: dict[str, list[Segment]] = {}
     for chunk in _chunks(canonical):
-        rows = session.execute(
-            select(
-                Zone.code,
-                ZoneSegment.street,
-                ZoneSegment.number_from,
-                ZoneSegment.number_to,
-                ZoneSegment.parity,
-            )
-            .outerjoin(ZoneSegment, ZoneSegment.zone_id == Zone.id)
-            .where(Zone.tenant_id == tenant_id, Zone.code.in_(chunk))
-            .order_by(Zone.code, ZoneSegment.position)
-        )
+        rows = session.execute(_ZONES, {"tenant": tenant_id, "ids": chunk})
         for code, street, number_from, number_to, parity in rows:
             items = found.setdefault(code, [])
             if street is not None:
@@ -161,20 +211,8 @@ def vehicles_of(
     proof_ref, holder_id, vehicle_class, length_mm, width_mm, valid_until)."""
     found: dict[uuid.UUID, Any] = {}
     for chunk in _chunks(vehicle_ids):
-        rows = session.execute(
-            select(
-                Vehicle.id,
-                Vehicle.plate,
-                Vehicle.kind,
-                Vehicle.proof_ref,
-                Vehicle.holder_id,
-                Vehicle.vehicle_class,
-                Vehicle.length_mm,
-                Vehicle.width_mm,
-                Vehicle.valid_until,
-            ).where(Vehicle.tenant_id == tenant_id, Vehicle.id.in_(chunk))
-        )
-        found.update((row.id, row) for row in rows)
+        rows = session.execute(_VEHICLES, {"ids": chunk})
+        found.update((row.id, row) for row in rows if row.tenant_id == tenant_id)
     return found
 
 
@@ -195,34 +233,16 @@ def holders_of(
     kinds = sorted(set(types))
     residents, locked = list(dict.fromkeys(resident_ids)), list(dict.fromkeys(plates))
     rows: list[Any] = []
-    for start in range(0, max(len(residents), len(locked)), CHUNK):
-        some_residents = residents[start : start + CHUNK]
-        some_plates = locked[start : start + CHUNK]
-        holding_plate = select(PermitPlate.permit_id).where(
-            PermitPlate.tenant_id == tenant_id, PermitPlate.lock_key.in_(some_plates)
+    for chunk in _chunks(residents):
+        rows.extend(
+            row
+            for row in session.execute(_RESIDENTS_PERMITS, {"ids": chunk})
+            if row.tenant_id == tenant_id and row.permit_type in kinds and row.state in LIVE_STATES
         )
+    for some_plates in _chunks(locked):
         rows.extend(
             session.execute(
-                select(
-                    Permit.id,
-                    Permit.permit_type,
-                    Permit.resident_id,
-                    Permit.state,
-                    Permit.valid_until,
-                    PermitPlate.lock_key,
-                )
-                .outerjoin(PermitPlate, PermitPlate.permit_id == Permit.id)
-                .where(
-                    Permit.tenant_id == tenant_id,
-                    Permit.permit_type.in_(kinds),
-                    or_(
-                        and_(
-                            Permit.resident_id.in_(some_residents),
-                            Permit.state.in_(LIVE_STATES),
-                        ),
-                        Permit.id.in_(holding_plate),
-                    ),
-                )
+                _PLATES_PERMITS, {"tenant": tenant_id, "kinds": kinds, "ids": some_plates}
             )
         )
     keep = set(changing)

@@ -14,10 +14,13 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.exc import StaleDataError
 
 from issuer.db.models import Resident, Tenant
 from issuer.db.permit_models import Permit, PermitCharge, PermitCounter, PermitPlate
@@ -104,6 +107,19 @@ def request_of(permit: Permit) -> PermitRequest:
 
 # ------------------------------------------------------------------------ shared steps
 
+# statements every application runs, built once and run with their values bound
+_NEXT_NUMBER = (
+    update(PermitCounter)
+    .where(PermitCounter.tenant_id == bindparam("tenant"))
+    .values(next_number=PermitCounter.next_number + 1)
+    .returning(PermitCounter.next_number)
+)
+_LOCK_RESIDENT = (
+    select(Resident.id)
+    .where(Resident.id == bindparam("id"), Resident.tenant_id == bindparam("tenant"))
+    .with_for_update()
+)
+
 
 def _judge(
     session: Session,
@@ -158,12 +174,7 @@ def _charge(
 
 def _next_number(session: Session, tenant_id: int) -> int:
     """The tenant's next permit number (the counter row is locked until the transaction ends)."""
-    result = session.execute(
-        update(PermitCounter)
-        .where(PermitCounter.tenant_id == tenant_id)
-        .values(next_number=PermitCounter.next_number + 1)
-        .returning(PermitCounter.next_number)
-    ).first()
+    result = session.execute(_NEXT_NUMBER, {"tenant": tenant_id}).first()
     if result is not None:
         return int(result[0]) - 1
     try:
@@ -328,11 +339,7 @@ def apply(
 
 def _lock_resident(session: Session, tenant_id: int, resident_id: uuid.UUID) -> None:
     """Serialise applications of one resident (PostgreSQL row lock; SQLite locks the file)."""
-    session.execute(
-        select(Resident.id)
-        .where(Resident.id == resident_id, Resident.tenant_id == tenant_id)
-        .with_for_update()
-    )
+    session.execute(_LOCK_RESIDENT, {"id": resident_id, "tenant": tenant_id})
 
 
 # ------------------------------------------------------------------------------- renew
@@ -403,6 +410,7 @@ def renew_many(
     schedules: dict[str, object] = {}
     key_ends: dict[str, int | IssuerError] = {}
     renewing: list[tuple[Permit, Change]] = []
+    extending: list[tuple[Permit, datetime, int | None, int]] = []
     for permit, question, facts in zip(permits, questions, found, strict=True):
         try:
             if isinstance(facts, IssuerError):
@@ -423,26 +431,75 @@ def renew_many(
         except IssuerError as exc:
             outcomes.append(exc)
             continue
-        session.add(
-            PermitCharge(
-                permit=permit,
-                tenant_id=tenant_id,
-                reason=ChargeReason.RENEW,
-                fee_schedule_id=schedule_id,
-                amount_cents=amount,
-                created_at=now,
-            )
-        )
-        permit.valid_until = question.valid_until
-        permit.is_provisional = False
+        extending.append((permit, question.valid_until, schedule_id, amount))
         renewing.append((permit, Change(Event.RENEWED)))
         outcomes.append(None)
+    _extend(session, tenant_id, extending, now=now)
     write_changes(session, tenant_id, renewing, actor=actor, now=now)
     texts = iter(
         issue_qr_tokens(session, keys, tenant=tenant, permits=[p for p, _ in renewing], now=now)
     )
     done = iter(renewing)
     return [o if o is not None else Issued(next(done)[0], next(texts)) for o in outcomes]
+
+
+def _extend(
+    session: Session,
+    tenant_id: int,
+    renewals: Sequence[tuple[Permit, datetime, int | None, int]],
+    *,
+    now: datetime,
+) -> None:
+    """The row step of renewals (permit, new end, fee schedule, amount), written with one
+    statement per table for all: each permit gets its new end, leaves provisional and moves
+    its version by one (only from the version it was read at, like the ORM's version check);
+    its renewal charge is recorded. The loaded objects take the written values, so the
+    change protocol that follows finds nothing more to write in the row."""
+    if not renewals:
+        return
+    session.flush()
+    table = cast(Table, Permit.__table__)
+    stmt = (
+        table.update()
+        .where(table.c.id == bindparam("b_id"), table.c.version == bindparam("b_version"))
+        .values(
+            valid_until=bindparam("b_until"),
+            is_provisional=False,
+            updated_at=now,
+            version=table.c.version + 1,
+        )
+    )
+    connection = session.connection()
+    result = connection.execute(
+        stmt,
+        [
+            {"b_id": permit.id, "b_version": permit.version, "b_until": until}
+            for permit, until, _, _ in renewals
+        ],
+    )
+    if connection.dialect.supports_sane_multi_rowcount and result.rowcount != len(renewals):
+        raise StaleDataError("a renewed permit was changed meanwhile")
+    connection.execute(
+        insert(cast(Table, PermitCharge.__table__)),
+        [
+            {
+                "permit_id": permit.id,
+                "tenant_id": tenant_id,
+                "reason": ChargeReason.RENEW,
+                "fee_schedule_id": schedule_id,
+                "amount_cents": amount,
+                "created_at": now,
+            }
+            for permit, _, schedule_id, amount in renewals
+        ],
+    )
+    for permit, until, _, _ in renewals:
+        set_committed_value(permit, "valid_until", until)
+        set_committed_value(permit, "is_provisional", False)
+        set_committed_value(permit, "updated_at", now)
+        set_committed_value(permit, "version", permit.version + 1)
+        if "charges" in sa_inspect(permit).dict:
+            session.expire(permit, ["charges"])  # read again with the new charge when asked
 
 
 def _check_key_end(

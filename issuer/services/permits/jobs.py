@@ -125,6 +125,9 @@ def auto_renew(
         write_changes(session, tenant_id, flags, actor=actor, now=now)
         refused += len(flags)
         renewed += len(permits) - len(flags)
+        # written and flushed: the batch leaves the session, which stays small over 100,000
+        for permit in permits:
+            session.expunge(permit)
     return {"renewed": renewed, "refused": refused}
 
 

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from issuer.db.permit_models import PermitRuleSet
 from issuer.errors import ErrorCode, InvalidRequest
@@ -36,13 +36,14 @@ def parse_permit_type(value: str) -> PermitType:
     return PermitType(value)
 
 
+_RULES = select(PermitRuleSet.rules).where(  # built once, run with the values bound
+    PermitRuleSet.tenant_id == bindparam("tenant"), PermitRuleSet.permit_type == bindparam("kind")
+)
+
+
 def rules_for(session: Session, *, tenant_id: int, permit_type: str) -> Rules:
     """The tenant's rules for a permit type, or the defaults."""
-    row = session.scalar(
-        select(PermitRuleSet.rules).where(
-            PermitRuleSet.tenant_id == tenant_id, PermitRuleSet.permit_type == permit_type
-        )
-    )
+    row = session.scalar(_RULES, {"tenant": tenant_id, "kind": permit_type})
     if row is None:
         return eligibility.default_rules(permit_type)
     return Rules.from_dict(row)
