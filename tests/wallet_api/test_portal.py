@@ -1,0 +1,98 @@
+"""The citizen portal over real HTTP, on SQLite and PostgreSQL, with the stub wallet as the
+phone: PID → Bürger-ID → log in → apply (refused with a readable reason, then fixed) → pay →
+permit in the wallet → `buergerid-verify check` valid → renew → change the vehicle (the old
+QR revoked) → return (revoked after the officer's sync)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from issuer.services.clock import FixedClock
+from issuer.settings import Settings
+from tests.support.portal import (
+    AGS,
+    CAMPER,
+    CAR,
+    SECOND,
+    Citizen,
+    Officer,
+    csrf_of,
+    permit_id_of,
+    portal_env,
+)
+
+
+def test_a_resident_applies_pays_renews_changes_and_returns_her_permit(
+    settings: Settings, clock: FixedClock, tmp_path: Path
+) -> None:
+    with portal_env(settings, clock, tmp_path) as env:
+        wallet, presenter = env.wallet()
+        env.give_pid(wallet)
+        env.buergerid_via_pid(wallet, presenter)
+        citizen = Citizen(env, env.browser(), presenter)
+        assert citizen.login().headers["location"] == f"/portal/{AGS}/permits"
+        page = citizen.get("/permits")
+        assert "Sie haben noch keinen Parkausweis" in page.text
+
+        # apply: the camper is refused in words, the car passes with its fee shown first
+        form = citizen.get("/apply")
+        camper, car, second = (str(env.vehicles[p]) for p in (CAMPER, CAR, SECOND))
+        refused = citizen.post("/apply/check", form.text, vehicle=camper)
+        assert refused.status_code == 422
+        assert "Das Fahrzeug ist länger als erlaubt (5,60 m)" in refused.text
+        assert "vehicle_too_long" not in refused.text
+        checked = citizen.post("/apply/check", refused.text, vehicle=car)
+        assert checked.status_code == 200, checked.text
+        assert "30,00 €" in checked.text and "Zone A3 Altstadt" in checked.text
+        applied = citizen.post("/apply", checked.text, vehicle=car)
+        assert applied.status_code == 303, applied.text
+        permit = permit_id_of(applied.headers["location"])
+        page = citizen.get(f"/permits/{permit}")
+        assert "wartet auf Zahlung" in page.text and "Offene Gebühr: 30,00 €" in page.text
+
+        # pay: the signed callback activates the permit
+        page = citizen.pay(permit)
+        assert "Zahlung eingegangen" in page.text and "gültig" in page.text
+        assert "Verlängerung ab" in page.text
+
+        # into the wallet in one step, no code; the officer finds it valid
+        stored = citizen.into_wallet(wallet, permit)
+        qr = next(c.qr_text for c in stored if c.qr_text)
+        officer = Officer(env, tmp_path / "officer")
+        officer.sync()
+        assert officer.check(qr) == "valid"
+
+        # renew: too early at first, in the window 330 days later (the session ended; she
+        # logs in with her PID: the Bürger-ID of last year has expired)
+        early = citizen.post(f"/permits/{permit}/renew", page.text)
+        assert early.status_code == 422 and "Verlängerung ab" in early.text
+        clock.advance(days=330)
+        assert citizen.get("/permits").status_code == 303
+        assert citizen.login("pid").status_code == 303
+        renewed = citizen.post(f"/permits/{permit}/renew")
+        assert renewed.status_code == 200, renewed.text
+        assert "Verlängert bis" in renewed.text and "Offene Gebühr der Verlängerung" in renewed.text
+        assert "Zahlung eingegangen" in citizen.pay(permit).text
+
+        # change the vehicle: a new permit, the old QR revoked at once
+        changed = citizen.post(f"/permits/{permit}/vehicle", vehicle=second)
+        assert changed.status_code == 303, changed.text
+        new_permit = permit_id_of(changed.headers["location"])
+        assert new_permit != permit
+        stored = citizen.into_wallet(wallet, new_permit)
+        new_qr = next(c.qr_text for c in stored if c.qr_text)
+        officer.sync()
+        assert officer.check(qr) == "invalid"
+        assert officer.check(new_qr) == "valid"
+
+        # return: a fresh presentation first (her login is 6 minutes old), then revoked
+        clock.advance(minutes=6)
+        asked = citizen.get(f"/permits/{new_permit}/return")
+        form = citizen.confirm_with_wallet(asked, "pid")
+        assert "Endgültig zurückgeben" in form.text
+        done = citizen.post(f"/permits/{new_permit}/return", form.text)
+        assert done.status_code == 200 and "zurückgegeben und ist gesperrt" in done.text
+        officer.sync()
+        assert officer.check(new_qr) == "invalid"
+        assert "gesperrt" in citizen.get("/permits").text
+        assert csrf_of(citizen.get("/permits").text)
