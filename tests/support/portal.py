@@ -89,6 +89,14 @@ def erika_pid() -> dict[str, Any]:
     }
 
 
+def neighbour_pid() -> dict[str, Any]:
+    """Max Nachbar, who lives two doors down (Ebertstraße 15)."""
+    person = erika_pid()
+    person.update(given_name="MAX", family_name="NACHBAR")
+    person["address"] = dict(person["address"], street_address="EBERTSTR. 15")
+    return person
+
+
 def _free_port() -> int:
     import socket
 
