@@ -46,7 +46,7 @@ _STYLE = (
     "text-decoration:none;font-size:1rem;cursor:pointer}.secondary{background:#fff;"
     "color:#1a1a1a;border-color:#595959}.danger{background:#a4121a;border-color:#a4121a}"
     ":focus-visible{outline:3px solid #1a1a1a;outline-offset:3px;box-shadow:0 0 0 6px #ffd54a}"
-    "h1:focus{outline:none}.skip{position:absolute;left:-999px}.skip:focus{left:1rem;top:1rem;"
+    "h1{font-size:1.6rem;line-height:1.25;overflow-wrap:break-word;hyphens:auto}h1:focus{outline:none}.skip{position:absolute;left:-999px}.skip:focus{left:1rem;top:1rem;"
     "background:#fff;color:#1a1a1a;padding:.5rem;z-index:9}.card{border:1px solid #bbb;"
     "border-radius:.5rem;padding:1rem;margin:1rem 0}dl{display:grid;grid-template-columns:"
     "max-content 1fr;gap:.25rem 1rem}dt{font-weight:600}dd{margin:0}.alert{border-left:.4rem "
