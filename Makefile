@@ -47,6 +47,7 @@ lint: $(STAMP)
 ## screenshots: run the browser tests and keep what they show in docs/img/
 screenshots: $(STAMP)
 	BUERGERID_UPDATE_SCREENSHOTS=1 $(PY) -m pytest -p no:cacheprovider -q tests/e2e/test_handheld_app.py tests/e2e/test_swagger_ui.py
+	BUERGERID_UPDATE_SCREENSHOTS=1 $(PY) -m pytest -p no:cacheprovider -q tests/e2e/test_portal_browser.py -k 'in_the_browser and sqlite'
 
 ## constraints: re-pin every dependency after changing pyproject.toml
 constraints: $(STAMP)

@@ -5,7 +5,12 @@ QR revoked) → return (revoked after the officer's sync)."""
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
 from pathlib import Path
+
+import httpx
 
 from issuer.services.clock import FixedClock
 from issuer.settings import Settings
@@ -96,3 +101,35 @@ def test_a_resident_applies_pays_renews_changes_and_returns_her_permit(
         assert officer.check(new_qr) == "invalid"
         assert "gesperrt" in citizen.get("/permits").text
         assert csrf_of(citizen.get("/permits").text)
+
+
+def test_the_operators_commands_in_the_docs_brand_the_portal_and_set_fee_and_rules(
+    settings: Settings, clock: FixedClock, tmp_path: Path
+) -> None:
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "citizen-portal.md").read_text()
+    blocks = re.findall(r"```sh\n(.*?)```", docs, flags=re.S)
+    assert len(blocks) == 2
+    with portal_env(settings, clock, tmp_path) as env:
+        token = env.headers["Authorization"].split()[1]
+        for block in blocks:
+            script = block.replace("http://127.0.0.1:8000", env.base_url)
+            done = subprocess.run(
+                ["bash", "-euo", "pipefail", "-c", f"set -x\n{script}"],
+                env={"API_KEY": token, "PATH": os.environ["PATH"]},
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            assert done.returncode == 0, done.stderr
+            assert '"code"' not in done.stdout, done.stdout
+        with httpx.Client(base_url=env.base_url, headers=env.headers) as api:
+            brand = api.get("/api/v1/portal/branding").json()
+            assert brand["name"] == "Stadt Gelsenkirchen" and brand["colour"] == "#004b87"
+            assert brand["portal_url"] == f"{env.base_url}/portal/{AGS}"
+            pale = api.put("/api/v1/portal/branding", json={"colour": "#ffd54a"})
+            assert (pale.status_code, pale.json()["code"]) == (422, "colour_contrast")
+            rules = api.get("/api/v1/permit-rules/BEW").json()["rules"]
+            assert rules["awaiting_payment"] is True and rules["max_length_mm"] == 5600
+        page = httpx.get(f"{env.base_url}/portal/{AGS}")
+        assert "--brand:#004b87" in page.text and "Stadt Gelsenkirchen" in page.text
+        assert '<html lang="de">' in page.text
