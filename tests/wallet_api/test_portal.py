@@ -133,3 +133,64 @@ def test_the_operators_commands_in_the_docs_brand_the_portal_and_set_fee_and_rul
         page = httpx.get(f"{env.base_url}/portal/{AGS}")
         assert "--brand:#004b87" in page.text and "Stadt Gelsenkirchen" in page.text
         assert '<html lang="de">' in page.text
+
+
+def test_unpaid_into_the_wallet_deferred_a_visitor_permit_and_a_lost_phone_removed(
+    settings: Settings, clock: FixedClock, tmp_path: Path
+) -> None:
+    with portal_env(settings, clock, tmp_path) as env:
+        wallet, presenter = env.wallet()
+        env.give_pid(wallet)
+        citizen = Citizen(env, env.browser(), presenter)
+        assert citizen.login("pid").status_code == 303
+        form = citizen.get("/apply")
+        applied = citizen.post("/apply", form.text, vehicle=str(env.vehicles[CAR]))
+        permit = permit_id_of(applied.headers["location"])
+
+        # unpaid: the wallet takes the offer, the credentials wait (deferred) until paid
+        assert citizen.into_wallet(wallet, permit) == []
+        assert wallet.collect() == []
+        citizen.pay(permit)
+        collected = wallet.collect()
+        qr = next(c.qr_text for c in collected if c.qr_text)
+        officer = Officer(env, tmp_path / "officer")
+        officer.sync()
+        assert officer.check(qr) == "valid"
+
+        # a visitor permit: each wrong field said next to it, then issued from the quota
+        page = citizen.get("/visitors")
+        assert "Dieses Jahr genutzt: 0 von 20" in page.text
+        wrong = citizen.post("/visitors", page.text, plate="", start="gestern", days="99")
+        assert wrong.status_code == 422
+        for name in ("plate", "start", "days"):
+            assert f'id="{name}-error"' in wrong.text
+            assert f'aria-describedby="{name}-error"' in wrong.text or (
+                f'aria-describedby="{name}-hint {name}-error"' in wrong.text
+            )
+        today = clock.now().date().isoformat()
+        issued = citizen.post("/visitors", wrong.text, plate="GE-XY 12", start=today, days="2")
+        assert issued.status_code == 303, issued.text
+        visitor = citizen.http.get(issued.headers["location"])
+        assert "Besucherausweis" in visitor.text and "GE-XY 12" in visitor.text
+        assert "Dieses Jahr genutzt: 1 von 20" in citizen.get("/visitors").text
+
+        # the lost phone: listed, removed after a fresh presentation, its credentials revoked
+        devices = citizen.get("/devices")
+        assert "Gerät seit" in devices.text and "2 Nachweise" in devices.text
+        remove = re.search(r'href="(/portal/\d+/devices/[^"]+/remove)"', devices.text)
+        assert remove is not None
+        clock.advance(minutes=6)
+        form = citizen.confirm_with_wallet(citizen.http.get(remove.group(1)), "pid")
+        assert "Gerät endgültig entfernen" in form.text
+        done = citizen.post(remove.group(1), form.text)
+        assert done.status_code == 303
+        assert (
+            "Gerät entfernt: 2 Nachweise gesperrt"
+            in citizen.http.get(done.headers["location"]).text
+        )
+        officer.sync()
+        assert officer.check(qr) == "invalid"
+        # the permit itself stays valid: into the wallet of her new phone
+        new_phone, _ = env.wallet("new-phone")
+        fresh = citizen.into_wallet(new_phone, permit)
+        assert officer.check(next(c.qr_text for c in fresh if c.qr_text)) == "valid"

@@ -130,7 +130,8 @@ def _refuse(code: str, detail: str, status: int) -> WalletProblem:
     return WalletProblem(code, detail, status=status)
 
 
-def _parse(body: bytes) -> dict[str, Any]:
+def parse_callback(body: bytes) -> dict[str, Any]:
+    """The members of a callback body, each checked (400 `invalid_callback` otherwise)."""
     try:
         data = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
@@ -167,7 +168,7 @@ def receive_callback(
         raise _refuse("invalid_callback", "body too large", 413)
     if not signature or not hmac.compare_digest(sign(secret, body), signature):
         raise _refuse("invalid_signature", "the signature does not match", 401)
-    data = _parse(body)
+    data = parse_callback(body)
     payment = session.get(PortalPayment, data["payment_id"], with_for_update=True)
     if payment is None or str(payment.permit_id) != data["permit_id"]:
         raise _refuse("unknown_payment", "no such payment for this permit", 404)
