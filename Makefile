@@ -28,6 +28,7 @@ bench: $(STAMP)
 	$(PY) bench/issue.py
 	$(PY) bench/wallet.py
 	$(PY) bench/relying_party.py
+	$(PY) bench/portal.py
 	$(PY) bench/handheld.py
 
 ## fuzz: atheris over every parser, a bounded number of runs each (FUZZ_RUNS)

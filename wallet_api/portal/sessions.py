@@ -4,9 +4,9 @@ The cookie holds 32 random bytes (base64url); the database keeps only their SHA-
 cookie is ``HttpOnly``, ``SameSite=Lax`` (the wallet's redirect back is a top-level
 navigation from another site) and, over https, ``Secure`` with the ``__Host-`` prefix (no
 ``Domain``, path ``/``). A session ends after ``IDLE`` without a request and at the latest
-``ABSOLUTE`` after it began. Logging in always starts a new session (a new cookie value, the
-old row deleted), so a value planted in her browser before the login is worth nothing after
-it. Every form carries the session's CSRF token; a fresh presentation of the wallet
+``ABSOLUTE`` after it began (its last use is written at most once a minute, not on every
+page). Logging in always starts a new session (a new cookie value, the old row deleted), so
+a value planted in her browser before the login is worth nothing after it. Every form carries the session's CSRF token; a fresh presentation of the wallet
 (``FRESH``) is asked before a step that cannot be undone.
 """
 
@@ -29,6 +29,7 @@ from wallet_api.portal.models import PortalSession
 IDLE = timedelta(minutes=15)
 ABSOLUTE = timedelta(hours=8)
 FRESH = timedelta(minutes=5)
+TOUCH = timedelta(minutes=1)
 SECURE_COOKIE = "__Host-bid_portal"
 PLAIN_COOKIE = "bid_portal"
 _VALUE = re.compile(r"^[A-Za-z0-9_-]{43}$")
@@ -64,7 +65,8 @@ def load(
         session.delete(row)
         session.flush()
         return None
-    row.last_seen_at = now
+    if now - row.last_seen_at >= TOUCH:  # a write at most once a minute, not per page
+        row.last_seen_at = now
     return row, value
 
 
