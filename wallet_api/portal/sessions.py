@@ -6,8 +6,9 @@ navigation from another site) and, over https, ``Secure`` with the ``__Host-`` p
 ``Domain``, path ``/``). A session ends after ``IDLE`` without a request and at the latest
 ``ABSOLUTE`` after it began (its last use is written at most once a minute, not on every
 page). Logging in always starts a new session (a new cookie value, the old row deleted), so
-a value planted in her browser before the login is worth nothing after it. Every form carries the session's CSRF token; a fresh presentation of the wallet
-(``FRESH``) is asked before a step that cannot be undone.
+a value planted in her browser before the login is worth nothing after it. Every form
+carries the session's CSRF token; a fresh presentation of the wallet (``FRESH``) is asked
+before a step that cannot be undone.
 """
 
 from __future__ import annotations
