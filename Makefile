@@ -38,6 +38,7 @@ fuzz: $(STAMP)
 ## demo: with `make run` serving, the whole story from issuing to a revoked verdict
 demo: $(STAMP)
 	$(PY) -m mobile_sdk_stub.demo
+	$(PY) -m mobile_sdk_stub.portal_demo
 
 ## lint: ruff check, ruff format --check, mypy (strict on verifier/ and keys/)
 lint: $(STAMP)
