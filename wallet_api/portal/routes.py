@@ -815,9 +815,11 @@ def _chosen(
     return zone, service.vehicle_of(vehicles, form.get("vehicle"))
 
 
-@router.post("/portal/{ags}/apply/check", response_class=HTMLResponse)
-async def apply_check(ags: str, request: Request, session: WalletSessionDep) -> Response:
-    """Judge the application without keeping it: every failed rule, or the fee."""
+async def _applied(
+    request: Request, ags: str, session: Session, *, keep: bool
+) -> tuple[Ctx, str, uuid.UUID, Permit | service.Preview] | Response:
+    """The application of the form's vehicle, judged (and kept when `keep`); a page when
+    it cannot be."""
     ctx = _context(request, ags, session)
     if isinstance(ctx, Response):
         return ctx
@@ -830,7 +832,7 @@ async def apply_check(ags: str, request: Request, session: WalletSessionDep) -> 
         return _apply_page(ctx, session, error=t(lang, "apply_choose"), status=422)
     if zone is None:
         return _apply_page(ctx, session, notice=_alert(t(lang, "no_zone")), status=422)
-    outcome = service.preview(
+    outcome = service.apply(
         session,
         ctx.state.wallet.keys,
         tenant=ctx.tenant,
@@ -838,9 +840,22 @@ async def apply_check(ags: str, request: Request, session: WalletSessionDep) -> 
         zone=zone,
         vehicle_id=vehicle_id,
         now=ctx.now,
+        keep=keep,
     )
     if isinstance(outcome, service.Refusal):
         return _apply_page(ctx, session, notice=_refusal_html(ctx, outcome), status=422)
+    return ctx, zone, vehicle_id, outcome
+
+
+@router.post("/portal/{ags}/apply/check", response_class=HTMLResponse)
+async def apply_check(ags: str, request: Request, session: WalletSessionDep) -> Response:
+    """Judge the application without keeping it: every failed rule, or the fee."""
+    judged = await _applied(request, ags, session, keep=False)
+    if isinstance(judged, Response):
+        return judged
+    ctx, zone, vehicle_id, outcome = judged
+    assert isinstance(outcome, service.Preview)
+    lang = ctx.lang
     names = service.zone_names(session, tenant_id=ctx.tenant.id)
     summary = t(
         lang,
@@ -868,30 +883,12 @@ async def apply_check(ags: str, request: Request, session: WalletSessionDep) -> 
 @router.post("/portal/{ags}/apply", response_class=HTMLResponse)
 async def apply(ags: str, request: Request, session: WalletSessionDep) -> Response:
     """Apply for good: the permit waits for payment (or is active when free)."""
-    ctx = _context(request, ags, session)
-    if isinstance(ctx, Response):
-        return ctx
-    form = await _form(request, ctx)
-    if isinstance(form, Response):
-        return form
-    lang = ctx.lang
-    zone, vehicle_id = _chosen(ctx, session, form)
-    if vehicle_id is None:
-        return _apply_page(ctx, session, error=t(lang, "apply_choose"), status=422)
-    if zone is None:
-        return _apply_page(ctx, session, notice=_alert(t(lang, "no_zone")), status=422)
-    outcome = service.apply(
-        session,
-        ctx.state.wallet.keys,
-        tenant=ctx.tenant,
-        resident_id=ctx.resident_id,
-        zone=zone,
-        vehicle_id=vehicle_id,
-        now=ctx.now,
-    )
-    if isinstance(outcome, service.Refusal):
-        return _apply_page(ctx, session, notice=_refusal_html(ctx, outcome), status=422)
-    return ctx.redirect(f"{ctx.base}/permits/{outcome.id}")
+    judged = await _applied(request, ags, session, keep=True)
+    if isinstance(judged, Response):
+        return judged
+    ctx, _zone, _vehicle, permit = judged
+    assert isinstance(permit, Permit)
+    return ctx.redirect(f"{ctx.base}/permits/{permit.id}")
 
 
 # --------------------------------------------------------------------------- visitors

@@ -171,42 +171,6 @@ def _bew_request(zone: str, vehicle_id: uuid.UUID, resident_id: uuid.UUID) -> pe
     )
 
 
-def preview(
-    session: Session,
-    keys: KeyStore,
-    *,
-    tenant: Tenant,
-    resident_id: uuid.UUID,
-    zone: str,
-    vehicle_id: uuid.UUID,
-    now: datetime,
-) -> Preview | Refusal:
-    """The application judged as it would be, then rolled back (nothing is kept)."""
-    try:
-        issued = permits.apply(
-            session,
-            keys,
-            tenant=tenant,
-            request=_bew_request(zone, vehicle_id, resident_id),
-            actor=ACTOR,
-            now=now,
-        )
-        permit = issued.permit
-        out: Preview | Refusal = Preview(
-            zone=zone,
-            plate=permit.plates[0].plate if permit.plates else "",
-            valid_from=as_utc(permit.valid_from),
-            valid_until=as_utc(permit.valid_until),
-            amount_cents=sum(c.amount_cents for c in permit.charges),
-            months=fees.months_between(as_utc(permit.valid_from), as_utc(permit.valid_until)),
-        )
-    except IssuerError as exc:
-        session.rollback()
-        return _refusal(session, exc, tenant_id=tenant.id, resident_id=resident_id, now=now)
-    session.rollback()
-    return out
-
-
 def apply(
     session: Session,
     keys: KeyStore,
@@ -216,8 +180,10 @@ def apply(
     zone: str,
     vehicle_id: uuid.UUID,
     now: datetime,
-) -> Permit | Refusal:
-    """Apply for her resident permit (committed on success)."""
+    keep: bool,
+) -> Permit | Preview | Refusal:
+    """Apply for her resident permit: kept (committed) when `keep`, else judged as it would
+    be and rolled back, so that she sees the fee (or every failed rule) before committing."""
     try:
         issued = permits.apply(
             session,
@@ -230,8 +196,21 @@ def apply(
     except IssuerError as exc:
         session.rollback()
         return _refusal(session, exc, tenant_id=tenant.id, resident_id=resident_id, now=now)
-    session.commit()
-    return issued.permit
+    if keep:
+        session.commit()
+        return issued.permit
+    permit = issued.permit
+    valid_from, valid_until = as_utc(permit.valid_from), as_utc(permit.valid_until)
+    preview = Preview(
+        zone=zone,
+        plate=permit.plates[0].plate if permit.plates else "",
+        valid_from=valid_from,
+        valid_until=valid_until,
+        amount_cents=sum(c.amount_cents for c in permit.charges),
+        months=fees.months_between(valid_from, valid_until),
+    )
+    session.rollback()
+    return preview
 
 
 def renew(
