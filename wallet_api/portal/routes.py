@@ -594,16 +594,26 @@ def _refusal_html(ctx: Ctx, refused: service.Refusal) -> str:
     return f'<div role="alert" class="alert"><p>{intro}</p><ul>{items}</ul></div>'
 
 
-@router.post("/portal/{ags}/permits/{permit_id}/pay")
-async def pay(ags: str, permit_id: str, request: Request, session: WalletSessionDep) -> Response:
-    """Pay the open fee: off to the payment provider's page."""
+async def _permit_form(
+    request: Request, ags: str, session: Session, permit_id: str
+) -> tuple[Ctx, dict[str, str], Permit] | Response:
+    """A form posted about one of her permits: the context, its fields, the permit."""
     ctx = _context(request, ags, session)
     if isinstance(ctx, Response):
         return ctx
     form = await _form(request, ctx)
     if isinstance(form, Response):
         return form
-    permit = _her_permit(ctx, session, permit_id)
+    return ctx, form, _her_permit(ctx, session, permit_id)
+
+
+@router.post("/portal/{ags}/permits/{permit_id}/pay")
+async def pay(ags: str, permit_id: str, request: Request, session: WalletSessionDep) -> Response:
+    """Pay the open fee: off to the payment provider's page."""
+    found = await _permit_form(request, ags, session, permit_id)
+    if isinstance(found, Response):
+        return found
+    ctx, _fields, permit = found
     provider = ctx.state.provider
     if provider is None:
         return _permit_page(ctx, session, permit, _alert(t(ctx.lang, "pay_unavailable")), 409)
@@ -624,13 +634,10 @@ async def into_wallet(
     ags: str, permit_id: str, request: Request, session: WalletSessionDep
 ) -> Response:
     """The permit into her wallet in one step: a link on this device or a QR code."""
-    ctx = _context(request, ags, session)
-    if isinstance(ctx, Response):
-        return ctx
-    form = await _form(request, ctx)
-    if isinstance(form, Response):
-        return form
-    permit = _her_permit(ctx, session, permit_id)
+    found = await _permit_form(request, ags, session, permit_id)
+    if isinstance(found, Response):
+        return found
+    ctx, _fields, permit = found
     if not service.offerable(permit):
         return _permit_page(ctx, session, permit, _alert(t(ctx.lang, "conflict")), 409)
     number, pid = permit.number, permit.id
@@ -657,13 +664,10 @@ async def into_wallet(
 @router.post("/portal/{ags}/permits/{permit_id}/renew", response_class=HTMLResponse)
 async def renew(ags: str, permit_id: str, request: Request, session: WalletSessionDep) -> Response:
     """Renew in the renewal window; the renewal's fee is then open."""
-    ctx = _context(request, ags, session)
-    if isinstance(ctx, Response):
-        return ctx
-    form = await _form(request, ctx)
-    if isinstance(form, Response):
-        return form
-    permit = _her_permit(ctx, session, permit_id)
+    found = await _permit_form(request, ags, session, permit_id)
+    if isinstance(found, Response):
+        return found
+    ctx, _fields, permit = found
     outcome = service.renew(
         session, ctx.state.wallet.keys, permit=permit, resident_id=ctx.resident_id, now=ctx.now
     )
@@ -697,13 +701,10 @@ async def change_vehicle(
     ags: str, permit_id: str, request: Request, session: WalletSessionDep
 ) -> Response:
     """Another vehicle or a new plate: the old permit ends at once, a new one follows."""
-    ctx = _context(request, ags, session)
-    if isinstance(ctx, Response):
-        return ctx
-    form = await _form(request, ctx)
-    if isinstance(form, Response):
-        return form
-    permit = _her_permit(ctx, session, permit_id)
+    found = await _permit_form(request, ags, session, permit_id)
+    if isinstance(found, Response):
+        return found
+    ctx, form, permit = found
     vehicles = service.her_vehicles(session, tenant_id=ctx.tenant.id, resident_id=ctx.resident_id)
     vehicle_id = service.vehicle_of(vehicles, form.get("vehicle"))
     if vehicle_id is None:
@@ -756,13 +757,10 @@ async def return_permit(
     ags: str, permit_id: str, request: Request, session: WalletSessionDep
 ) -> Response:
     """Return: revoked with the reason ``returned`` (only after a fresh presentation)."""
-    ctx = _context(request, ags, session)
-    if isinstance(ctx, Response):
-        return ctx
-    form = await _form(request, ctx)
-    if isinstance(form, Response):
-        return form
-    permit = _her_permit(ctx, session, permit_id)
+    found = await _permit_form(request, ags, session, permit_id)
+    if isinstance(found, Response):
+        return found
+    ctx, _fields, permit = found
     fresh = _needs_fresh(ctx, f"{ctx.base}/permits/{permit.id}/return")
     if fresh is not None:
         return fresh
