@@ -28,6 +28,7 @@ bench: $(STAMP)
 	$(PY) bench/issue.py
 	$(PY) bench/wallet.py
 	$(PY) bench/relying_party.py
+	$(PY) bench/portal.py
 	$(PY) bench/handheld.py
 
 ## fuzz: atheris over every parser, a bounded number of runs each (FUZZ_RUNS)
@@ -37,6 +38,7 @@ fuzz: $(STAMP)
 ## demo: with `make run` serving, the whole story from issuing to a revoked verdict
 demo: $(STAMP)
 	$(PY) -m mobile_sdk_stub.demo
+	$(PY) -m mobile_sdk_stub.portal_demo
 
 ## lint: ruff check, ruff format --check, mypy (strict on verifier/ and keys/)
 lint: $(STAMP)
@@ -48,6 +50,7 @@ lint: $(STAMP)
 screenshots: $(STAMP)
 	BUERGERID_UPDATE_SCREENSHOTS=1 $(PY) -m pytest -p no:cacheprovider -q tests/e2e/test_handheld_app.py tests/e2e/test_swagger_ui.py \
 		tests/issuer/test_windscreen.py tests/e2e/test_relying_party_pages.py
+	BUERGERID_UPDATE_SCREENSHOTS=1 $(PY) -m pytest -p no:cacheprovider -q tests/e2e/test_portal_browser.py -k 'in_the_browser and sqlite'
 
 ## constraints: re-pin every dependency after changing pyproject.toml
 constraints: $(STAMP)

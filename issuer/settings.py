@@ -163,6 +163,10 @@ class Settings(BaseSettings):
     rp_dev_pid_provider: bool = False
     # fetching a PID provider's status list: time limit and size bound
     rp_status_fetch_timeout_seconds: float = Field(default=3.0, gt=0, le=30)
+    # citizen portal (docs/citizen-portal.md): the secret the payment provider signs its
+    # callbacks with (HMAC-SHA256); None: derived from server_secret, for the development
+    # provider, which production does not offer
+    portal_payment_secret: SecretStr | None = None
 
     # PKCS#11 (an HSM, or SoftHSM2): with a token label, new keys (tenant rings, the root
     # ring, rotations of rings whose keys are there) are made in the token, and rings whose

@@ -71,6 +71,7 @@ def _development(settings: Settings) -> int:
         f"  open {base}/rp/buergerid/{info.tenant_ags}   then: buergerid-wallet answer LINK"
         f" --verifier-root {settings.keys_dir / settings.issuing_ca_dir / 'ca.pem'}",
         f"  log in: {base}/rp/login/{info.tenant_ags}   (docs/relying-party.md)",
+        f"citizen portal:  {base}/portal/{info.tenant_ags}   (docs/citizen-portal.md)",
     ]
     sys.stdout.write("\n".join(lines) + "\n")
     sys.stdout.flush()

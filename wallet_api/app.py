@@ -29,6 +29,9 @@ from issuer.services.signing import KeyStore
 from issuer.settings import Settings, resolve_server_secret
 from issuer.url_guard import UrlGuardMiddleware
 from wallet_api.deps import WalletState
+from wallet_api.portal import admin_routes as portal_admin
+from wallet_api.portal import routes as portal
+from wallet_api.portal.payments import DevelopmentProvider, callback_secret
 from wallet_api.problems import install_wallet_handlers
 from wallet_api.relying_party import authorization_routes, client_routes
 from wallet_api.relying_party import routes as relying_party
@@ -59,6 +62,8 @@ PUBLIC_ROUTERS = (
     offer_references.router,
     relying_party.router,
     authorization_routes.router,
+    portal.router,
+    portal.callbacks,
     type_metadata.router,
 )
 
@@ -81,6 +86,13 @@ def _install_state(app: FastAPI, policy: WalletPolicy | None) -> None:
         trust_anchors=load_trust_anchors(settings.wallet_trust_anchors),
     )
     app.state.relying_party = RelyingParty.from_settings(settings, app.state.clock, app.state.keys)
+    # the citizen portal; the development payment provider never runs in production
+    app.state.portal = portal.PortalState(
+        wallet=app.state.wallet,
+        rp=app.state.relying_party,
+        provider=None if settings.environment == "production" else DevelopmentProvider(),
+        secret=callback_secret(settings),
+    )
     install_wallet_handlers(app)
     # a register change revokes the Bürger-IDs whose facts it changed (same transaction)
     subscribe_resident_changes(residence_events.on_resident_changed)
@@ -145,6 +157,7 @@ def create_municipal_app(
     _install_state(app, policy)
     app.include_router(municipal.router)
     app.include_router(client_routes.router)
+    app.include_router(portal_admin.router)
     return app
 
 
