@@ -14,6 +14,7 @@ import httpx
 
 from issuer.services.clock import FixedClock
 from issuer.settings import Settings
+from tests.support.pdf import pdf_text, rasterize
 from tests.support.portal import (
     AGS,
     CAMPER,
@@ -25,6 +26,7 @@ from tests.support.portal import (
     permit_id_of,
     portal_env,
 )
+from verifier.handheld import read_qr_texts_from_image
 
 
 def test_a_resident_applies_pays_renews_changes_and_returns_her_permit(
@@ -54,6 +56,11 @@ def test_a_resident_applies_pays_renews_changes_and_returns_her_permit(
         permit = permit_id_of(applied.headers["location"])
         page = citizen.get(f"/permits/{permit}")
         assert "wartet auf Zahlung" in page.text and "Offene Gebühr: 30,00 €" in page.text
+        # nothing to print before it is paid
+        assert "Für die Windschutzscheibe drucken" not in page.text
+        unpaid = citizen.get(f"/permits/{permit}/windscreen.pdf")
+        assert unpaid.status_code == 409
+        assert "Drucken lässt sich nur ein gültiger Parkausweis" in unpaid.text
 
         # pay: the signed callback activates the permit
         page = citizen.pay(permit)
@@ -66,6 +73,20 @@ def test_a_resident_applies_pays_renews_changes_and_returns_her_permit(
         officer = Officer(env, tmp_path / "officer")
         officer.sync()
         assert officer.check(qr) == "valid"
+
+        # on paper for the windscreen: the printed QR, scanned back, is valid for the officer
+        page = citizen.get(f"/permits/{permit}")
+        link = f'href="/portal/{AGS}/permits/{permit}/windscreen.pdf"'
+        assert link in page.text and "Für die Windschutzscheibe drucken" in page.text
+        printed = citizen.get(f"/permits/{permit}/windscreen.pdf")
+        assert printed.status_code == 200
+        assert printed.headers["content-type"] == "application/pdf"
+        assert printed.headers["cache-control"] == "no-store"
+        [paper_qr] = read_qr_texts_from_image(rasterize(printed.content, tmp_path))
+        assert officer.check(paper_qr) == "valid"
+        text = pdf_text(printed.content, tmp_path)
+        assert "Bewohnerparkausweis" in text and CAR in text
+        assert "ERIKA" not in text.upper() and "MUSTERMANN" not in text.upper()
 
         # renew: too early at first, in the window 330 days later (the session ended; she
         # logs in with her PID: the Bürger-ID of last year has expired)

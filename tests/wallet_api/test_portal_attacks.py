@@ -79,6 +79,7 @@ def test_another_residents_permit_is_not_found_and_forms_need_the_sessions_token
         token = csrf_of(citizen.get("/permits").text)
         assert citizen.get(f"/permits/{theirs}").status_code == 404
         assert citizen.get(f"/permits/{theirs}/return").status_code == 404
+        assert citizen.get(f"/permits/{theirs}/windscreen.pdf").status_code == 404
         for action in ("pay", "wallet", "renew", "vehicle", "return"):
             answer = citizen.http.post(f"{BASE}/permits/{theirs}/{action}", data={"csrf": token})
             assert answer.status_code == 404, (action, answer.text)

@@ -41,6 +41,7 @@ from sqlalchemy.orm import Session
 from issuer.db.models import Tenant
 from issuer.db.permit_models import Permit
 from issuer.errors import IssuerError
+from issuer.services import windscreen
 from issuer.services.clock import as_utc
 from issuer.services.permits import PermitState
 from verifier import PermitType
@@ -523,10 +524,11 @@ def permit_list(ags: str, request: Request, session: WalletSessionDep) -> Respon
 
 
 def _windscreen_link(ctx: Ctx, permit: Permit) -> str:
-    # WINDSCREEN-PDF: the printable windscreen permit is rendered by the issuer; its link
-    # (f"{ctx.base}/permits/{permit.id}/windscreen.pdf", label t(lang, "windscreen")) goes
-    # here once that renderer is part of the service.
-    return ""
+    """The printable windscreen permit (PDF), for an active permit only."""
+    if permit.state != PermitState.ACTIVE:
+        return ""
+    href = f"{ctx.base}/permits/{permit.id}/windscreen.pdf"
+    return f"<p>{html.link_button(href, t(ctx.lang, 'windscreen'), 'button secondary')}</p>"
 
 
 def _permit_page(
@@ -584,6 +586,39 @@ def permit_page(ags: str, permit_id: str, request: Request, session: WalletSessi
         return ctx
     notice = _ok(t(ctx.lang, "paid")) if request.query_params.get("paid") == "1" else ""
     return _permit_page(ctx, session, _her_permit(ctx, session, permit_id), notice)
+
+
+@router.get(
+    "/portal/{ags}/permits/{permit_id}/windscreen.pdf",
+    response_class=Response,
+    responses={200: {"content": {"application/pdf": {}}}},
+)
+def permit_windscreen_pdf(
+    ags: str, permit_id: str, request: Request, session: WalletSessionDep
+) -> Response:
+    """Her active permit to print for the windscreen (PDF, A6): the same page a clerk prints,
+    with the permit's current QR and no name or address."""
+    ctx = _context(request, ags, session)
+    if isinstance(ctx, Response):
+        return ctx
+    permit = _her_permit(ctx, session, permit_id)
+    if permit.state != PermitState.ACTIVE:
+        refused = escape(t(ctx.lang, "windscreen_inactive"))
+        notice = f'<div role="alert" class="alert"><p>{refused}</p></div>'
+        return _permit_page(ctx, session, permit, notice, 409)
+    # the permit's current QR token is signed now if it has none: stored with this commit
+    data = windscreen.windscreen_pdf(
+        session, ctx.state.wallet.keys, tenant=ctx.tenant, permit=permit, now=ctx.now
+    )
+    session.commit()
+    return Response(
+        data,
+        media_type="application/pdf",
+        headers={
+            **NO_STORE,
+            "Content-Disposition": f'inline; filename="parkausweis-{permit.number}.pdf"',
+        },
+    )
 
 
 def _refusal_html(ctx: Ctx, refused: service.Refusal) -> str:

@@ -87,6 +87,7 @@ TEXT: dict[str, dict[str, str]] = {
         "return_submit": "Endgültig zurückgeben",
         "returned": "Der Parkausweis wurde zurückgegeben und ist gesperrt.",
         "windscreen": "Für die Windschutzscheibe drucken",
+        "windscreen_inactive": "Drucken lässt sich nur ein gültiger Parkausweis.",
         "apply_title": "Bewohnerparkausweis beantragen",
         "apply_intro": "Wählen Sie das Fahrzeug. Sie sehen die Gebühr, bevor Sie verbindlich "
         "beantragen.",
@@ -219,6 +220,7 @@ TEXT: dict[str, dict[str, str]] = {
         "return_submit": "Return for good",
         "returned": "The permit was returned and is revoked.",
         "windscreen": "Print for the windscreen",
+        "windscreen_inactive": "Only a valid permit can be printed.",
         "apply_title": "Apply for a resident parking permit",
         "apply_intro": "Choose the vehicle. You see the fee before you apply.",
         "apply_vehicle": "Vehicle",
