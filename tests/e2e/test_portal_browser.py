@@ -14,6 +14,7 @@ import pytest
 from issuer.services.clock import FixedClock
 from issuer.settings import Settings
 from tests.support.browser import BrowserFactory, new_page, save_screenshot
+from tests.support.pdf import rasterize
 from tests.support.portal import (
     AGS,
     CAMPER,
@@ -24,6 +25,7 @@ from tests.support.portal import (
     portal_env,
     wallet_link,
 )
+from verifier.handheld import read_qr_texts_from_image
 
 AXE = (
     Path(__file__).resolve().parents[1]
@@ -167,6 +169,15 @@ class Journey:
         officer = Officer(env, tmp_path / "officer")
         officer.sync()
         assert officer.check(qr) == "valid"
+
+        # on paper: the print link of her permit, fetched in her browser session; the QR
+        # printed on it, scanned back, is valid for the officer
+        page.goto(permit_url)
+        link = page.get_by_role("link", name="Für die Windschutzscheibe drucken")
+        printed = page.context.request.get(f"{env.base_url}{link.get_attribute('href')}")
+        assert printed.status == 200 and printed.headers["content-type"] == "application/pdf"
+        [paper_qr] = read_qr_texts_from_image(rasterize(printed.body(), tmp_path))
+        assert officer.check(paper_qr) == "valid"
 
         # renewal window: 330 days later, logged in again with the PID (session ended)
         env.clock.advance(days=330)
