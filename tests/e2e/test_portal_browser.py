@@ -79,6 +79,12 @@ class Journey:
         self.keyboard = keyboard
         self.base = f"{env.base_url}/portal/{AGS}"
         self.shots = not keyboard
+        # what the browser's Content-Security-Policy refused, from its console
+        self.refused: list[str] = []
+        page.on(
+            "console",
+            lambda m: self.refused.append(m.text) if "Content Security Policy" in m.text else None,
+        )
 
     def seen(self, name: str) -> None:
         if self.shots:
@@ -137,6 +143,16 @@ class Journey:
         env, page = self.env, self.page
         self.login("Mit der Bürger-ID anmelden")
         assert "Sie haben noch keinen Parkausweis" in page.content()
+        # the page's own style and poll script ran (the login above went on by polling);
+        # a script injected into the page does not run, and the browser says so
+        with page.expect_console_message(lambda m: "Content Security Policy" in m.text):
+            injected = page.evaluate(
+                "() => { const s = document.createElement('script');"
+                " s.textContent = 'window.injected = 1'; document.body.appendChild(s);"
+                " return window.injected === 1 }"
+            )
+        assert injected is False
+        self.refused.clear()
         self.seen("permits-empty")
         self.act("Jetzt beantragen")
         page.wait_for_url(f"{self.base}/apply")
@@ -234,6 +250,7 @@ class Journey:
         self.seen("devices-en")
         self.act("Log out")
         page.wait_for_url(f"{self.base}?lang=en")
+        assert self.refused == []  # nothing of the portal's own was refused on any page
 
 
 @pytest.fixture

@@ -80,6 +80,13 @@ def test_another_residents_permit_is_not_found_and_forms_need_the_sessions_token
         assert citizen.get(f"/permits/{theirs}").status_code == 404
         assert citizen.get(f"/permits/{theirs}/return").status_code == 404
         assert citizen.get(f"/permits/{theirs}/windscreen.pdf").status_code == 404
+        # no page may be framed (clickjacking), none runs a script it did not bring
+        page = citizen.get("/permits")
+        policy = page.headers["content-security-policy"]
+        assert "frame-ancestors 'none'" in policy and "script-src 'none'" in policy
+        assert "default-src 'none'" in policy and "'unsafe-inline'" not in policy
+        assert page.headers["x-frame-options"] == "DENY"
+        assert page.headers["referrer-policy"] == "no-referrer"
         for action in ("pay", "wallet", "renew", "vehicle", "return"):
             answer = citizen.http.post(f"{BASE}/permits/{theirs}/{action}", data={"csrf": token})
             assert answer.status_code == 404, (action, answer.text)

@@ -8,7 +8,8 @@ and a visible focus outline. Every value goes through ``html.escape``.
 
 from __future__ import annotations
 
-import json
+import base64
+import hashlib
 from dataclasses import dataclass
 from html import escape
 from urllib.parse import quote
@@ -62,10 +63,6 @@ _STYLE = (
 )
 
 
-def _js(value: str) -> str:
-    return json.dumps(value).replace("<", "\\u003c")
-
-
 def hidden_csrf(frame: Frame) -> str:
     """The CSRF field of a form."""
     return f'<input type="hidden" name="csrf" value="{escape(frame.csrf or "")}">'
@@ -109,7 +106,7 @@ def page(frame: Frame, title: str, body: str, *, script: str = "") -> str:
         f'<html lang="{lang}"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{escape(title)} – {escape(brand.name)}</title>"
-        f"<style>:root{{--brand:{escape(brand.colour)}}}{_STYLE}</style></head><body>"
+        f"<style>{_style(brand)}</style></head><body>"
         f'<a class="skip" href="#main">{escape(t(lang, "skip"))}</a>'
         f'<header><img src="{escape(brand.logo_url)}" alt="">'
         f'<span class="name">{escape(brand.name)} · {escape(t(lang, "portal"))}</span></header>'
@@ -119,14 +116,36 @@ def page(frame: Frame, title: str, body: str, *, script: str = "") -> str:
     )
 
 
-def poll_script(status_url: str, continue_url: str) -> str:
-    """Polls the login's state every 2 s and goes on when the wallet answered elsewhere."""
-    return (
-        "<script>(function(){var s=document.getElementById('status');"
-        f"var u={_js(status_url)},c={_js(continue_url)};"
-        "function tick(){fetch(u,{credentials:'same-origin',cache:'no-store'})"
-        ".then(function(r){return r.json()}).then(function(j){"
-        "if(j.status==='verified'&&j.flow!=='same-device'||j.status==='failed'"
-        "||j.status==='expired'){location.href=c;return}setTimeout(tick,2000)})"
-        ".catch(function(){setTimeout(tick,4000)})}setTimeout(tick,2000)})();</script>"
+def _style(brand: Brand) -> str:
+    return f":root{{--brand:{escape(brand.colour)}}}{_STYLE}"
+
+
+def _source_hash(text: str) -> str:
+    digest = hashlib.sha256(text.encode("utf-8")).digest()
+    return f"'sha256-{base64.b64encode(digest).decode('ascii')}'"
+
+
+def security_headers(frame: Frame, script: str = "") -> dict[str, str]:
+    """The headers of every portal page: no caching, and a Content-Security-Policy that
+    allows exactly this page's one style block and its one script (by hash), images and
+    fetches from the portal's own origin, and no framing (clickjacking)."""
+    inline = script.removeprefix("<script>").removesuffix("</script>")
+    scripts = _source_hash(inline) if script else "'none'"
+    policy = "; ".join(
+        (
+            "default-src 'none'",
+            "img-src 'self'",
+            f"style-src {_source_hash(_style(frame.brand))}",
+            f"script-src {scripts}",
+            "connect-src 'self'",
+            "base-uri 'none'",
+            "frame-ancestors 'none'",
+        )
     )
+    return {
+        "Cache-Control": "no-store",
+        "Content-Security-Policy": policy,
+        "X-Frame-Options": "DENY",
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "no-referrer",
+    }

@@ -55,7 +55,7 @@ from wallet_api.relying_party import dcql
 from wallet_api.relying_party import transactions as tx
 from wallet_api.relying_party.identity import RelyingParty
 from wallet_api.relying_party.matching import MatchOutcome, match_resident
-from wallet_api.relying_party.pages import qr_svg
+from wallet_api.relying_party.pages import poll_script, qr_svg
 from wallet_api.routes._body import read_bounded
 from wallet_api.services import bridge
 from wallet_api.services.credential_types import RESIDENCE
@@ -89,7 +89,8 @@ def _error_page(request: Request, status: int, key: str) -> HTMLResponse:
     ags = request.path_params.get("ags", "")
     frame = html.Frame(lang, brand, str(ags), request.url.path, None, False)
     body = f'<p role="alert" class="alert">{escape(t(lang, key))}</p>'
-    return HTMLResponse(html.page(frame, t(lang, "error_title"), body), status, headers=NO_STORE)
+    page = html.page(frame, t(lang, "error_title"), body)
+    return HTMLResponse(page, status, headers=html.security_headers(frame))
 
 
 class PortalRoute(APIRoute):
@@ -145,9 +146,8 @@ class Ctx:
         return self.row.resident_id
 
     def html(self, title: str, body: str, status: int = 200, script: str = "") -> HTMLResponse:
-        return HTMLResponse(
-            html.page(self.frame, title, body, script=script), status, headers=NO_STORE
-        )
+        page = html.page(self.frame, title, body, script=script)
+        return HTMLResponse(page, status, headers=html.security_headers(self.frame, script))
 
     def redirect(self, path: str) -> RedirectResponse:
         return RedirectResponse(path, 303, headers=NO_STORE)
@@ -238,7 +238,7 @@ def _waiting(
         f'<p id="status" role="status" aria-live="polite">{escape(t(lang, "waiting"))}</p>'
         f'<p><a href="{escape(continue_url)}">{escape(t(lang, "continue"))}</a></p>{extra}'
     )
-    script = html.poll_script(f"{ctx.base}/login/status", continue_url)
+    script = poll_script(f"{ctx.base}/login/status", continue_url)
     return ctx.html(t(lang, title_key), body, script=script)
 
 

@@ -150,8 +150,9 @@ def page(lang: str, title: str, body: str, *, other_lang_href: str | None = None
     )
 
 
-def _poll_script(status_url: str, continue_url: str) -> str:
-    # polls every 2 s; on a verified or refused answer it goes on to the result page
+def poll_script(status_url: str, continue_url: str) -> str:
+    """Polls the login's state every 2 s and goes on to `continue_url` when the wallet answered
+    on another device, or the login failed or expired (the only script of these pages)."""
     return (
         "<script>(function(){var s=document.getElementById('status');"
         f"var u={_js(status_url)},c={_js(continue_url)};"
@@ -189,7 +190,7 @@ def waiting_page(
         f"{qr_svg(cross_device_url, t['qr_label'])}</figure>"
         f'<p id="status" role="status" aria-live="polite">{escape(t["waiting"])}</p>'
         f'<noscript><p><a href="{escape(continue_url)}">{escape(t["continue"])}</a></p></noscript>'
-        f"{_poll_script(status_url, continue_url)}"
+        f"{poll_script(status_url, continue_url)}"
     )
     return page(lang, t[title_key], body, other_lang_href=other_lang_href)
 
