@@ -112,7 +112,7 @@ def test_every_command_of_the_page_runs(
         assert app.stdout is not None
         url = app.stdout.readline().split()[2]
         assert url.startswith("http://127.0.0.1:")
-        with urllib.request.urlopen(url, timeout=10) as page:
+        with urllib.request.urlopen(url, timeout=60) as page:
             assert page.status == 200 and b"/app.js" in page.read()
     finally:
         app.terminate()

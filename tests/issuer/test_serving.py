@@ -22,7 +22,15 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.processes import BUERGERID_ISSUER, Process, free_port, start, stop, wait_http
+from tests.support.processes import (
+    BUERGERID_ISSUER,
+    Process,
+    free_port,
+    start,
+    stop,
+    wait_http,
+    wait_logged,
+)
 
 PLATE = "GE-EM 1234"  # seeded by the development bootstrap
 REFERENCE = "DEMO-0001"
@@ -146,6 +154,8 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
         for server in second:
             _wait_ready(server)
         by_name = {s.name: s for s in servers}
+        # the first worker may answer while the second still starts: wait for both
+        wait_logged(by_name["serve"].process, "Started server process", count=2)
         for name in ("make-run", "dev", "serve"):
             server = by_name[name]
             key = (server.data_dir / "dev-api-key").read_text().strip()

@@ -104,6 +104,19 @@ def wait_http(process: Process, url: str) -> None:
     raise AssertionError(f"{process.name} did not answer {url}")
 
 
+def wait_logged(process: Process, text: str, count: int = 1) -> None:
+    """Poll the process's stderr until `text` appears `count` times (bounded), e.g. every
+    worker of `serve --workers N` saying it started; fail when the process exits first."""
+    pause = threading.Event()
+    for _ in range(STARTUP_STEPS):
+        if process.output()[1].count(text) >= count:
+            return
+        if process.proc.poll() is not None:
+            raise AssertionError(f"{process.name} exited: {process.output()[1][-3000:]}")
+        pause.wait(0.05)
+    raise AssertionError(f"{process.name} did not log {text!r} {count} times")
+
+
 def stop(processes: Iterable[Process]) -> None:
     """Ctrl-C every process, then wait (bounded); kill what does not end."""
     processes = list(processes)

@@ -38,7 +38,7 @@ def request(
     server: AppServer, method: str, path: str, body: bytes = b"", **headers: str
 ) -> tuple[int, dict[str, str], Any]:
     port = server.server_address[1]
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     sent = {"Host": f"127.0.0.1:{port}", **{k.replace("_", "-"): v for k, v in headers.items()}}
     conn.request(method, path, body=body, headers=sent)
     resp = conn.getresponse()
