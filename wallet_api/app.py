@@ -22,8 +22,10 @@ from issuer.docs_ui import install_docs
 from issuer.metrics_middleware import MetricsMiddleware
 from issuer.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from issuer.problems import install_problem_handlers
+from issuer.routes import health
 from issuer.services.clock import Clock, SystemClock
 from issuer.services.rate_limits import RateLimit, SharedCounters
+from issuer.services.readiness import ReadinessProbe
 from issuer.services.registry_events import subscribe_resident_changes
 from issuer.services.signing import KeyStore
 from issuer.settings import Settings, resolve_server_secret
@@ -130,6 +132,11 @@ def create_wallet_app(
     app.state.session_factory = make_session_factory(engine)
     app.state.clock = clock or SystemClock()
     app.state.keys = KeyStore(settings)
+    # /readyz: the database answers and is migrated, every tenant's signing keys load (the
+    # wallet side signs credentials, never the trust bundle: no root ring here)
+    app.state.readiness = ReadinessProbe(
+        settings, app.state.session_factory, app.state.keys, check_root_ring=False
+    )
     install_problem_handlers(app)
     _install_state(app, policy)
     app.add_middleware(
@@ -140,7 +147,15 @@ def create_wallet_app(
     app.add_middleware(UrlGuardMiddleware)
     app.add_middleware(RequestIdMiddleware)
     app.add_middleware(MetricsMiddleware)
-    install_docs(app, extra_links=((METADATA_LINK, "Credential Issuer metadata"),))
+    install_docs(
+        app,
+        extra_links=(
+            (METADATA_LINK, "Credential Issuer metadata"),
+            ("/healthz", "Liveness"),
+            ("/readyz", "Readiness"),
+        ),
+    )
+    app.include_router(health.router)
     for router in PUBLIC_ROUTERS:
         app.include_router(router)
     return app

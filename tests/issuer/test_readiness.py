@@ -132,3 +132,29 @@ def test_an_unreachable_database_is_not_ready(
     assert ready.status_code == 503
     assert ready.json()["errors"] == [{"check": "database", "code": "database_unreachable"}]
     assert at_start == [("database", None, "database_unreachable")]
+
+
+def test_the_wallet_deployment_alone_is_ready_only_while_its_tenant_keys_load(
+    settings: Settings, clock: FixedClock
+) -> None:
+    """`serve --app wallet` signs credentials with the tenants' keys, never the trust bundle:
+    its /readyz checks the database and every tenant's keys, not the root ring."""
+    from wallet_api.app import create_wallet_app
+
+    _make_tenant(settings, clock, root=False)
+    wrong = settings.model_copy(update={"key_passphrase": SecretStr(TEST_PASSPHRASE + "-wrong")})
+    answers = {}
+    for name, configured in (("right", settings), ("wrong", wrong)):
+        app = create_wallet_app(configured, clock=clock)
+        try:
+            with live_server(app) as base, httpx.Client(base_url=base, timeout=30) as http:
+                assert http.get("/healthz").json() == {"status": "ok"}
+                answers[name] = http.get("/readyz")
+        finally:
+            app.state.engine.dispose()
+    assert answers["right"].status_code == 200
+    assert answers["right"].json()["status"] == "ready"
+    assert answers["wrong"].status_code == 503
+    assert answers["wrong"].json()["errors"] == [
+        {"check": "tenant_keys", "tenant": AGS, "code": "key_file_decrypt"}
+    ]

@@ -72,9 +72,7 @@ def _start(name: str, args: list[str], data_dir: Path, logs: Path, umask: int) -
 
 
 def _wait_ready(server: Server) -> None:
-    # the wallet deployment has no /healthz: its discovery document answers once it serves
-    path = "/.well-known/openid-credential-issuer" if server.name == "wallet" else "/healthz"
-    wait_http(server.process, server.base + path)
+    wait_http(server.process, server.base + "/healthz")
 
 
 def _stop(servers: list[Server]) -> None:
@@ -112,6 +110,10 @@ def _municipal_requests(http: httpx.Client, key: str) -> None:
 
 
 def _wallet_requests(http: httpx.Client) -> None:
+    # a wallet deployment alone has its own liveness and readiness too
+    assert http.get("/healthz").json() == {"status": "ok"}
+    ready = http.get("/readyz")
+    assert ready.status_code == 200 and ready.json()["status"] == "ready", ready.text
     query = {"plate": PLATE, "ref": REFERENCE}
     assert http.get("/.well-known/openid-credential-issuer", params=query).status_code == 200
     token = http.post(
