@@ -13,6 +13,8 @@ Personal data: `Cache-Control: private, no-store`; never cached by a CDN or a sh
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Annotated
 from urllib.parse import parse_qsl
@@ -20,6 +22,7 @@ from urllib.parse import parse_qsl
 from fastapi import APIRouter, Depends, Path, Request, Response, status
 from starlette.concurrency import run_in_threadpool
 
+from issuer.client_address import client_address
 from issuer.db.enforcement_models import EnforcementClient, EnforcementDevice
 from issuer.db.models import Tenant
 from issuer.deps import (
@@ -32,8 +35,15 @@ from issuer.deps import (
     get_session_factory,
     require_scope,
 )
-from issuer.errors import ErrorCode, Forbidden, NotFound, Unauthenticated, Unavailable
-from issuer.schemas.common import PROBLEM_RESPONSES
+from issuer.errors import (
+    ErrorCode,
+    Forbidden,
+    InvalidRequest,
+    NotFound,
+    Unauthenticated,
+    Unavailable,
+)
+from issuer.schemas.common import PROBLEM_RESPONSES, ProblemOut
 from issuer.schemas.enforcement import (
     DeviceList,
     DeviceOut,
@@ -48,6 +58,7 @@ from issuer.schemas.enforcement import (
 )
 from issuer.services import enforcement as devices
 from issuer.services import plate_index as service
+from issuer.services.authentication import AuthGuard
 from issuer.services.clients import Principal
 from issuer.settings import Settings
 
@@ -142,17 +153,45 @@ def get_plate_index_of(
     return _serve_index(request, session, tenant)
 
 
-@router.post("/enrol", status_code=status.HTTP_201_CREATED, response_model=EnrolOut)
+@contextmanager
+def _counted_failures(request: Request, session: SessionDep, now: datetime) -> Iterator[None]:
+    """A handheld's enrolment or token request from an address at its failure limit gets 429
+    before any work; a refused one counts against that address (the budget of API keys)."""
+    guard: AuthGuard = request.app.state.auth_guard
+    address = client_address(request)
+    guard.refuse_if_blocked(address, now=now)
+    try:
+        yield
+    except (InvalidRequest, Unauthenticated):
+        session.rollback()  # nothing of this request stays; the counter writes alone
+        guard.count_failure(address, now=now)
+        raise
+
+
+@router.post(
+    "/enrol",
+    status_code=status.HTTP_201_CREATED,
+    response_model=EnrolOut,
+    responses={429: {"model": ProblemOut, "description": "too many refused requests"}},
+)
 def enrol(
-    body: EnrolRequest, session: SessionDep, settings: SettingsDep, clock: ClockDep
+    body: EnrolRequest,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    clock: ClockDep,
 ) -> EnrolOut:
-    """Redeem a one-time enrolment code: binds the handheld's key (JWK in the signed request)."""
-    device, municipalities = devices.enrol(
-        session,
-        request=body.enrolment_request,
-        audience=_public(settings, devices.ENROL_PATH),
-        now=clock.now(),
-    )
+    """Redeem a one-time enrolment code: binds the handheld's key (JWK in the signed request).
+    Refused requests count against the client address like failed API-key authentications:
+    beyond `BUERGERID_AUTH_FAILURES_PER_ADDRESS` a window, 429 with `Retry-After`."""
+    now = clock.now()
+    with _counted_failures(request, session, now):
+        device, municipalities = devices.enrol(
+            session,
+            request=body.enrolment_request,
+            audience=_public(settings, devices.ENROL_PATH),
+            now=now,
+        )
     return EnrolOut(
         device_id=device.id,
         municipalities=municipalities,
@@ -180,22 +219,30 @@ async def _form(request: Request) -> dict[str, str]:
     return form
 
 
-@router.post("/token", response_model=TokenOut)
+@router.post(
+    "/token",
+    response_model=TokenOut,
+    responses={429: {"model": ProblemOut, "description": "too many refused requests"}},
+)
 def token(
     form: Annotated[dict[str, str], Depends(_form)],
+    request: Request,
     response: Response,
     session: SessionDep,
     settings: SettingsDep,
     clock: ClockDep,
 ) -> TokenOut:
-    """RFC 7523 client authentication of a handheld; a short-lived access token."""
-    access, seconds, municipalities = devices.issue_token(
-        session,
-        form=form,
-        audience=_public(settings, devices.TOKEN_PATH),
-        token_seconds=settings.enforcement_token_seconds,
-        now=clock.now(),
-    )
+    """RFC 7523 client authentication of a handheld; a short-lived access token. Refused
+    requests count against the client address as at `/enrol`."""
+    now = clock.now()
+    with _counted_failures(request, session, now):
+        access, seconds, municipalities = devices.issue_token(
+            session,
+            form=form,
+            audience=_public(settings, devices.TOKEN_PATH),
+            token_seconds=settings.enforcement_token_seconds,
+            now=now,
+        )
     response.headers["Cache-Control"] = "no-store"
     response.headers["Pragma"] = "no-cache"
     return TokenOut(

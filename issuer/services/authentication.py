@@ -104,6 +104,21 @@ class AuthGuard:
         known = [w for w in waits if w is not None]
         return max(known) if known else None
 
+    def refuse_if_blocked(self, address: str, *, now: datetime) -> None:
+        """429 when `address` is at its failure limit (the same budget as API keys). For
+        the other ways in that authenticate (handheld enrolment and token): call from a
+        worker thread; reads the database unless this process remembers the block."""
+        wait = self._counters.blocked([(self.by_address, address)], now=int(now.timestamp()))
+        if wait is not None:
+            raise TooManyRequests(retry_after_seconds=wait)
+
+    def count_failure(self, address: str, *, now: datetime) -> None:
+        """Count one failed authentication of `address` by another way in; 429 once past
+        the limit (from a worker thread, outside any open write transaction)."""
+        decision = self._counters.hit(self.by_address, address, now=int(now.timestamp()))
+        if not decision.allowed:
+            raise TooManyRequests(retry_after_seconds=decision.retry_after_seconds)
+
     def _look_up(
         self, token: str, address: str, now: datetime
     ) -> tuple[CredentialLookup, Principal | None, int | None]:

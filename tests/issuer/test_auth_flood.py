@@ -261,3 +261,41 @@ def test_the_wallet_token_limit_holds_across_instances(
     finally:
         for app in apps:
             app.state.engine.dispose()
+
+
+def test_refused_handheld_enrolments_and_tokens_count_against_the_address(
+    settings: Settings, clock: FixedClock
+) -> None:
+    """A handheld's enrolment and token requests authenticate too: refused ones share the
+    address's failure budget, and beyond it the address gets 429 before any work."""
+    enrol = "/api/v1/enforcement/enrol"
+    token = "/api/v1/enforcement/token"
+    # a compact JWS signed by nobody we know: refused after parsing (422 invalid_enrolment)
+    forged = "eyJhbGciOiJFUzI1NiJ9.eyJjb2RlIjoiQklERS14In0." + "A" * 86
+    assertion = {
+        "grant_type": "client_credentials",
+        "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+        "client_assertion": forged,
+    }
+    with served(settings, clock, auth_failures_per_address=3) as (_app, http):
+        answers = [
+            http.post(enrol, json={"enrolment_request": forged}),
+            http.post(token, data=assertion),
+            http.post(enrol, json={"enrolment_request": forged}),
+        ]
+        assert [(r.status_code, code(r)) for r in answers] == [
+            (422, "invalid_enrolment"),
+            (401, "invalid_client"),
+            (422, "invalid_enrolment"),
+        ]
+        for path, body in (
+            (token, {"data": assertion}),
+            (enrol, {"json": {"enrolment_request": forged}}),
+        ):
+            refused = http.post(path, **body)
+            assert refused.status_code == 429, refused.text
+            assert code(refused) == "too_many_authentication_failures"
+            assert 1 <= int(refused.headers["retry-after"]) <= 60
+        # the window ends: the address may try again (and is refused for what it sends)
+        clock.advance(seconds=61)
+        assert http.post(token, data=assertion).status_code == 401
