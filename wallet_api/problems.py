@@ -31,7 +31,7 @@ def oauth_response(exc: OAuthError) -> JSONResponse:
         headers["WWW-Authenticate"] = f'DPoP error="{exc.code}", algs="ES256"'
     headers.update(exc.headers)
     if exc.status == 429:
-        headers["Retry-After"] = "60"
+        headers.setdefault("Retry-After", "60")  # a limit that knows its window says so
     return JSONResponse(body, status_code=exc.status, headers=headers)
 
 

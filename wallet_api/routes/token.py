@@ -85,14 +85,22 @@ def authenticate_client(
     return jkt, attestation
 
 
+def _retry_after(seconds: int) -> dict[str, str]:
+    """Until the rate limit's window ends (at least a second)."""
+    return {"Retry-After": str(max(1, seconds))}
+
+
 @router.post("/wallet/token")
 async def token(request: Request, state: WalletStateDep, session: WalletSessionDep) -> JSONResponse:
     """Exchange a pre-authorized code (+ tx_code) or a refresh token for tokens."""
     now = state.clock.now()
     unix = int(now.timestamp())
     address = client_address(request)
-    if not await run_in_threadpool(state.token_limiter.allow, f"addr:{address}", unix):
-        raise TokenError("slow_down", "too many token requests", status=429)
+    wait = await run_in_threadpool(state.token_limiter.wait, f"addr:{address}", unix)
+    if wait is not None:
+        raise TokenError(
+            "slow_down", "too many token requests", status=429, headers=_retry_after(wait)
+        )
     form = await read_form(request, MAX_FORM_BYTES, TokenError)
     nonce = nonce_header(state, now)
     resource = form.get("resource")
@@ -121,8 +129,14 @@ async def token(request: Request, state: WalletStateDep, session: WalletSessionD
         if not code or len(code) > 256:
             raise TokenError("invalid_request", "pre-authorized_code is required")
         code_key = "code:" + wsecrets.token_digest(code)
-        if not await run_in_threadpool(state.token_limiter.allow, code_key, unix):
-            raise TokenError("slow_down", "too many attempts for this code", status=429)
+        wait = await run_in_threadpool(state.token_limiter.wait, code_key, unix)
+        if wait is not None:
+            raise TokenError(
+                "slow_down",
+                "too many attempts for this code",
+                status=429,
+                headers=_retry_after(wait),
+            )
         result = await run_in_threadpool(
             pre_authorized,
             session,

@@ -23,4 +23,10 @@ class RateLimiter:
     def allow(self, key: str, now: int) -> bool:
         """Count one request for ``key`` at ``now``; False once the window's budget is spent.
         Writes to the database: call it from a worker thread, not the event loop."""
-        return self.counters.hit(self.limit, key, now=now).allowed
+        return self.wait(key, now) is None
+
+    def wait(self, key: str, now: int) -> int | None:
+        """Count one request for ``key`` at ``now``: None while allowed, else the seconds
+        until the window ends (for ``Retry-After``). From a worker thread, as ``allow``."""
+        decision = self.counters.hit(self.limit, key, now=now)
+        return None if decision.allowed else decision.retry_after_seconds
