@@ -22,7 +22,7 @@ from issuer.docs_ui import install_docs
 from issuer.metrics_middleware import MetricsMiddleware
 from issuer.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from issuer.problems import install_problem_handlers
-from issuer.routes import health
+from issuer.routes.health import router as health_router
 from issuer.services.clock import Clock, SystemClock
 from issuer.services.rate_limits import RateLimit, SharedCounters
 from issuer.services.readiness import ReadinessProbe
@@ -155,7 +155,7 @@ def create_wallet_app(
             ("/readyz", "Readiness"),
         ),
     )
-    app.include_router(health.router)
+    app.include_router(health_router)
     for router in PUBLIC_ROUTERS:
         app.include_router(router)
     return app
