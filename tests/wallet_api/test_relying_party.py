@@ -51,6 +51,12 @@ def test_an_eu_pid_and_a_login_from_another_device(
         wallet, presenter = env.wallet()
         env.give_pid(wallet, vct=PID_EU)
         desktop = env.browser()
+        # the login page runs its own poll script only, and is never framed
+        shown = desktop.get(f"/rp/buergerid/{AGS}?lang=en")
+        policy = shown.headers["content-security-policy"]
+        assert "frame-ancestors 'none'" in policy and "default-src 'none'" in policy
+        assert "script-src 'sha256-" in policy and "'unsafe-inline'" not in policy
+        assert shown.headers["x-frame-options"] == "DENY"
         started = env.open(desktop, f"/rp/buergerid/{AGS}?lang=en")
         assert presenter.respond(presenter.resolve(started.cross_device)) is None
         status = desktop.get(f"/rp/transactions/{started.transaction_id}").json()

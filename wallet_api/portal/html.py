@@ -8,14 +8,13 @@ and a visible focus outline. Every value goes through ``html.escape``.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 from dataclasses import dataclass
 from html import escape
 from urllib.parse import quote
 
 from wallet_api.portal.brand import Brand
 from wallet_api.portal.texts import t
+from wallet_api.relying_party import pages
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,32 +119,9 @@ def _style(brand: Brand) -> str:
     return f":root{{--brand:{escape(brand.colour)}}}{_STYLE}"
 
 
-def _source_hash(text: str) -> str:
-    digest = hashlib.sha256(text.encode("utf-8")).digest()
-    return f"'sha256-{base64.b64encode(digest).decode('ascii')}'"
-
-
 def security_headers(frame: Frame, script: str = "") -> dict[str, str]:
     """The headers of every portal page: no caching, and a Content-Security-Policy that
     allows exactly this page's one style block and its one script (by hash), images and
-    fetches from the portal's own origin, and no framing (clickjacking)."""
-    inline = script.removeprefix("<script>").removesuffix("</script>")
-    scripts = _source_hash(inline) if script else "'none'"
-    policy = "; ".join(
-        (
-            "default-src 'none'",
-            "img-src 'self'",
-            f"style-src {_source_hash(_style(frame.brand))}",
-            f"script-src {scripts}",
-            "connect-src 'self'",
-            "base-uri 'none'",
-            "frame-ancestors 'none'",
-        )
-    )
-    return {
-        "Cache-Control": "no-store",
-        "Content-Security-Policy": policy,
-        "X-Frame-Options": "DENY",
-        "X-Content-Type-Options": "nosniff",
-        "Referrer-Policy": "no-referrer",
-    }
+    fetches from the portal's own origin, and no framing (the relying party's pages
+    follow the same policy)."""
+    return pages.security_headers(_style(frame.brand), script)

@@ -9,6 +9,8 @@ beyond the name the citizen just disclosed on her own login.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from dataclasses import dataclass
 from html import escape
 from typing import Any
@@ -126,13 +128,52 @@ def qr_svg(data: str, label: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Page:
-    """A rendered page."""
+    """A rendered page, with what its Content-Security-Policy must allow."""
 
     html: str
+    script: str = ""  # its one inline script, "" for none
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return security_headers(_STYLE, self.script)
 
 
-def page(lang: str, title: str, body: str, *, other_lang_href: str | None = None) -> Page:
-    """The frame every page shares."""
+def _source_hash(source: str) -> str:
+    digest = hashlib.sha256(source.encode("utf-8")).digest()
+    return f"'sha256-{base64.b64encode(digest).decode('ascii')}'"
+
+
+def security_headers(style: str, script: str = "") -> dict[str, str]:
+    """The headers of a page that carries one inline style block `style` and at most one
+    inline `<script>…</script>` `script`: no caching, and a Content-Security-Policy that lets
+    the browser run exactly these (by hash), fetch and show images from this origin only,
+    and never frame the page (clickjacking of a login or a consent)."""
+    inline = script.removeprefix("<script>").removesuffix("</script>")
+    scripts = _source_hash(inline) if script else "'none'"
+    policy = "; ".join(
+        (
+            "default-src 'none'",
+            "img-src 'self'",
+            f"style-src {_source_hash(style)}",
+            f"script-src {scripts}",
+            "connect-src 'self'",
+            "base-uri 'none'",
+            "frame-ancestors 'none'",
+        )
+    )
+    return {
+        "Cache-Control": "no-store",
+        "Content-Security-Policy": policy,
+        "X-Frame-Options": "DENY",
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "no-referrer",
+    }
+
+
+def page(
+    lang: str, title: str, body: str, *, other_lang_href: str | None = None, script: str = ""
+) -> Page:
+    """The frame every page shares; `script` goes last in the body."""
     switch = ""
     if other_lang_href is not None:
         other = "en" if lang == "de" else "de"
@@ -146,7 +187,8 @@ def page(lang: str, title: str, body: str, *, other_lang_href: str | None = None
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{escape(title)}</title><style>{_STYLE}</style></head>"
         f'<body><main><h1 tabindex="-1" id="title" autofocus>{escape(title)}</h1>'
-        f"{body}</main>{switch}</body></html>"
+        f"{body}</main>{switch}{script}</body></html>",
+        script,
     )
 
 
@@ -190,9 +232,9 @@ def waiting_page(
         f"{qr_svg(cross_device_url, t['qr_label'])}</figure>"
         f'<p id="status" role="status" aria-live="polite">{escape(t["waiting"])}</p>'
         f'<noscript><p><a href="{escape(continue_url)}">{escape(t["continue"])}</a></p></noscript>'
-        f"{poll_script(status_url, continue_url)}"
     )
-    return page(lang, t[title_key], body, other_lang_href=other_lang_href)
+    script = poll_script(status_url, continue_url)
+    return page(lang, t[title_key], body, other_lang_href=other_lang_href, script=script)
 
 
 def message_page(lang: str, title_key: str, message_key: str, retry_href: str | None) -> Page:

@@ -141,7 +141,7 @@ def _binding(request: Request) -> str | None:
 def _html(
     page: pages.Page, status: int = 200, cookie: str | None = None, rp: RelyingParty | None = None
 ) -> HTMLResponse:
-    response = HTMLResponse(page.html, status_code=status, headers=NO_STORE)
+    response = HTMLResponse(page.html, status_code=status, headers=page.headers)
     if cookie is not None and rp is not None:
         response.set_cookie(
             COOKIE,
