@@ -27,6 +27,7 @@ STARTUP_TIMEOUT_SECONDS = 30.0
 # answers in 50 ms idle has been seen to take over 5 s, httpx's default. A server that hangs
 # still fails the test, a minute later.
 HTTP_TIMEOUT = 60.0
+KEEP_ALIVE_SECONDS = 60
 
 
 def _free_port() -> int:
@@ -53,6 +54,10 @@ def live_server(
         log_level="warning",
         ssl_certfile=ssl_certfile,
         ssl_keyfile=ssl_keyfile,
+        # longer than httpx's own 5 s keep-alive expiry: the client, not the server, drops an
+        # idle connection, so a request never races the server closing it (both at 5 s, a
+        # loaded machine saw "Server disconnected without sending a response")
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
     )
     server = uvicorn.Server(config)
     started = threading.Event()
