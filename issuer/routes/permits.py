@@ -365,17 +365,10 @@ def permit_windscreen_pdf(
     a line saying that it need not be displayed. Only an active permit prints (409
     `illegal_transition` otherwise); another tenant's permit answers 404."""
     permit = service.get_permit(session, tenant_id=tenant.id, permit_id=permit_id)
-    data = windscreen.windscreen_pdf(
+    pdf = windscreen.printed_pdf(
         session, keys, tenant=tenant, permit=permit, now=clock.now(), page=page
     )
-    return Response(
-        data,
-        media_type="application/pdf",
-        headers={
-            "Cache-Control": "no-store",
-            "Content-Disposition": f'inline; filename="parkausweis-{permit.number}.pdf"',
-        },
-    )
+    return Response(pdf.body, media_type=pdf.media_type, headers=pdf.headers)
 
 
 # ------------------------------------------------------------------- rules, fees, jobs

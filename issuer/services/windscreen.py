@@ -11,6 +11,7 @@ answers 409 `illegal_transition`, as its QR image does.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -58,6 +59,37 @@ def windscreen_permit(
         fleet=permit.fleet,
         display_required=permit.display_required,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class PrintedPdf:
+    """The windscreen permit as a download: the PDF and the headers both routes that serve
+    it send (the clerk's and the citizen's), never cached, shown inline, named by number."""
+
+    body: bytes
+    number: int
+    media_type: str = "application/pdf"
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {
+            "Cache-Control": "no-store",
+            "Content-Disposition": f'inline; filename="parkausweis-{self.number}.pdf"',
+        }
+
+
+def printed_pdf(
+    session: Session,
+    keys: KeyStore,
+    *,
+    tenant: Tenant,
+    permit: Permit,
+    now: datetime,
+    page: str = "A6",
+) -> PrintedPdf:
+    """`windscreen_pdf` with what an HTTP answer of it carries."""
+    data = windscreen_pdf(session, keys, tenant=tenant, permit=permit, now=now, page=page)
+    return PrintedPdf(data, permit.number)
 
 
 def windscreen_pdf(
