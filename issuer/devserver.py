@@ -22,6 +22,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from issuer.db.models import Tenant
 from issuer.db.session import make_engine, make_session_factory
@@ -33,8 +34,9 @@ from issuer.schemas.registry import (
     VehicleCreate,
     ZoneCreate,
 )
-from issuer.services import clients, registry, tenants
+from issuer.services import clients, fees, registry, tenants
 from issuer.services.clock import SystemClock
+from issuer.services.permits import set_rules
 from issuer.settings import Settings, resolve_key_passphrase
 from issuer.vocabulary import Parity, ResidenceKind, VehicleKind
 from keys.errors import KeysCode, KeysError
@@ -44,11 +46,15 @@ from keys.signer import generate_signer
 from keys.storage import make_private_dir
 from keys.storage.file import KdfParams
 from keys.x509 import ca_certificate, issuer_certificate, tls_server_certificate, to_pem
+from verifier import PermitType
 
 log = logging.getLogger(__name__)
 
 DEMO_AGS = "05513000"
 DEMO_NAME = "Stadt Gelsenkirchen (Demo)"
+# what a city that sells its resident permits online runs: a yearly fee, paid before the
+# permit is valid (docs/citizen-portal.md, "The demo city")
+DEMO_FEE_CENTS = 3000
 DEV_API_KEY_FILE = "dev-api-key"
 DEV_TLS_DIR = "dev-tls"
 DEV_TLS_DAYS = 397
@@ -130,6 +136,7 @@ def _seed(settings: Settings) -> tuple[int, bool]:
                 ],
             )
             registry.create_zone(session, tenant_id=tenant.id, data=zone, actor=ACTOR, now=now)
+            _demo_fees(session, tenant.id, now)
             demo = [
                 ("DEMO-0001", "Erika", "Mustermann", "Bahnhofstraße", "13", "GE-EM 1234"),
                 ("DEMO-0002", "Max", "Mustermann", "Ringstraße", "7", "GE-MM 77E"),
@@ -174,6 +181,30 @@ def _seed(settings: Settings) -> tuple[int, bool]:
             return tenant.id, True
     finally:
         engine.dispose()
+
+
+def _demo_fees(session: Session, tenant_id: int, now: datetime) -> None:
+    """The demo city's resident permit: 30 € a year, paid (online, the development payment
+    provider) before the permit is valid."""
+    set_rules(
+        session,
+        tenant_id=tenant_id,
+        permit_type=PermitType.BEW,
+        rules={"awaiting_payment": True},
+        actor=ACTOR,
+        now=now,
+    )
+    fees.create_schedule(
+        session,
+        tenant_id=tenant_id,
+        permit_type=PermitType.BEW,
+        kind="flat",
+        params={"amount_cents": DEMO_FEE_CENTS},
+        effective_from=now,
+        effective_until=None,
+        actor=ACTOR,
+        now=now,
+    )
 
 
 def _move_demo_tenant(settings: Settings, tenant: Tenant, url: str, now: datetime) -> None:

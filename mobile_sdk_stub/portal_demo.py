@@ -6,10 +6,10 @@ against the server ``make run`` started.
    her car: the demo never touches anyone else's data;
 2. her phone gets a PID from the development PID provider, then her Bürger-ID without a
    letter (the PID presented at ``/rp/buergerid``);
-3. she logs in to the portal with the Bürger-ID (same device);
-4. she checks her application (zone, plate, fee), applies, and pays when there is a fee
-   (the development payment provider's page "Zahlung bestätigen");
-5. the permit goes into her wallet in one step (no letter, no code);
+3. she logs in to the portal with her wallet on its start page (same device);
+4. on "Meine Parkausweise" she sees her car with zone, period and fee, applies, and pays
+   when there is a fee (the development payment provider's page "Zahlung bestätigen");
+5. the permit goes into her wallet in one step (the offer on the page; no letter, no code);
 6. she returns it (after showing her wallet once more): it is revoked;
 7. she logs out, and her phone is removed again (the wallet keys are the demo's own data).
 
@@ -175,31 +175,29 @@ def _story(story: Story, data_dir: Path) -> None:
     kinds = [c.kind for c in story.wallet.redeem(_found(_OFFER, offer.text, "offer"), None)]
     say("2", f"her phone holds a PID, then her Bürger-ID without a letter ({', '.join(kinds)})")
 
-    landed = story.answer(story.browser.get(f"{portal}/login?with=buergerid"))
+    landed = story.answer(story.browser.get(portal))  # the start page is the login
     if landed.status_code != 303:
         raise SystemExit(f"the portal login failed ({landed.status_code})")
-    say("3", "she logs in to the portal with her Bürger-ID: Meine Parkausweise")
+    say("3", "she logs in to the portal with her wallet: Meine Parkausweise")
 
-    form = story.browser.get(f"{portal}/apply")
-    checked = story.post(f"{portal}/apply/check", form, vehicle=car)
-    if checked.status_code != 200:
-        raise SystemExit(f"the application was refused: {checked.text[:200]}")
-    fee = _AMOUNT.search(checked.text)
-    applied = story.post(f"{portal}/apply", checked, vehicle=car)
-    permit = _found(_PERMIT, applied.headers.get("location", ""), "permit")
-    page = story.browser.get(f"{portal}/permits/{permit}")
-    if "Jetzt bezahlen" in page.text:
-        started = story.post(f"{portal}/permits/{permit}/pay", page)
-        provider = story.browser.get(started.headers["location"])
-        done = story.post(started.headers["location"], provider)
-        page = story.browser.get(done.headers["location"])
+    form = story.browser.get(f"{portal}/permits")
+    fee = _AMOUNT.search(form.text)
+    applied = story.post(f"{portal}/apply", form, vehicle=car)
+    if applied.status_code != 303:
+        raise SystemExit(f"the application was refused: {applied.text[:200]}")
+    target = applied.headers["location"]
+    if "/portal/pay/" in target:  # a fee to pay first: the provider's page
+        provider = story.browser.get(target)
+        done = story.post(target, provider)
+        target = done.headers["location"]
         paid = f"paid {fee.group(1) if fee else ''} at the development provider".replace("  ", " ")
     else:
         paid = "no fee in this city"
-    say("4", f"she checks the fee, applies and pays: {paid}; the permit is valid")
+    permit = _found(_PERMIT, target, "permit")
+    page = story.browser.get(target)
+    say("4", f"she sees the fee, applies and pays: {paid}; the permit is valid")
 
-    offer = story.post(f"{portal}/permits/{permit}/wallet", page)
-    stored = story.wallet.redeem(_found(_OFFER, offer.text, "offer"), None)
+    stored = story.wallet.redeem(_found(_OFFER, page.text, "offer"), None)
     qr = next((c.qr_text for c in stored if c.qr_text), None)
     if qr is None:
         raise SystemExit("the wallet got no QR token")

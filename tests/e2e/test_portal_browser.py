@@ -109,9 +109,10 @@ class Journey:
             return
         for _ in range(80):
             self.page.keyboard.press("Tab")
+            # what it says, with a visually hidden part (the plate of a vehicle's button)
             label = self.page.evaluate(
                 "() => { const e = document.activeElement;"
-                " return e ? (e.innerText || e.value || '').trim() : '' }"
+                " return e ? (e.textContent || e.value || '').replace(/\\s+/g, ' ').trim() : '' }"
             )
             if label == name:
                 self.page.keyboard.press("Enter")
@@ -137,19 +138,22 @@ class Journey:
             self.page.keyboard.press("ArrowDown")
         raise AssertionError(f"no radio {plate!r}")
 
-    def login(self, kind_label: str) -> None:
+    def login(self) -> None:
+        """The start page is the login: her phone scans its QR code and consents (one
+        action of hers); the page polls and goes on by itself."""
         self.page.goto(self.base)
-        self.seen("start")
-        self.act(kind_label)
         self.page.wait_for_selector("#status")
-        self.seen("login")
-        # another device: her phone scans the QR code, the page polls and goes on by itself
+        self.seen("start")
         assert _answer(self.env, self.presenter, self.page, cross_device=True) is None
         self.page.wait_for_url(f"{self.base}/permits", timeout=20_000)
 
+    def apply(self, plate: str) -> None:
+        """The button of her vehicle `plate` on "Meine Parkausweise"."""
+        self.act(f"Kostenpflichtig beantragen ({plate})")
+
     def run(self, tmp_path: Path) -> None:
         env, page = self.env, self.page
-        self.login("Mit der Bürger-ID anmelden")
+        self.login()
         assert "Sie haben noch keinen Parkausweis" in page.content()
         # the page's own style and poll script ran (the login above went on by polling);
         # a script injected into the page does not run, and the browser says so
@@ -161,32 +165,21 @@ class Journey:
             )
         assert injected is False
         self.refused.clear()
+        # the application is right here: each vehicle with its fee before she commits
+        assert page.content().count("Gebühr für 12 Monate: 30,00 €") == 3
         self.seen("permits-empty")
-        self.act("Jetzt beantragen")
-        page.wait_for_url(f"{self.base}/apply")
-        self.seen("apply")
-        self.choose(CAMPER)
-        self.act("Prüfen und Gebühr anzeigen")
+        self.apply(CAMPER)
         page.wait_for_selector(".alert")
         assert "länger als erlaubt (5,60 m)" in page.content()
         self.seen("apply-refused")
-        self.choose(CAR)
-        self.act("Prüfen und Gebühr anzeigen")
-        page.wait_for_selector("text=30,00 €")
-        self.seen("apply-fee")
-        self.act("Kostenpflichtig beantragen")
-        page.wait_for_selector("text=wartet auf Zahlung")
-        self.seen("permit-unpaid")
-        permit_url = page.url
-        self.act("Jetzt bezahlen")
+        self.apply(CAR)
         page.wait_for_selector("text=Entwicklungs-Zahlungsanbieter")
         self.seen("pay")
         self.act("Zahlung bestätigen")
         page.wait_for_selector("text=Zahlung eingegangen")
         self.seen("permit")
-        self.act("In die Wallet laden")
-        page.wait_for_selector("text=Angebot in der Wallet öffnen")
-        self.seen("wallet")
+        permit_url = page.url.split("?")[0]
+        # her phone scans the offer's QR code on the page and takes the permit
         offer = page.get_by_role("link", name="Angebot in der Wallet öffnen").get_attribute("href")
         stored = self.wallet.redeem(offer, tx_code=None)
         qr = next(c.qr_text for c in stored if c.qr_text)
@@ -196,7 +189,6 @@ class Journey:
 
         # on paper: the print link of her permit, fetched in her browser session; the QR
         # printed on it, scanned back, is valid for the officer
-        page.goto(permit_url)
         link = page.get_by_role("link", name="Für die Windschutzscheibe drucken")
         printed = page.context.request.get(f"{env.base_url}{link.get_attribute('href')}")
         assert printed.status == 200 and printed.headers["content-type"] == "application/pdf"
@@ -205,7 +197,9 @@ class Journey:
 
         # renewal window: 330 days later, logged in again with the PID (session ended)
         env.clock.advance(days=330)
-        self.login("Mit dem Personalausweis (PID) anmelden")
+        self.shots = False  # the start page's picture is the first login's
+        self.login()
+        self.shots = not self.keyboard
         page.goto(permit_url)
         self.act("Verlängern")
         page.wait_for_selector("text=Verlängert bis")
@@ -224,6 +218,7 @@ class Journey:
         assert officer.check(qr) == "invalid"
         self.act("In die Wallet laden")
         page.wait_for_selector("text=Angebot in der Wallet öffnen")
+        self.seen("wallet")
         offer = page.get_by_role("link", name="Angebot in der Wallet öffnen").get_attribute("href")
         new_qr = next(c.qr_text for c in self.wallet.redeem(offer, tx_code=None) if c.qr_text)
         assert officer.check(new_qr) == "valid"

@@ -235,18 +235,33 @@ class Citizen:
         assert back.status_code == 303, back.text
         return self.http.get(back.headers["location"])
 
+    def apply(self, plate: str) -> tuple[str, httpx.Response]:
+        """Apply on "Meine Parkausweise" for her vehicle `plate` (its own button): the new
+        permit's id and the answer (303 to the payment provider's page when a fee is due
+        first, else to the permit with its wallet offer)."""
+        page = self.get("/permits")
+        assert page.status_code == 200 and plate in page.text, page.text
+        applied = self.post("/apply", page.text, vehicle=str(self.env.vehicles[plate]))
+        assert applied.status_code == 303, applied.text
+        location = applied.headers["location"]
+        if "/portal/pay/" in location:  # the provider's page links back to the permit
+            location = self.http.get(location).text
+        return permit_id_of(location), applied
+
+    def confirm_payment(self, provider_page: str) -> httpx.Response:
+        """ "Zahlung bestätigen" on the development provider's page; the permit page after."""
+        shown = self.http.get(provider_page)
+        assert "Zahlung bestätigen" in shown.text, shown.text
+        done = self.http.post(provider_page, data={"csrf": csrf_of(shown.text)})
+        assert done.status_code == 303, done.text
+        return self.http.get(done.headers["location"])
+
     def pay(self, permit_id: str) -> httpx.Response:
         """Pay the open fee with the development provider; the permit page after."""
         page = self.get(f"/permits/{permit_id}")
         started = self.post(f"/permits/{permit_id}/pay", page.text)
         assert started.status_code == 303, started.text
-        provider_page = self.http.get(started.headers["location"])
-        assert "Zahlung bestätigen" in provider_page.text, provider_page.text
-        done = self.http.post(
-            started.headers["location"], data={"csrf": csrf_of(provider_page.text)}
-        )
-        assert done.status_code == 303, done.text
-        return self.http.get(done.headers["location"])
+        return self.confirm_payment(started.headers["location"])
 
     def into_wallet(self, wallet: WalletClient, permit_id: str) -> list[Any]:
         page = self.get(f"/permits/{permit_id}")

@@ -41,19 +41,21 @@ def test_a_resident_applies_pays_renews_changes_and_returns_her_permit(
         page = citizen.get("/permits")
         assert "Sie haben noch keinen Parkausweis" in page.text
 
-        # apply: the camper is refused in words, the car passes with its fee shown first
-        form = citizen.get("/apply")
-        camper, car, second = (str(env.vehicles[p]) for p in (CAMPER, CAR, SECOND))
-        refused = citizen.post("/apply/check", form.text, vehicle=camper)
+        # the application is on her permits page: each of her vehicles with its fee, before
+        # she commits; the camper is refused in words (no permit), the car goes to payment
+        second = str(env.vehicles[SECOND])
+        for plate in (CAR, CAMPER, SECOND):
+            assert f"Zone A3 Altstadt, Kennzeichen {plate}" in page.text
+        assert page.text.count("Gebühr für 12 Monate: 30,00 €") == 3
+        assert page.text.count("Kostenpflichtig beantragen") == 3
+        refused = citizen.post("/apply", page.text, vehicle=str(env.vehicles[CAMPER]))
         assert refused.status_code == 422
         assert "Das Fahrzeug ist länger als erlaubt (5,60 m)" in refused.text
         assert "vehicle_too_long" not in refused.text
-        checked = citizen.post("/apply/check", refused.text, vehicle=car)
-        assert checked.status_code == 200, checked.text
-        assert "30,00 €" in checked.text and "Zone A3 Altstadt" in checked.text
-        applied = citizen.post("/apply", checked.text, vehicle=car)
-        assert applied.status_code == 303, applied.text
-        permit = permit_id_of(applied.headers["location"])
+        assert "Sie haben noch keinen Parkausweis" in refused.text
+        permit, applied = citizen.apply(CAR)
+        provider_page = applied.headers["location"]
+        assert provider_page.startswith("/portal/pay/dev/")
         page = citizen.get(f"/permits/{permit}")
         assert "wartet auf Zahlung" in page.text and "Offene Gebühr: 30,00 €" in page.text
         # nothing to print before it is paid
@@ -62,10 +64,12 @@ def test_a_resident_applies_pays_renews_changes_and_returns_her_permit(
         assert unpaid.status_code == 409
         assert "Drucken lässt sich nur ein gültiger Parkausweis" in unpaid.text
 
-        # pay: the signed callback activates the permit
-        page = citizen.pay(permit)
+        # pay: the signed callback activates the permit; the wallet's offer is on the page
+        page = citizen.confirm_payment(provider_page)
         assert "Zahlung eingegangen" in page.text and "gültig" in page.text
         assert "Verlängerung ab" in page.text
+        assert "openid-credential-offer://" in page.text
+        assert page.text.count("Gebühr für 12 Monate") == 0  # no second application
 
         # into the wallet in one step, no code; the officer finds it valid
         stored = citizen.into_wallet(wallet, permit)
@@ -164,9 +168,7 @@ def test_unpaid_into_the_wallet_deferred_a_visitor_permit_and_a_lost_phone_remov
         env.give_pid(wallet)
         citizen = Citizen(env, env.browser(), presenter)
         assert citizen.login("pid").status_code == 303
-        form = citizen.get("/apply")
-        applied = citizen.post("/apply", form.text, vehicle=str(env.vehicles[CAR]))
-        permit = permit_id_of(applied.headers["location"])
+        permit, _applied = citizen.apply(CAR)
 
         # unpaid: the wallet takes the offer, the credentials wait (deferred) until paid
         assert citizen.into_wallet(wallet, permit) == []

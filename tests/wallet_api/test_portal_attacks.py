@@ -24,7 +24,6 @@ from tests.support.portal import (
     PortalEnv,
     csrf_of,
     neighbour_pid,
-    permit_id_of,
     portal_env,
 )
 from verifier import PermitType
@@ -63,10 +62,8 @@ def _logged_in(env: PortalEnv) -> Citizen:
 
 
 def _apply(citizen: Citizen, plate: str) -> str:
-    form = citizen.get("/apply")
-    done = citizen.post("/apply", form.text, vehicle=str(citizen.env.vehicles[plate]))
-    assert done.status_code == 303, done.text
-    return permit_id_of(done.headers["location"])
+    permit, _applied = citizen.apply(plate)
+    return permit
 
 
 def test_another_residents_permit_is_not_found_and_forms_need_the_sessions_token(
@@ -114,7 +111,6 @@ def test_another_residents_permit_is_not_found_and_forms_need_the_sessions_token
             f"{BASE}/permits/{mine}/renew",
             f"{BASE}/permits/{mine}/vehicle",
             f"{BASE}/permits/{mine}/return",
-            f"{BASE}/apply/check",
             f"{BASE}/apply",
             f"{BASE}/visitors",
         ]
@@ -136,8 +132,7 @@ def test_another_residents_permit_is_not_found_and_forms_need_the_sessions_token
 
 def _open_payment(env: PortalEnv) -> tuple[Citizen, PortalPayment]:
     citizen = _logged_in(env)
-    mine = _apply(citizen, CAR)
-    assert citizen.post(f"/permits/{mine}/pay").status_code == 303
+    _apply(citizen, CAR)  # a fee is due first: the payment is started with the application
     with env.app.state.session_factory() as session:
         payment = session.query(PortalPayment).one()
         session.expunge(payment)

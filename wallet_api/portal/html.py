@@ -58,7 +58,7 @@ _STYLE = (
     "fieldset{border:1px solid #bbb;border-radius:.4rem;margin:1rem 0}legend{font-weight:600}"
     "fieldset label{font-weight:400;margin:.25rem 0}form{margin:.75rem 0}"
     "footer{max-width:42rem;margin:2rem auto;padding:1rem;border-top:1px solid #ccc}"
-    "figure{margin:1rem 0}svg{background:#fff}"
+    "figure{margin:1rem 0}svg{background:#fff}.plain{list-style:none;padding:0}"
 )
 
 
@@ -92,7 +92,6 @@ def page(frame: Frame, title: str, body: str, *, script: str = "") -> str:
             f'<li><a href="{frame.base}/{path}">{escape(t(lang, key))}</a></li>'
             for path, key in (
                 ("permits", "nav_permits"),
-                ("apply", "nav_apply"),
                 ("visitors", "nav_visitors"),
                 ("devices", "nav_devices"),
             )

@@ -1,18 +1,19 @@
 """The citizen portal's pages (docs/citizen-portal.md), per tenant under ``/portal/{ags}``.
 
-    GET  /portal/{ags}                           start page: log in with the wallet
+    GET  /portal/{ags}                           start page: the login (Bürger-ID or PID)
     GET  /portal/{ags}/login?with=buergerid|pid  log in: wallet link, QR code, polling
     GET  /portal/{ags}/login/status              the login's state (polling, JSON)
     GET  /portal/{ags}/login/return/{tx}         where the wallet sends the browser back
     GET  /portal/{ags}/confirm?with=…&next=…     a fresh presentation before a sensitive step
     POST /portal/{ags}/logout
     GET  /portal/{ags}/lang?to=de|en&next=…      the language switch
-    GET  /portal/{ags}/permits                   Meine Parkausweise
+    GET  /portal/{ags}/permits                   Meine Parkausweise (and the application)
     GET  /portal/{ags}/permits/{id}              one permit and what she can do next
+                                                 (paid=1|new=1: with the wallet's offer)
     POST /portal/{ags}/permits/{id}/pay|wallet|renew|vehicle
     GET  /portal/{ags}/permits/{id}/return       (fresh presentation) then the form
     POST /portal/{ags}/permits/{id}/return
-    GET  /portal/{ags}/apply, POST …/apply/check, POST …/apply
+    POST /portal/{ags}/apply                     apply for the chosen vehicle (then pay)
     GET  /portal/{ags}/visitors, POST …/visitors
     GET  /portal/{ags}/devices, GET|POST …/devices/{id}/remove (fresh presentation)
     GET|POST /portal/pay/dev/{payment}           the development payment provider's page
@@ -67,6 +68,7 @@ NO_STORE = {"Cache-Control": "no-store"}
 _AGS = re.compile(r"^\d{8}$")
 LOGIN = "login"
 STEPUP = "stepup"
+ANY = "any"  # the start page asks for the Bürger-ID or the PID
 
 
 @dataclass
@@ -200,29 +202,28 @@ def _ok(text: str) -> str:
 
 @router.get("/portal/{ags}", response_class=HTMLResponse)
 def home(ags: str, request: Request, session: WalletSessionDep) -> Response:
-    """The start page: log in with the wallet (or go to her permits when logged in)."""
+    """The start page is the login: her wallet's link and QR code right away, answered with
+    the Bürger-ID or the PID, whichever her wallet holds (or her permits when logged in)."""
     ctx = _context(request, ags, session, login=False)
     if isinstance(ctx, Response):
         return ctx
     if ctx.frame.logged_in:
         return ctx.redirect(f"{ctx.base}/permits")
     lang = ctx.lang
-    body = (
-        f"<p>{escape(t(lang, 'home_intro'))}</p>"
-        f"<p>{html.link_button(f'{ctx.base}/login?with=buergerid', t(lang, 'login_buergerid'))}</p>"
-        + "<p>"
-        + html.link_button(f"{ctx.base}/login?with=pid", t(lang, "login_pid"), "button secondary")
-        + "</p>"
-        + f"<p>{escape(t(lang, 'no_buergerid'))} "
+    extra = (
+        f"<p>{escape(t(lang, 'no_buergerid'))} "
         f'<a href="/rp/buergerid/{ags}?lang={lang}">{escape(t(lang, "get_buergerid"))}</a></p>'
     )
-    return ctx.html(t(lang, "home_title"), body)
+    return _begin_login(ctx, session, ANY, "home_title", "home_intro", extra)
 
 
 def _query(tenant: Tenant, kind: str) -> dict[str, Any]:
+    buergerid = dcql.residence_query([vct_for(tenant.issuer_url, RESIDENCE)])
     if kind == "pid":
         return dcql.pid_query()
-    return dcql.residence_query([vct_for(tenant.issuer_url, RESIDENCE)])
+    if kind == ANY:
+        return dcql.either_query(buergerid, dcql.pid_query())
+    return buergerid
 
 
 def _waiting(
@@ -277,13 +278,21 @@ def login(
         return ctx
     if ctx.frame.logged_in:
         return ctx.redirect(f"{ctx.base}/permits")
-    lang = ctx.lang
+    kind = "pid" if kind == "pid" else "buergerid"
+    return _begin_login(ctx, session, kind, "login_title", "login_intro")
+
+
+def _begin_login(
+    ctx: Ctx, session: Session, kind: str, title_key: str, intro_key: str, extra: str = ""
+) -> HTMLResponse:
+    """A login in a new session (a planted cookie never carries over): the waiting page."""
     if ctx.row is not None:
         sessions.end(session, ctx.row)
-    ctx.row, ctx.cookie = sessions.create(session, tenant_id=ctx.tenant.id, now=ctx.now, lang=lang)
-    kind = "pid" if kind == "pid" else "buergerid"
+    ctx.row, ctx.cookie = sessions.create(
+        session, tenant_id=ctx.tenant.id, now=ctx.now, lang=ctx.lang
+    )
     started = _start(ctx, session, kind=kind, purpose=LOGIN, binding=ctx.cookie, next_path=None)
-    response = _waiting(ctx, started, "login_title", "login_intro")
+    response = _waiting(ctx, started, title_key, intro_key, extra)
     sessions.set_cookie(response, ctx.cookie, secure=ctx.state.secure)
     return response
 
@@ -498,29 +507,33 @@ def _next_steps(ctx: Ctx, session: Session, permit: Permit) -> list[str]:
 
 @router.get("/portal/{ags}/permits", response_class=HTMLResponse)
 def permit_list(ags: str, request: Request, session: WalletSessionDep) -> Response:
-    """Meine Parkausweise."""
+    """Meine Parkausweise; without a running resident permit, the application right here."""
     ctx = _context(request, ags, session)
     if isinstance(ctx, Response):
         return ctx
+    return _permits_page(ctx, session)
+
+
+def _permits_page(ctx: Ctx, session: Session, notice: str = "", status: int = 200) -> HTMLResponse:
     lang = ctx.lang
     found = service.her_permits(session, tenant_id=ctx.tenant.id, resident_id=ctx.resident_id)
     names = service.zone_names(session, tenant_id=ctx.tenant.id)
-    if not found:
-        button = html.link_button(f"{ctx.base}/apply", t(lang, "apply_now"))
-        body = f"<p>{escape(t(lang, 'permits_none'))}</p><p>{button}</p>"
-        return ctx.html(t(lang, "permits_title"), body)
-    cards = []
+    parts = [] if found else [f"<p>{escape(t(lang, 'permits_none'))}</p>"]
     for permit in found:
         steps = "".join(f"<li>{escape(s)}</li>" for s in _next_steps(ctx, session, permit))
         heading = t(lang, "permit_title", number=permit.number)
-        cards.append(
+        parts.append(
             f'<section class="card" aria-labelledby="p{permit.number}">'
             f'<h2 id="p{permit.number}">{escape(heading)}</h2>{_facts(ctx, permit, names)}'
             + (f"<ul>{steps}</ul>" if steps else "")
             + f'<p><a href="{ctx.base}/permits/{permit.id}">'
             f"{escape(t(lang, 'details', number=permit.number))}</a></p></section>"
         )
-    return ctx.html(t(lang, "permits_title"), "".join(cards))
+    if not service.live_resident_permit(found):
+        parts.append(_apply_section(ctx, session, names, notice))
+    elif notice:
+        parts.insert(0, notice)
+    return ctx.html(t(lang, "permits_title"), "".join(parts), status)
 
 
 def _windscreen_link(ctx: Ctx, permit: Permit) -> str:
@@ -532,13 +545,25 @@ def _windscreen_link(ctx: Ctx, permit: Permit) -> str:
 
 
 def _permit_page(
-    ctx: Ctx, session: Session, permit: Permit, notice: str = "", status: int = 200
+    ctx: Ctx,
+    session: Session,
+    permit: Permit,
+    notice: str = "",
+    status: int = 200,
+    *,
+    offer: bool = False,
 ) -> HTMLResponse:
     lang = ctx.lang
     base = f"{ctx.base}/permits/{permit.id}"
     names = service.zone_names(session, tenant_id=ctx.tenant.id)
     steps = _next_steps(ctx, session, permit)
     parts = [notice, _facts(ctx, permit, names)]
+    offer = offer and service.offerable(permit)
+    if offer:
+        parts.append(
+            f'<section aria-labelledby="into-wallet"><h2 id="into-wallet">'
+            f"{escape(t(lang, 'wallet'))}</h2>{_offer_html(ctx, session, permit)}</section>"
+        )
     if steps:
         parts.append(
             f"<h2>{escape(t(lang, 'next'))}</h2><ul>"
@@ -548,7 +573,7 @@ def _permit_page(
     amount = payments.open_amount(permit)
     if amount is not None and permit.state in (PermitState.AWAITING_PAYMENT, PermitState.ACTIVE):
         parts.append(html.post_button(ctx.frame, f"{base}/pay", t(lang, "pay")))
-    if service.offerable(permit):
+    if service.offerable(permit) and not offer:
         parts.append(html.post_button(ctx.frame, f"{base}/wallet", t(lang, "wallet")))
     parts.append(_windscreen_link(ctx, permit))
     if permit.state == PermitState.ACTIVE and permit.permit_type == PermitType.BEW:
@@ -584,8 +609,13 @@ def permit_page(ags: str, permit_id: str, request: Request, session: WalletSessi
     ctx = _context(request, ags, session)
     if isinstance(ctx, Response):
         return ctx
-    notice = _ok(t(ctx.lang, "paid")) if request.query_params.get("paid") == "1" else ""
-    return _permit_page(ctx, session, _her_permit(ctx, session, permit_id), notice)
+    paid = request.query_params.get("paid") == "1"
+    new = request.query_params.get("new") == "1"
+    notice = _ok(t(ctx.lang, "paid")) if paid else ""
+    # just paid or applied for: the wallet's offer is on the page (a single-use offer of her
+    # own permit; the permit itself does not change)
+    permit = _her_permit(ctx, session, permit_id)
+    return _permit_page(ctx, session, permit, notice, offer=paid or new)
 
 
 @router.get(
@@ -607,18 +637,11 @@ def permit_windscreen_pdf(
         notice = f'<div role="alert" class="alert"><p>{refused}</p></div>'
         return _permit_page(ctx, session, permit, notice, 409)
     # the permit's current QR token is signed now if it has none: stored with this commit
-    data = windscreen.windscreen_pdf(
+    pdf = windscreen.printed_pdf(
         session, ctx.state.wallet.keys, tenant=ctx.tenant, permit=permit, now=ctx.now
     )
     session.commit()
-    return Response(
-        data,
-        media_type="application/pdf",
-        headers={
-            **NO_STORE,
-            "Content-Disposition": f'inline; filename="parkausweis-{permit.number}.pdf"',
-        },
-    )
+    return Response(pdf.body, media_type=pdf.media_type, headers=pdf.headers)
 
 
 def _refusal_html(ctx: Ctx, refused: service.Refusal) -> str:
@@ -652,6 +675,13 @@ async def pay(ags: str, permit_id: str, request: Request, session: WalletSession
     provider = ctx.state.provider
     if provider is None:
         return _permit_page(ctx, session, permit, _alert(t(ctx.lang, "pay_unavailable")), 409)
+    return _begin_payment(ctx, session, permit, provider)
+
+
+def _begin_payment(
+    ctx: Ctx, session: Session, permit: Permit, provider: payments.PaymentProvider
+) -> Response:
+    """Off to the provider's page; it sends her back to the permit (paid=1)."""
     payment = payments.start(
         session, permit=permit, resident_id=ctx.resident_id, provider=provider.name, now=ctx.now
     )
@@ -676,6 +706,16 @@ async def into_wallet(
     if not service.offerable(permit):
         return _permit_page(ctx, session, permit, _alert(t(ctx.lang, "conflict")), 409)
     number, pid = permit.number, permit.id
+    lang = ctx.lang
+    body = (
+        _offer_html(ctx, session, permit)
+        + f'<p><a href="{ctx.base}/permits/{pid}">{escape(t(lang, "back_permit"))}</a></p>'
+    )
+    return ctx.html(t(lang, "wallet_title") + f" ({number})", body)
+
+
+def _offer_html(ctx: Ctx, session: Session, permit: Permit) -> str:
+    """A new single-use offer of the permit: a link on this device and a QR code."""
     offer = service.wallet_offer(
         session,
         tenant=ctx.tenant,
@@ -685,15 +725,13 @@ async def into_wallet(
         now=ctx.now,
     )
     lang = ctx.lang
-    body = (
+    return (
         f"<p>{escape(t(lang, 'wallet_intro'))}</p>"
         + (f"<p>{escape(t(lang, 'wallet_deferred'))}</p>" if offer.deferred else "")
         + f"<p>{html.link_button(offer.url, t(lang, 'wallet_link'))}</p>"
         f"<figure><figcaption>{escape(t(lang, 'cross_device'))}</figcaption>"
         f"{qr_svg(offer.url, t(lang, 'qr_label'))}</figure>"
-        f'<p><a href="{ctx.base}/permits/{pid}">{escape(t(lang, "back_permit"))}</a></p>'
     )
-    return ctx.html(t(lang, "wallet_title") + f" ({number})", body)
 
 
 @router.post("/portal/{ags}/permits/{permit_id}/renew", response_class=HTMLResponse)
@@ -808,51 +846,63 @@ async def return_permit(
 # ------------------------------------------------------------------------------ apply
 
 
-def _apply_page(
-    ctx: Ctx, session: Session, notice: str = "", error: str = "", status: int = 200
-) -> HTMLResponse:
+def _apply_section(ctx: Ctx, session: Session, names: dict[str, str], notice: str) -> str:
+    """The application on "Meine Parkausweise": each of her vehicles with the period and the
+    fee it would cost, and its own button, so that choosing the car and applying is one
+    click and the fee is on screen before it."""
     lang = ctx.lang
+    head = f'<section aria-labelledby="apply"><h2 id="apply">{escape(t(lang, "apply_title"))}</h2>'
     vehicles = service.her_vehicles(session, tenant_id=ctx.tenant.id, resident_id=ctx.resident_id)
     if not vehicles:
-        return ctx.html(
-            t(lang, "apply_title"),
-            notice + f"<p>{escape(t(lang, 'apply_no_vehicles'))}</p>",
-            status,
-        )
-    body = (
-        notice
-        + f"<p>{escape(t(lang, 'apply_intro'))}</p>"
-        + _vehicle_form(
-            ctx, f"{ctx.base}/apply/check", vehicles, t(lang, "apply_check"), "apply", error
-        )
-    )
-    return ctx.html(t(lang, "apply_title"), body, status)
-
-
-@router.get("/portal/{ags}/apply", response_class=HTMLResponse)
-def apply_page(ags: str, request: Request, session: WalletSessionDep) -> Response:
-    """Apply: choose the vehicle."""
-    ctx = _context(request, ags, session)
-    if isinstance(ctx, Response):
-        return ctx
-    return _apply_page(ctx, session)
-
-
-def _chosen(
-    ctx: Ctx, session: Session, form: dict[str, str]
-) -> tuple[str | None, uuid.UUID | None]:
-    vehicles = service.her_vehicles(session, tenant_id=ctx.tenant.id, resident_id=ctx.resident_id)
+        return f"{head}{notice}<p>{escape(t(lang, 'apply_no_vehicles'))}</p></section>"
     zone = service.her_zone(
         session, tenant_id=ctx.tenant.id, resident_id=ctx.resident_id, today=ctx.now.date()
     )
-    return zone, service.vehicle_of(vehicles, form.get("vehicle"))
+    if zone is None:
+        return f"{head}{notice}{_alert(t(lang, 'no_zone'))}</section>"
+    quotes = service.quotes(
+        session,
+        tenant_id=ctx.tenant.id,
+        resident_id=ctx.resident_id,
+        zone=zone,
+        vehicles=vehicles,
+        now=ctx.now,
+    )
+    items = []
+    for i, quote in enumerate(quotes):
+        summary = t(
+            lang,
+            "apply_summary",
+            zone=f"{zone} {names.get(zone, '')}".strip(),
+            plate=quote.plate,
+            start=day(lang, quote.valid_from),
+            end=day(lang, quote.valid_until),
+        )
+        fee = (
+            t(lang, "apply_fee", months=quote.months, amount=euros(lang, quote.amount_cents))
+            if quote.amount_cents
+            else t(lang, "apply_free")
+        )
+        label = t(lang, "apply_confirm" if quote.amount_cents else "apply_submit_free")
+        items.append(
+            f'<li class="card"><form method="post" action="{ctx.base}/apply">'
+            f"{html.hidden_csrf(ctx.frame)}"
+            f'<input type="hidden" name="vehicle" value="{quote.vehicle_id}">'
+            f'<h3 id="v{i}">{escape(quote.plate)}</h3><p>{escape(summary)}</p>'
+            f"<p><strong>{escape(fee)}</strong></p>"
+            f'<button type="submit">{escape(label)}'
+            f'<span class="skip"> ({escape(quote.plate)})</span></button></form></li>'
+        )
+    return (
+        f"{head}{notice}<p>{escape(t(lang, 'apply_intro'))}</p>"
+        f'<ul class="plain">{"".join(items)}</ul></section>'
+    )
 
 
-async def _applied(
-    request: Request, ags: str, session: Session, *, keep: bool
-) -> tuple[Ctx, str, uuid.UUID, Permit | service.Preview] | Response:
-    """The application of the form's vehicle, judged (and kept when `keep`); a page when
-    it cannot be."""
+@router.post("/portal/{ags}/apply", response_class=HTMLResponse)
+async def apply(ags: str, request: Request, session: WalletSessionDep) -> Response:
+    """Apply for good for the chosen vehicle: every failed rule in words, or the permit; a
+    fee to pay first goes straight to the payment provider's page."""
     ctx = _context(request, ags, session)
     if isinstance(ctx, Response):
         return ctx
@@ -860,11 +910,15 @@ async def _applied(
     if isinstance(form, Response):
         return form
     lang = ctx.lang
-    zone, vehicle_id = _chosen(ctx, session, form)
+    vehicles = service.her_vehicles(session, tenant_id=ctx.tenant.id, resident_id=ctx.resident_id)
+    vehicle_id = service.vehicle_of(vehicles, form.get("vehicle"))
+    zone = service.her_zone(
+        session, tenant_id=ctx.tenant.id, resident_id=ctx.resident_id, today=ctx.now.date()
+    )
     if vehicle_id is None:
-        return _apply_page(ctx, session, error=t(lang, "apply_choose"), status=422)
+        return _permits_page(ctx, session, _alert(t(lang, "apply_choose")), 422)
     if zone is None:
-        return _apply_page(ctx, session, notice=_alert(t(lang, "no_zone")), status=422)
+        return _permits_page(ctx, session, _alert(t(lang, "no_zone")), 422)
     outcome = service.apply(
         session,
         ctx.state.wallet.keys,
@@ -873,55 +927,12 @@ async def _applied(
         zone=zone,
         vehicle_id=vehicle_id,
         now=ctx.now,
-        keep=keep,
     )
     if isinstance(outcome, service.Refusal):
-        return _apply_page(ctx, session, notice=_refusal_html(ctx, outcome), status=422)
-    return ctx, zone, vehicle_id, outcome
-
-
-@router.post("/portal/{ags}/apply/check", response_class=HTMLResponse)
-async def apply_check(ags: str, request: Request, session: WalletSessionDep) -> Response:
-    """Judge the application without keeping it: every failed rule, or the fee."""
-    judged = await _applied(request, ags, session, keep=False)
-    if isinstance(judged, Response):
-        return judged
-    ctx, zone, vehicle_id, outcome = judged
-    assert isinstance(outcome, service.Preview)
-    lang = ctx.lang
-    names = service.zone_names(session, tenant_id=ctx.tenant.id)
-    summary = t(
-        lang,
-        "apply_summary",
-        zone=f"{zone} {names.get(zone, '')}".strip(),
-        plate=outcome.plate,
-        start=day(lang, outcome.valid_from),
-        end=day(lang, outcome.valid_until),
-    )
-    fee = t(lang, "apply_fee", months=outcome.months, amount=euros(lang, outcome.amount_cents))
-    body = (
-        f"<p>{escape(summary)}</p><p><strong>{escape(fee)}</strong></p>"
-        + html.post_button(
-            ctx.frame,
-            f"{ctx.base}/apply",
-            t(lang, "apply_confirm"),
-            fields=f'<input type="hidden" name="vehicle" value="{vehicle_id}">',
-        )
-        + f'<p><a href="{ctx.base}/apply">'
-        + f"{escape(t(lang, 'apply_vehicle'))}: {escape(t(lang, 'retry'))}</a></p>"
-    )
-    return ctx.html(t(lang, "apply_title"), body)
-
-
-@router.post("/portal/{ags}/apply", response_class=HTMLResponse)
-async def apply(ags: str, request: Request, session: WalletSessionDep) -> Response:
-    """Apply for good: the permit waits for payment (or is active when free)."""
-    judged = await _applied(request, ags, session, keep=True)
-    if isinstance(judged, Response):
-        return judged
-    ctx, _zone, _vehicle, permit = judged
-    assert isinstance(permit, Permit)
-    return ctx.redirect(f"{ctx.base}/permits/{permit.id}")
+        return _permits_page(ctx, session, _refusal_html(ctx, outcome), 422)
+    if outcome.state == PermitState.AWAITING_PAYMENT and ctx.state.provider is not None:
+        return _begin_payment(ctx, session, outcome, ctx.state.provider)
+    return ctx.redirect(f"{ctx.base}/permits/{outcome.id}?new=1")
 
 
 # --------------------------------------------------------------------------- visitors

@@ -21,6 +21,7 @@ from issuer.errors import ErrorCode, IssuerError, NotFound, Refused
 from issuer.services import eligibility, fees, permits
 from issuer.services.clock import as_utc
 from issuer.services.permits import PermitState, RevocationReason
+from issuer.services.permits.rules import validity
 from issuer.services.signing import KeyStore
 from issuer.vocabulary import ResidenceKind
 from verifier import PermitType
@@ -41,18 +42,6 @@ class Refusal:
 
     codes: tuple[str, ...]
     facts: dict[str, object]
-
-
-@dataclass(frozen=True, slots=True)
-class Preview:
-    """What an application would be: its zone, plate, period and fee."""
-
-    zone: str
-    plate: str
-    valid_from: datetime
-    valid_until: datetime
-    amount_cents: int
-    months: int
 
 
 def her_permits(session: Session, *, tenant_id: int, resident_id: uuid.UUID) -> list[Permit]:
@@ -180,10 +169,8 @@ def apply(
     zone: str,
     vehicle_id: uuid.UUID,
     now: datetime,
-    keep: bool,
-) -> Permit | Preview | Refusal:
-    """Apply for her resident permit: kept (committed) when `keep`, else judged as it would
-    be and rolled back, so that she sees the fee (or every failed rule) before committing."""
+) -> Permit | Refusal:
+    """Apply for her resident permit (committed), or every failed rule."""
     try:
         issued = permits.apply(
             session,
@@ -196,21 +183,54 @@ def apply(
     except IssuerError as exc:
         session.rollback()
         return _refusal(session, exc, tenant_id=tenant.id, resident_id=resident_id, now=now)
-    if keep:
-        session.commit()
-        return issued.permit
-    permit = issued.permit
-    valid_from, valid_until = as_utc(permit.valid_from), as_utc(permit.valid_until)
-    preview = Preview(
-        zone=zone,
-        plate=permit.plates[0].plate if permit.plates else "",
-        valid_from=valid_from,
-        valid_until=valid_until,
-        amount_cents=sum(c.amount_cents for c in permit.charges),
-        months=fees.months_between(valid_from, valid_until),
+    session.commit()
+    return issued.permit
+
+
+@dataclass(frozen=True, slots=True)
+class Quote:
+    """What her resident permit for one vehicle costs if she applied now."""
+
+    vehicle_id: uuid.UUID
+    plate: str
+    valid_from: datetime
+    valid_until: datetime
+    amount_cents: int
+    months: int
+
+
+def quotes(
+    session: Session,
+    *,
+    tenant_id: int,
+    resident_id: uuid.UUID,
+    zone: str,
+    vehicles: Sequence[Vehicle],
+    now: datetime,
+) -> list[Quote]:
+    """The fee of a resident permit for each of her vehicles, read only: the same period
+    (the type's rules) and the same schedule and basis that `permits.apply` charges, so she
+    sees the amount before she commits. Eligibility is judged when she applies."""
+    rules = permits.rules_for(session, tenant_id=tenant_id, permit_type=PermitType.BEW)
+    schedule = fees.schedule_at(session, tenant_id=tenant_id, permit_type=PermitType.BEW, at=now)
+    found = []
+    for vehicle in vehicles:
+        start, until = validity(_bew_request(zone, vehicle.id, resident_id), rules, now)
+        months = fees.months_between(start, until)
+        basis = fees.FeeBasis(months=months, length_mm=vehicle.length_mm, width_mm=vehicle.width_mm)
+        _schedule_id, amount = fees.price(schedule, basis)
+        found.append(Quote(vehicle.id, vehicle.plate, start, until, amount, months))
+    return found
+
+
+def live_resident_permit(found: Sequence[Permit]) -> bool:
+    """Whether one of her permits is a resident permit that is still running (then she
+    renews or changes it rather than applying again)."""
+    return any(
+        p.permit_type == PermitType.BEW
+        and p.state in (PermitState.ACTIVE, PermitState.AWAITING_PAYMENT, PermitState.SUSPENDED)
+        for p in found
     )
-    session.rollback()
-    return preview
 
 
 def renew(

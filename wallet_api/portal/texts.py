@@ -17,15 +17,15 @@ TEXT: dict[str, dict[str, str]] = {
         "skip": "Zum Inhalt springen",
         "nav": "Hauptnavigation",
         "nav_permits": "Meine Parkausweise",
-        "nav_apply": "Parkausweis beantragen",
         "nav_visitors": "Besucherausweise",
         "nav_devices": "Meine Geräte",
         "logout": "Abmelden",
         "other_lang": "English",
         "home_title": "Bewohnerparken online",
         "home_intro": "Beantragen, bezahlen, verlängern und zurückgeben: Ihr Bewohnerparkausweis "
-        "ohne Gang ins Bürgerbüro. Sie melden sich mit Ihrer Wallet an, mit der Bürger-ID oder "
-        "mit dem Personalausweis (PID).",
+        "ohne Gang ins Bürgerbüro. Melden Sie sich mit Ihrer Wallet an, mit der Bürger-ID oder "
+        "dem Personalausweis (PID): Öffnen Sie die Wallet auf diesem Gerät oder scannen Sie den "
+        "QR-Code mit Ihrem Smartphone.",
         "login_buergerid": "Mit der Bürger-ID anmelden",
         "login_pid": "Mit dem Personalausweis (PID) anmelden",
         "no_buergerid": "Noch keine Bürger-ID? Holen Sie sie ohne Brief mit Ihrem Personalausweis.",
@@ -50,7 +50,6 @@ TEXT: dict[str, dict[str, str]] = {
         "retry": "Neu starten",
         "permits_title": "Meine Parkausweise",
         "permits_none": "Sie haben noch keinen Parkausweis.",
-        "apply_now": "Jetzt beantragen",
         "number": "Nummer",
         "type": "Art",
         "state": "Status",
@@ -89,12 +88,13 @@ TEXT: dict[str, dict[str, str]] = {
         "windscreen": "Für die Windschutzscheibe drucken",
         "windscreen_inactive": "Drucken lässt sich nur ein gültiger Parkausweis.",
         "apply_title": "Bewohnerparkausweis beantragen",
-        "apply_intro": "Wählen Sie das Fahrzeug. Sie sehen die Gebühr, bevor Sie verbindlich "
-        "beantragen.",
+        "apply_intro": "Für welches Fahrzeug? Die Gebühr steht bei jedem Fahrzeug, bevor Sie "
+        "verbindlich beantragen. Danach bezahlen Sie online.",
+        "apply_free": "Keine Gebühr.",
+        "apply_submit_free": "Beantragen",
         "apply_vehicle": "Fahrzeug",
         "apply_no_vehicles": "Auf Sie ist kein Fahrzeug gemeldet. Wenden Sie sich an die "
         "Zulassungsstelle oder das Bürgerbüro.",
-        "apply_check": "Prüfen und Gebühr anzeigen",
         "apply_refused": "So können wir den Parkausweis nicht ausstellen:",
         "apply_fee": "Gebühr für {months} Monate: {amount}",
         "apply_summary": "Zone {zone}, Kennzeichen {plate}, gültig {start} bis {end}.",
@@ -150,15 +150,14 @@ TEXT: dict[str, dict[str, str]] = {
         "skip": "Skip to content",
         "nav": "Main navigation",
         "nav_permits": "My parking permits",
-        "nav_apply": "Apply for a permit",
         "nav_visitors": "Visitor permits",
         "nav_devices": "My devices",
         "logout": "Log out",
         "other_lang": "Deutsch",
         "home_title": "Resident parking online",
         "home_intro": "Apply, pay, renew and return: your resident parking permit without a "
-        "visit to the office. You log in with your wallet, with the Bürger-ID or with your "
-        "national ID (PID).",
+        "visit to the office. Log in with your wallet, with the Bürger-ID or your national ID "
+        "(PID): open the wallet on this device or scan the QR code with your smartphone.",
         "login_buergerid": "Log in with the Bürger-ID",
         "login_pid": "Log in with the national ID (PID)",
         "no_buergerid": "No Bürger-ID yet? Get it without a letter with your national ID.",
@@ -183,7 +182,6 @@ TEXT: dict[str, dict[str, str]] = {
         "retry": "Start again",
         "permits_title": "My parking permits",
         "permits_none": "You have no parking permit yet.",
-        "apply_now": "Apply now",
         "number": "Number",
         "type": "Kind",
         "state": "State",
@@ -222,11 +220,13 @@ TEXT: dict[str, dict[str, str]] = {
         "windscreen": "Print for the windscreen",
         "windscreen_inactive": "Only a valid permit can be printed.",
         "apply_title": "Apply for a resident parking permit",
-        "apply_intro": "Choose the vehicle. You see the fee before you apply.",
+        "apply_intro": "For which vehicle? Each vehicle shows its fee before you apply. You "
+        "then pay online.",
+        "apply_free": "No fee.",
+        "apply_submit_free": "Apply",
         "apply_vehicle": "Vehicle",
         "apply_no_vehicles": "No vehicle is registered to you. Please contact the vehicle "
         "registration office or the citizens' office.",
-        "apply_check": "Check and show the fee",
         "apply_refused": "We cannot issue the permit like this:",
         "apply_fee": "Fee for {months} months: {amount}",
         "apply_summary": "Zone {zone}, plate {plate}, valid {start} to {end}.",
