@@ -105,7 +105,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.add_middleware(ThrottleMiddleware)
     app.add_middleware(UrlGuardMiddleware)
     app.add_middleware(RequestIdMiddleware)
-    app.add_middleware(MetricsMiddleware)
+    app.add_middleware(MetricsMiddleware, server_timing=settings.server_timing)
 
     install_docs(app, extra_links=(("/healthz", "Liveness"), ("/readyz", "Readiness")))
     app.include_router(health.router)

@@ -27,11 +27,18 @@ def _template(scope: Scope) -> str:
     return template
 
 
-class MetricsMiddleware:
-    """Outermost: sees every answer, the early refusals (413, 429) included."""
+def _timing(ms: float) -> bytes:
+    return f"app;dur={ms:.2f}".encode("ascii")
 
-    def __init__(self, app: ASGIApp) -> None:
+
+class MetricsMiddleware:
+    """Outermost: sees every answer, the early refusals (413, 429) included. With
+    `server_timing`, every answer carries ``Server-Timing: app;dur=<ms>``: the time until
+    its start (the status and headers), waiting for a worker thread included."""
+
+    def __init__(self, app: ASGIApp, *, server_timing: bool = False) -> None:
         self.app = app
+        self.server_timing = server_timing
         metrics.install()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -45,6 +52,10 @@ class MetricsMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = int(message["status"])
+                if self.server_timing:
+                    took = (time.perf_counter() - started) * 1000
+                    headers = [*message.get("headers", ()), (b"server-timing", _timing(took))]
+                    message = {**message, "headers": headers}
             await send(message)
 
         try:

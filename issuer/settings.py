@@ -135,6 +135,11 @@ class Settings(BaseSettings):
     metrics_port: int | None = Field(default=None, ge=1, le=65535)
     metrics_host: str = "127.0.0.1"
     metrics_dir: Path | None = None
+    # a `Server-Timing: app;dur=<ms>` header on every answer: the time from the request's
+    # arrival in the app (outermost middleware) to the start of its answer, waiting for a
+    # worker thread included; for measuring (bench/portal.py), off by default (it tells
+    # every client how long the server worked)
+    server_timing: bool = False
     # `serve --workers N`: a worker that does not answer the serving process's ping within
     # this many seconds is restarted (uvicorn's default of 5 s restarts busy, healthy workers)
     worker_healthcheck_seconds: int = Field(default=30, ge=1, le=600)

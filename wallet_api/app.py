@@ -146,7 +146,7 @@ def create_wallet_app(
     )
     app.add_middleware(UrlGuardMiddleware)
     app.add_middleware(RequestIdMiddleware)
-    app.add_middleware(MetricsMiddleware)
+    app.add_middleware(MetricsMiddleware, server_timing=settings.server_timing)
     install_docs(
         app,
         extra_links=(
