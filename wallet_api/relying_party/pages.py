@@ -117,12 +117,25 @@ def text(lang: str, key: str) -> str:
     return TEXT[lang][key]
 
 
+# The QR codes of the pages use one fixed mask pattern. Every mask is read by every decoder
+# (ISO/IEC 18004: the mask only breaks up patterns); trying all eight for the one with the
+# lowest penalty costs four times the rest of the symbol, on every login page, for a code
+# shown large and sharp on a screen. tests/wallet_api/test_page_qr.py reads codes of each
+# length a page shows back.
+QR_MASK = 2
+
+
+def qr_symbol(data: str) -> Any:
+    """The QR symbol of `data` as the pages draw it (error correction M, the fixed mask)."""
+    import segno
+
+    return segno.make(data, error="m", mask=QR_MASK)
+
+
 def qr_svg(data: str, label: str) -> str:
     """An inline SVG QR code, an image named by its title (without ``role="img"`` some screen
     readers walk into the drawing instead of announcing one image)."""
-    import segno
-
-    svg = str(segno.make(data, error="m").svg_inline(scale=4, title=label))
+    svg = str(qr_symbol(data).svg_inline(scale=4, title=label))
     return svg.replace("<svg ", '<svg role="img" ', 1)
 
 
