@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from issuer.db.models import Tenant
@@ -47,10 +48,31 @@ def contrast_with_white(colour: str) -> float:
 
 def brand_of(session: Session, tenant: Tenant, base_url: str) -> Brand:
     """The tenant's brand (its name and the default colour when it set none)."""
-    row = session.get(PortalBrand, tenant.id)
+    return brand_from(session.get(PortalBrand, tenant.id), tenant, base_url)
+
+
+def brand_from(row: PortalBrand | None, tenant: Tenant, base_url: str) -> Brand:
+    """The brand of `tenant` from its stored row (None: it set none)."""
     name = (row.display_name if row and row.display_name else None) or tenant.name
     colour = row.colour if row else DEFAULT_COLOUR
     return Brand(name=name, colour=colour, logo_url=logo_url(base_url, tenant.ags))
+
+
+# a portal page's tenant and its brand in one query, built once and run with the AGS bound
+TENANT_AND_BRAND = (
+    select(Tenant, PortalBrand)
+    .outerjoin(PortalBrand, PortalBrand.tenant_id == Tenant.id)
+    .where(Tenant.ags == bindparam("ags"))
+)
+
+
+def tenant_and_brand(session: Session, ags: str, base_url: str) -> tuple[Tenant, Brand] | None:
+    """The tenant of `ags` and its brand, or None when there is no such tenant."""
+    found = session.execute(TENANT_AND_BRAND, {"ags": ags}).first()
+    if found is None:
+        return None
+    tenant, row = found
+    return tenant, brand_from(row, tenant, base_url)
 
 
 def set_brand(

@@ -49,7 +49,7 @@ from verifier import PermitType
 from wallet_api.deps import WalletSessionDep, WalletState
 from wallet_api.errors import WalletApiError, WalletProblem
 from wallet_api.portal import html, payments, service, sessions
-from wallet_api.portal.brand import DEFAULT_COLOUR, Brand, brand_of
+from wallet_api.portal.brand import DEFAULT_COLOUR, Brand, tenant_and_brand
 from wallet_api.portal.models import PortalPayment, PortalSession
 from wallet_api.portal.texts import REFUSALS, STATES, TYPES, day, euros, lang_of, refusal, t
 from wallet_api.relying_party import dcql
@@ -58,7 +58,6 @@ from wallet_api.relying_party.identity import RelyingParty
 from wallet_api.relying_party.matching import MatchOutcome, match_resident
 from wallet_api.relying_party.pages import poll_script, qr_svg
 from wallet_api.routes._body import read_bounded
-from wallet_api.services import bridge
 from wallet_api.services.credential_types import RESIDENCE
 from wallet_api.services.devices import list_devices, remove_device
 from wallet_api.services.type_metadata import vct_for
@@ -157,9 +156,10 @@ class Ctx:
 
 def _context(request: Request, ags: str, session: Session, *, login: bool = True) -> Ctx | Response:
     state = _state(request)
-    tenant = bridge.tenant_by_ags(session, ags) if _AGS.match(ags) else None
-    if tenant is None:
+    found = tenant_and_brand(session, ags, state.rp.base_url) if _AGS.match(ags) else None
+    if found is None:
         return _error_page(request, 404, "not_found")
+    tenant, brand = found
     now = state.wallet.clock.now()
     loaded = sessions.load(session, request, tenant_id=tenant.id, secure=state.secure, now=now)
     row, cookie = loaded if loaded else (None, None)
@@ -169,7 +169,6 @@ def _context(request: Request, ags: str, session: Session, *, login: bool = True
     if login and not logged_in:
         response = RedirectResponse(f"/portal/{ags}?lang={lang}", 303, headers=NO_STORE)
         return response
-    brand = brand_of(session, tenant, state.rp.base_url)
     # the language switch goes back to this page; after a form, to the overview
     here = request.url.path if request.method == "GET" else f"/portal/{ags}/permits"
     frame = html.Frame(lang, brand, ags, here, row.csrf if row else None, logged_in)
