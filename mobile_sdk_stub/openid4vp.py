@@ -8,7 +8,8 @@
 2. ``choose``: for each credential query of the DCQL query, a stored credential whose
    ``vct`` is asked for and that holds the claims (the first option of a credential set
    the wallet can answer);
-3. ``respond``: a presentation per chosen credential, with exactly the requested claims and
+3. ``respond``: a presentation per chosen credential, with exactly the requested claims (a
+   path to an object or an array asks for all of it, DCQL claims path pointers) and
    a KB-JWT (``aud`` = client_id, ``nonce`` = the request's), put into ``vp_token``
    (an array per query id), encrypted for ``direct_post.jwt`` (ECDH-ES to the request's
    ``client_metadata.jwks``, A128GCM unless only A256GCM is offered), posted to
@@ -231,7 +232,9 @@ class Presenter:
                     aud=aud or request.client_id,
                     nonce=nonce or str(claims["nonce"]),
                     iat=self.now(),
-                    include_subtree=False,
+                    # a path to an object or array asks for its whole value, with every
+                    # claim inside disclosed: a bare object would reach the verifier empty
+                    include_subtree=True,
                 )
             ]
         payload: dict[str, Any] = {"vp_token": vp_token}

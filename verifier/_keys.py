@@ -16,7 +16,6 @@ import base64
 import binascii
 import hashlib
 import json
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import IntEnum
@@ -115,7 +114,6 @@ def b64url_encode(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
-_B64URL = re.compile(r"[A-Za-z0-9_-]*")
 _B64URL_VALUES: dict[str, int] = {
     c: i for i, c in enumerate("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
 }
@@ -127,19 +125,24 @@ _B64URL_TO_STD = bytes.maketrans(b"-_", b"+/")
 def b64url_decode(text: str, *, reason: Reason) -> bytes:
     """Strict unpadded base64url (RFC 7515 §2): canonical, no padding, no other characters.
 
+    binascii's strict mode refuses every character outside the standard alphabet once
+    ``-``/``_`` are mapped to ``+``/``/``, so ``+``, ``/`` and ``=`` are refused before.
     Canonical form is checked on the last character's unused bits rather than by encoding
     the result again: with the alphabet fixed and no padding, both accept the same strings
-    (a property test compares the two). An SD-JWT VC presentation decodes eight values; this
-    saves about 4 µs of its 216 µs (3.16 bare verifies against 3.22, bench/wallet.py).
+    (a property test compares the two).
     """
-    if not isinstance(text, str) or not _B64URL.fullmatch(text):
+    if not isinstance(text, str) or "=" in text or "+" in text or "/" in text:
         raise DecodeError(reason, "not base64url")
     tail = len(text) % 4
     if tail == 1:
         raise DecodeError(reason, "not base64url")
-    if tail and _B64URL_VALUES[text[-1]] & _B64URL_UNUSED_BITS[tail]:
+    if tail and _B64URL_VALUES.get(text[-1], 0) & _B64URL_UNUSED_BITS[tail]:
         raise DecodeError(reason, "not canonical base64url")
-    return binascii.a2b_base64(text.encode("ascii").translate(_B64URL_TO_STD) + b"=" * (-tail % 4))
+    try:
+        data = text.encode("ascii").translate(_B64URL_TO_STD) + b"=" * (-tail % 4)
+        return binascii.a2b_base64(data, strict_mode=True)
+    except (UnicodeEncodeError, binascii.Error):
+        raise DecodeError(reason, "not base64url") from None
 
 
 def _coordinates(key: ec.EllipticCurvePublicKey) -> tuple[bytes, bytes]:

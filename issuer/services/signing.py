@@ -21,8 +21,10 @@ current key lives, and `withdraw` destroys a token key there. A ring re-reads it
 on every call (keys/ring.py), so a key that another process added or rotated is seen.
 
 The store also keeps what depends on its keys for as long as it lives: the certificate
-chains of its keys (`chains`) and the signed artefacts the publication service serves again
-(`artefacts`); a ring change through the store (`ensure_ring`, `rotate`) bumps `generation`.
+chains of its keys (`chains`), the signed artefacts the publication service serves again and
+the public keys the relying party verifies its tenants' credentials with (`artefacts`); a
+ring change through the store (`ensure_ring`, `rotate`, `withdraw`) bumps `generation` and
+empties both.
 """
 
 from __future__ import annotations

@@ -35,7 +35,14 @@ from verifier.formats import (
     plate_key,
     software_signer,
 )
-from verifier.sdjwt import Sd, VerifiedSdJwt, issue_sd_jwt, present_sd_jwt, verify_sd_jwt_vc
+from verifier.sdjwt import (
+    ParsedSdJwt,
+    Sd,
+    VerifiedSdJwt,
+    issue_sd_jwt,
+    present_sd_jwt,
+    verify_sd_jwt_vc,
+)
 
 EC_PRIVATE = ec.derive_private_key(0x5EED_0001, ec.SECP256R1())
 ED_PRIVATE = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
@@ -187,7 +194,7 @@ def sd_present(sd_jwt: str, paths: list[tuple[str | int, ...]], **kwargs: Any) -
     return present_sd_jwt(sd_jwt, paths, **options)
 
 
-def sd_verify_vc(presentation: str, **kwargs: Any) -> VerifiedSdJwt:
+def sd_verify_vc(presentation: str | ParsedSdJwt, **kwargs: Any) -> VerifiedSdJwt:
     """The officer's check of a presentation; ``kwargs`` override the options."""
     options: dict[str, Any] = {
         "issuer_key": SD_ISSUER.public_key(),

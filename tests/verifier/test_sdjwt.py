@@ -31,11 +31,13 @@ from tests.support.verifier_examples import sd_permit_claims as _permit_claims
 from tests.support.verifier_examples import sd_present as _present
 from tests.support.verifier_examples import sd_verify_vc as _verify_vc
 from verifier import Reason, VerifierError
-from verifier.formats import encode_jws, key_to_jwk, software_signer
+from verifier.formats import encode_jws, jws_kid, key_to_jwk, software_signer
 from verifier.sdjwt import (
+    ParsedSdJwt,
     Sd,
     StatusReference,
     issue_sd_jwt,
+    parse_sd_jwt,
     present_sd_jwt,
     verify_sd_jwt,
     verify_sd_jwt_vc,
@@ -90,6 +92,26 @@ def test_permit_round_trip() -> None:
         ("holder_name",),
         ("holder_name", "family_name"),
     }
+
+
+def test_a_presentation_parsed_once_verifies_like_its_text() -> None:
+    parsed = parse_sd_jwt(PRESENTED)
+    assert isinstance(parsed, ParsedSdJwt)
+    # what a relying party reads to choose the key, before anything is verified
+    assert parsed.header == {"alg": "ES256", "typ": "dc+sd-jwt", "kid": "k1"}
+    assert parsed.payload["iss"] == ISS and parsed.payload["vct"] == VCT
+    assert _verify_vc(parsed, expected_vct=VCT) == _verify_vc(PRESENTED, expected_vct=VCT)
+    result = _verify_vc(parsed, expected_vct=VCT)
+    assert result.holder_kid == jws_kid(HOLDER.public_key())
+    # a parsed presentation is still checked in full: another key, a wrong nonce
+    assert _reason(_verify_vc, parsed, issuer_key=OTHER.public_key()) is Reason.BAD_SIGNATURE
+    assert _reason(_verify_vc, parsed, expected_nonce="other") is Reason.WRONG_NONCE
+    # parsing alone applies the bounds and strictness of verification
+    assert _reason(parse_sd_jwt, PRESENTED, max_chars=100) is Reason.TOO_LARGE
+    assert _reason(parse_sd_jwt, "e30.e30.AA~~") is Reason.BAD_SD_JWT
+    # without key binding there is no holder key to name
+    unbound = _verify_vc(PRESENTED[: PRESENTED.rindex("~") + 1], require_key_binding=False)
+    assert unbound.holder_kid is None and not unbound.key_bound
 
 
 def test_subtree_is_disclosed_unless_asked_not_to() -> None:

@@ -17,6 +17,7 @@ from verifier.sdjwt._encoding import hash_disclosure
 from verifier.sdjwt._issuing import SaltSource, Sd, issue_sd_jwt
 from verifier.sdjwt._key_binding import KB_JWT_TYP
 from verifier.sdjwt._parsing import MAX_TOKEN_CHARS as MAX_SD_JWT_CHARS
+from verifier.sdjwt._parsing import ParsedSdJwt, parse_sd_jwt
 from verifier.sdjwt._presenting import disclosable_paths, present_sd_jwt
 from verifier.sdjwt._processing import ClaimPath
 from verifier.sdjwt._vc import SD_JWT_VC_TYP, verify_sd_jwt_vc
@@ -27,6 +28,7 @@ __all__ = [
     "MAX_SD_JWT_CHARS",
     "SD_JWT_VC_TYP",
     "ClaimPath",
+    "ParsedSdJwt",
     "SaltSource",
     "Sd",
     "StatusReference",
@@ -34,6 +36,7 @@ __all__ = [
     "disclosable_paths",
     "hash_disclosure",
     "issue_sd_jwt",
+    "parse_sd_jwt",
     "present_sd_jwt",
     "verify_sd_jwt",
     "verify_sd_jwt_vc",

@@ -13,9 +13,9 @@ from collections.abc import Collection
 from typing import Any
 
 from verifier._errors import DecodeError, Reason, VerifierError
-from verifier._keys import PublicKey, Sign, key_from_jwk
+from verifier._keys import PublicJwk, PublicKey, Sign, decode_public_jwk
 from verifier.sdjwt._encoding import digest, sign_jws, split_jws, verify_jws_signature
-from verifier.sdjwt._parsing import Parsed
+from verifier.sdjwt._parsing import ParsedSdJwt
 
 KB_JWT_TYP = "kb+jwt"
 DEFAULT_KB_MAX_AGE_SECONDS = 300
@@ -32,22 +32,28 @@ def kb_jwt(presentation: str, *, sign: Sign, alg: str, aud: str, nonce: str, iat
 
 
 @functools.lru_cache(maxsize=HOLDER_KEY_CACHE_SIZE)
-def _key_from_members(kty: str | None, crv: str | None, x: str | None, y: str | None) -> PublicKey:
-    return key_from_jwk({"kty": kty, "crv": crv, "x": x, "y": y})
+def _jwk_from_members(kty: str | None, crv: str | None, x: str | None, y: str | None) -> PublicJwk:
+    return decode_public_jwk({"kty": kty, "crv": crv, "x": x, "y": y})
+
+
+def holder_public_jwk(jwk: dict[str, Any]) -> PublicJwk:
+    """`decode_public_jwk(jwk)` (the key and its RFC 7638 kid), remembered for the last
+    holders seen (a point check costs about as much as a signature check). Keyed by exactly
+    the members `key_from_jwk` reads, so a key is its value, never a name that could be
+    rebound; a JWK it refuses is never remembered (lru_cache keeps no exceptions)."""
+    members = (jwk.get("kty"), jwk.get("crv"), jwk.get("x"), jwk.get("y"))
+    if "d" in jwk or not all(m is None or type(m) is str for m in members):
+        return decode_public_jwk(jwk)  # refused there, with its reason
+    return _jwk_from_members(*members)
 
 
 def holder_key(jwk: dict[str, Any]) -> PublicKey:
-    """`key_from_jwk(jwk)`, remembered for the last holders seen (a point check costs about
-    as much as a signature check). Keyed by exactly the members `key_from_jwk` reads; a JWK
-    it refuses is never remembered (lru_cache keeps no exceptions)."""
-    members = (jwk.get("kty"), jwk.get("crv"), jwk.get("x"), jwk.get("y"))
-    if "d" in jwk or not all(m is None or type(m) is str for m in members):
-        return key_from_jwk(jwk)  # refused there, with its reason
-    return _key_from_members(*members)
+    """The key of `holder_public_jwk(jwk)`."""
+    return holder_public_jwk(jwk).key
 
 
 def check_kb_jwt(
-    parsed: Parsed,
+    parsed: ParsedSdJwt,
     holder: PublicKey,
     *,
     algorithms: Collection[str],

@@ -3,7 +3,9 @@
 ``parse`` takes the compact serialization ``<JWT>~<Disclosure>~…~[<KB-JWT>]`` or the JWS
 JSON serialization (flattened or general) and returns its parts with the exact text the
 KB-JWT's ``sd_hash`` covers. Size and count bounds are checked before any work that grows
-with the input.
+with the input. A caller that must look at the header or the claims to choose the issuer
+key reads them from the parsed form and passes that form to verification, so the
+presentation is decoded once.
 """
 
 from __future__ import annotations
@@ -32,8 +34,13 @@ class Signed:
 
 
 @dataclass(frozen=True, slots=True)
-class Parsed:
-    """A presentation split into its parts."""
+class ParsedSdJwt:
+    """A presentation split into its parts, NOT verified.
+
+    ``header`` and ``payload`` may be read to choose the issuer key; they are trusted only
+    after ``verify_sd_jwt`` (or ``verify_sd_jwt_vc``) accepted this object. Do not change
+    them: verification checks the signature over the bytes they were decoded from.
+    """
 
     jwt: str
     payload: dict[str, Any]
@@ -41,6 +48,11 @@ class Parsed:
     disclosures: tuple[str, ...]
     kb_jwt: str | None
     sd_hash_input: str
+
+    @property
+    def header(self) -> dict[str, Any]:
+        """The protected header of the (first) issuer signature, NOT verified."""
+        return self.signatures[0].header
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +65,18 @@ class Disclosure:
     value: Any
 
 
-def parse(presentation: str, max_chars: int, max_disclosures: int) -> Parsed:
+def parse_sd_jwt(
+    presentation: str, *, max_chars: int = MAX_TOKEN_CHARS, max_disclosures: int = MAX_DISCLOSURES
+) -> ParsedSdJwt:
+    """A presentation read once, bounded and strict, NOT verified; ``DecodeError``.
+
+    For a caller that picks the issuer key from ``header`` (``kid``, ``x5c``) or the claims
+    (``iss``, ``vct``) and then passes the result to ``verify_sd_jwt``/``verify_sd_jwt_vc``.
+    """
+    return parse(presentation, max_chars, max_disclosures)
+
+
+def parse(presentation: str, max_chars: int, max_disclosures: int) -> ParsedSdJwt:
     """The parts of a compact or JSON-serialized SD-JWT; ``DecodeError`` with its reason."""
     if not isinstance(presentation, str):
         raise TypeError("presentation must be str")
@@ -72,7 +95,7 @@ def parse(presentation: str, max_chars: int, max_disclosures: int) -> Parsed:
     if any(d == "" for d in disclosures):
         raise DecodeError(Reason.BAD_SD_JWT, "empty Disclosure")
     header, payload, signing_input, signature = split_jws(jwt, Reason.BAD_JWS)
-    return Parsed(
+    return ParsedSdJwt(
         jwt=jwt,
         payload=payload,
         signatures=(Signed(header, signing_input, signature),),
@@ -82,7 +105,7 @@ def parse(presentation: str, max_chars: int, max_disclosures: int) -> Parsed:
     )
 
 
-def _parse_json(presentation: str, max_disclosures: int) -> Parsed:
+def _parse_json(presentation: str, max_disclosures: int) -> ParsedSdJwt:
     """RFC 9901 §8: flattened or general JWS JSON serialization.
 
     Disclosures and the KB-JWT ride in the unprotected header of the first signature;
@@ -144,7 +167,7 @@ def _parse_json(presentation: str, max_disclosures: int) -> Parsed:
         signed.append(Signed({**unprotected, **protected}, signing_input, signature))
     first = entries[0]
     jwt = first["protected"] + "." + payload_b64 + "." + first["signature"]
-    return Parsed(
+    return ParsedSdJwt(
         jwt=jwt,
         payload=payload,
         signatures=tuple(signed),

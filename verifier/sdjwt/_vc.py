@@ -12,7 +12,7 @@ from typing import Any
 from verifier._errors import DecodeError, Reason, VerifierError
 from verifier._keys import PublicKey
 from verifier.sdjwt._key_binding import DEFAULT_KB_MAX_AGE_SECONDS
-from verifier.sdjwt._parsing import MAX_DEPTH, MAX_DISCLOSURES, MAX_TOKEN_CHARS
+from verifier.sdjwt._parsing import MAX_DEPTH, MAX_DISCLOSURES, MAX_TOKEN_CHARS, ParsedSdJwt
 from verifier.sdjwt._verifying import (
     DEFAULT_LEEWAY_SECONDS,
     StatusReference,
@@ -44,7 +44,7 @@ def _status_reference(claims: Mapping[str, Any]) -> StatusReference | None:
 
 
 def verify_sd_jwt_vc(
-    presentation: str,
+    presentation: str | ParsedSdJwt,
     *,
     issuer_key: PublicKey,
     now: int,
@@ -103,4 +103,5 @@ def verify_sd_jwt_vc(
         key_bound=result.key_bound,
         vct=vct,
         status=_status_reference(claims),
+        holder_kid=result.holder_kid,
     )

@@ -15,11 +15,16 @@ from typing import Any
 from verifier._errors import DecodeError, Reason, VerifierError
 from verifier._keys import PublicKey
 from verifier.sdjwt._encoding import ALGS_BY_NAME, SD_ALG, verify_jws_signature
-from verifier.sdjwt._key_binding import DEFAULT_KB_MAX_AGE_SECONDS, check_kb_jwt, holder_key
+from verifier.sdjwt._key_binding import (
+    DEFAULT_KB_MAX_AGE_SECONDS,
+    check_kb_jwt,
+    holder_public_jwk,
+)
 from verifier.sdjwt._parsing import (
     MAX_DEPTH,
     MAX_DISCLOSURES,
     MAX_TOKEN_CHARS,
+    ParsedSdJwt,
     Signed,
     decode_disclosure,
     parse,
@@ -48,6 +53,7 @@ class VerifiedSdJwt:
     key_bound: bool
     vct: str | None = None
     status: StatusReference | None = None
+    holder_kid: str | None = None  # the RFC 7638 kid of the key that signed the KB-JWT
 
 
 def _int_claim(payload: Mapping[str, Any], name: str) -> int | None:
@@ -84,7 +90,7 @@ def _check_issuer_signature(
 
 
 def verify_sd_jwt(
-    presentation: str,
+    presentation: str | ParsedSdJwt,
     *,
     issuer_key: PublicKey,
     now: int,
@@ -105,14 +111,18 @@ def verify_sd_jwt(
     `require_key_binding` is the verifier's policy (RFC 9901 §7.3 step 1), never inferred
     from the input; with it, `expected_aud` and `expected_nonce` are mandatory. A KB-JWT
     that is present is always checked. `algorithms` and `kb_algorithms` pin the issuer's
-    and the holder's algorithms.
+    and the holder's algorithms. `presentation` is the text as received or what
+    `parse_sd_jwt` made of it (its size bounds were applied there).
     """
     if require_key_binding and (expected_aud is None or expected_nonce is None):
         raise ValueError("key binding needs expected_aud and expected_nonce")
     pinned = {*algorithms, *kb_algorithms}
     if "none" in pinned or not pinned <= ALGS_BY_NAME.keys():
         raise ValueError("alg none is never accepted; only the JOSE names of Alg")
-    parsed = parse(presentation, max_chars, max_disclosures)
+    if isinstance(presentation, ParsedSdJwt):
+        parsed = presentation
+    else:
+        parsed = parse(presentation, max_chars, max_disclosures)
 
     # RFC 9901 §7.1 step 2: the Issuer-signed JWT; in the general JSON serialization one
     # signature made with the pinned key suffices
@@ -150,15 +160,17 @@ def verify_sd_jwt(
             raise DecodeError(Reason.BAD_CLAIMS, "cnf must carry a jwk")
         holder_jwk = cnf["jwk"]
     key_bound = False
+    holder_kid: str | None = None
     if parsed.kb_jwt is None:
         if require_key_binding:
             raise VerifierError(Reason.KEY_BINDING_REQUIRED, "no KB-JWT")
     else:
         if holder_jwk is None:
             raise VerifierError(Reason.KEY_BINDING_REQUIRED, "KB-JWT without cnf key")
+        holder = holder_public_jwk(holder_jwk)
         check_kb_jwt(
             parsed,
-            holder_key(holder_jwk),
+            holder.key,
             algorithms=kb_algorithms,
             now=now,
             expected_aud=expected_aud,
@@ -167,6 +179,7 @@ def verify_sd_jwt(
             leeway_seconds=leeway_seconds,
         )
         key_bound = True
+        holder_kid = holder.kid
     vct = claims.get("vct")
     return VerifiedSdJwt(
         claims=claims,
@@ -176,4 +189,5 @@ def verify_sd_jwt(
         key_bound=key_bound,
         vct=vct if isinstance(vct, str) else None,
         status=None,
+        holder_kid=holder_kid,
     )

@@ -2,8 +2,9 @@
 
 The steps, each refusing with a stable code (``PresentationError.code``):
 
-1. bounded peek at the issuer-signed JWT (header and ``iss``/``vct``, NOT yet trusted) to
-   find who vouches for it: ``invalid_presentation`` when it is not a compact SD-JWT;
+1. the presentation is read once (bounded, strict; ``invalid_presentation`` when it is not
+   a compact SD-JWT); its header and ``iss``/``vct``, NOT yet trusted, say who vouches
+   for it;
 2. issuer trust: ``iss`` is one of this deployment's tenants and ``vct`` its residence
    type (the Bürger-ID), the key one the tenant publishes under the header's ``kid``; or a
    PID provider of the trust list accepts ``vct`` and ``iss`` and vouches for the key (an
@@ -18,8 +19,10 @@ The steps, each refusing with a stable code (``PresentationError.code``):
    provider's list is fetched per its policy (bounded, timed, signature by the provider);
    ``revoked``, ``suspended``, ``status_unknown``.
 
-This is the only module of the relying party that calls into the SD-JWT code of
-``verifier``; everything else sees a ``Presented``.
+Steps 1 to 3 need no database once the issuing tenant's row is known
+(``check_presentation``); step 4 and the tenant's row do. This is the only module of the
+relying party that calls into the SD-JWT code of ``verifier``; everything else sees a
+``Presented``.
 """
 
 from __future__ import annotations
@@ -28,11 +31,10 @@ import base64
 import binascii
 import json
 import logging
-import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 import httpx
@@ -50,7 +52,14 @@ from verifier.formats import (
     peek_jws_header,
     validate_x5c,
 )
-from verifier.sdjwt import MAX_SD_JWT_CHARS, StatusReference, verify_sd_jwt_vc
+from verifier.sdjwt import (
+    MAX_SD_JWT_CHARS,
+    ParsedSdJwt,
+    StatusReference,
+    VerifiedSdJwt,
+    parse_sd_jwt,
+    verify_sd_jwt_vc,
+)
 from wallet_api.errors import WalletApiError
 from wallet_api.models import WalletCredential
 from wallet_api.relying_party.trust import PidProvider, TrustList
@@ -66,6 +75,7 @@ KB_MAX_AGE_SECONDS = 300
 LEEWAY_SECONDS = 60
 MAX_STATUS_FETCH_BYTES = MAX_STATUS_LIST_TOKEN_BYTES
 KEY_CACHE_SECONDS = 60
+MAX_HEADER_CHARS = 4096  # base64url characters of the issuer-signed JWT's header
 # claims that describe the credential, not the person: never part of a result's claims
 TECHNICAL_CLAIMS = frozenset(
     {"iss", "vct", "vct#integrity", "iat", "nbf", "exp", "cnf", "status", "_sd_alg"}
@@ -114,49 +124,51 @@ def _b64json(part: str) -> Any:
         return None
 
 
-def _peek(presentation: str) -> tuple[dict[str, Any], str, str]:
-    """Header, ``iss`` and ``vct`` of the issuer-signed JWT, NOT verified (to pick the key)."""
+@dataclass(frozen=True, slots=True)
+class Received:
+    """A presentation read once, NOT verified: what it claims about its issuer."""
+
+    sd_jwt: ParsedSdJwt
+    header: dict[str, Any]
+    iss: str
+    vct: str
+
+
+def read_presentation(presentation: Any) -> Received:
+    """Step 1: the compact SD-JWT read once, with the unverified ``iss`` and ``vct``."""
     if not isinstance(presentation, str) or not 0 < len(presentation) <= MAX_SD_JWT_CHARS:
         raise PresentationError("invalid_presentation", "not a bounded SD-JWT")
-    jwt = presentation.split("~", 1)[0]
+    if presentation.startswith("{") or not 0 <= presentation.find(".") <= MAX_HEADER_CHARS:
+        raise PresentationError("invalid_presentation", "no issuer-signed JWT")
     try:
-        header = peek_jws_header(jwt)
+        sd_jwt = parse_sd_jwt(presentation)
     except VerifierError as exc:
-        raise PresentationError("invalid_presentation", "no issuer-signed JWT") from exc
-    payload = _b64json(jwt.split(".")[1])
-    if not isinstance(payload, dict):
-        raise PresentationError("invalid_presentation", "payload is not an object")
-    iss, vct = payload.get("iss"), payload.get("vct")
+        raise PresentationError("invalid_presentation", "not a compact SD-JWT") from exc
+    iss, vct = sd_jwt.payload.get("iss"), sd_jwt.payload.get("vct")
     if not isinstance(iss, str) or not isinstance(vct, str):
         raise PresentationError("invalid_presentation", "iss and vct are required")
-    return header, iss, vct
+    return Received(sd_jwt=sd_jwt, header=sd_jwt.header, iss=iss, vct=vct)
 
 
-@dataclass
-class _KeyCache:
-    entries: dict[tuple[str, str, str], tuple[float, dict[str, PublicKey]]] = field(
-        default_factory=dict
-    )
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-
-_TENANT_KEYS = _KeyCache()
+_KEYS_MEMO = "rp_tenant_keys"
 
 
 def _tenant_keys(store: KeyStore, tenant: Tenant, now: datetime) -> dict[str, PublicKey]:
+    """The keys the tenant publishes, by kid, decoded once and kept by the key store.
+
+    The store forgets them when it changes a ring itself (rotation, withdrawal); a change
+    made by another process (the key CLI) is seen at most ``KEY_CACHE_SECONDS`` later.
+    """
     clock = time.monotonic()
-    # per key directory, ring and issuer URL: one process may serve several deployments (tests)
-    cache_key = (str(store.settings.keys_dir), tenant.key_ring, tenant.issuer_url)
-    with _TENANT_KEYS.lock:
-        cached = _TENANT_KEYS.entries.get(cache_key)
-        if cached is not None and clock - cached[0] < KEY_CACHE_SECONDS:
-            return cached[1]
+    memo_key = (_KEYS_MEMO, tenant.key_ring, tenant.issuer_url)
+    cached = store.artefacts.get(memo_key)
+    if cached is not None and clock - cached[0] < KEY_CACHE_SECONDS:
+        return cast(dict[str, PublicKey], cached[1])
     keys: dict[str, PublicKey] = {}
     for jwk in bridge.tenant_jwks(store, tenant, now)["keys"]:
         decoded = decode_public_jwk({k: jwk[k] for k in ("kty", "crv", "x", "y") if k in jwk})
         keys[str(jwk["kid"])] = decoded.key
-    with _TENANT_KEYS.lock:
-        _TENANT_KEYS.entries[cache_key] = (clock, keys)
+    store.artefacts.put(memo_key, (clock, keys))
     return keys
 
 
@@ -199,6 +211,67 @@ def _visible_claims(claims: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in claims.items() if k not in TECHNICAL_CLAIMS}
 
 
+@dataclass(frozen=True, slots=True)
+class Checked:
+    """Steps 1 to 3 passed: the verified presentation and who vouches for it."""
+
+    verified: VerifiedSdJwt
+    provider: PidProvider | None  # None: one of our tenants issued it
+    claims: dict[str, Any]  # what the holder disclosed, without technical claims
+    holder_kid: str
+
+
+def check_presentation(
+    received: Received,
+    *,
+    tenant: Tenant | None,
+    keys: KeyStore,
+    trust: TrustList,
+    client_id: str,
+    nonce: str,
+    now: datetime,
+) -> Checked:
+    """Steps 2 and 3 (issuer trust, signatures, Disclosures, key binding), no database.
+
+    ``tenant`` is our tenant whose issuer URL is ``received.iss``, None when there is none.
+    """
+    unix = int(now.timestamp())
+    provider: PidProvider | None = None
+    if tenant is not None:
+        if received.vct != vct_for(tenant.issuer_url, RESIDENCE):
+            raise PresentationError("unsupported_credential", "only the Bürger-ID of a tenant")
+        kid = received.header.get("kid")
+        key = _tenant_keys(keys, tenant, now).get(kid) if isinstance(kid, str) else None
+        if key is None:
+            raise PresentationError("untrusted_issuer", "not a key the tenant publishes")
+    else:
+        providers = trust.for_credential(received.vct, received.iss)
+        if not providers:
+            raise PresentationError("untrusted_issuer", "issuer not on the trust list")
+        provider, key = _provider_key(providers, received.header, received.iss, unix)
+    try:
+        verified = verify_sd_jwt_vc(
+            received.sd_jwt,
+            issuer_key=key,
+            now=unix,
+            require_key_binding=True,
+            expected_aud=client_id,
+            expected_nonce=nonce,
+            expected_iss=received.iss,
+            leeway_seconds=LEEWAY_SECONDS,
+            kb_max_age_seconds=KB_MAX_AGE_SECONDS,
+        )
+    except VerifierError as exc:
+        raise PresentationError(_code(exc), "the presentation does not verify") from exc
+    assert verified.holder_kid is not None  # key binding was required
+    return Checked(
+        verified=verified,
+        provider=provider,
+        claims=_visible_claims(verified.claims),
+        holder_kid=verified.holder_kid,
+    )
+
+
 def verify_presentation(
     session: Session,
     *,
@@ -212,41 +285,19 @@ def verify_presentation(
     timeout_seconds: float,
 ) -> Presented:
     """Verify one presentation (the steps of the module docstring)."""
-    header, iss, vct = _peek(presentation)
-    unix = int(now.timestamp())
+    received = read_presentation(presentation)
+    iss, vct = received.iss, received.vct
     tenant = session.scalars(select(Tenant).where(Tenant.issuer_url == iss)).first()
-    provider: PidProvider | None = None
-    if tenant is not None:
-        if vct != vct_for(tenant.issuer_url, RESIDENCE):
-            raise PresentationError("unsupported_credential", "only the Bürger-ID of a tenant")
-        kid = header.get("kid")
-        key = _tenant_keys(keys, tenant, now).get(kid) if isinstance(kid, str) else None
-        if key is None:
-            raise PresentationError("untrusted_issuer", "not a key the tenant publishes")
-    else:
-        providers = trust.for_credential(vct, iss)
-        if not providers:
-            raise PresentationError("untrusted_issuer", "issuer not on the trust list")
-        provider, key = _provider_key(providers, header, iss, unix)
-    try:
-        verified = verify_sd_jwt_vc(
-            presentation,
-            issuer_key=key,
-            now=unix,
-            require_key_binding=True,
-            expected_aud=client_id,
-            expected_nonce=nonce,
-            expected_iss=iss,
-            leeway_seconds=LEEWAY_SECONDS,
-            kb_max_age_seconds=KB_MAX_AGE_SECONDS,
-        )
-    except VerifierError as exc:
-        raise PresentationError(_code(exc), "the presentation does not verify") from exc
-    assert verified.holder_jwk is not None  # key binding was required
-    holder_kid = decode_public_jwk(
-        {k: verified.holder_jwk[k] for k in ("kty", "crv", "x", "y") if k in verified.holder_jwk}
-    ).kid
-    claims = _visible_claims(verified.claims)
+    checked = check_presentation(
+        received,
+        tenant=tenant,
+        keys=keys,
+        trust=trust,
+        client_id=client_id,
+        nonce=nonce,
+        now=now,
+    )
+    verified, claims, holder_kid = checked.verified, checked.claims, checked.holder_kid
     if tenant is not None:
         credential = _our_status(session, settings, tenant, verified.status)
         return Presented(
@@ -260,7 +311,9 @@ def verify_presentation(
             resident_id=str(credential.resident_id),
             credential_id=credential.id,
         )
+    provider = checked.provider
     assert provider is not None
+    unix = int(now.timestamp())
     _provider_status(provider, verified.status, now=unix, timeout_seconds=timeout_seconds)
     return Presented(
         kind=KIND_PID,
