@@ -7,9 +7,11 @@ trusted proxy (the tests' 127.0.0.1)."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import httpx
+import pytest
 from sqlalchemy import func, select
 
 from issuer.services.clock import FixedClock
@@ -174,3 +176,16 @@ def test_two_instances_on_one_database_share_the_budget(
                 assert _rows(env) == before
         finally:
             other.state.engine.dispose()
+
+
+def test_the_documented_settings_are_the_settings_and_their_defaults(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    text = (Path(__file__).parents[2] / "docs" / "operations.md").read_text(encoding="utf-8")
+    section = text.split("### Anonymous login starts")[1].split("\n#")[0]
+    rows = re.findall(r"^\| `([A-Z_]+)` \| (\d+)", section, flags=re.MULTILINE)
+    assert [name for name, _ in rows] == ["RP_STARTS_PER_ADDRESS", "RP_START_WINDOW_SECONDS"]
+    for name, default in rows:
+        assert Settings.model_fields[name.lower()].default == int(default), name
+        monkeypatch.setenv(f"BUERGERID_{name}", "7")
+        assert getattr(Settings(), name.lower()) == 7
