@@ -28,6 +28,7 @@ from wallet_api.relying_party.models import RpTransaction, WalletAuthorization
 BUDGET = 3
 WINDOW = 60
 PROXY = ("127.0.0.1/32",)
+_RETURN = re.compile(r"/login/return/([0-9a-f-]{36})")
 
 
 def _limited(settings: Settings) -> Settings:
@@ -53,6 +54,14 @@ def _from(env: PortalEnv | RpEnv, address: str) -> httpx.Client:
     browser = env.browser()
     browser.headers["X-Forwarded-For"] = address
     return browser
+
+
+def _login_of(page: httpx.Response) -> str:
+    """The login transaction a portal page started."""
+    assert page.status_code == 200, page.text
+    found = _RETURN.search(page.text)
+    assert found is not None
+    return found.group(1)
 
 
 def _until_window_ends(clock: FixedClock) -> int:
@@ -88,21 +97,25 @@ def test_the_portal_refuses_the_start_beyond_the_budget_and_stores_nothing(
         assert "Please wait a minute" in english.text and "retry-after" in english.headers
         assert _rows(env) == (BUDGET, BUDGET)
 
-        # her session cookie from before is not ended by a refused start
+        # a reload ends her session and its login (nobody can finish that any more): a
+        # browser that keeps its cookie holds one session and one login, however often it
+        # reloads; a refused start leaves both as they were
         browser = _from(env, "198.51.100.9")
-        assert browser.get(home).status_code == 200
-        for _ in range(BUDGET - 1):
-            assert browser.get(home).status_code == 200  # a reload: the old session ends
-        assert _rows(env) == (2 * BUDGET, BUDGET + 1)
+        earlier = [_login_of(browser.get(home)) for _ in range(BUDGET)]
+        assert len(set(earlier)) == BUDGET
+        assert _rows(env) == (BUDGET + 1, BUDGET + 1)
+        with env.app.state.session_factory() as session:
+            gone = [session.get(RpTransaction, t) is None for t in earlier]
+        assert gone == [True] * (BUDGET - 1) + [False]
         assert browser.get(home).status_code == 429
-        assert _rows(env) == (2 * BUDGET, BUDGET + 1)
+        assert _rows(env) == (BUDGET + 1, BUDGET + 1)
         assert browser.get(f"{home}/login/status").status_code == 200  # still her session
 
         # another address still starts; the next window starts again
         assert _from(env, "203.0.113.5").get(home).status_code == 200
         clock.advance(seconds=_until_window_ends(clock))
         assert _from(env, "198.51.100.7").get(home).status_code == 200
-        assert _rows(env) == (2 * BUDGET + 2, BUDGET + 3)
+        assert _rows(env) == (BUDGET + 3, BUDGET + 3)
 
 
 def test_the_relying_party_pages_share_the_budget_and_answer_slow_down(

@@ -301,6 +301,10 @@ def _begin_login(
         response.headers.update(exc.headers)
         return response
     if ctx.row is not None:
+        # a reload: her earlier login is bound to the session that ends here, so nobody can
+        # finish it; both rows go, and reloading costs no rows
+        if ctx.row.pending_tx is not None:
+            tx.discard(session, ctx.row.pending_tx)
         sessions.end(session, ctx.row)
     ctx.row, ctx.cookie = sessions.create(
         session, tenant_id=ctx.tenant.id, now=ctx.now, lang=ctx.lang
