@@ -161,6 +161,11 @@ class Settings(BaseSettings):
     rp_dir: str = Field(default="relying-party", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
     rp_client_id_prefix: Literal["x509_hash", "x509_san_dns"] = "x509_hash"
     rp_transaction_ttl_seconds: int = Field(default=600, ge=60, le=3600)
+    # anonymous login starts (the portal's start and login pages, the relying party's login,
+    # Bürger-ID and authorization pages: each stores a transaction) per client address (an
+    # IPv6 client: its /64) and window, across every worker and instance; beyond it 429
+    rp_starts_per_address: int = Field(default=30, ge=1)
+    rp_start_window_seconds: int = Field(default=60, ge=1, le=3600)
     # JSON file naming the PID providers whose credentials are accepted, with their root
     # certificates or keys (docs/relying-party.md); None: only this deployment's credentials
     rp_pid_trust_list: Path | None = None

@@ -87,7 +87,9 @@ def _install_state(app: FastAPI, policy: WalletPolicy | None) -> None:
         dpop_nonces=DpopNonces(resolve_server_secret(settings)),
         trust_anchors=load_trust_anchors(settings.wallet_trust_anchors),
     )
-    app.state.relying_party = RelyingParty.from_settings(settings, app.state.clock, app.state.keys)
+    app.state.relying_party = RelyingParty.from_settings(
+        settings, app.state.clock, app.state.keys, counters
+    )
     # the citizen portal; the development payment provider never runs in production
     app.state.portal = portal.PortalState(
         wallet=app.state.wallet,

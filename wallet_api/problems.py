@@ -3,7 +3,8 @@
 ``OAuthError`` (token, bearer, credential, notification endpoints) leaves as OAuth JSON
 ``{"error", "error_description"}`` with ``Cache-Control: no-store`` (RFC 6749 §5.2,
 OpenID4VCI 1.0 §8.3.1.2); a refused bearer token also gets ``WWW-Authenticate``
-(RFC 6750 §3). ``WalletProblem`` leaves as RFC 9457 problem+json with the issuer's shape.
+(RFC 6750 §3). ``WalletProblem`` leaves as RFC 9457 problem+json with the issuer's shape
+(and the headers it carries, such as ``Retry-After``).
 """
 
 from __future__ import annotations
@@ -49,4 +50,7 @@ def install_wallet_handlers(app: FastAPI) -> None:
             "code": exc.code,
             "instance": request.url.path,
         }
-        return JSONResponse(body, status_code=exc.status, media_type=PROBLEM_JSON)
+        headers = dict(exc.headers)  # e.g. Retry-After of a rate limit
+        return JSONResponse(
+            body, status_code=exc.status, media_type=PROBLEM_JSON, headers=headers or None
+        )

@@ -57,6 +57,7 @@ from wallet_api.relying_party import transactions as tx
 from wallet_api.relying_party.identity import RelyingParty
 from wallet_api.relying_party.matching import MatchOutcome, match_resident
 from wallet_api.relying_party.pages import poll_script, qr_svg
+from wallet_api.relying_party.starts import StartsSpent
 from wallet_api.routes._body import read_bounded
 from wallet_api.services.credential_types import RESIDENCE
 from wallet_api.services.devices import list_devices, remove_device
@@ -213,7 +214,7 @@ def home(ags: str, request: Request, session: WalletSessionDep) -> Response:
         f"<p>{escape(t(lang, 'no_buergerid'))} "
         f'<a href="/rp/buergerid/{ags}?lang={lang}">{escape(t(lang, "get_buergerid"))}</a></p>'
     )
-    return _begin_login(ctx, session, ANY, "home_title", "home_intro", extra)
+    return _begin_login(request, ctx, session, ANY, "home_title", "home_intro", extra)
 
 
 def _query(tenant: Tenant, kind: str) -> dict[str, Any]:
@@ -278,14 +279,32 @@ def login(
     if ctx.frame.logged_in:
         return ctx.redirect(f"{ctx.base}/permits")
     kind = "pid" if kind == "pid" else "buergerid"
-    return _begin_login(ctx, session, kind, "login_title", "login_intro")
+    return _begin_login(request, ctx, session, kind, "login_title", "login_intro")
 
 
 def _begin_login(
-    ctx: Ctx, session: Session, kind: str, title_key: str, intro_key: str, extra: str = ""
+    request: Request,
+    ctx: Ctx,
+    session: Session,
+    kind: str,
+    title_key: str,
+    intro_key: str,
+    extra: str = "",
 ) -> HTMLResponse:
-    """A login in a new session (a planted cookie never carries over): the waiting page."""
+    """A login in a new session (a planted cookie never carries over): the waiting page.
+    An anonymous start: once this address has spent its budget, a page asking her to wait
+    (429, ``Retry-After``), and nothing stored or ended."""
+    try:
+        ctx.state.rp.starts.spend(request, ctx.now)
+    except StartsSpent as exc:
+        response = ctx.html(t(ctx.lang, "wait_title"), _alert(t(ctx.lang, "too_many_starts")), 429)
+        response.headers.update(exc.headers)
+        return response
     if ctx.row is not None:
+        # a reload: her earlier login is bound to the session that ends here, so nobody can
+        # finish it; both rows go, and reloading costs no rows
+        if ctx.row.pending_tx is not None:
+            tx.discard(session, ctx.row.pending_tx)
         sessions.end(session, ctx.row)
     ctx.row, ctx.cookie = sessions.create(
         session, tenant_id=ctx.tenant.id, now=ctx.now, lang=ctx.lang

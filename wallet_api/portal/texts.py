@@ -143,6 +143,9 @@ TEXT: dict[str, dict[str, str]] = {
         "error_title": "Das hat nicht geklappt",
         "conflict": "Das geht in diesem Zustand des Ausweises nicht. Bitte laden Sie die Seite "
         "neu.",
+        "wait_title": "Bitte warten Sie eine Minute",
+        "too_many_starts": "Von Ihrem Internetanschluss aus wurden in kurzer Zeit sehr viele "
+        "Anmeldungen begonnen. Bitte warten Sie eine Minute und laden Sie die Seite dann neu.",
         "logged_out": "Sie sind abgemeldet.",
     },
     "en": {
@@ -272,6 +275,9 @@ TEXT: dict[str, dict[str, str]] = {
         "session_ended": "Your session has ended. Please log in again.",
         "error_title": "That did not work",
         "conflict": "Not possible in the permit's current state. Please reload the page.",
+        "wait_title": "Please wait a minute",
+        "too_many_starts": "Very many logins were started from your internet connection "
+        "within a short time. Please wait a minute, then reload this page.",
         "logged_out": "You are logged out.",
     },
 }

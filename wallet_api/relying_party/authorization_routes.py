@@ -32,6 +32,7 @@ from wallet_api.relying_party.routes import (
     _tenant,
     start_page,
 )
+from wallet_api.relying_party.starts import SpentDep
 from wallet_api.resource_auth import nonce_header
 from wallet_api.routes._body import read_form
 from wallet_api.routes.token import authenticate_client
@@ -84,6 +85,7 @@ async def pushed_authorization_request(
 @router.get("/wallet/authorize", response_class=HTMLResponse)
 def authorization_endpoint(
     request: Request,
+    spent: SpentDep,  # counted before the request_uri is spent: a refused start keeps it
     rp: RpDep,
     session: WalletSessionDep,
     client_id: Annotated[str, Query(max_length=255)] = "",
@@ -113,6 +115,7 @@ def authorization_endpoint(
         session,
         rp,
         request,
+        spent,
         purpose=tx.Purpose.AUTHORIZE,
         query=query,
         tenant_id=tenant.id,

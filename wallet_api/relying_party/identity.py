@@ -28,6 +28,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from issuer.services.clock import Clock
+from issuer.services.rate_limits import SharedCounters
 from issuer.services.signing import KeyStore
 from issuer.settings import Settings, resolve_key_passphrase, resolve_server_secret
 from keys.errors import KeysError
@@ -35,6 +36,7 @@ from keys.issuing_ca import IssuingCa
 from keys.relying_party import RelyingPartyIdentity, ensure_identity, open_identity
 from verifier.formats import jws_kid, key_to_jwk
 from wallet_api.errors import WalletProblem
+from wallet_api.relying_party.starts import StartBudget
 from wallet_api.relying_party.trust import TrustList, load_trust_list
 
 log = logging.getLogger(__name__)
@@ -55,19 +57,24 @@ class RelyingParty:
     clock: Clock
     keys: KeyStore
     trust: TrustList
+    starts: StartBudget  # anonymous login starts per client address (relying_party.starts)
     _secret: bytes = field(repr=False)
     _identity: RelyingPartyIdentity | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
-    def from_settings(cls, settings: Settings, clock: Clock, keys: KeyStore) -> RelyingParty:
-        """The relying party of `settings` (the identity is loaded on first use)."""
+    def from_settings(
+        cls, settings: Settings, clock: Clock, keys: KeyStore, counters: SharedCounters
+    ) -> RelyingParty:
+        """The relying party of `settings` (the identity is loaded on first use); anonymous
+        starts are counted in `counters`."""
         dev_dir = settings.data_dir / DEV_PID_PROVIDER_DIR if settings.rp_dev_pid_provider else None
         return cls(
             settings=settings,
             clock=clock,
             keys=keys,
             trust=load_trust_list(settings.rp_pid_trust_list, dev_provider_dir=dev_dir),
+            starts=StartBudget.from_settings(settings, counters),
             _secret=resolve_server_secret(settings),
         )
 

@@ -34,6 +34,7 @@ from wallet_api.relying_party.identity import RelyingParty
 from wallet_api.relying_party.letterless import offer_after_pid
 from wallet_api.relying_party.models import RpTransaction
 from wallet_api.relying_party.presentations import PresentationError
+from wallet_api.relying_party.starts import Spent, SpentDep
 from wallet_api.routes._body import read_form
 from wallet_api.services import bridge
 from wallet_api.services.credential_types import RESIDENCE
@@ -165,6 +166,7 @@ def start_page(
     session: Session,
     rp: RelyingParty,
     request: Request,
+    _spent: Spent,
     *,
     purpose: str,
     query: dict[str, object],
@@ -176,7 +178,8 @@ def start_page(
     authorization_id: str | None = None,
     binding: str | None = None,
 ) -> HTMLResponse:
-    """Start a transaction for this browser and show the waiting page."""
+    """Start a transaction for this browser and show the waiting page: an anonymous start,
+    counted by the route's ``SpentDep`` (relying_party.starts) before it touched anything."""
     binding = binding or _binding(request) or secrets.token_urlsafe(32)
     started = tx.start(
         session,
@@ -206,7 +209,12 @@ def start_page(
 
 @router.get("/rp/login/{ags}", response_class=HTMLResponse)
 def login_page(
-    ags: str, request: Request, rp: RpDep, session: WalletSessionDep, lang: Lang = None
+    ags: str,
+    request: Request,
+    spent: SpentDep,
+    rp: RpDep,
+    session: WalletSessionDep,
+    lang: Lang = None,
 ) -> HTMLResponse:
     """Log in with the Bürger-ID of the municipality `ags`."""
     language = pages.lang_of(lang)
@@ -215,6 +223,7 @@ def login_page(
         session,
         rp,
         request,
+        spent,
         purpose=tx.Purpose.LOGIN,
         query=dcql.residence_query([vct_for(tenant.issuer_url, RESIDENCE)]),
         tenant_id=tenant.id,
@@ -227,7 +236,12 @@ def login_page(
 
 @router.get("/rp/buergerid/{ags}", response_class=HTMLResponse)
 def buergerid_page(
-    ags: str, request: Request, rp: RpDep, session: WalletSessionDep, lang: Lang = None
+    ags: str,
+    request: Request,
+    spent: SpentDep,
+    rp: RpDep,
+    session: WalletSessionDep,
+    lang: Lang = None,
 ) -> HTMLResponse:
     """The Bürger-ID without a letter: present the PID."""
     language = pages.lang_of(lang)
@@ -236,6 +250,7 @@ def buergerid_page(
         session,
         rp,
         request,
+        spent,
         purpose=tx.Purpose.BUERGERID,
         query=dcql.pid_query(),
         tenant_id=tenant.id,

@@ -125,6 +125,13 @@ def prune(session: Session, *, now: datetime) -> None:
     session.execute(delete(RpTransaction).where(RpTransaction.expires_at < now - PRUNE_AFTER))
 
 
+def discard(session: Session, transaction_id: str) -> None:
+    """Delete a transaction no browser can take any more (the session bound to it ended),
+    now rather than an hour after it expires; a wallet answering it later is told it is
+    unknown."""
+    session.execute(delete(RpTransaction).where(RpTransaction.id == transaction_id))
+
+
 def start(
     session: Session,
     rp: RelyingParty,

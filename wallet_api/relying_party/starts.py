@@ -1,0 +1,93 @@
+"""The budget of anonymous login starts, per client address.
+
+Every page a visitor opens without logging in that starts a presentation stores a
+transaction (and, in the portal, a session): the portal's start and login pages, the relying
+party's login and Bürger-ID pages, and the authorization endpoint. They all spend from one
+budget here, before anything is stored: ``Settings.rp_starts_per_address`` starts per client
+address (``issuer.client_address``: ``X-Forwarded-For`` only from trusted proxies) in each
+window of ``Settings.rp_start_window_seconds``, counted in the shared database counters, so
+every worker and instance on the database counts together. An IPv6 client counts as its
+/64, the network one household or one phone gets (a single host can use all of it).
+
+Beyond the budget the start is refused with ``StartsSpent`` (429 ``slow_down`` and
+``Retry-After`` until the window ends); nothing is stored. Starts of a logged-in citizen
+(the portal's fresh presentation before a sensitive step) and of municipal applications
+(``POST /api/v1/presentations``, behind an API key) are not counted here.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from issuer.client_address import client_address
+from issuer.services.rate_limits import RateLimit, SharedCounters
+from issuer.settings import Settings
+from wallet_api.errors import WalletProblem
+from wallet_api.services.rate_limits import RateLimiter
+
+LIMIT_NAME = "rp-start"
+IPV6_PREFIX = 64
+
+
+class StartsSpent(WalletProblem):
+    """429 ``slow_down``: this address started too many logins in the window."""
+
+    status = 429
+
+
+def subject(address: str) -> str:
+    """What a start counts against: an IPv4 address itself, an IPv6 address its /64."""
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return address  # "unknown": no peer address; they share one budget
+    if isinstance(parsed, ipaddress.IPv6Address):
+        return str(ipaddress.ip_network(f"{parsed}/{IPV6_PREFIX}", strict=False))
+    return str(parsed)
+
+
+@dataclass(frozen=True, slots=True)
+class StartBudget:
+    """Anonymous login starts per client address and window (see the module docstring)."""
+
+    limiter: RateLimiter
+
+    @classmethod
+    def from_settings(cls, settings: Settings, counters: SharedCounters) -> StartBudget:
+        limit = RateLimit(
+            LIMIT_NAME, settings.rp_starts_per_address, settings.rp_start_window_seconds
+        )
+        return cls(RateLimiter(counters, limit))
+
+    def spend(self, request: Request, now: datetime) -> None:
+        """Count one start of the request's client; ``StartsSpent`` once the window's budget
+        is spent. Writes to the database: from a worker thread, before anything is stored."""
+        wait = self.limiter.wait(subject(client_address(request)), int(now.timestamp()))
+        if wait is not None:
+            raise StartsSpent(
+                "slow_down",
+                "too many logins started from this address",
+                headers={"Retry-After": str(max(1, wait))},
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class Spent:
+    """That this request's start was counted (``spend_start``); ``start_page`` asks for it."""
+
+
+def spend_start(request: Request) -> Spent:
+    """Dependency of the relying party's anonymous start pages: the start is counted before
+    the route touches the database (on SQLite every transaction holds the write lock, so
+    the count cannot wait until the route has read), and refused with 429 ``slow_down``."""
+    rp = request.app.state.relying_party
+    rp.starts.spend(request, rp.clock.now())
+    return Spent()
+
+
+SpentDep = Annotated[Spent, Depends(spend_start)]
