@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-
 from sqlalchemy import select
 
 from issuer.db.models import AuditEntry, Tenant

@@ -272,15 +272,9 @@ def _add_new(session: Session, permit: Permit, *, taken: Sequence[Rule]) -> None
     for charge in charges:
         charge.permit_id = permit.id
     try:
-        session.execute(insert(_table(Permit)), [permit_row])
-        for children in (plates, charges):
-            if children:
-                rows = [_complete_row(child) for child in children]
-                table = _table(type(children[0]))
-                stmt = insert(table).returning(table.c.id, sort_by_parameter_order=True)
-                ids = session.execute(stmt, rows).scalars().all()
-                for child, new_id in zip(children, ids, strict=True):
-                    child.id = new_id
+        session.execute(insert(cast(Table, Permit.__table__)), [permit_row])
+        _insert_numbered(session, cast(Table, PermitPlate.__table__), plates)
+        _insert_numbered(session, cast(Table, PermitCharge.__table__), charges)
     except IntegrityError as exc:
         raise refused(taken) from exc
     for obj in (permit, *plates, *charges):
@@ -288,8 +282,16 @@ def _add_new(session: Session, permit: Permit, *, taken: Sequence[Rule]) -> None
     session.add(permit)  # cascades to the plates and charges: persistent, nothing to flush
 
 
-def _table(model: type) -> Table:
-    return cast(Table, model.__table__)  # type: ignore[attr-defined]
+def _insert_numbered(
+    session: Session, table: Table, objs: Sequence[PermitPlate | PermitCharge]
+) -> None:
+    """Insert new rows the database numbers (plates, charges); each object gets its id."""
+    if not objs:
+        return
+    stmt = insert(table).returning(table.c.id, sort_by_parameter_order=True)
+    ids = session.execute(stmt, [_complete_row(obj) for obj in objs]).scalars().all()
+    for obj, new_id in zip(objs, ids, strict=True):
+        obj.id = new_id
 
 
 def _complete_row(obj: object) -> dict[str, object]:
