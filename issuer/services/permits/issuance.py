@@ -295,18 +295,21 @@ def _insert_numbered(
 
 
 def _complete_row(obj: object) -> dict[str, object]:
-    """Every column of a new object, in its row: the value set, else the column's default
-    (set on the object too), else NULL; the database fills none (no server defaults)."""
+    """Every column of a new object, in its row: the value set, else the column's scalar
+    default (set on the object too), else NULL. A key the database numbers, a callable or a
+    server default is left to the INSERT (the object reads such a value when asked)."""
     state = sa_inspect(obj)
     row: dict[str, object] = {}
     for attr in state.mapper.column_attrs:
         column = attr.columns[0]
         if attr.key in state.dict:
             value = state.dict[attr.key]
-        elif column.primary_key and column.autoincrement is True:
+        elif column.primary_key and column.default is None:
             continue  # numbered by the database, read back
-        elif column.default is not None and not column.default.is_scalar:
-            continue  # the default runs in the INSERT; the object reads the value when asked
+        elif column.server_default is not None or (
+            column.default is not None and not column.default.is_scalar
+        ):
+            continue
         else:
             value = column.default.arg if column.default is not None else None
             set_committed_value(obj, attr.key, value)
