@@ -113,12 +113,15 @@ class PublicIdentity:
     Backends subclass it and add ``sign``; the private half stays with the backend.
     """
 
-    __slots__ = ("_alg", "_public", "_thumbprint")
+    __slots__ = ("_alg", "_cose_kid", "_jws_kid", "_public", "_thumbprint")
 
     def __init__(self, public_key: PublicKey, alg: Alg | None = None) -> None:
         self._public: PublicKey = public_key
         self._alg = alg_for_public_key(public_key) if alg is None else alg
         self._thumbprint = thumbprint(public_key)
+        # computed once: every signature carries the kid (a thumbprint is a JSON dump and a hash)
+        self._cose_kid = cose_kid(public_key)
+        self._jws_kid = jws_kid(public_key)
 
     @property
     def alg(self) -> Alg:
@@ -134,11 +137,11 @@ class PublicIdentity:
 
     @property
     def cose_kid(self) -> bytes:
-        return cose_kid(self._public)
+        return self._cose_kid
 
     @property
     def jws_kid(self) -> str:
-        return jws_kid(self._public)
+        return self._jws_kid
 
 
 class SoftwareSigner(PublicIdentity):

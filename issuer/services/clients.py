@@ -30,8 +30,8 @@ from enum import StrEnum
 
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import Session
 
 from issuer.db.models import ApiClient, ApiCredential, Tenant
 from issuer.errors import ErrorCode, InvalidRequest, NotFound, Unauthenticated
@@ -325,36 +325,47 @@ class CredentialLookup:
     principal: Principal | None
 
 
+# built once and run with the key id bound: every authenticated request runs it
+_CREDENTIAL = (
+    select(
+        ApiCredential.key_id,
+        ApiCredential.secret_hash,
+        ApiCredential.expires_at,
+        ApiCredential.revoked_at,
+        ApiClient.id.label("client_id"),
+        ApiClient.tenant_id,
+        ApiClient.scopes,
+        ApiClient.revoked_at.label("client_revoked_at"),
+        Tenant.id.label("tenant_present"),
+    )
+    .join(ApiClient, ApiClient.id == ApiCredential.client_id)
+    .outerjoin(Tenant, Tenant.id == ApiClient.tenant_id)
+    .where(ApiCredential.key_id == bindparam("key_id"))
+)
+
+
 def lookup(session: Session, token: str, *, now: datetime) -> CredentialLookup:
     """Read the credential of `token` with its client and tenant in one statement."""
     match = _TOKEN_RE.match(token)
     row = None
     if match:
-        row = session.execute(
-            select(ApiCredential, Tenant.id)
-            .join(ApiCredential.client)
-            .outerjoin(Tenant, Tenant.id == ApiClient.tenant_id)
-            .options(joinedload(ApiCredential.client))
-            .where(ApiCredential.key_id == match.group(1))
-        ).first()
+        row = session.execute(_CREDENTIAL, {"key_id": match.group(1)}).first()
     secret = match.group(2) if match else token[:128]
     if row is None:
         return CredentialLookup(secret, None, None, False, None)
-    cred: ApiCredential = row[0]
-    client = cred.client
     usable = not (
-        cred.revoked_at is not None
-        or (cred.expires_at is not None and cred.expires_at <= now)
-        or client.revoked_at is not None
-        or (client.tenant_id is not None and row[1] is None)
+        row.revoked_at is not None
+        or (row.expires_at is not None and row.expires_at <= now)
+        or row.client_revoked_at is not None
+        or (row.tenant_id is not None and row.tenant_present is None)
     )
     principal = Principal(
-        client_id=client.id,
-        key_id=cred.key_id,
-        tenant_id=client.tenant_id,
-        scopes=frozenset(client.scopes.split()),
+        client_id=row.client_id,
+        key_id=row.key_id,
+        tenant_id=row.tenant_id,
+        scopes=frozenset(row.scopes.split()),
     )
-    return CredentialLookup(secret, cred.key_id, cred.secret_hash, usable, principal)
+    return CredentialLookup(secret, row.key_id, row.secret_hash, usable, principal)
 
 
 def is_well_formed(token: str) -> bool:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from issuer.db.models import AuditEntry, Tenant
@@ -289,6 +290,25 @@ def test_extension_is_bounded_by_max_validity_and_the_signing_key(
             ).first()
         assert text is not None
         assert verify_qr(world, text).exp == key_exp == int(within.timestamp())
+
+
+def test_automatic_renewal_job_renews_in_batches(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # more permits due than one batch holds: the job refreshes the planner's statistics first
+    # (PostgreSQL) and renews every batch, each permit once
+    from issuer.services.permits import jobs
+
+    monkeypatch.setattr(jobs, "BATCH", 2)
+    issued = [world.issue(months=12, auto_renew=True) for _ in range(5)]
+    until = min(datetime.fromisoformat(out["valid_until"]) for out in issued)
+    world.clock.set(until - timedelta(days=10))
+    counts = world.post("/api/v1/permits:run-jobs").json()["counts"]
+    assert counts == {"expired": 0, "renewed": 5, "refused": 0}
+    for out in issued:
+        permit = world.get(f"/api/v1/permits/{out['id']}").json()
+        assert datetime.fromisoformat(permit["valid_until"]) > until
+        assert audit_actions(world, out["id"]).count("permit.renewed") == 1
 
 
 def test_automatic_renewal_job(world: World) -> None:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, cast
 from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -255,11 +256,65 @@ def _insert(
 ) -> None:
     """Write a new permit through the change protocol; a slot a concurrent issuance took
     after our check refuses with `taken` (the database's unique constraints decide)."""
-    session.add(permit)
+    _add_new(session, permit, taken=taken)
+    write_change(session, permit, change, actor=actor, now=now)
+
+
+def _add_new(session: Session, permit: Permit, *, taken: Sequence[Rule]) -> None:
+    """Insert a new permit row, its plates and its charges through their tables (a statement
+    each; the unit of work would add nothing to rows written once and complete) and make
+    them the session's persistent objects, every column loaded. A slot a concurrent
+    issuance took after our check refuses with `taken` (the unique constraints decide)."""
+    plates, charges = list(permit.plates), list(permit.charges)
+    permit_row = _complete_row(permit)
+    for plate in plates:
+        plate.permit_id = permit.id
+    for charge in charges:
+        charge.permit_id = permit.id
     try:
-        write_change(session, permit, change, actor=actor, now=now)
+        session.execute(insert(cast(Table, Permit.__table__)), [permit_row])
+        _insert_numbered(session, cast(Table, PermitPlate.__table__), plates)
+        _insert_numbered(session, cast(Table, PermitCharge.__table__), charges)
     except IntegrityError as exc:
         raise refused(taken) from exc
+    for obj in (permit, *plates, *charges):
+        make_transient_to_detached(obj)
+    session.add(permit)  # cascades to the plates and charges: persistent, nothing to flush
+
+
+def _insert_numbered(
+    session: Session, table: Table, objs: Sequence[PermitPlate | PermitCharge]
+) -> None:
+    """Insert new rows the database numbers (plates, charges); each object gets its id."""
+    if not objs:
+        return
+    stmt = insert(table).returning(table.c.id, sort_by_parameter_order=True)
+    ids = session.execute(stmt, [_complete_row(obj) for obj in objs]).scalars().all()
+    for obj, new_id in zip(objs, ids, strict=True):
+        obj.id = new_id
+
+
+def _complete_row(obj: object) -> dict[str, object]:
+    """Every column of a new object, in its row: the value set, else the column's scalar
+    default (set on the object too), else NULL. A key the database numbers, a callable or a
+    server default is left to the INSERT (the object reads such a value when asked)."""
+    state = sa_inspect(obj)
+    row: dict[str, object] = {}
+    for attr in state.mapper.column_attrs:
+        column = attr.columns[0]
+        if attr.key in state.dict:
+            value = state.dict[attr.key]
+        elif column.primary_key and column.default is None:
+            continue  # numbered by the database, read back
+        elif column.server_default is not None or (
+            column.default is not None and not column.default.is_scalar
+        ):
+            continue
+        else:
+            value = column.default.arg if column.default is not None else None
+            set_committed_value(obj, attr.key, value)
+        row[column.key] = value
+    return row
 
 
 # ------------------------------------------------------------------------------- apply
@@ -609,11 +664,7 @@ def replace(
         legal_basis=old.legal_basis,
         predecessor_id=old.id,
     )
-    session.add(new)
-    try:
-        session.flush()
-    except IntegrityError as exc:
-        raise refused([Rule.VEHICLE_HAS_PERMIT]) from exc
+    _add_new(session, new, taken=[Rule.VEHICLE_HAS_PERMIT])
     old.successor_id = new.id
     write_changes(
         session,
