@@ -64,6 +64,10 @@ class Settings(BaseSettings):
     tenant_key_sign_days: int = Field(default=365, ge=1)
     tenant_key_verify_extra_days: int = Field(default=400, ge=1)
 
+    # where key rings live (keys/storage/): "database" (the shared database: ring state,
+    # encrypted key files, token handles; no key on an app server's disk) or "directory"
+    # (data_dir/keys/<ring>/). None: database in production (required there), directory else
+    key_store: Literal["database", "directory"] | None = None
     # publication: root ring under keys_dir, freshness of signed artefacts
     root_key_ring: str = "root"
     trust_bundle_fresh_seconds: int = Field(default=24 * 3600, ge=60)
@@ -215,7 +219,11 @@ class Settings(BaseSettings):
             self.pkcs11_pin is None and self.pkcs11_pin_file is None
         ):
             raise ValueError("pkcs11_token_label needs pkcs11_pin or pkcs11_pin_file")
+        if self.key_store is None:
+            self.key_store = "database" if self.environment == "production" else "directory"
         if self.environment == "production":
+            if self.key_store != "database":
+                raise ValueError("production keeps key rings in the database (key_store)")
             if self.key_passphrase is None and self.pkcs11_token_label is None:
                 raise ValueError("key_passphrase (or a PKCS#11 token) is required in production")
             if self.server_secret is None:
@@ -237,6 +245,10 @@ class Settings(BaseSettings):
             self.wallet_trust_anchors is None
         ):
             raise ValueError("required wallet or key attestations need wallet_trust_anchors")
+        if self.key_store == "database" and self.database_url.startswith("sqlite"):
+            # the issuer changes rings (bundle seq, a new tenant's ring) while its own SQLite
+            # transaction holds the database's only write lock: key rings need PostgreSQL there
+            raise ValueError("key_store=database needs PostgreSQL (SQLite: key_store=directory)")
         return self
 
     @property
