@@ -1,0 +1,140 @@
+"""`buergerid-keys` against rings in the database (SQLite and PostgreSQL): the operator's
+steps (root ring, tenant ring, rotation, withdrawal, listing, export, a bundle) and the
+one-time copy of directory rings into the database."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, select
+
+from keys.cli import run
+from keys.ring import KeyRing
+from keys.storage.sql import SqlRingStore, connect, key_rings
+from tests.keys.conftest import CHEAP_KDF, T0
+from verifier.formats import TYP_TRUST_BUNDLE, decode_sign1, verify_signature
+
+PASS = "cli passphrase"
+KDF = ["--kdf-time-cost", "1", "--kdf-memory-kib", "8", "--kdf-parallelism", "1"]
+AT = ["--at", str(T0)]
+SCRIPT = Path(sys.executable).parent / "buergerid-keys"
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    made = connect(db_url)
+    try:
+        yield made
+    finally:
+        made.dispose()
+
+
+def _env(db_url: str, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BUERGERID_")}
+    env |= {"BUERGERID_KEY_PASSPHRASE": PASS, "BUERGERID_DATABASE_URL": db_url}
+    return {**env, **extra}
+
+
+def _run(argv: list[str], env: dict[str, str], capsys: pytest.CaptureFixture[str]) -> str:
+    code = run(argv, env, lambda: float(T0))
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    return out
+
+
+def test_the_operator_steps_on_database_rings(
+    db_url: str, engine: Engine, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    env = _env(db_url, BUERGERID_KEY_STORE="database")
+    # the console script itself, the URL from the environment only
+    made = subprocess.run(
+        [str(SCRIPT), "create", "root", "--issuer", "GKD", "--root", *KDF, *AT],
+        env=env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    _run(["create", "05513000", "--issuer", "05513000", "--name", "Gemeinde",
+          "--url", "https://g.example", *KDF, *AT],
+         env, capsys)  # fmt: skip
+    listed = json.loads(_run(["list", "05513000", "--json", *AT], env, capsys))
+    assert [k["state"] for k in listed] == ["active"]
+    first = listed[0]["kid"]
+    rotated = _run(["rotate", "05513000", "--force", *KDF, *AT], env, capsys)
+    assert rotated.startswith("pending ES256 ")
+    _run(["withdraw", "05513000", first, *AT], env, capsys)
+    states = {k["kid"]: k["state"] for k in json.loads(_run(["list", "05513000", "--json", *AT],
+                                                           env, capsys))}  # fmt: skip
+    assert states[first] == "withdrawn" and sorted(states.values()) == ["pending", "withdrawn"]
+    jwks = json.loads(_run(["export-public", "05513000", *AT], env, capsys))
+    assert [k["kid"] for k in jwks["keys"]] != [first] and len(jwks["keys"]) == 1
+    out = tmp_path / "out" / "bundle.cbor"
+    out.parent.mkdir()
+    cwd_before = sorted(Path.cwd().iterdir())
+    said = _run(["bundle", "--root", "root", "--issuer", "05513000", "--out", str(out), *AT],
+                env, capsys)  # fmt: skip
+    assert said.startswith("bundle seq 1:")
+    assert decode_sign1(out.read_bytes()).content_type == TYP_TRUST_BUNDLE
+    # everything is in the database, nothing on disk
+    assert SqlRingStore(engine).names() == ["05513000", "root"]
+    assert [p.name for p in out.parent.iterdir()] == ["bundle.cbor"]
+    assert sorted(Path.cwd().iterdir()) == cwd_before
+    with engine.connect() as conn:
+        seq = json.loads(conn.scalar(select(key_rings.c.metadata).where(
+            key_rings.c.name == "root")))["bundle_seq"]  # fmt: skip
+    assert seq == 1
+
+
+def test_production_means_the_database_and_a_url_is_needed(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    env = {"BUERGERID_ENVIRONMENT": "production", "BUERGERID_KEY_PASSPHRASE": PASS}
+    assert run(["list", "root", *AT], env, lambda: float(T0)) == 2
+    assert "set BUERGERID_DATABASE_URL" in capsys.readouterr().err
+
+
+def _dir_ring(keys_dir: Path, name: str) -> KeyRing:
+    ring = KeyRing.create(keys_dir / name, name, passphrase=PASS, kdf=CHEAP_KDF)
+    ring.add_key(nbf=T0, sign_until=T0 + 86_400, exp=T0 + 2 * 86_400)
+    return ring
+
+
+def test_import_rings_copies_once_and_never_touches_other_rings(
+    db_url: str, engine: Engine, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    keys_dir = tmp_path / "keys"
+    a, b = _dir_ring(keys_dir, "05513000"), _dir_ring(keys_dir, "05562032")
+    (keys_dir / "ca").mkdir()  # an issuing CA directory is no ring
+    # already in the database under a name of the directory, but another ring: left alone
+    other = KeyRing.create(SqlRingStore(engine).ring("05562032"), "05562032", passphrase=PASS,
+                           kdf=CHEAP_KDF)  # fmt: skip
+    elsewhere = KeyRing.create(SqlRingStore(engine).ring("root"), "root", passphrase=PASS,
+                               kdf=CHEAP_KDF)  # fmt: skip
+    with engine.connect() as conn:
+        before = dict(conn.execute(select(key_rings.c.name, key_rings.c.metadata)).all())
+    env = _env(db_url)
+    assert run(["import-rings", str(keys_dir), *AT], env, lambda: float(T0)) == 2
+    out = capsys.readouterr().out
+    assert "05513000: copied (1 key(s), 1 key file(s))" in out
+    assert "05562032: a different ring of that name is in the database; left alone" in out
+    with engine.connect() as conn:
+        after = dict(conn.execute(select(key_rings.c.name, key_rings.c.metadata)).all())
+    assert after["05562032"] == before["05562032"] and after["root"] == before["root"]
+    assert other.records(T0) == [] and elsewhere.records(T0) == []
+    # the copied ring signs with the same key, decrypted from the copied key file
+    copied = KeyRing.open(SqlRingStore(engine).ring("05513000"), passphrase=PASS)
+    signer = copied.signer_for(T0, "BEW")
+    assert signer.jws_kid == a.records(T0)[0].kid
+    verify_signature(a.records(T0)[0].public_key, signer.alg, b"m", signer.sign(b"m"))
+    # again: nothing changes
+    assert run(["import-rings", str(keys_dir), *AT], env, lambda: float(T0)) == 2
+    assert "05513000: already in the database" in capsys.readouterr().out
+    with engine.connect() as conn:
+        again = dict(conn.execute(select(key_rings.c.name, key_rings.c.metadata)).all())
+    assert again == after
+    assert b.records(T0)  # the directory rings are left as they were
+    assert (keys_dir / "05513000" / "ring.json").is_file()
