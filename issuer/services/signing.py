@@ -212,8 +212,12 @@ class KeyStore:
             self.store().ring(relative),
             passphrase=self._passphrase,
             pkcs11=self.token(),
-            recheck_seconds=RING_STAT_SECONDS if self.in_database else 0.0,
+            recheck_seconds=self._recheck_seconds(),
         )
+
+    def _recheck_seconds(self) -> float:
+        """Database rings check their version at most this often; directory rings always."""
+        return RING_STAT_SECONDS if self.in_database else 0.0
 
     def ring_path(self, relative: str) -> Path:
         """The directory of the ring `relative` to keys_dir (directory key store)."""
@@ -284,15 +288,28 @@ class KeyStore:
         chosen = kdf or DEFAULT_KDF
         token = self.token()
         try:
-            ring = KeyRing.open(where, passphrase=self._passphrase, pkcs11=token, kdf=chosen)
+            ring = KeyRing.open(
+                where,
+                passphrase=self._passphrase,
+                pkcs11=token,
+                kdf=chosen,
+                recheck_seconds=self._recheck_seconds(),
+            )
         except KeysError:
-            ring = KeyRing.create(
+            KeyRing.create(
                 where,
                 issuer_id,
                 kind=RingKind.ROOT if root else RingKind.ISSUER,
                 passphrase=self._passphrase,
                 pkcs11=token,
                 kdf=chosen,
+            )
+            ring = KeyRing.open(
+                where,
+                passphrase=self._passphrase,
+                pkcs11=token,
+                kdf=chosen,
+                recheck_seconds=self._recheck_seconds(),
             )
         at = int(now.timestamp())
         try:
