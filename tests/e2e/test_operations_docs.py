@@ -1,7 +1,8 @@
 """docs/operations.md, "A first production start, step by step", executed as written by bash
 on a fresh PostgreSQL database: a SoftHSM2 token, production settings, migrate, the root ring
-in the token, a tenant (its key in the token), an API client, two `serve` instances, `worker
---once` and a `worker` in the background, readiness of both instances and metrics.
+in the database with its key in the token, a tenant (its key in the token), an API client,
+two `serve` instances, `worker --once` and a `worker` in the background, readiness of both
+instances and metrics.
 
 Only what differs on a test machine is replaced: the database URL, the directories, the
 files holding the secrets and the ports. The processes started in the background are
@@ -17,7 +18,9 @@ import uuid
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
+from keys.storage.sql import connect, key_ring_blobs, key_rings
 from tests.support.db import PostgresServer, _admin_exec
 from tests.support.processes import BIN, free_port, run_script
 from tests.support.softhsm import softhsm_module
@@ -80,8 +83,16 @@ def test_every_command_of_the_production_start_runs(
     assert "plate_indexes: ok built=1" in out and "trust_bundle: ok built=1" in out
     assert out.count('"status":"ready"') == 2  # both instances
     assert re.search(r'^buergerid_job_runs_total\{job="plate_indexes"\} 1\.0$', out, re.M)
-    # every key is in the token: the rings record PKCS#11 keys only, no key file exists
-    for ring in ("root", "05562032"):
-        doc = json.loads((data / "keys" / ring / "ring.json").read_text())
-        assert [k["backend"] for k in doc["keys"]] == ["pkcs11"], ring
-    assert not list((data / "keys").glob("*/keys/*"))
+    # the rings are in the database and every key is in the token: PKCS#11 keys only, no
+    # key file in the database, nothing of the keys under the data directory
+    engine = connect(postgres_server.url(database))
+    try:
+        with engine.connect() as conn:
+            rings = dict(conn.execute(select(key_rings.c.name, key_rings.c.metadata)).all())
+            blobs = conn.execute(select(key_ring_blobs.c.name)).all()
+    finally:
+        engine.dispose()
+    assert sorted(rings) == ["05562032", "root"] and blobs == []
+    for ring, metadata in rings.items():
+        assert [k["backend"] for k in json.loads(metadata)["keys"]] == ["pkcs11"], ring
+    assert not (data / "keys").exists()
