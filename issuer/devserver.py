@@ -35,6 +35,7 @@ from issuer.schemas.registry import (
 )
 from issuer.services import clients, registry, tenants
 from issuer.services.clock import SystemClock
+from issuer.services.signing import ring_store_for
 from issuer.settings import Settings, resolve_key_passphrase
 from issuer.vocabulary import Parity, ResidenceKind, VehicleKind
 from keys.errors import KeysCode, KeysError
@@ -182,8 +183,8 @@ def _move_demo_tenant(settings: Settings, tenant: Tenant, url: str, now: datetim
     if tenant.issuer_url == url:
         return
     tenant.issuer_url = url
-    ring = KeyRing.open(settings.keys_dir / tenant.key_ring)
-    ring.set_identity(name=tenant.name, url=url)
+    with ring_store_for(settings) as store:
+        KeyRing.open(store.ring(tenant.key_ring)).set_identity(name=tenant.name, url=url)
     log.warning("demo_issuer_url_moved", extra={"tenant": tenant.ags})
 
 
