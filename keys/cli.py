@@ -206,7 +206,7 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--kdf-time-cost", type=_positive, default=DEFAULT_KDF.time_cost)
     c.add_argument("--kdf-memory-kib", type=_positive, default=DEFAULT_KDF.memory_kib)
     c.add_argument("--kdf-parallelism", type=_positive, default=DEFAULT_KDF.parallelism)
-    c = ca.add_parser("certify", parents=[common, hsm], help="certify every published key")
+    c = ca.add_parser("certify", parents=[common, store, hsm], help="certify every published key")
     c.add_argument("dir", type=Path)
     c.add_argument("ring", type=Path, nargs="+", help="issuer rings (their name and url)")
     c.add_argument("--renew", action="store_true", help="replace existing certificates")
@@ -507,7 +507,7 @@ def _cmd_ca(args: argparse.Namespace, now: int, environ: Mapping[str, str]) -> i
         secret = None if token else _passphrase(environ, confirm=False)()
         ca = IssuingCa.open(args.dir, passphrase=secret, pkcs11=token)
         for ring_path in args.ring:
-            ring = KeyRing.open(ring_path)
+            ring = KeyRing.open(args.rings(ring_path))
             if not ring.url:
                 raise UsageError(f"ring {ring.issuer_id} has no url to certify")
             for key in ring.published(now):

@@ -72,6 +72,12 @@ def test_the_operator_steps_on_database_rings(
     assert states[first] == "withdrawn" and sorted(states.values()) == ["pending", "withdrawn"]
     jwks = json.loads(_run(["export-public", "05513000", *AT], env, capsys))
     assert [k["kid"] for k in jwks["keys"]] != [first] and len(jwks["keys"]) == 1
+    # the issuing CA (files) certifies the database ring's published key
+    ca_dir = str(tmp_path / "ca")
+    _run(["ca", "create", ca_dir, "--name", "GKD Issuing CA", *KDF, *AT], env, capsys)
+    certified = [json.loads(line) for line in _run(
+        ["ca", "certify", ca_dir, "05513000", *AT], env, capsys).splitlines()]  # fmt: skip
+    assert [c["kid"] for c in certified] == [k["kid"] for k in jwks["keys"]]
     out = tmp_path / "out" / "bundle.cbor"
     out.parent.mkdir()
     cwd_before = sorted(Path.cwd().iterdir())
