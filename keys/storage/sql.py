@@ -9,6 +9,14 @@ Two tables (created by the issuer's migration 0016):
                     passphrase; the database never sees a plain key). HSM keys stay in their
                     token; the metadata holds only their handles (token label and CKA_ID).
 
+Two more (migration 0017) hold the small key directories of keys/storage/documents.py, the
+issuing CA and the relying party's identity:
+
+    key_directories      name (primary key), version (bumped by every change; its row is
+                         the lock of the directory's changes)
+    key_directory_files  directory, name (primary key together), data: a document's bytes
+                         (metadata, certificates, or an encrypted key file as above)
+
 A mutation is one short transaction of its own: PostgreSQL locks the ring's row with
 `SELECT ... FOR UPDATE`, SQLite takes the database's write lock with `BEGIN IMMEDIATE` (the
 engine must begin that way: `connect` below and the issuer's engine do). Its UPDATE also
@@ -24,7 +32,7 @@ need either).
 from __future__ import annotations
 
 from collections.abc import Hashable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 from sqlalchemy import (
@@ -51,6 +59,12 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from keys.errors import KeyFileError, KeyRingError, KeysCode, KeysError
+from keys.storage.documents import (
+    MAX_DOCUMENT_BYTES,
+    MAX_DOCUMENTS,
+    DocumentWriter,
+    check_document_name,
+)
 from keys.storage.file import MAX_FILE_BYTES
 from keys.storage.rings import MAX_METADATA_BYTES, Change, check_blob_name
 
@@ -79,6 +93,30 @@ key_ring_blobs = Table(
         ["ring"],
         ["key_rings.name"],
         name="fk_key_ring_blobs_ring_key_rings",
+        ondelete="CASCADE",
+    ),
+)
+
+
+key_directories = Table(
+    "key_directories",
+    metadata,
+    Column("name", String(MAX_NAME_CHARS), nullable=False),
+    Column("version", BigInteger(), nullable=False),
+    PrimaryKeyConstraint("name", name="pk_key_directories"),
+)
+
+key_directory_files = Table(
+    "key_directory_files",
+    metadata,
+    Column("directory", String(MAX_NAME_CHARS), nullable=False),
+    Column("name", String(MAX_NAME_CHARS), nullable=False),
+    Column("data", LargeBinary(), nullable=False),
+    PrimaryKeyConstraint("directory", "name", name="pk_key_directory_files"),
+    ForeignKeyConstraint(
+        ["directory"],
+        ["key_directories.name"],
+        name="fk_key_directory_files_directory_key_directories",
         ondelete="CASCADE",
     ),
 )
@@ -282,6 +320,160 @@ class SqlRing:
             raise
 
 
+class _SqlDocumentWriter:
+    def __init__(self, conn: Connection, directory: str) -> None:
+        self._conn = conn
+        self._directory = directory
+        self.changed = False
+
+    def read(self, name: str) -> bytes | None:
+        return _read_document(self._conn, self._directory, name)
+
+    def write(self, name: str, data: bytes, *, overwrite: bool) -> None:
+        check_document_name(name)
+        if len(data) > MAX_DOCUMENT_BYTES:
+            raise KeyFileError(KeysCode.KEY_FILE_FORMAT, f"{name!r} is too large")
+        table = key_directory_files
+        where = (table.c.directory == self._directory, table.c.name == name)
+        exists = self._conn.scalar(select(func.count()).select_from(table).where(*where))
+        if exists and not overwrite:
+            raise KeyFileError(KeysCode.KEY_FILE_EXISTS, name)
+        if exists:
+            self._conn.execute(update(table).where(*where).values(data=data))
+        else:
+            self._conn.execute(
+                insert(table).values(directory=self._directory, name=name, data=data)
+            )
+        self.changed = True
+
+
+def _read_document(conn: Connection, directory: str, name: str) -> bytes | None:
+    check_document_name(name)
+    data = conn.scalar(
+        select(key_directory_files.c.data).where(
+            key_directory_files.c.directory == directory, key_directory_files.c.name == name
+        )
+    )
+    if data is None:
+        return None
+    data = bytes(data)
+    if len(data) > MAX_DOCUMENT_BYTES:
+        raise KeyFileError(KeysCode.KEY_FILE_FORMAT, f"{name!r} is too large")
+    return data
+
+
+class SqlDocuments:
+    """A key directory (the issuing CA, the relying party's identity) as rows of
+    `key_directory_files`, its lock and version in `key_directories` (see
+    keys/storage/documents.py). The first `writing()` makes the directory's row; every
+    change runs under that row's lock and bumps its version."""
+
+    def __init__(self, bind: Bind, name: str) -> None:
+        check_ring_name(name)
+        self.bind = bind
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"SqlDocuments({self.name!r})"
+
+    @property
+    def location(self) -> str:
+        return f"database:{self.name}"
+
+    def read(self, name: str) -> bytes | None:
+        with _reading(self.bind) as conn:
+            return _read_document(conn, self.name, name)
+
+    def names(self, folder: str) -> list[str]:
+        check_document_name(folder)
+        table = key_directory_files
+        with _reading(self.bind) as conn:
+            found = conn.scalars(
+                select(table.c.name)
+                .where(table.c.directory == self.name, table.c.name.startswith(folder + "/"))
+                .order_by(table.c.name)
+                .limit(MAX_DOCUMENTS)
+            )
+            return [str(n) for n in found]
+
+    def version(self) -> Hashable:
+        with _reading(self.bind) as conn:
+            found = conn.scalar(
+                select(key_directories.c.version).where(key_directories.c.name == self.name)
+            )
+        return None if found is None else int(found)
+
+    @contextmanager
+    def _writing(self) -> Iterator[DocumentWriter]:
+        with _writing(self.bind) as conn:
+            dialect = conn.dialect.name
+            make: Any
+            if dialect == "postgresql":
+                from sqlalchemy.dialects.postgresql import insert as make
+            elif dialect == "sqlite":
+                from sqlalchemy.dialects.sqlite import insert as make
+            else:  # pragma: no cover - the issuer runs on these two
+                raise KeyRingError(KeysCode.RING_STORE_UNAVAILABLE, f"dialect {dialect}")
+            conn.execute(
+                make(key_directories).values(name=self.name, version=0).on_conflict_do_nothing()
+            )
+            version = conn.scalar(
+                select(key_directories.c.version)
+                .where(key_directories.c.name == self.name)
+                .with_for_update()
+            )
+            writer = _SqlDocumentWriter(conn, self.name)
+            yield writer
+            if writer.changed:
+                conn.execute(
+                    update(key_directories)
+                    .where(key_directories.c.name == self.name)
+                    .values(version=int(version or 0) + 1)
+                )
+
+    def writing(self) -> AbstractContextManager[DocumentWriter]:
+        return self._writing()
+
+    def everything(self) -> dict[str, bytes]:
+        """Every document of the directory, by name."""
+        table = key_directory_files
+        with _reading(self.bind) as conn:
+            rows = conn.execute(
+                select(table.c.name, table.c.data)
+                .where(table.c.directory == self.name)
+                .order_by(table.c.name)
+                .limit(MAX_DOCUMENTS)
+            ).all()
+        return {str(n): bytes(d) for n, d in rows}
+
+    def import_documents(self, documents: dict[str, bytes]) -> str:
+        """Copy a whole directory in one transaction, under its lock: "copied" into an empty
+        one, "same" when it holds exactly these documents already, else "differs" (and
+        nothing is written)."""
+        with self._writing() as files:
+            assert isinstance(files, _SqlDocumentWriter)
+            table = key_directory_files
+            stored = {
+                str(n): bytes(d)
+                for n, d in files._conn.execute(
+                    select(table.c.name, table.c.data).where(table.c.directory == self.name)
+                ).all()
+            }
+            if stored:
+                return "same" if stored == documents else "differs"
+            for name, data in sorted(documents.items()):
+                files.write(name, data, overwrite=False)
+            return "copied"
+
+    def remove(self) -> None:
+        """Delete the directory and its documents."""
+        with _writing(self.bind) as conn:
+            conn.execute(
+                delete(key_directory_files).where(key_directory_files.c.directory == self.name)
+            )
+            conn.execute(delete(key_directories).where(key_directories.c.name == self.name))
+
+
 class SqlRingStore:
     """Every ring in the database behind `bind` (an engine, or a connection in the caller's
     transaction)."""
@@ -317,6 +509,10 @@ class SqlRingStore:
             count = conn.scalar(select(func.count()).select_from(key_ring_blobs))
         return int(count or 0)
 
+    def documents(self, name: str) -> SqlDocuments:
+        """The key directory `name` (the issuing CA, the relying party's identity)."""
+        return SqlDocuments(self.bind, name)
+
     def remove(self, name: str) -> None:
         with _writing(self.bind) as conn:
             conn.execute(delete(key_ring_blobs).where(key_ring_blobs.c.ring == name))
@@ -325,10 +521,13 @@ class SqlRingStore:
 
 __all__ = [
     "KeysError",
+    "SqlDocuments",
     "SqlRing",
     "SqlRingStore",
     "check_ring_name",
     "connect",
+    "key_directories",
+    "key_directory_files",
     "key_ring_blobs",
     "key_rings",
     "metadata",

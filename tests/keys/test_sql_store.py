@@ -266,6 +266,7 @@ def test_the_tables_match_the_migration(engine: Engine) -> None:
             return item[2] if len(item) > 2 and isinstance(item[2], str) else part
         return str(getattr(getattr(part, "table", part), "name", ""))
 
-    ours = [d for d in diff if table_of(d) in ("key_rings", "key_ring_blobs")]
+    tables = ("key_rings", "key_ring_blobs", "key_directories", "key_directory_files")
+    ours = [d for d in diff if table_of(d) in tables]
     assert ours == []
-    assert {"key_rings", "key_ring_blobs"} <= set(metadata.tables)
+    assert set(tables) <= set(metadata.tables)
