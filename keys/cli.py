@@ -13,7 +13,12 @@ ring's name: a tenant's AGS, `root`) with `--store database` or `BUERGERID_KEY_S
 (the default when `BUERGERID_ENVIRONMENT=production`, as for the issuer). The database URL
 comes from `BUERGERID_DATABASE_URL` (the issuer's variable) or `--database-url`; a URL with a
 password belongs in the environment, not on a command line. `import-rings KEYS_DIR` copies
-directory rings into the database once (the upgrade path).
+directory rings, the issuing CA and the relying party's identity into the database once (the
+upgrade path).
+
+The issuing CA (`ca ...`) follows the same store: with the database store its `DIR` is the
+CA's name (`ca`, the issuer's `issuing_ca_dir`); an argument with a `/` in it is always a
+directory, e.g. an offline CA that certifies database rings.
 
 Exit status: 0 done, 2 usage or operational error (one line on stderr, never a traceback).
 """
@@ -40,12 +45,13 @@ from keys.issuing_ca import IssuingCa, describe
 from keys.lifecycle import KeyState, RotationPolicy
 from keys.ring import Backend, KeyInfo, KeyRing, RingKind
 from keys.storage._atomic import write_atomic
+from keys.storage.documents import DirectoryDocuments
 from keys.storage.file import DEFAULT_KDF, KdfParams
 from keys.storage.pkcs11 import Pkcs11Token, module_path
 from keys.storage.rings import DirectoryRingStore, RingStorage
 
 if TYPE_CHECKING:
-    from keys.storage.sql import SqlRingStore
+    from keys.storage.sql import SqlDocuments, SqlRingStore
 from verifier import VerifierError
 from verifier.formats import JOSE_NAMES, Alg, cbor_dumps, key_to_cose, key_to_jwk
 
@@ -76,6 +82,8 @@ BUNDLE_VALID_SECONDS = 7 * DAY
 ALGS = {"es256": Alg.ES256, "ed25519": Alg.EDDSA}
 # the issuing CA's root certificate lives ten years; it is pinned by wallets and verifiers
 CA_VALID_DAYS = 3650
+DEFAULT_KEY_DIRS = ("ca", "relying-party")
+CA_DIR_HELP = "the CA's directory, or its name in the database store (a path has a /)"
 
 
 class UsageError(Exception):
@@ -194,11 +202,18 @@ def _parser() -> argparse.ArgumentParser:
         help="copy the directory rings under KEYS_DIR into the database (once, idempotent)",
     )
     p.add_argument("keys_dir", type=Path, metavar="KEYS_DIR")
+    p.add_argument(
+        "--key-dir",
+        action="append",
+        default=None,
+        metavar="NAME",
+        help="a key directory to copy besides the rings (default: ca and relying-party)",
+    )
 
     p = sub.add_parser("ca", help="the issuing CA: x5c certificates of issuer keys")
     ca = p.add_subparsers(dest="ca_command", required=True, parser_class=_Parser)
-    c = ca.add_parser("create", parents=[common, hsm], help="create the CA and its root")
-    c.add_argument("dir", type=Path)
+    c = ca.add_parser("create", parents=[common, store, hsm], help="create the CA and its root")
+    c.add_argument("dir", help=CA_DIR_HELP)
     c.add_argument("--name", required=True, help="root certificate CN, e.g. 'GKD Issuing CA'")
     c.add_argument("--org", help="organization name in the root certificate")
     c.add_argument("--valid-days", type=_positive, default=CA_VALID_DAYS)
@@ -207,14 +222,14 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--kdf-memory-kib", type=_positive, default=DEFAULT_KDF.memory_kib)
     c.add_argument("--kdf-parallelism", type=_positive, default=DEFAULT_KDF.parallelism)
     c = ca.add_parser("certify", parents=[common, store, hsm], help="certify every published key")
-    c.add_argument("dir", type=Path)
+    c.add_argument("dir", help=CA_DIR_HELP)
     c.add_argument("ring", type=Path, nargs="+", help="issuer rings (their name and url)")
     c.add_argument("--renew", action="store_true", help="replace existing certificates")
-    c = ca.add_parser("show", parents=[common], help="the root and every issued certificate")
-    c.add_argument("dir", type=Path)
+    c = ca.add_parser("show", parents=[common, store], help="the root and every issued certificate")
+    c.add_argument("dir", help=CA_DIR_HELP)
     c.add_argument("--json", action="store_true")
-    c = ca.add_parser("export", parents=[common], help="the root certificate (PEM)")
-    c.add_argument("dir", type=Path)
+    c = ca.add_parser("export", parents=[common, store], help="the root certificate (PEM)")
+    c.add_argument("dir", help=CA_DIR_HELP)
     c.add_argument("--out", type=Path, help="file to write (default stdout)")
     return parser
 
@@ -280,6 +295,12 @@ class _Rings:
         if self._engine is None:
             self._engine = connect(self._url)
         return SqlRingStore(self._engine)
+
+    def key_directory(self, where: str) -> Path | SqlDocuments:
+        """The issuing CA's `DIR`: a directory, or (database store, no `/` in it) its name."""
+        if self.kind == "directory" or "/" in where:
+            return Path(where)
+        return self.database().documents(where)
 
     def __call__(self, ring: Path) -> Path | RingStorage:
         """`ring` as given: a directory, or the name of a database ring."""
@@ -490,7 +511,7 @@ def _cmd_ca(args: argparse.Namespace, now: int, environ: Mapping[str, str]) -> i
     if args.ca_command == "create":
         token = _token(args, environ) if args.backend == Backend.PKCS11.value else None
         created = IssuingCa.create(
-            args.dir,
+            args.rings.key_directory(args.dir),
             common_name=args.name,
             organization=args.org,
             now=now,
@@ -505,7 +526,7 @@ def _cmd_ca(args: argparse.Namespace, now: int, environ: Mapping[str, str]) -> i
     if args.ca_command == "certify":
         token = _token(args, environ)
         secret = None if token else _passphrase(environ, confirm=False)()
-        ca = IssuingCa.open(args.dir, passphrase=secret, pkcs11=token)
+        ca = IssuingCa.open(args.rings.key_directory(args.dir), passphrase=secret, pkcs11=token)
         for ring_path in args.ring:
             ring = KeyRing.open(args.rings(ring_path))
             if not ring.url:
@@ -521,7 +542,7 @@ def _cmd_ca(args: argparse.Namespace, now: int, environ: Mapping[str, str]) -> i
                 )
                 _out(json.dumps({"kid": key.kid, **describe(leaf)}))
         return EXIT_OK
-    ca = IssuingCa.open(args.dir)
+    ca = IssuingCa.open(args.rings.key_directory(args.dir))
     if args.ca_command == "export":
         if args.out is None:
             sys.stdout.buffer.write(ca.certificate_pem())
@@ -610,7 +631,12 @@ def _cmd_import(args: argparse.Namespace, now: int, environ: Mapping[str, str]) 
     database = args.rings.database()
     directories = DirectoryRingStore(args.keys_dir)
     names = directories.names()
-    if not names:
+    key_dirs = {
+        n: DirectoryDocuments(args.keys_dir / n).everything()
+        for n in (args.key_dir or DEFAULT_KEY_DIRS)
+        if "/" not in n and (args.keys_dir / n).is_dir()
+    }
+    if not names and not any(key_dirs.values()):
         raise UsageError(f"no ring under {str(args.keys_dir)!r}")
     conflicts = 0
     for name in names:
@@ -631,6 +657,17 @@ def _cmd_import(args: argparse.Namespace, now: int, environ: Mapping[str, str]) 
             continue
         target.import_ring(ring.issuer_id, metadata, blobs)
         _out(f"{name}: copied ({len(ring.records(now))} key(s), {len(blobs)} key file(s))")
+    for name, documents in key_dirs.items():
+        if not documents:
+            continue
+        done = database.documents(name).import_documents(documents)
+        if done == "copied":
+            _out(f"{name}/: copied ({len(documents)} file(s))")
+        elif done == "same":
+            _out(f"{name}/: already in the database")
+        else:
+            conflicts += 1
+            _out(f"{name}/: a different {name} is in the database; left alone")
     return EXIT_ERROR if conflicts else EXIT_OK
 
 

@@ -40,7 +40,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 from issuer.errors import NoSigningKey
 from keys.errors import KeysCode, KeysError, Pkcs11Error
@@ -52,11 +52,13 @@ from keys.storage.rings import METADATA, DirectoryRingStore, RingStore
 from verifier import PermitType
 
 if TYPE_CHECKING:
+    from cryptography import x509
     from sqlalchemy import Connection, Engine
 
     from issuer.db.models import Tenant
     from issuer.settings import Settings
     from keys.signer import Signer
+    from keys.storage.documents import Documents
 
 TENANT_PURPOSES: tuple[KeyType, ...] = (
     PermitType.BEW,
@@ -70,6 +72,7 @@ ROOT_PURPOSES: tuple[KeyType, ...] = (Purpose.BUNDLE,)
 V = TypeVar("V")
 RING_STAT_SECONDS = 1.0
 """A ring change made by another process is seen within this bound (see the docstring)."""
+_CA_ROOT = ("issuing-ca-root",)
 LOGIN_RETRY_SECONDS = 300.0
 """After a refused PIN the store tries to log in again only this much later."""
 
@@ -160,6 +163,30 @@ class KeyStore:
 
             engine = self._own_engine = make_engine(self.settings.database_url)
         return SqlRingStore(engine)
+
+    def key_directory(self, name: str) -> Path | Documents:
+        """A small key directory of the configured store, e.g. the issuing CA
+        (`issuing_ca_dir`) or the relying party's identity (`rp_dir`): the directory
+        keys_dir/<name>, or its rows in the database."""
+        return key_directory_in(self.store(), self._keys_dir, name)
+
+    def ca_root(self) -> x509.Certificate | None:
+        """The issuing CA's root certificate, None without a CA; read again at most once per
+        `RING_STAT_SECONDS` (the CA's root changes only when an operator makes a new CA)."""
+        from keys.issuing_ca import IssuingCa
+
+        now = time.monotonic()
+        cached = self.artefacts.get(_CA_ROOT)
+        if cached is not None and now < cached[1]:
+            return cast("x509.Certificate | None", cached[0])
+        try:
+            root: x509.Certificate | None = IssuingCa.open(
+                self.key_directory(self.settings.issuing_ca_dir)
+            ).certificate
+        except KeysError:
+            root = None
+        self.artefacts.put(_CA_ROOT, (root, now + RING_STAT_SECONDS))
+        return root
 
     def ring_stamp(self, names: list[str]) -> tuple[Hashable, ...]:
         """What moves when any of the named rings changes: each ring.json's (mtime, size,
@@ -405,6 +432,15 @@ def ring_store_for(
         yield SqlRingStore(engine)
     finally:
         engine.dispose()
+
+
+def key_directory_in(store: RingStore, keys_dir: Path, name: str) -> Path | Documents:
+    """The key directory `name` (the issuing CA, the relying party's identity) next to the
+    rings of `store`: keys_dir/<name>, or its rows in the database."""
+    documents = getattr(store, "documents", None)
+    if documents is None:
+        return Path(keys_dir) / name
+    return cast("Documents", documents(name))
 
 
 def open_token(settings: Settings) -> Pkcs11Token | None:
