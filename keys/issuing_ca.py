@@ -268,13 +268,19 @@ class IssuingCa:
         """Issue (or, unless `replace`, return the existing) chain of an issuer key."""
         kid = jws_kid(public_key)
         name = f"{ISSUED}/{kid}.pem"
+        if not replace:
+            known = issued_chain(self._path, kid)
+            if known is not None:
+                return known
+        # the key is read before the lock: on SQLite a second connection waits for the lock
+        signer = self.signer()
         with self._path.writing() as files:
             raw = files.read(name)
             existing = None if raw is None else (_load_pem(raw, name),)
             if existing is not None and not replace:
                 return existing
             leaf = issuer_certificate(
-                self.signer(),
+                signer,
                 self._certificate,
                 public_key,
                 common_name=common_name,

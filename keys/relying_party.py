@@ -151,6 +151,30 @@ def ensure_identity(
     base_url = base_url.rstrip("/")
     if not urlsplit(base_url).hostname:
         raise CertificateError(KeysCode.BAD_INPUT, "base URL has no host")
+    found = _ensure_once(
+        documents, passphrase, None, base_url, common_name, now, valid_seconds, kdf
+    )
+    if found is None:
+        # the CA key is read outside the lock (on SQLite a second connection would wait for
+        # it); under the lock again, a chain another instance wrote meanwhile is kept
+        found = _ensure_once(
+            documents, passphrase, ca, base_url, common_name, now, valid_seconds, kdf
+        )
+    assert found is not None
+    return found
+
+
+def _ensure_once(
+    documents: Documents,
+    passphrase: str | bytes,
+    ca: IssuingCa | None,
+    base_url: str,
+    common_name: str,
+    now: int,
+    valid_seconds: int,
+    kdf: KdfParams,
+) -> RelyingPartyIdentity | None:
+    ca_signer = None if ca is None else ca.signer()
     with documents.writing() as files:
         if files.read(KEY_FILE) is None:
             blob = encrypt_private_key(generate_private_key(Alg.ES256), passphrase, kdf=kdf)
@@ -161,8 +185,10 @@ def ensure_identity(
             chain = _load_chain(raw)
             if _fits(chain, signer, base_url, now):
                 return RelyingPartyIdentity(signer=signer, chain=chain)
+        if ca is None or ca_signer is None:
+            return None
         leaf = access_certificate(
-            ca.signer(),
+            ca_signer,
             ca.certificate,
             signer.public_key,
             common_name=common_name[:64],

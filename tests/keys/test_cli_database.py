@@ -143,3 +143,74 @@ def test_import_rings_copies_once_and_never_touches_other_rings(
     assert again == after
     assert b.records(T0)  # the directory rings are left as they were
     assert (keys_dir / "05513000" / "ring.json").is_file()
+
+
+def test_the_issuing_ca_by_name_in_the_database(
+    db_url: str, engine: Engine, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from cryptography import x509
+
+    from keys.issuing_ca import IssuingCa
+    from keys.storage.sql import SqlDocuments
+    from verifier.formats import validate_x5c
+
+    env = _env(db_url, BUERGERID_KEY_STORE="database")
+    cwd_before = sorted(Path.cwd().iterdir())
+    _run(["create", "05513000", "--issuer", "05513000", "--url", "https://gk.example", *KDF,
+          *AT], env, capsys)  # fmt: skip
+    _run(["ca", "create", "ca", "--name", "GKD Issuing CA", *KDF, *AT], env, capsys)
+    assert run(["ca", "create", "ca", "--name", "Another", *KDF, *AT], env, lambda: T0) == 2
+    assert "ca_exists" in capsys.readouterr().err  # the first CA stays the only one
+    (cert,) = [json.loads(line) for line in _run(
+        ["ca", "certify", "ca", "05513000", *AT], env, capsys).splitlines()]  # fmt: skip
+    shown = json.loads(_run(["ca", "show", "ca", "--json", *AT], env, capsys))
+    assert list(shown["issued"]) == [cert["kid"]]
+    root = x509.load_pem_x509_certificate(_run(["ca", "export", "ca"], env, capsys).encode())
+    ca = IssuingCa.open(SqlDocuments(engine, "ca"))
+    assert ca.certificate == root
+    (chain,) = ca.issued().values()
+    validate_x5c([c for c in _x5c(chain)], [root], T0 + 10)
+    assert sorted(Path.cwd().iterdir()) == cwd_before and not (Path.cwd() / "ca").exists()
+
+
+def _x5c(chain: tuple[object, ...]) -> list[str]:
+    from keys.issuing_ca import x5c_header
+
+    return x5c_header(chain)  # type: ignore[arg-type]
+
+
+def test_import_rings_copies_the_ca_and_the_relying_party_once(
+    db_url: str, engine: Engine, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from keys.issuing_ca import IssuingCa
+    from keys.relying_party import ensure_identity, open_identity
+    from keys.storage.sql import SqlDocuments
+
+    keys_dir = tmp_path / "keys"
+    _dir_ring(keys_dir, "05513000")
+    ca = IssuingCa.create(keys_dir / "ca", common_name="CA", organization=None, now=T0,
+                          valid_seconds=10**8, passphrase=PASS, kdf=CHEAP_KDF)  # fmt: skip
+    rp = ensure_identity(keys_dir / "relying-party", passphrase=PASS, ca=ca,
+                         base_url="https://rp.example", common_name="rp", now=T0 + 60,
+                         kdf=CHEAP_KDF)  # fmt: skip
+    # a different relying party already in the database under that name: left alone
+    other_ca = IssuingCa.create(SqlDocuments(engine, "other-ca"), common_name="other",
+                                organization=None, now=T0, valid_seconds=10**8, passphrase=PASS,
+                                kdf=CHEAP_KDF)  # fmt: skip
+    theirs = ensure_identity(SqlDocuments(engine, "relying-party"), passphrase=PASS,
+                             ca=other_ca, base_url="https://rp.example", common_name="rp",
+                             now=T0 + 60, kdf=CHEAP_KDF)  # fmt: skip
+    env = _env(db_url)
+    assert run(["import-rings", str(keys_dir), *AT], env, lambda: float(T0)) == 2
+    out = capsys.readouterr().out
+    assert "ca/: copied (3 file(s))" in out
+    assert "relying-party/: a different relying-party is in the database; left alone" in out
+    kept = open_identity(SqlDocuments(engine, "relying-party"), passphrase=PASS)
+    assert kept.x509_hash == theirs.x509_hash != rp.x509_hash
+    copied = IssuingCa.open(SqlDocuments(engine, "ca"), passphrase=PASS)
+    assert copied.certificate == ca.certificate
+    assert copied.signer().public_key == ca.signer().public_key
+    assert run(["import-rings", str(keys_dir), "--key-dir", "ca", *AT], env,
+               lambda: float(T0)) == 0  # fmt: skip
+    assert "ca/: already in the database" in capsys.readouterr().out
+    assert (keys_dir / "ca" / "ca.key").is_file()  # the directories stay as they were

@@ -111,7 +111,7 @@ def test_the_relying_party_identity_in_the_database(engine: Engine) -> None:
         now=T0,
         kdf=CHEAP_KDF,
     )
-    assert before is None and where.version() == 1
+    assert before is None and where.version() == 2  # the key, then its chain
     validate_x5c(made.x5c, [ca.certificate], T0 + 10)
     opened = open_identity(where, passphrase="server pass")
     assert opened.x509_hash == made.x509_hash
@@ -123,7 +123,7 @@ def test_the_relying_party_identity_in_the_database(engine: Engine) -> None:
     kept = ensure_identity(
         where, passphrase="server pass", ca=ca, base_url=BASE, common_name="x", now=T0 + 5
     )
-    assert kept.x509_hash == made.x509_hash and where.version() == 1
+    assert kept.x509_hash == made.x509_hash and where.version() == 2
     # another base URL: a new certificate for the same key
     moved = ensure_identity(
         where,
@@ -134,14 +134,14 @@ def test_the_relying_party_identity_in_the_database(engine: Engine) -> None:
         now=T0 + 5,
     )
     assert moved.x509_hash != made.x509_hash and moved.signer.public_key == made.signer.public_key
-    assert where.version() == 2
+    assert where.version() == 3
     installed = install_chain(where, to_pem(list(made.chain)), passphrase="server pass")
-    assert installed.x509_hash == made.x509_hash and where.version() == 3
+    assert installed.x509_hash == made.x509_hash and where.version() == 4
     foreign = _ca(engine, "ca2").certificate
     with pytest.raises(CertificateError) as mismatch:
         install_chain(where, to_pem([foreign]), passphrase="server pass")
     assert mismatch.value.code is KeysCode.KEY_MISMATCH
-    assert where.version() == 3
+    assert where.version() == 4
     with pytest.raises(CertificateError) as missing:
         open_identity(SqlDocuments(engine, "nobody"), passphrase="server pass")
     assert missing.value.code is KeysCode.RP_NOT_FOUND
