@@ -39,8 +39,16 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import Engine, select
 
 from issuer.settings import Settings
+from keys.issuing_ca import IssuingCa
 from keys.ring import KeyRing
-from keys.storage.sql import SqlRingStore, connect, key_ring_blobs, key_rings
+from keys.storage.sql import (
+    SqlRingStore,
+    connect,
+    key_directories,
+    key_directory_files,
+    key_ring_blobs,
+    key_rings,
+)
 from mobile_sdk_stub.client import WalletClient
 from tests.support.db import make_test_settings
 from tests.support.handheld import verify
@@ -59,6 +67,7 @@ from verifier.formats import (
     decode_status_list_jwt,
     key_to_jwk,
     peek_jws_header,
+    validate_x5c,
 )
 from verifier.sdjwt import verify_sd_jwt_vc
 
@@ -148,8 +157,9 @@ def private_key_traces(root: Path, publics: list[PublicKey]) -> list[str]:
 
 
 def export_key_store(engine: Engine, out: Path) -> list[Path]:
-    """Every ring's metadata and every key blob of the database, one file each (for the
-    scan above)."""
+    """Every ring's metadata, every key blob and every document of the key directories (the
+    issuing CA, the relying party's identity) of the database, one file each (for the scan
+    above)."""
     out.mkdir(parents=True)
     files = []
     with engine.connect() as conn:
@@ -159,11 +169,15 @@ def export_key_store(engine: Engine, out: Path) -> list[Path]:
         for n, row in enumerate(conn.execute(select(key_ring_blobs.c.data))):
             files.append(out / f"blob{n}.bin")
             files[-1].write_bytes(bytes(row.data))
+        for n, row in enumerate(conn.execute(select(key_directory_files.c.data))):
+            files.append(out / f"document{n}.bin")
+            files[-1].write_bytes(bytes(row.data))
     return files
 
 
 def test_the_key_scan_of_the_database_finds_a_private_key(tmp_path: Path) -> None:
-    """The database half of the scan finds a key planted in a blob or in ring metadata."""
+    """The database half of the scan finds a key planted in a blob, in ring metadata or in a
+    key directory's document."""
     from issuer.migrations import upgrade
 
     url = f"sqlite:///{tmp_path / 'k.db'}"
@@ -179,11 +193,19 @@ def test_the_key_scan_of_the_database_finds_a_private_key(tmp_path: Path) -> Non
                 )
             )
             conn.execute(key_ring_blobs.insert().values(ring="r", name="k", data=b"z" + scalar))
+            conn.execute(key_directories.insert().values(name="ca", version=1))
+            conn.execute(
+                key_directory_files.insert().values(directory="ca", name="ca.json", data=scalar)
+            )
         export_key_store(engine, tmp_path / "export")
     finally:
         engine.dispose()
     traces = private_key_traces(tmp_path / "export", [private.public_key()])
-    assert traces == ["blob0.bin: raw private key", "ring0.json: raw private key"]
+    assert traces == [
+        "blob0.bin: raw private key",
+        "document0.bin: raw private key",
+        "ring0.json: raw private key",
+    ]
 
 
 def test_the_key_scan_finds_a_private_key(tmp_path: Path) -> None:
@@ -266,6 +288,8 @@ def test_the_whole_story_signed_in_softhsm_with_no_private_key_on_disk(
     # buergerid-keys: the database from BUERGERID_DATABASE_URL, as BUERGERID_KEY_STORE says
     assert env["BUERGERID_KEY_STORE"] == "database"
     _run([KEYS, "create", root_ring, "--issuer", "GKD", "--root", "--backend", "pkcs11"], env)
+    # the issuing CA: its key in the token, its certificate and handle in the database
+    _run([KEYS, "ca", "create", "ca", "--name", "GKD Issuing CA", "--backend", "pkcs11"], env)
     created = _run(
         [BUERGERID_ISSUER, "tenant", "create", "--ags", AGS, "--name", "Stadt Recklinghausen",
          "--issuer-url", f"https://bid.gkd.example/issuers/{AGS}"], env,
@@ -284,7 +308,9 @@ def test_the_whole_story_signed_in_softhsm_with_no_private_key_on_disk(
     rings = {name: KeyRing.open(store.ring(name)) for name in (root_ring, tenant_ring)}
     for ring in rings.values():
         assert {k.backend.value for k in ring.records(now)} == {"pkcs11"}
-    assert len(_token_key_ids(hsm)) == 2
+    assert len(_token_key_ids(hsm)) == 3  # root, tenant, issuing CA
+    ca = IssuingCa.open(store.documents("ca"))
+    assert ca.backend.value == "pkcs11"
 
     logs = tmp_path / "logs"
     logs.mkdir()
@@ -317,6 +343,10 @@ def test_the_whole_story_signed_in_softhsm_with_no_private_key_on_disk(
             (stored,) = wallet.redeem(offer.json()["credential_offer_url"], offer.json()["tx_code"])
             presentation = wallet.present(stored.id, [("plates",)], aud=OFFICER, nonce="n-1")
         assert stored.sd_jwt is not None and stored.qr_text is not None
+        # the CA key in the token certified the tenant key on first use: x5c to the root
+        x5c = peek_jws_header(stored.sd_jwt.split("~", 1)[0])["x5c"]
+        validate_x5c(x5c, [ca.certificate], int(datetime.now(UTC).timestamp()))
+        assert store.documents("ca").names("issued")  # the certificate is in the database
 
         # the worker signs the trust bundle (root key) and the plate index in the token, and
         # its key_rotation job makes the successor of a key that stops signing within the
@@ -325,7 +355,7 @@ def test_the_whole_story_signed_in_softhsm_with_no_private_key_on_disk(
         worked = _run([BUERGERID_ISSUER, "worker", "--once"], {**env, **lead})
         assert "trust_bundle: ok" in worked and "plate_indexes: ok built=1" in worked
         assert "key_rotation: ok rotated=1" in worked
-        assert len(_token_key_ids(hsm)) == 3
+        assert len(_token_key_ids(hsm)) == 4  # root, tenant, its successor, issuing CA
 
         # the officer's handheld: pin the root, sync, check the QR and the plate
         anchor = tmp_path / "root.jwk"
@@ -415,10 +445,12 @@ def test_the_whole_story_signed_in_softhsm_with_no_private_key_on_disk(
     # no private key bytes in the database's key store nor anywhere under the data directory
     publics = [k.public_key for ring in rings.values() for k in ring.records(now)]
     assert len(publics) == 4
+    publics.append(ca.certificate.public_key())
     with cleanup:
         assert store.names() == [AGS, "root"] and store.count_blobs() == 0  # no key file
+        assert "ca.key" not in store.documents("ca").everything()
         exported = export_key_store(engine, tmp_path / "key-store")
-    assert len(exported) == 2
+    assert len(exported) >= 4  # two rings, the CA's ca.json and ca.pem (and what it issued)
     assert private_key_traces(tmp_path / "key-store", publics) == []
     assert not settings.keys_dir.exists()
     for path in (p for p in settings.data_dir.rglob("*") if p.is_file()):
