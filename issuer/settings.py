@@ -112,9 +112,10 @@ class Settings(BaseSettings):
     tls_keyfile: Path | None = None
     dev_tls: bool = False
 
-    # the issuing CA (keys_dir/<issuing_ca_dir>, buergerid-keys ca): x5c chains of issuer-signed
-    # JWTs. "when_available": x5c when the signing key has a certificate (issued on first use
-    # when the CA key is a file key under key_passphrase); "required": no credential or status
+    # the issuing CA (<issuing_ca_dir> of the key store: rows of the database, or keys_dir/
+    # <issuing_ca_dir>; buergerid-keys ca): x5c chains of issuer-signed JWTs. "when_available":
+    # x5c when the signing key has a certificate (issued on first use when the CA key is a file
+    # key under key_passphrase or in the configured token); "required": no credential or status
     # list JWT without one (HAIP 1.0); "off": never
     issuing_ca_dir: str = Field(default="ca", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
     credential_x5c: Literal["off", "when_available", "required"] = "when_available"
@@ -155,8 +156,9 @@ class Settings(BaseSettings):
     worker_stale_periods: int = Field(default=3, ge=2, le=100)
 
     # relying party (docs/relying-party.md): OpenID4VP requests are signed with the access
-    # certificate under keys_dir/<rp_dir> (issued by the issuing CA on first use when its key
-    # is a file key); wallets name us x509_hash:<certificate hash> or x509_san_dns:<host>
+    # certificate <rp_dir> of the key store (database rows, or keys_dir/<rp_dir>; issued by
+    # the issuing CA on first use when its key is reachable); wallets name us
+    # x509_hash:<certificate hash> or x509_san_dns:<host>
     rp_dir: str = Field(default="relying-party", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
     rp_client_id_prefix: Literal["x509_hash", "x509_san_dns"] = "x509_hash"
     rp_transaction_ttl_seconds: int = Field(default=600, ge=60, le=3600)

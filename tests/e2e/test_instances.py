@@ -52,6 +52,7 @@ from keys.ring import KeyRing
 from keys.storage.sql import SqlRingStore
 from tests.support.db import TEST_PASSPHRASE, make_test_settings
 from tests.support.http import HTTP_TIMEOUT
+from tests.support.key_material import key_material
 from tests.support.processes import (
     BUERGERID_ISSUER,
     Process,
@@ -357,13 +358,11 @@ def test_three_instances_and_two_workers_share_nothing_but_postgresql(
         recorded = dict(session.execute(select(WorkerJob.name, WorkerJob.runs)).all())
     assert recorded == dict(per_job)
 
-    # no process kept a key ring or a key file on its own disk, nor did this test's
+    # no process kept key material on its own disk (no ring, key file, encrypted key, PEM
+    # key or certificate), nor did this test's
     own_dirs = sorted((tmp_path / "instances").iterdir())
     assert [d.name for d in own_dirs] == ["cli", "serve0", "serve1", "serve2", "worker0", "worker1"]
-    on_disk = [
-        str(p.relative_to(tmp_path))
-        for d in [*own_dirs, settings.data_dir]
-        for p in d.rglob("*")
-        if p.name == "ring.json" or p.suffix == ".key" or p.name == "keys"
-    ]
-    assert on_disk == []
+    on_disk = {
+        str(d.relative_to(tmp_path)): key_material(d) for d in [*own_dirs, settings.data_dir]
+    }
+    assert on_disk == {name: [] for name in on_disk}

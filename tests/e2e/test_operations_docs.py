@@ -20,8 +20,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from keys.storage.sql import connect, key_ring_blobs, key_rings
+from keys.storage.sql import connect, key_directory_files, key_ring_blobs, key_rings
 from tests.support.db import PostgresServer, _admin_exec
+from tests.support.key_material import key_material
 from tests.support.processes import BIN, free_port, run_script
 from tests.support.softhsm import softhsm_module
 
@@ -42,7 +43,8 @@ def test_the_section_shows_the_whole_way() -> None:
     commands = "\n".join(doc_commands())
     for step in ("softhsm2-util --init-token", "BUERGERID_PKCS11_TOKEN_LABEL",
                  "BUERGERID_PKCS11_PIN_FILE", "BUERGERID_ENVIRONMENT=production", "migrate",
-                 "buergerid-keys create", "--backend pkcs11", "tenant create", "client create",
+                 "buergerid-keys create", "--backend pkcs11", "buergerid-keys ca create",
+                 "tenant create", "client create",
                  "BUERGERID_PORT=8000", "BUERGERID_PORT=8001", "worker --once", "worker &",
                  "/readyz", "/metrics"):  # fmt: skip
         assert step in commands, step
@@ -90,9 +92,20 @@ def test_every_command_of_the_production_start_runs(
         with engine.connect() as conn:
             rings = dict(conn.execute(select(key_rings.c.name, key_rings.c.metadata)).all())
             blobs = conn.execute(select(key_ring_blobs.c.name)).all()
+            ca = dict(
+                conn.execute(
+                    select(key_directory_files.c.name, key_directory_files.c.data).where(
+                        key_directory_files.c.directory == "ca"
+                    )
+                ).all()
+            )
     finally:
         engine.dispose()
     assert sorted(rings) == ["05562032", "root"] and blobs == []
     for ring, metadata in rings.items():
         assert [k["backend"] for k in json.loads(metadata)["keys"]] == ["pkcs11"], ring
     assert not (data / "keys").exists()
+    # the issuing CA is in the database too, its key in the token: a handle, no key file
+    assert {"ca.json", "ca.pem"} <= set(ca) and "ca.key" not in ca
+    assert json.loads(ca["ca.json"])["backend"] == "pkcs11"
+    assert key_material(data) == []

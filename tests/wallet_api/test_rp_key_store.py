@@ -19,6 +19,7 @@ from issuer.settings import Settings
 from keys.storage.file import MAGIC
 from keys.storage.sql import connect, key_directory_files
 from tests.support.db import make_test_settings
+from tests.support.key_material import key_material
 from tests.wallet_api.rp_harness import AGS, rp_env
 from verifier.formats import peek_jws_header, validate_x5c
 from wallet_api.app import create_combined_app
@@ -32,32 +33,23 @@ def settings(db_url: str, tmp_path: Path) -> Settings:
     return make_test_settings(db_url, tmp_path / "data-a", key_store="database")
 
 
-def key_material(directory: Path) -> list[str]:
-    """Files under `directory` that hold key material: an encrypted key file, a PEM private
-    key or certificate, or anything in a keys directory."""
-    found = []
-    for path in sorted(directory.rglob("*")):
-        rel = path.relative_to(directory)
-        if rel.parts[0] == HARNESS_TLS:
-            continue
-        if path.is_dir():
-            if path.name == "keys":
-                found.append(str(rel))
-            continue
-        data = path.read_bytes()
-        if data.startswith(MAGIC) or b"PRIVATE KEY-----" in data or b"CERTIFICATE-----" in data:
-            found.append(str(rel))
-    return found
-
-
 def test_the_key_material_scan_finds_what_it_looks_for(tmp_path: Path) -> None:
     (tmp_path / "a").mkdir()
     (tmp_path / "a" / "x.key").write_bytes(MAGIC + b"\x01rest")
     (tmp_path / "b.pem").write_bytes(b"-----BEGIN PRIVATE KEY-----\n")
     (tmp_path / "c").write_bytes(b"-----BEGIN CERTIFICATE-----\n")
     (tmp_path / "keys").mkdir()
+    (tmp_path / "ring.json").write_bytes(b"{}")
     (tmp_path / "plain.txt").write_bytes(b"nothing")
-    assert key_material(tmp_path) == ["a/x.key", "b.pem", "c", "keys"]
+    (tmp_path / "dev-tls").mkdir()
+    (tmp_path / "dev-tls" / "server.key").write_bytes(b"-----BEGIN PRIVATE KEY-----\n")
+    assert key_material(tmp_path, skip=(HARNESS_TLS,)) == [
+        "a/x.key",
+        "b.pem",
+        "c",
+        "keys",
+        "ring.json",
+    ]
 
 
 @pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
@@ -121,4 +113,4 @@ def test_ca_and_rp_identity_from_the_database_sign_and_decrypt_over_https(
         assert second.signer.public_key == first.signer.public_key
         scanned = [d for d in (settings.data_dir, other_dir) if d.exists()]
         assert settings.data_dir in scanned  # the scan looks at a real directory
-        assert [key_material(d) for d in scanned] == [[] for _ in scanned]
+        assert [key_material(d, skip=(HARNESS_TLS,)) for d in scanned] == [[] for _ in scanned]
