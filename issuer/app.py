@@ -75,7 +75,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.state.engine = engine
     app.state.session_factory = make_session_factory(engine)
     app.state.clock = clock or SystemClock()
-    app.state.keys = KeyStore(settings)
+    app.state.keys = KeyStore(settings, engine=engine)
     app.state.hasher = SecretHasher(
         time_cost=settings.argon2_time_cost,
         memory_kib=settings.argon2_memory_kib,

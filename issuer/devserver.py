@@ -37,6 +37,7 @@ from issuer.schemas.registry import (
 from issuer.services import clients, fees, registry, tenants
 from issuer.services.clock import SystemClock
 from issuer.services.permits import set_rules
+from issuer.services.signing import key_directory_in, ring_store_for
 from issuer.settings import Settings, resolve_key_passphrase
 from issuer.vocabulary import Parity, ResidenceKind, VehicleKind
 from keys.errors import KeysCode, KeysError
@@ -213,8 +214,8 @@ def _move_demo_tenant(settings: Settings, tenant: Tenant, url: str, now: datetim
     if tenant.issuer_url == url:
         return
     tenant.issuer_url = url
-    ring = KeyRing.open(settings.keys_dir / tenant.key_ring)
-    ring.set_identity(name=tenant.name, url=url)
+    with ring_store_for(settings) as store:
+        KeyRing.open(store.ring(tenant.key_ring)).set_identity(name=tenant.name, url=url)
     log.warning("demo_issuer_url_moved", extra={"tenant": tenant.ags})
 
 
@@ -227,24 +228,32 @@ def _kdf(settings: Settings) -> KdfParams:
 
 
 def ensure_issuing_ca(settings: Settings, now: int) -> IssuingCa:
-    """The development issuing CA (file key under the dev passphrase), made on first start."""
-    path = settings.keys_dir / settings.issuing_ca_dir
+    """The development issuing CA (file key under the dev passphrase), made on first start
+    in the configured key store. Of two servers starting at once the first makes it; the
+    second opens that one."""
     passphrase = resolve_key_passphrase(settings)
-    try:
-        return IssuingCa.open(path, passphrase=passphrase)
-    except KeysError as exc:
-        if exc.code is not KeysCode.CA_NOT_FOUND:
-            raise
-    log.warning("dev_issuing_ca_created")
-    return IssuingCa.create(
-        path,
-        common_name="buergerid development issuing CA",
-        organization="buergerid (development)",
-        now=now - 60,
-        valid_seconds=DEV_CA_DAYS * 86400,
-        passphrase=passphrase,
-        kdf=_kdf(settings),
-    )
+    with ring_store_for(settings) as store:
+        where = key_directory_in(store, settings.keys_dir, settings.issuing_ca_dir)
+        try:
+            return IssuingCa.open(where, passphrase=passphrase)
+        except KeysError as exc:
+            if exc.code is not KeysCode.CA_NOT_FOUND:
+                raise
+        log.warning("dev_issuing_ca_created")
+        try:
+            return IssuingCa.create(
+                where,
+                common_name="buergerid development issuing CA",
+                organization="buergerid (development)",
+                now=now - 60,
+                valid_seconds=DEV_CA_DAYS * 86400,
+                passphrase=passphrase,
+                kdf=_kdf(settings),
+            )
+        except KeysError as lost:
+            if lost.code is not KeysCode.CA_EXISTS:
+                raise
+            return IssuingCa.open(where, passphrase=passphrase)
 
 
 def ensure_dev_tls(settings: Settings, now: int) -> DevTls:

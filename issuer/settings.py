@@ -64,6 +64,10 @@ class Settings(BaseSettings):
     tenant_key_sign_days: int = Field(default=365, ge=1)
     tenant_key_verify_extra_days: int = Field(default=400, ge=1)
 
+    # where key rings live (keys/storage/): "database" (the shared database: ring state,
+    # encrypted key files, token handles; no key on an app server's disk) or "directory"
+    # (data_dir/keys/<ring>/). None: database in production (required there), directory else
+    key_store: Literal["database", "directory"] | None = None
     # publication: root ring under keys_dir, freshness of signed artefacts
     root_key_ring: str = "root"
     trust_bundle_fresh_seconds: int = Field(default=24 * 3600, ge=60)
@@ -108,9 +112,10 @@ class Settings(BaseSettings):
     tls_keyfile: Path | None = None
     dev_tls: bool = False
 
-    # the issuing CA (keys_dir/<issuing_ca_dir>, buergerid-keys ca): x5c chains of issuer-signed
-    # JWTs. "when_available": x5c when the signing key has a certificate (issued on first use
-    # when the CA key is a file key under key_passphrase); "required": no credential or status
+    # the issuing CA (<issuing_ca_dir> of the key store: rows of the database, or keys_dir/
+    # <issuing_ca_dir>; buergerid-keys ca): x5c chains of issuer-signed JWTs. "when_available":
+    # x5c when the signing key has a certificate (issued on first use when the CA key is a file
+    # key under key_passphrase or in the configured token); "required": no credential or status
     # list JWT without one (HAIP 1.0); "off": never
     issuing_ca_dir: str = Field(default="ca", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
     credential_x5c: Literal["off", "when_available", "required"] = "when_available"
@@ -156,8 +161,9 @@ class Settings(BaseSettings):
     worker_stale_periods: int = Field(default=3, ge=2, le=100)
 
     # relying party (docs/relying-party.md): OpenID4VP requests are signed with the access
-    # certificate under keys_dir/<rp_dir> (issued by the issuing CA on first use when its key
-    # is a file key); wallets name us x509_hash:<certificate hash> or x509_san_dns:<host>
+    # certificate <rp_dir> of the key store (database rows, or keys_dir/<rp_dir>; issued by
+    # the issuing CA on first use when its key is reachable); wallets name us
+    # x509_hash:<certificate hash> or x509_san_dns:<host>
     rp_dir: str = Field(default="relying-party", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
     rp_client_id_prefix: Literal["x509_hash", "x509_san_dns"] = "x509_hash"
     rp_transaction_ttl_seconds: int = Field(default=600, ge=60, le=3600)
@@ -225,7 +231,11 @@ class Settings(BaseSettings):
             self.pkcs11_pin is None and self.pkcs11_pin_file is None
         ):
             raise ValueError("pkcs11_token_label needs pkcs11_pin or pkcs11_pin_file")
+        if self.key_store is None:
+            self.key_store = "database" if self.environment == "production" else "directory"
         if self.environment == "production":
+            if self.key_store != "database":
+                raise ValueError("production keeps key rings in the database (key_store)")
             if self.key_passphrase is None and self.pkcs11_token_label is None:
                 raise ValueError("key_passphrase (or a PKCS#11 token) is required in production")
             if self.server_secret is None:
@@ -247,6 +257,10 @@ class Settings(BaseSettings):
             self.wallet_trust_anchors is None
         ):
             raise ValueError("required wallet or key attestations need wallet_trust_anchors")
+        if self.key_store == "database" and self.database_url.startswith("sqlite"):
+            # the issuer changes rings (bundle seq, a new tenant's ring) while its own SQLite
+            # transaction holds the database's only write lock: key rings need PostgreSQL there
+            raise ValueError("key_store=database needs PostgreSQL (SQLite: key_store=directory)")
         return self
 
     @property

@@ -8,6 +8,18 @@ or a prompt, the PKCS#11 PIN from `BUERGERID_PKCS11_PIN`, the file named by
 `BUERGERID_PKCS11_TOKEN_LABEL` (the issuer's setting) or `BUERGERID_PKCS11_TOKEN`.
 `--at UNIX` replaces the wall clock.
 
+Rings are directories (`RING` is a path), or rows of the shared database (`RING` is the
+ring's name: a tenant's AGS, `root`) with `--store database` or `BUERGERID_KEY_STORE=database`
+(the default when `BUERGERID_ENVIRONMENT=production`, as for the issuer). The database URL
+comes from `BUERGERID_DATABASE_URL` (the issuer's variable) or `--database-url`; a URL with a
+password belongs in the environment, not on a command line. `import-rings KEYS_DIR` copies
+directory rings, the issuing CA and the relying party's identity into the database once (the
+upgrade path).
+
+The issuing CA (`ca ...`) follows the same store: with the database store its `DIR` is the
+CA's name (`ca`, the issuer's `issuing_ca_dir`); an argument with a `/` in it is always a
+directory, e.g. an offline CA that certifies database rings.
+
 Exit status: 0 done, 2 usage or operational error (one line on stderr, never a traceback).
 """
 
@@ -22,7 +34,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from rich.console import Console
 from rich.table import Table
@@ -33,8 +45,13 @@ from keys.issuing_ca import IssuingCa, describe
 from keys.lifecycle import KeyState, RotationPolicy
 from keys.ring import Backend, KeyInfo, KeyRing, RingKind
 from keys.storage._atomic import write_atomic
+from keys.storage.documents import DirectoryDocuments
 from keys.storage.file import DEFAULT_KDF, KdfParams
 from keys.storage.pkcs11 import Pkcs11Token, module_path
+from keys.storage.rings import DirectoryRingStore, RingStorage
+
+if TYPE_CHECKING:
+    from keys.storage.sql import SqlDocuments, SqlRingStore
 from verifier import VerifierError
 from verifier.formats import JOSE_NAMES, Alg, cbor_dumps, key_to_cose, key_to_jwk
 
@@ -47,6 +64,9 @@ PIN_ENV = "BUERGERID_PKCS11_PIN"
 PIN_FILE_ENV = "BUERGERID_PKCS11_PIN_FILE"
 TOKEN_ENV = "BUERGERID_PKCS11_TOKEN"
 TOKEN_LABEL_ENV = "BUERGERID_PKCS11_TOKEN_LABEL"
+STORE_ENV = "BUERGERID_KEY_STORE"
+DATABASE_URL_ENV = "BUERGERID_DATABASE_URL"
+ENVIRONMENT_ENV = "BUERGERID_ENVIRONMENT"
 MAX_STATUS_FILE_BYTES = 4 * 1024 * 1024
 
 # defaults: issuer keys sign 180 days; the longest token (a printed permit) lives 2 years
@@ -62,6 +82,8 @@ BUNDLE_VALID_SECONDS = 7 * DAY
 ALGS = {"es256": Alg.ES256, "ed25519": Alg.EDDSA}
 # the issuing CA's root certificate lives ten years; it is pinned by wallets and verifiers
 CA_VALID_DAYS = 3650
+DEFAULT_KEY_DIRS = ("ca", "relying-party")
+CA_DIR_HELP = "the CA's directory, or its name in the database store (a path has a /)"
 
 
 class UsageError(Exception):
@@ -100,11 +122,20 @@ def _parser() -> argparse.ArgumentParser:
     new_key.add_argument("--kdf-time-cost", type=_positive, default=DEFAULT_KDF.time_cost)
     new_key.add_argument("--kdf-memory-kib", type=_positive, default=DEFAULT_KDF.memory_kib)
     new_key.add_argument("--kdf-parallelism", type=_positive, default=DEFAULT_KDF.parallelism)
+    store = _Parser(add_help=False)
+    store.add_argument(
+        "--store",
+        choices=["directory", "database"],
+        help=f"where rings live (default ${STORE_ENV}; database in production, else directory)",
+    )
+    store.add_argument("--database-url", help=f"default ${DATABASE_URL_ENV}")
 
     parser = _Parser(prog=PROG, description="Key rings and trust bundles of buergerid.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    p = sub.add_parser("create", parents=[common, hsm, new_key], help="create a ring and/or a key")
+    p = sub.add_parser(
+        "create", parents=[common, store, hsm, new_key], help="create a ring and/or a key"
+    )
     p.add_argument("ring", type=Path)
     p.add_argument("--issuer", help="issuer id (AGS) or operator name; creates the ring")
     p.add_argument("--root", action="store_true", help="the ring signs trust bundles")
@@ -115,11 +146,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--sign-seconds", type=_positive, help="how long the key signs")
     p.add_argument("--max-token-seconds", type=_positive, help="longest token it signs")
 
-    p = sub.add_parser("list", parents=[common], help="list the keys of a ring")
+    p = sub.add_parser("list", parents=[common, store], help="list the keys of a ring")
     p.add_argument("ring", type=Path)
     p.add_argument("--json", action="store_true")
 
-    p = sub.add_parser("rotate", parents=[common, hsm, new_key], help="plan and add the next key")
+    p = sub.add_parser(
+        "rotate", parents=[common, store, hsm, new_key], help="plan and add the next key"
+    )
     p.add_argument("ring", type=Path)
     p.add_argument(
         "--fresh-seconds",
@@ -131,14 +164,16 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="rotate now (e.g. after a withdrawal)")
 
     p = sub.add_parser(
-        "withdraw", parents=[common, hsm], help="withdraw a compromised key (destroyed in a token)"
+        "withdraw",
+        parents=[common, store, hsm],
+        help="withdraw a compromised key (destroyed in a token)",
     )
     p.add_argument("ring", type=Path)
     p.add_argument(
         "kid", help="JWS kid or a unique prefix (≥ 6 characters); put -- before one starting with -"
     )
 
-    p = sub.add_parser("export-public", parents=[common], help="export public keys")
+    p = sub.add_parser("export-public", parents=[common, store], help="export public keys")
     p.add_argument("ring", type=Path)
     p.add_argument(
         "--kid", help="one key (write --kid=VALUE if it starts with -); default: every published"
@@ -146,7 +181,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["jwk", "cose"], default="jwk")
     p.add_argument("--out", type=Path, help="file to write (default stdout)")
 
-    p = sub.add_parser("bundle", parents=[common, hsm], help="build and sign a trust bundle")
+    p = sub.add_parser("bundle", parents=[common, store, hsm], help="build and sign a trust bundle")
     p.add_argument("--root", type=Path, required=True, help="the root ring")
     p.add_argument("--issuer", type=Path, action="append", default=[], help="an issuer ring")
     p.add_argument(
@@ -161,10 +196,24 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--valid-seconds", type=_positive, default=BUNDLE_VALID_SECONDS)
     p.add_argument("--out", type=Path, required=True)
 
+    p = sub.add_parser(
+        "import-rings",
+        parents=[common, store],
+        help="copy the directory rings under KEYS_DIR into the database (once, idempotent)",
+    )
+    p.add_argument("keys_dir", type=Path, metavar="KEYS_DIR")
+    p.add_argument(
+        "--key-dir",
+        action="append",
+        default=None,
+        metavar="NAME",
+        help="a key directory to copy besides the rings (default: ca and relying-party)",
+    )
+
     p = sub.add_parser("ca", help="the issuing CA: x5c certificates of issuer keys")
     ca = p.add_subparsers(dest="ca_command", required=True, parser_class=_Parser)
-    c = ca.add_parser("create", parents=[common, hsm], help="create the CA and its root")
-    c.add_argument("dir", type=Path)
+    c = ca.add_parser("create", parents=[common, store, hsm], help="create the CA and its root")
+    c.add_argument("dir", help=CA_DIR_HELP)
     c.add_argument("--name", required=True, help="root certificate CN, e.g. 'GKD Issuing CA'")
     c.add_argument("--org", help="organization name in the root certificate")
     c.add_argument("--valid-days", type=_positive, default=CA_VALID_DAYS)
@@ -172,15 +221,15 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--kdf-time-cost", type=_positive, default=DEFAULT_KDF.time_cost)
     c.add_argument("--kdf-memory-kib", type=_positive, default=DEFAULT_KDF.memory_kib)
     c.add_argument("--kdf-parallelism", type=_positive, default=DEFAULT_KDF.parallelism)
-    c = ca.add_parser("certify", parents=[common, hsm], help="certify every published key")
-    c.add_argument("dir", type=Path)
+    c = ca.add_parser("certify", parents=[common, store, hsm], help="certify every published key")
+    c.add_argument("dir", help=CA_DIR_HELP)
     c.add_argument("ring", type=Path, nargs="+", help="issuer rings (their name and url)")
     c.add_argument("--renew", action="store_true", help="replace existing certificates")
-    c = ca.add_parser("show", parents=[common], help="the root and every issued certificate")
-    c.add_argument("dir", type=Path)
+    c = ca.add_parser("show", parents=[common, store], help="the root and every issued certificate")
+    c.add_argument("dir", help=CA_DIR_HELP)
     c.add_argument("--json", action="store_true")
-    c = ca.add_parser("export", parents=[common], help="the root certificate (PEM)")
-    c.add_argument("dir", type=Path)
+    c = ca.add_parser("export", parents=[common, store], help="the root certificate (PEM)")
+    c.add_argument("dir", help=CA_DIR_HELP)
     c.add_argument("--out", type=Path, help="file to write (default stdout)")
     return parser
 
@@ -220,6 +269,46 @@ def _token(args: argparse.Namespace, environ: Mapping[str, str]) -> Pkcs11Token 
             raise KeyRingError(KeysCode.PKCS11_REQUIRED, f"set {PIN_ENV}")
         pin = getpass.getpass("PKCS#11 user PIN: ")
     return Pkcs11Token.open(token_label=label, pin=pin, module=module_path(environ))
+
+
+# --------------------------------------------------------------------------- where rings live
+
+
+class _Rings:
+    """The rings of one command: directories, or the database (its engine made on first use
+    and disposed by `close`)."""
+
+    def __init__(self, args: argparse.Namespace, environ: Mapping[str, str]) -> None:
+        default = "database" if environ.get(ENVIRONMENT_ENV) == "production" else "directory"
+        self.kind = getattr(args, "store", None) or environ.get(STORE_ENV) or default
+        if self.kind not in ("directory", "database"):
+            raise UsageError(f"{STORE_ENV} must be directory or database")
+        self._url = getattr(args, "database_url", None) or environ.get(DATABASE_URL_ENV)
+        self._engine: Any = None
+
+    def database(self) -> SqlRingStore:
+        """The database's rings; a usage error without a URL."""
+        from keys.storage.sql import SqlRingStore, connect
+
+        if not self._url:
+            raise UsageError(f"set {DATABASE_URL_ENV} (or --database-url)")
+        if self._engine is None:
+            self._engine = connect(self._url)
+        return SqlRingStore(self._engine)
+
+    def key_directory(self, where: str) -> Path | SqlDocuments:
+        """The issuing CA's `DIR`: a directory, or (database store, no `/` in it) its name."""
+        if self.kind == "directory" or "/" in where:
+            return Path(where)
+        return self.database().documents(where)
+
+    def __call__(self, ring: Path) -> Path | RingStorage:
+        """`ring` as given: a directory, or the name of a database ring."""
+        return ring if self.kind == "directory" else self.database().ring(str(ring))
+
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
 
 
 # --------------------------------------------------------------------------- output
@@ -301,7 +390,7 @@ def _cmd_create(args: argparse.Namespace, now: int, environ: Mapping[str, str]) 
         if args.issuer is not None:
             kind = RingKind.ROOT if args.root else RingKind.ISSUER
             ring = KeyRing.create(
-                args.ring,
+                args.rings(args.ring),
                 args.issuer,
                 kind=kind,
                 name=args.name,
@@ -311,7 +400,7 @@ def _cmd_create(args: argparse.Namespace, now: int, environ: Mapping[str, str]) 
                 kdf=kdf,
             )
         else:
-            ring = KeyRing.open(args.ring, passphrase=passphrase, pkcs11=token, kdf=kdf)
+            ring = KeyRing.open(args.rings(args.ring), passphrase=passphrase, pkcs11=token, kdf=kdf)
         if args.no_key:
             _out(f"ring {ring.issuer_id} created")
             return EXIT_OK
@@ -339,7 +428,7 @@ def _cmd_create(args: argparse.Namespace, now: int, environ: Mapping[str, str]) 
 
 
 def _cmd_list(args: argparse.Namespace, now: int, environ: Mapping[str, str]) -> int:
-    ring = KeyRing.open(args.ring)
+    ring = KeyRing.open(args.rings(args.ring))
     records = ring.records(now)
     if args.json:
         _out(json.dumps([_info_json(k) for k in records], indent=2))
@@ -353,7 +442,7 @@ def _cmd_rotate(args: argparse.Namespace, now: int, environ: Mapping[str, str]) 
     token = _token(args, environ)
     try:
         ring = KeyRing.open(
-            args.ring,
+            args.rings(args.ring),
             passphrase=_passphrase(environ, confirm=False),
             pkcs11=token,
             kdf=_kdf(args),
@@ -388,7 +477,7 @@ def _cmd_rotate(args: argparse.Namespace, now: int, environ: Mapping[str, str]) 
 def _cmd_withdraw(args: argparse.Namespace, now: int, environ: Mapping[str, str]) -> int:
     token = _token(args, environ)
     try:
-        info = KeyRing.open(args.ring, pkcs11=token).withdraw(args.kid, now)
+        info = KeyRing.open(args.rings(args.ring), pkcs11=token).withdraw(args.kid, now)
     finally:
         if token is not None:
             token.close()
@@ -397,7 +486,7 @@ def _cmd_withdraw(args: argparse.Namespace, now: int, environ: Mapping[str, str]
 
 
 def _cmd_export(args: argparse.Namespace, now: int, environ: Mapping[str, str]) -> int:
-    ring = KeyRing.open(args.ring)
+    ring = KeyRing.open(args.rings(args.ring))
     keys = [ring.find(args.kid, now)] if args.kid else ring.published(now)
     data: bytes
     if args.format == "jwk":
@@ -422,7 +511,7 @@ def _cmd_ca(args: argparse.Namespace, now: int, environ: Mapping[str, str]) -> i
     if args.ca_command == "create":
         token = _token(args, environ) if args.backend == Backend.PKCS11.value else None
         created = IssuingCa.create(
-            args.dir,
+            args.rings.key_directory(args.dir),
             common_name=args.name,
             organization=args.org,
             now=now,
@@ -437,9 +526,9 @@ def _cmd_ca(args: argparse.Namespace, now: int, environ: Mapping[str, str]) -> i
     if args.ca_command == "certify":
         token = _token(args, environ)
         secret = None if token else _passphrase(environ, confirm=False)()
-        ca = IssuingCa.open(args.dir, passphrase=secret, pkcs11=token)
+        ca = IssuingCa.open(args.rings.key_directory(args.dir), passphrase=secret, pkcs11=token)
         for ring_path in args.ring:
-            ring = KeyRing.open(ring_path)
+            ring = KeyRing.open(args.rings(ring_path))
             if not ring.url:
                 raise UsageError(f"ring {ring.issuer_id} has no url to certify")
             for key in ring.published(now):
@@ -453,7 +542,7 @@ def _cmd_ca(args: argparse.Namespace, now: int, environ: Mapping[str, str]) -> i
                 )
                 _out(json.dumps({"kid": key.kid, **describe(leaf)}))
         return EXIT_OK
-    ca = IssuingCa.open(args.dir)
+    ca = IssuingCa.open(args.rings.key_directory(args.dir))
     if args.ca_command == "export":
         if args.out is None:
             sys.stdout.buffer.write(ca.certificate_pem())
@@ -498,12 +587,14 @@ def _cmd_bundle(args: argparse.Namespace, now: int, environ: Mapping[str, str]) 
     status = _status_inputs(args.status)
     token = _token(args, environ)
     try:
-        root = KeyRing.open(args.root, passphrase=_passphrase(environ, confirm=False), pkcs11=token)
+        root = KeyRing.open(
+            args.rings(args.root), passphrase=_passphrase(environ, confirm=False), pkcs11=token
+        )
         if root.kind is not RingKind.ROOT:
             raise UsageError("--root must be a root ring (create --root)")
         sources: list[IssuerSource] = []
         for path in args.issuer:
-            ring = KeyRing.open(path)
+            ring = KeyRing.open(args.rings(path))
             if ring.kind is not RingKind.ISSUER:
                 raise UsageError(f"{path.name!r} is not an issuer ring")
             sources.append(issuer_from_ring(ring, status.pop(ring.issuer_id, {})))
@@ -532,6 +623,59 @@ def _cmd_bundle(args: argparse.Namespace, now: int, environ: Mapping[str, str]) 
     return EXIT_OK
 
 
+def _cmd_import(args: argparse.Namespace, now: int, environ: Mapping[str, str]) -> int:
+    """Copy each directory ring under KEYS_DIR (its ring.json and key files, bytes as they
+    are) into the database in one transaction per ring. A ring already there with the same
+    metadata is left as it is (running again is harmless); one that differs is never
+    touched and makes the exit status 2. Rings it did not copy are never changed."""
+    database = args.rings.database()
+    directories = DirectoryRingStore(args.keys_dir)
+    names = directories.names()
+    key_dirs = {
+        n: DirectoryDocuments(args.keys_dir / n).everything()
+        for n in (args.key_dir or DEFAULT_KEY_DIRS)
+        if "/" not in n and (args.keys_dir / n).is_dir()
+    }
+    if not names and not any(key_dirs.values()):
+        raise UsageError(f"no ring under {str(args.keys_dir)!r}")
+    conflicts = 0
+    for name in names:
+        source = directories.ring(name)
+        ring = KeyRing.open(source)  # a malformed ring refuses before anything is copied
+        found = source.read_if_changed(None)
+        assert found is not None
+        metadata = found[0]
+        blobs = {f: source.read_key(f) for f in _key_files(metadata)}
+        target = database.ring(name)
+        if target.exists():
+            stored = target.read_if_changed(None)
+            if stored is not None and stored[0] == metadata:
+                _out(f"{name}: already in the database")
+            else:
+                conflicts += 1
+                _out(f"{name}: a different ring of that name is in the database; left alone")
+            continue
+        target.import_ring(ring.issuer_id, metadata, blobs)
+        _out(f"{name}: copied ({len(ring.records(now))} key(s), {len(blobs)} key file(s))")
+    for name, documents in key_dirs.items():
+        if not documents:
+            continue
+        done = database.documents(name).import_documents(documents)
+        if done == "copied":
+            _out(f"{name}/: copied ({len(documents)} file(s))")
+        elif done == "same":
+            _out(f"{name}/: already in the database")
+        else:
+            conflicts += 1
+            _out(f"{name}/: a different {name} is in the database; left alone")
+    return EXIT_ERROR if conflicts else EXIT_OK
+
+
+def _key_files(metadata: bytes) -> list[str]:
+    doc = json.loads(metadata)
+    return sorted(k["ref"]["file"] for k in doc["keys"] if k["backend"] == Backend.FILE.value)
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace, int, Mapping[str, str]], int]] = {
     "create": _cmd_create,
     "list": _cmd_list,
@@ -539,15 +683,20 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, int, Mapping[str, str]], int]]
     "withdraw": _cmd_withdraw,
     "export-public": _cmd_export,
     "bundle": _cmd_bundle,
+    "import-rings": _cmd_import,
     "ca": _cmd_ca,
 }
 
 
 def run(argv: Sequence[str], environ: Mapping[str, str], clock: Callable[[], float]) -> int:
     """Parse `argv` and run one command; returns the exit status (errors: one line, 2)."""
+    rings: _Rings | None = None
     try:
         args = _parser().parse_args(argv)
         now = int(clock()) if args.at is None else args.at
+        args.rings = rings = _Rings(args, environ)
+        if args.command == "import-rings":
+            rings.kind = "database"
         return COMMANDS[args.command](args, now, environ)
     except UsageError as exc:
         _err(f"{PROG}: error: {exc}")
@@ -559,6 +708,9 @@ def run(argv: Sequence[str], environ: Mapping[str, str], clock: Callable[[], flo
         _err(f"{PROG}: error: {exc.strerror or type(exc).__name__}")
     except KeyboardInterrupt:
         _err(f"{PROG}: interrupted")
+    finally:
+        if rings is not None:
+            rings.close()
     return EXIT_ERROR
 
 

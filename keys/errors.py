@@ -37,6 +37,7 @@ class KeysCode(StrEnum):
     RING_EXISTS = "ring_exists"
     RING_NOT_FOUND = "ring_not_found"
     RING_FORMAT = "ring_format"
+    RING_STORE_UNAVAILABLE = "ring_store_unavailable"  # the database holding rings failed
     UNKNOWN_KEY = "unknown_key"
     NO_ACTIVE_KEY = "no_active_key"
     BAD_WINDOW = "bad_window"

@@ -9,6 +9,10 @@ Layout (see docs/keys.md):
     <ca>/issued/<kid>.pem   the certificate of the issuer key whose JWS kid is <kid>
     <ca>/.ca.lock           serialises issuing
 
+The same documents can live in the shared database instead of a directory
+(keys/storage/documents.py, `SqlDocuments`): `open`, `create` and `issued_chain` take either a
+path or a `Documents`.
+
 The key is an ES256 (P-256) key in a file (argon2id + AES-256-GCM, keys/storage/file.py)
 or in a PKCS#11 token; either way `keys/x509.py` signs through the `Signer` interface.
 Reading an issued chain (`issued_chain`) needs neither passphrase nor token: certificates
@@ -32,8 +36,8 @@ from cryptography import x509
 from keys.errors import CertificateError, KeysCode
 from keys.ring import Backend
 from keys.signer import Signer, SoftwareSigner, generate_private_key
-from keys.storage._atomic import locked, make_private_dir, read_bounded, write_atomic
-from keys.storage.file import DEFAULT_KDF, KdfParams, read_key_file, write_key_file
+from keys.storage.documents import Documents, as_documents
+from keys.storage.file import DEFAULT_KDF, KdfParams, decrypt_private_key, encrypt_private_key
 from keys.storage.pkcs11 import Pkcs11Token
 from keys.x509 import ca_certificate, issuer_certificate, to_pem, x5c_value
 from verifier.formats import Alg, PublicKey, jws_kid
@@ -44,8 +48,6 @@ ROOT_PEM = "ca.pem"
 KEY_FILE = "ca.key"
 ISSUED = "issued"
 LOCK = ".ca.lock"
-MAX_METADATA_BYTES = 64 * 1024
-MAX_PEM_BYTES = 64 * 1024
 _KID = re.compile(r"^[A-Za-z0-9_-]{43}$")
 
 
@@ -91,22 +93,25 @@ def _parse_meta(raw: bytes) -> _Meta:
     return _Meta(Alg(alg), backend, {str(k): str(v) for k, v in ref.items()})
 
 
-def _load_pem(path: Path) -> x509.Certificate:
+def _load_pem(raw: bytes | None, name: str) -> x509.Certificate:
+    if raw is None:
+        raise _bad(f"{name} is missing")
     try:
-        return x509.load_pem_x509_certificate(read_bounded(path, MAX_PEM_BYTES))
+        return x509.load_pem_x509_certificate(raw)
     except ValueError as exc:
-        raise _bad(f"{path.name} is not a PEM certificate") from exc
+        raise _bad(f"{name} is not a PEM certificate") from exc
 
 
-def issued_chain(ca_dir: Path, kid: str) -> tuple[x509.Certificate, ...] | None:
+def issued_chain(ca_dir: Path | Documents, kid: str) -> tuple[x509.Certificate, ...] | None:
     """The chain (end-entity certificate first, root excluded) issued to the key `kid`, or
     None when the CA has not certified it. Needs no secret."""
     if not _KID.match(kid):
         raise CertificateError(KeysCode.BAD_INPUT, "kid is not a JWS kid")
-    path = Path(ca_dir) / ISSUED / f"{kid}.pem"
-    if not path.is_file():
+    name = f"{ISSUED}/{kid}.pem"
+    raw = as_documents(ca_dir, lock=LOCK).read(name)
+    if raw is None:
         return None
-    return (_load_pem(path),)
+    return (_load_pem(raw, name),)
 
 
 def x5c_header(chain: tuple[x509.Certificate, ...]) -> list[str]:
@@ -119,7 +124,7 @@ class IssuingCa:
 
     def __init__(
         self,
-        path: Path,
+        path: Documents,
         meta: _Meta,
         *,
         passphrase: str | bytes | None,
@@ -130,15 +135,15 @@ class IssuingCa:
         self._passphrase = passphrase
         self._pkcs11 = pkcs11
         self._signer: Signer | None = None
-        self._certificate = _load_pem(path / ROOT_PEM)
+        self._certificate = _load_pem(path.read(ROOT_PEM), ROOT_PEM)
 
     def __repr__(self) -> str:
-        return f"IssuingCa(path={self._path.name!r}, backend={self._meta.backend.value})"
+        return f"IssuingCa({self._path!r}, backend={self._meta.backend.value})"
 
     @classmethod
     def create(
         cls,
-        path: Path | str,
+        path: Path | str | Documents,
         *,
         common_name: str,
         organization: str | None,
@@ -150,24 +155,22 @@ class IssuingCa:
         pkcs11: Pkcs11Token | None = None,
         kdf: KdfParams = DEFAULT_KDF,
     ) -> IssuingCa:
-        """A new CA in `path` (which must not hold one yet): key, then its root certificate."""
-        path = Path(path)
+        """A new CA in `path` (which must not hold one yet): key, then its root certificate.
+        Of two concurrent creators the first wins; the second gets `ca_exists`."""
+        documents = as_documents(path, lock=LOCK)
         if alg != Alg.ES256:
             # HAIP 1.0 "Crypto Suites" and WebPKI path validation: ECDSA P-256 with SHA-256
             raise CertificateError(KeysCode.UNSUPPORTED_ALG, "the issuing CA signs with ES256")
-        try:
-            make_private_dir(path / ISSUED)
-        except OSError as exc:
-            raise CertificateError(KeysCode.CA_NOT_FOUND, "cannot create the CA directory") from exc
-        with locked(path / LOCK):
-            if (path / METADATA).exists():
+        with documents.writing() as files:
+            if files.read(METADATA) is not None:
                 raise CertificateError(KeysCode.CA_EXISTS, "a CA exists there")
             signer: Signer
             if backend is Backend.FILE:
                 if not passphrase:
                     raise CertificateError(KeysCode.PASSPHRASE_REQUIRED, "file keys need one")
                 private = generate_private_key(alg)
-                write_key_file(path / KEY_FILE, private, passphrase, kdf=kdf)
+                blob = encrypt_private_key(private, passphrase, kdf=kdf)
+                files.write(KEY_FILE, blob, overwrite=False)
                 signer = SoftwareSigner(private)
                 ref = {"file": KEY_FILE}
             else:
@@ -185,31 +188,36 @@ class IssuingCa:
             )
             # inside the private data directory every file is 0600, certificates too:
             # operators publish the root with `buergerid-keys ca export`
-            write_atomic(path / ROOT_PEM, to_pem([root]), overwrite=False)
-            write_atomic(path / METADATA, _Meta(alg, backend, ref).to_json(), overwrite=False)
-        ca = cls.open(path, passphrase=passphrase, pkcs11=pkcs11)
+            files.write(ROOT_PEM, to_pem([root]), overwrite=False)
+            files.write(METADATA, _Meta(alg, backend, ref).to_json(), overwrite=False)
+        ca = cls.open(documents, passphrase=passphrase, pkcs11=pkcs11)
         ca._signer = signer
         return ca
 
     @classmethod
     def open(
         cls,
-        path: Path | str,
+        path: Path | str | Documents,
         *,
         passphrase: str | bytes | None = None,
         pkcs11: Pkcs11Token | None = None,
     ) -> IssuingCa:
         """An existing CA; the passphrase or token are needed only to issue certificates."""
-        path = Path(path)
-        if not (path / METADATA).is_file():
+        documents = as_documents(path, lock=LOCK)
+        raw = documents.read(METADATA)
+        if raw is None:
             raise CertificateError(KeysCode.CA_NOT_FOUND, "no ca.json in the directory")
-        meta = _parse_meta(read_bounded(path / METADATA, MAX_METADATA_BYTES))
-        return cls(path, meta, passphrase=passphrase, pkcs11=pkcs11)
+        return cls(documents, _parse_meta(raw), passphrase=passphrase, pkcs11=pkcs11)
 
     @property
-    def path(self) -> Path:
-        """The CA directory."""
+    def path(self) -> Documents:
+        """Where the CA lives (a directory or the database)."""
         return self._path
+
+    @property
+    def backend(self) -> Backend:
+        """Where the CA key is: an encrypted file (document) or a PKCS#11 token."""
+        return self._meta.backend
 
     @property
     def certificate(self) -> x509.Certificate:
@@ -229,7 +237,10 @@ class IssuingCa:
         if meta.backend is Backend.FILE:
             if not self._passphrase:
                 raise CertificateError(KeysCode.PASSPHRASE_REQUIRED, "the CA key is a file key")
-            signer = SoftwareSigner(read_key_file(self._path / meta.ref["file"], self._passphrase))
+            blob = self._path.read(meta.ref["file"])
+            if blob is None:
+                raise _bad("the CA key file is missing")
+            signer = SoftwareSigner(decrypt_private_key(blob, self._passphrase))
         else:
             token = self._pkcs11
             if token is None or token.token_label != meta.ref["token_label"]:
@@ -256,12 +267,20 @@ class IssuingCa:
     ) -> tuple[x509.Certificate, ...]:
         """Issue (or, unless `replace`, return the existing) chain of an issuer key."""
         kid = jws_kid(public_key)
-        with locked(self._path / LOCK):
-            existing = issued_chain(self._path, kid)
+        name = f"{ISSUED}/{kid}.pem"
+        if not replace:
+            known = issued_chain(self._path, kid)
+            if known is not None:
+                return known
+        # the key is read before the lock: on SQLite a second connection waits for the lock
+        signer = self.signer()
+        with self._path.writing() as files:
+            raw = files.read(name)
+            existing = None if raw is None else (_load_pem(raw, name),)
             if existing is not None and not replace:
                 return existing
             leaf = issuer_certificate(
-                self.signer(),
+                signer,
                 self._certificate,
                 public_key,
                 common_name=common_name,
@@ -269,16 +288,17 @@ class IssuingCa:
                 not_before=not_before,
                 not_after=not_after,
             )
-            write_atomic(self._path / ISSUED / f"{kid}.pem", to_pem([leaf]), overwrite=True)
+            files.write(name, to_pem([leaf]), overwrite=True)
         return (leaf,)
 
     def issued(self) -> dict[str, tuple[x509.Certificate, ...]]:
         """Every chain this CA issued, by JWS kid."""
         out: dict[str, tuple[x509.Certificate, ...]] = {}
-        for path in sorted((self._path / ISSUED).glob("*.pem")):
-            chain = issued_chain(self._path, path.stem) if _KID.match(path.stem) else None
-            if chain is not None:
-                out[path.stem] = chain
+        for name in self._path.names(ISSUED):
+            stem = name.removeprefix(f"{ISSUED}/").removesuffix(".pem")
+            chain = issued_chain(self._path, stem) if _KID.match(stem) else None
+            if chain is not None and name.endswith(".pem"):
+                out[stem] = chain
         return out
 
 

@@ -12,6 +12,11 @@ end-entity certificate's DER>` or `x509_san_dns:<a dNSName of that certificate>`
 (`ensure_identity`, when its key is at hand) or from an external registrar of relying
 parties (`install_chain`). A certificate that no longer fits (expired, another base URL,
 another key) is replaced by `ensure_identity`. Time is a parameter.
+
+The same two documents can live in the shared database instead (keys/storage/documents.py):
+every function takes a path or a `Documents`. Making the key happens under the directory's
+exclusive lock, so two instances starting at once end with one identity: the first writes
+the key, the second reads it.
 """
 
 from __future__ import annotations
@@ -28,8 +33,8 @@ from cryptography.hazmat.primitives import serialization
 from keys.errors import CertificateError, KeysCode
 from keys.issuing_ca import IssuingCa
 from keys.signer import SoftwareSigner, generate_private_key
-from keys.storage._atomic import locked, make_private_dir, read_bounded, write_atomic
-from keys.storage.file import DEFAULT_KDF, KdfParams, read_key_file, write_key_file
+from keys.storage.documents import Documents, DocumentWriter, as_documents
+from keys.storage.file import DEFAULT_KDF, KdfParams, decrypt_private_key, encrypt_private_key
 from keys.x509 import access_certificate, to_pem, x5c_value
 from verifier.formats import Alg
 
@@ -97,18 +102,24 @@ def _load_chain(raw: bytes) -> tuple[x509.Certificate, ...]:
     return chain
 
 
-def _signer(directory: Path, passphrase: str | bytes) -> SoftwareSigner:
-    return SoftwareSigner(read_key_file(directory / KEY_FILE, passphrase))
+def _signer(files: Documents | DocumentWriter, passphrase: str | bytes) -> SoftwareSigner:
+    blob = files.read(KEY_FILE)
+    if blob is None:
+        raise CertificateError(KeysCode.RP_NOT_FOUND, "no request-signing key")
+    return SoftwareSigner(decrypt_private_key(blob, passphrase))
 
 
-def open_identity(directory: Path | str, *, passphrase: str | bytes) -> RelyingPartyIdentity:
+def open_identity(
+    directory: Path | str | Documents, *, passphrase: str | bytes
+) -> RelyingPartyIdentity:
     """The identity in `directory`; `rp_not_found` without key or chain, `key_mismatch`
     when the chain certifies another key."""
-    directory = Path(directory)
-    if not (directory / KEY_FILE).is_file() or not (directory / CHAIN_FILE).is_file():
+    files = as_documents(directory, lock=LOCK)
+    raw = files.read(CHAIN_FILE)
+    if raw is None or files.read(KEY_FILE) is None:
         raise CertificateError(KeysCode.RP_NOT_FOUND, "no request-signing key or certificate")
-    signer = _signer(directory, passphrase)
-    chain = _load_chain(read_bounded(directory / CHAIN_FILE, MAX_CHAIN_BYTES))
+    signer = _signer(files, passphrase)
+    chain = _load_chain(raw)
     if chain[0].public_key() != signer.public_key:
         raise CertificateError(KeysCode.KEY_MISMATCH, "signing.pem certifies another key")
     return RelyingPartyIdentity(signer=signer, chain=chain)
@@ -124,7 +135,7 @@ def _fits(chain: tuple[x509.Certificate, ...], signer: SoftwareSigner, url: str,
 
 
 def ensure_identity(
-    directory: Path | str,
+    directory: Path | str | Documents,
     *,
     passphrase: str | bytes,
     ca: IssuingCa,
@@ -136,23 +147,48 @@ def ensure_identity(
 ) -> RelyingPartyIdentity:
     """The identity in `directory`, made (key) and certified by `ca` (chain) when missing or
     when the certificate no longer fits `base_url` at `now`."""
-    directory = Path(directory)
+    documents = as_documents(directory, lock=LOCK)
     base_url = base_url.rstrip("/")
     if not urlsplit(base_url).hostname:
         raise CertificateError(KeysCode.BAD_INPUT, "base URL has no host")
-    make_private_dir(directory)
-    with locked(directory / LOCK):
-        if not (directory / KEY_FILE).is_file():
-            write_key_file(
-                directory / KEY_FILE, generate_private_key(Alg.ES256), passphrase, kdf=kdf
-            )
-        signer = _signer(directory, passphrase)
-        if (directory / CHAIN_FILE).is_file():
-            chain = _load_chain(read_bounded(directory / CHAIN_FILE, MAX_CHAIN_BYTES))
+    found = _ensure_once(
+        documents, passphrase, None, base_url, common_name, now, valid_seconds, kdf
+    )
+    if found is None:
+        # the CA key is read outside the lock (on SQLite a second connection would wait for
+        # it); under the lock again, a chain another instance wrote meanwhile is kept
+        found = _ensure_once(
+            documents, passphrase, ca, base_url, common_name, now, valid_seconds, kdf
+        )
+    assert found is not None
+    return found
+
+
+def _ensure_once(
+    documents: Documents,
+    passphrase: str | bytes,
+    ca: IssuingCa | None,
+    base_url: str,
+    common_name: str,
+    now: int,
+    valid_seconds: int,
+    kdf: KdfParams,
+) -> RelyingPartyIdentity | None:
+    ca_signer = None if ca is None else ca.signer()
+    with documents.writing() as files:
+        if files.read(KEY_FILE) is None:
+            blob = encrypt_private_key(generate_private_key(Alg.ES256), passphrase, kdf=kdf)
+            files.write(KEY_FILE, blob, overwrite=False)
+        signer = _signer(files, passphrase)
+        raw = files.read(CHAIN_FILE)
+        if raw is not None:
+            chain = _load_chain(raw)
             if _fits(chain, signer, base_url, now):
                 return RelyingPartyIdentity(signer=signer, chain=chain)
+        if ca is None or ca_signer is None:
+            return None
         leaf = access_certificate(
-            ca.signer(),
+            ca_signer,
             ca.certificate,
             signer.public_key,
             common_name=common_name[:64],
@@ -160,19 +196,21 @@ def ensure_identity(
             not_before=now - 60,
             not_after=now + valid_seconds,
         )
-        write_atomic(directory / CHAIN_FILE, to_pem([leaf]), overwrite=True)
+        files.write(CHAIN_FILE, to_pem([leaf]), overwrite=True)
         return RelyingPartyIdentity(signer=signer, chain=(leaf,))
 
 
 def install_chain(
-    directory: Path | str, chain_pem: bytes, *, passphrase: str | bytes
+    directory: Path | str | Documents, chain_pem: bytes, *, passphrase: str | bytes
 ) -> RelyingPartyIdentity:
     """Install a chain issued elsewhere (a registrar's access CA) for the key in `directory`."""
-    directory = Path(directory)
-    signer = _signer(directory, passphrase)
+    documents = as_documents(directory, lock=LOCK)
+    if len(chain_pem) > MAX_CHAIN_BYTES:
+        raise CertificateError(KeysCode.RP_FORMAT, "the chain is too large")
     chain = _load_chain(chain_pem)
-    if chain[0].public_key() != signer.public_key:
-        raise CertificateError(KeysCode.KEY_MISMATCH, "the chain certifies another key")
-    with locked(directory / LOCK):
-        write_atomic(directory / CHAIN_FILE, to_pem(list(chain)), overwrite=True)
+    with documents.writing() as files:
+        signer = _signer(files, passphrase)
+        if chain[0].public_key() != signer.public_key:
+            raise CertificateError(KeysCode.KEY_MISMATCH, "the chain certifies another key")
+        files.write(CHAIN_FILE, to_pem(list(chain)), overwrite=True)
     return RelyingPartyIdentity(signer=signer, chain=chain)

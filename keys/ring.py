@@ -1,16 +1,18 @@
-"""The key ring: one directory per issuer (or for the operator's root) with its keys.
+"""The key ring: one issuer's (or the operator's root) keys, in a directory or the database.
 
-Layout (see docs/keys.md):
+A ring is its metadata (the ring.json document: issuer id, kind, every key's public key,
+window, types, backend and reference, withdrawn time; root rings: last bundle seq) plus the
+encrypted key files of its file keys. Where those bytes live is the ring's storage
+(keys/storage/rings.py): a directory (layout in docs/keys.md: `ring.json`,
+`keys/<kid>.key` 0600, `.ring.lock`) or two database tables (keys/storage/sql.py). PKCS#11
+keys stay in their token; the metadata holds their handles.
 
-    <ring>/ring.json          metadata: issuer id, kind, every key's public key, window, types,
-                              backend and reference, withdrawn time; root rings: last bundle seq
-    <ring>/keys/<kid>.key     encrypted key files (file backend), mode 0600
-    <ring>/.ring.lock         advisory lock serialising read-modify-write of ring.json
-
-ring.json holds no secret. Each mutation (`add_key`, `rotate`, `withdraw`, `next_bundle_seq`)
-re-reads it under the lock and replaces it atomically, so several processes (the issuer,
-the CLI run by cron) can share a ring. Readers re-read it on every call (it is small) and
-cache decrypted signers by kid, so a key added by another process is seen at once.
+The metadata holds no secret. Each mutation (`add_key`, `rotate`, `withdraw`,
+`next_bundle_seq`) re-reads it under the storage's exclusive lock and writes it with the new
+key blobs, so several processes (instances, the job runner, the CLI) can share a ring.
+Readers check the stored version on every call, or at most once per `recheck_seconds` when
+the ring is opened with one (the issuer does so for database rings: no query per
+signature), and cache decrypted signers by kid.
 
 State is never stored: it is derived from the window and `withdrawn_at` at the `now` passed
 in (keys/lifecycle.py); no method reads a clock.
@@ -21,13 +23,14 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Callable, Iterable, Sequence
+import time
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from keys.errors import KeyRingError, KeysCode, KeysError
+from keys.errors import KeyRingError, KeysCode
 from keys.lifecycle import (
     ISSUER_TYPES,
     ROOT_TYPES,
@@ -45,10 +48,23 @@ from keys.lifecycle import (
     plan_rotation,
 )
 from keys.signer import Signer, SoftwareSigner, alg_for_public_key, generate_private_key
-from keys.storage._atomic import locked, make_private_dir, read_bounded, write_atomic
-from keys.storage.file import DEFAULT_KDF, DEFAULT_MAX_MEMORY_KIB, KdfParams, read_key_file
-from keys.storage.file import write_key_file as _write_key_file
+from keys.storage.file import (
+    DEFAULT_KDF,
+    DEFAULT_MAX_MEMORY_KIB,
+    KdfParams,
+    decrypt_private_key,
+    encrypt_private_key,
+)
 from keys.storage.pkcs11 import Pkcs11Token
+from keys.storage.rings import (
+    KEYS_DIR,
+    LOCK,
+    MAX_METADATA_BYTES,
+    METADATA,
+    DirectoryRing,
+    RingStorage,
+    check_blob_name,
+)
 from verifier import Reason, VerifierError
 from verifier.formats import (
     PERMIT_ALGS,
@@ -67,11 +83,22 @@ Passphrase = str | bytes | Callable[[], str | bytes] | None
 """A passphrase, or a function asked once when a file key is first needed (e.g. a prompt)."""
 
 RING_FORMAT = 1
-METADATA = "ring.json"
-KEYS_DIR = "keys"
-LOCK = ".ring.lock"
-MAX_METADATA_BYTES = 4 * 1024 * 1024
 MIN_KID_PREFIX = 6
+__all__ = [
+    "KEYS_DIR",
+    "LOCK",
+    "MAX_METADATA_BYTES",
+    "METADATA",
+    "Backend",
+    "KeyInfo",
+    "KeyRing",
+    "RingKind",
+    "bundle_keys_of",
+]
+
+
+def _storage_of(where: Path | str | RingStorage) -> RingStorage:
+    return DirectoryRing(where) if isinstance(where, (str, Path)) else where
 
 
 class RingKind(StrEnum):
@@ -264,37 +291,40 @@ def _parse_meta(raw: bytes) -> _Meta:
 
 
 class KeyRing:
-    """An issuer's (or the root's) keys in one directory. See the module docstring."""
+    """An issuer's (or the root's) keys. See the module docstring."""
 
     def __init__(
         self,
-        path: Path,
+        storage: RingStorage,
         *,
         passphrase: Passphrase,
         pkcs11: Pkcs11Token | None,
         kdf: KdfParams,
         max_memory_kib: int,
+        recheck_seconds: float = 0.0,
     ) -> None:
-        self._path = path
+        self._storage = storage
         self._passphrase = passphrase
         self._pkcs11 = pkcs11
         self._kdf = kdf
         self._max_memory_kib = max_memory_kib
+        self._recheck_seconds = recheck_seconds
         self._signers: dict[str, Signer] = {}
         self._cache_lock = threading.Lock()
-        self._raw: bytes | None = None
+        self._version: Hashable | None = None
+        self._checked_at = 0.0
         self._meta: _Meta | None = None
         self._load()
 
     def __repr__(self) -> str:
-        return f"KeyRing(path={self._path.name!r}, issuer_id={self.issuer_id!r})"
+        return f"KeyRing(location={self.location!r}, issuer_id={self.issuer_id!r})"
 
     # --- construction -------------------------------------------------------------------
 
     @classmethod
     def create(
         cls,
-        path: Path | str,
+        where: Path | str | RingStorage,
         issuer_id: str,
         *,
         kind: RingKind = RingKind.ISSUER,
@@ -304,17 +334,14 @@ class KeyRing:
         pkcs11: Pkcs11Token | None = None,
         kdf: KdfParams = DEFAULT_KDF,
     ) -> KeyRing:
-        """Create an empty ring in `path` (created if missing; must not hold a ring yet).
+        """Create an empty ring in `where`: a directory (created if missing; must not hold a ring
+        yet) or a storage (keys/storage/rings.py); `ring_exists` when there is one.
 
         `name` and `url` (the https issuer id of SD-JWT VCs) go into the trust bundle.
         """
-        path = Path(path)
+        storage = _storage_of(where)
         if not issuer_id:
             raise KeyRingError(KeysCode.BAD_INPUT, "issuer id is empty")
-        try:
-            make_private_dir(path / KEYS_DIR)  # the ring and its parents too: 0700
-        except OSError as exc:
-            raise KeyRingError(KeysCode.RING_NOT_FOUND, "cannot create the ring directory") from exc
         meta = _Meta(
             issuer_id=issuer_id,
             kind=RingKind(kind),
@@ -323,15 +350,9 @@ class KeyRing:
             name=name,
             url=url,
         )
-        try:
-            with locked(path / LOCK):
-                write_atomic(path / METADATA, meta.to_json(), overwrite=False)
-        except KeysError as exc:
-            if exc.code is KeysCode.KEY_FILE_EXISTS:
-                raise KeyRingError(KeysCode.RING_EXISTS, "a ring exists there") from exc
-            raise
+        storage.create(issuer_id, meta.to_json())
         return cls(
-            path,
+            storage,
             passphrase=passphrase,
             pkcs11=pkcs11,
             kdf=kdf,
@@ -341,35 +362,71 @@ class KeyRing:
     @classmethod
     def open(
         cls,
-        path: Path | str,
+        where: Path | str | RingStorage,
         *,
         passphrase: Passphrase = None,
         pkcs11: Pkcs11Token | None = None,
         kdf: KdfParams = DEFAULT_KDF,
         max_memory_kib: int = DEFAULT_MAX_MEMORY_KIB,
+        recheck_seconds: float = 0.0,
     ) -> KeyRing:
-        """Open an existing ring. The passphrase / token are needed only to sign or add keys."""
-        path = Path(path)
-        if not (path / METADATA).is_file():
-            raise KeyRingError(KeysCode.RING_NOT_FOUND, "no ring.json in the directory")
+        """Open an existing ring (a directory or a storage). The passphrase / token are needed
+        only to sign or add keys. With `recheck_seconds` > 0 the stored version is checked at
+        most that often (`refresh` forces the next check)."""
+        storage = _storage_of(where)
         return cls(
-            path, passphrase=passphrase, pkcs11=pkcs11, kdf=kdf, max_memory_kib=max_memory_kib
+            storage,
+            passphrase=passphrase,
+            pkcs11=pkcs11,
+            kdf=kdf,
+            max_memory_kib=max_memory_kib,
+            recheck_seconds=recheck_seconds,
         )
 
     # --- reading ------------------------------------------------------------------------
 
     def _load(self) -> _Meta:
-        raw = read_bounded(self._path / METADATA, MAX_METADATA_BYTES)
         with self._cache_lock:
-            if raw != self._raw or self._meta is None:
+            meta, known, checked_at = self._meta, self._version, self._checked_at
+        now = time.monotonic()
+        if (
+            meta is not None
+            and self._recheck_seconds > 0
+            and now - checked_at < self._recheck_seconds
+        ):
+            return meta
+        found = self._storage.read_if_changed(known if meta is not None else None)
+        with self._cache_lock:
+            if found is not None:
+                raw, version = found
                 self._meta = _parse_meta(raw)
-                self._raw = raw
+                self._version = version
+            self._checked_at = now
+            assert self._meta is not None
             return self._meta
+
+    def refresh(self, version: Hashable | None = None) -> None:
+        """Check the stored version on the next read (it moved to `version`, or may have)."""
+        with self._cache_lock:
+            if version is None or version != self._version:
+                self._checked_at = float("-inf")
+
+    @property
+    def storage(self) -> RingStorage:
+        """Where the ring's bytes live."""
+        return self._storage
+
+    @property
+    def location(self) -> str:
+        """Where the ring is (its directory, or database:<name>)."""
+        return self._storage.location
 
     @property
     def path(self) -> Path:
-        """The ring directory."""
-        return self._path
+        """The ring directory (directory rings only: `bad_input` for a database ring)."""
+        if not isinstance(self._storage, DirectoryRing):
+            raise KeyRingError(KeysCode.BAD_INPUT, "the ring is not a directory")
+        return self._storage.path
 
     @property
     def issuer_id(self) -> str:
@@ -470,12 +527,9 @@ class KeyRing:
         if entry.backend is Backend.FILE:
             passphrase = self._get_passphrase()
             name = entry.ref["file"]
-            if "/" in name or name.startswith("."):
-                raise _bad("key file name")
-            private = read_key_file(
-                self._path / KEYS_DIR / name,
-                passphrase,
-                max_memory_kib=self._max_memory_kib,
+            check_blob_name(name)
+            private = decrypt_private_key(
+                self._storage.read_key(name), passphrase, max_memory_kib=self._max_memory_kib
             )
             return SoftwareSigner(private)
         token = self._token(entry.ref["token_label"])
@@ -502,14 +556,26 @@ class KeyRing:
 
     # --- mutation -----------------------------------------------------------------------
 
-    def _mutate(self, change: Callable[[_Meta], _Meta]) -> _Meta:
-        with locked(self._path / LOCK):
-            meta = _parse_meta(read_bounded(self._path / METADATA, MAX_METADATA_BYTES))
+    def _mutate(
+        self, change: Callable[[_Meta], _Meta], blobs: dict[str, bytes] | None = None
+    ) -> _Meta:
+        """Apply `change` under the storage's lock, writing `blobs` (name -> encrypted key
+        file) with the metadata; `change` may add to `blobs` (a rotation's new key)."""
+        pending = {} if blobs is None else blobs
+        result: list[_Meta] = []
+
+        def apply(raw: bytes) -> tuple[bytes, dict[str, bytes]] | None:
+            meta = _parse_meta(raw)
             new = change(meta)
-            if new is not meta:
-                write_atomic(self._path / METADATA, new.to_json(), overwrite=True)
-        self._load()
-        return new
+            result.append(new)
+            return None if new is meta else (new.to_json(), pending)
+
+        raw, version = self._storage.mutate(apply)
+        with self._cache_lock:
+            self._meta = result[-1] if result else _parse_meta(raw)
+            self._version = version
+            self._checked_at = time.monotonic()
+        return self._meta
 
     def _default_types(self) -> tuple[KeyType, ...]:
         return ROOT_TYPES if self.kind is RingKind.ROOT else ISSUER_TYPES
@@ -521,7 +587,10 @@ class KeyRing:
             raise KeyRingError(KeysCode.BAD_TYPES, "bundle keys belong to the root ring only")
         return parsed
 
-    def _generate(self, alg: Alg, backend: Backend) -> tuple[PublicKey, dict[str, str]]:
+    def _generate(
+        self, alg: Alg, backend: Backend, blobs: dict[str, bytes]
+    ) -> tuple[PublicKey, dict[str, str]]:
+        """Make a key; a file key's encrypted bytes go into `blobs` (stored with the metadata)."""
         if alg not in PERMIT_ALGS:
             raise KeyRingError(KeysCode.UNSUPPORTED_ALG, f"alg {int(alg)}")
         if backend is Backend.FILE:
@@ -529,7 +598,7 @@ class KeyRing:
             private = generate_private_key(alg)
             signer = SoftwareSigner(private)
             name = f"{signer.jws_kid}.key"
-            _write_key_file(self._path / KEYS_DIR / name, private, passphrase, kdf=self._kdf)
+            blobs[name] = encrypt_private_key(private, passphrase, kdf=self._kdf)
             with self._cache_lock:
                 self._signers[signer.jws_kid] = signer
             return signer.public_key, {"file": name}
@@ -564,7 +633,8 @@ class KeyRing:
             chosen = Backend(backend)
         except ValueError as exc:
             raise KeyRingError(KeysCode.UNSUPPORTED_BACKEND, str(backend)) from exc
-        public_key, ref = self._generate(Alg(alg), chosen)
+        blobs: dict[str, bytes] = {}
+        public_key, ref = self._generate(Alg(alg), chosen, blobs)
         entry = _Entry(
             kid=jws_kid(public_key),
             alg=Alg(alg),
@@ -575,7 +645,7 @@ class KeyRing:
             ref=ref,
             withdrawn_at=None,
         )
-        self._mutate(lambda meta: replace(meta, entries=(*meta.entries, entry)))
+        self._mutate(lambda meta: replace(meta, entries=(*meta.entries, entry)), blobs)
         log.info(
             "key_added",
             extra={"issuer": self.issuer_id, "kid": entry.kid, "backend": chosen.value},
@@ -598,6 +668,7 @@ class KeyRing:
         `force` is false. Algorithm, backend and types default to the newest active key's.
         """
         created: list[_Entry] = []
+        blobs: dict[str, bytes] = {}
 
         def apply(current: _Meta) -> _Meta:
             planned = [PlannedKey(e.kid, e.window, e.withdrawn_at) for e in current.entries]
@@ -614,7 +685,9 @@ class KeyRing:
                 new_types = self._check_types(types)
             else:
                 new_types = template.types if template else self._default_types()
-            public_key, ref = self._generate(new_alg, new_backend)
+            blobs.clear()  # a storage may call `apply` once only; be safe if it retried
+            created.clear()
+            public_key, ref = self._generate(new_alg, new_backend, blobs)
             entry = _Entry(
                 kid=jws_kid(public_key),
                 alg=new_alg,
@@ -633,7 +706,7 @@ class KeyRing:
             )
             return replace(current, entries=(*entries, entry))
 
-        self._mutate(apply)
+        self._mutate(apply, blobs)
         if not created:
             return None
         log.info("key_rotated", extra={"issuer": self.issuer_id, "kid": created[0].kid})

@@ -133,7 +133,7 @@ def create_wallet_app(
     app.state.engine = engine
     app.state.session_factory = make_session_factory(engine)
     app.state.clock = clock or SystemClock()
-    app.state.keys = KeyStore(settings)
+    app.state.keys = KeyStore(settings, engine=engine)
     # /readyz: the database answers and is migrated, every tenant's signing keys load (the
     # wallet side signs credentials, never the trust bundle: no root ring here)
     app.state.readiness = ReadinessProbe(

@@ -1,9 +1,10 @@
 """The `x5c` chains of issuer-signed JWTs (SD-JWT VCs, status list JWTs), per signing key.
 
-A chain comes from the deployment's issuing CA (keys/issuing_ca.py, under
-keys_dir/<issuing_ca_dir>): read without secrets when the CA already certified the key
-(`buergerid-keys ca certify`), or issued here on first use when the CA key is a file key
-under the server's key passphrase (development, or a deployment that accepts that). A
+A chain comes from the deployment's issuing CA (keys/issuing_ca.py, named
+<issuing_ca_dir>: a directory under keys_dir, or rows of the database key store): read
+without secrets when the CA already certified the key (`buergerid-keys ca certify`), or
+issued here on first use when the CA key is a file key under the server's key passphrase
+(development, or a deployment that accepts that) or is in the configured PKCS#11 token. A
 chain is used only while its certificate is valid and names the tenant's current issuer
 URL; otherwise it is issued anew (or, with the CA key out of reach, left out).
 
@@ -25,27 +26,25 @@ from issuer.errors import NoSigningKey
 from issuer.services.signing import Chain
 from keys.errors import KeysCode, KeysError
 from keys.issuing_ca import IssuingCa, issued_chain, x5c_header
+from keys.ring import Backend
 
 if TYPE_CHECKING:
     from issuer.db.models import Tenant
     from issuer.services.signing import KeyStore
-    from issuer.settings import Settings
     from keys.signer import Signer
+    from keys.storage.documents import Documents
 
 log = logging.getLogger(__name__)
 
 
-def ca_dir(settings: Settings) -> Path:
-    """Where the deployment's issuing CA lives."""
-    return Path(settings.keys_dir) / settings.issuing_ca_dir
+def ca_dir(keys: KeyStore) -> Path | Documents:
+    """Where the deployment's issuing CA lives (the configured key store)."""
+    return keys.key_directory(keys.settings.issuing_ca_dir)
 
 
-def root_certificate(settings: Settings) -> x509.Certificate | None:
-    """The issuing CA's root certificate, None when there is no CA."""
-    try:
-        return IssuingCa.open(ca_dir(settings)).certificate
-    except KeysError:
-        return None
+def root_certificate(keys: KeyStore) -> x509.Certificate | None:
+    """The issuing CA's root certificate, None when there is no CA (cached briefly)."""
+    return keys.ca_root()
 
 
 def _usable(chain: tuple[x509.Certificate, ...], issuer_url: str, at: int) -> bool:
@@ -65,7 +64,9 @@ def _issue(
     from issuer.settings import resolve_key_passphrase
 
     settings = keys.settings
-    ca = IssuingCa.open(ca_dir(settings), passphrase=resolve_key_passphrase(settings))
+    ca = IssuingCa.open(ca_dir(keys), passphrase=resolve_key_passphrase(settings))
+    if ca.backend is Backend.PKCS11:
+        ca = IssuingCa.open(ca.path, pkcs11=keys.token())
     window = keys.tenant_ring(tenant).find(signer.jws_kid, at).window
     chain = ca.certify(
         signer.public_key,
@@ -92,7 +93,7 @@ def x5c_for(keys: KeyStore, tenant: Tenant, signer: Signer, now: datetime) -> li
         return cached.x5c
     chain: tuple[x509.Certificate, ...] | None = None
     try:
-        chain = issued_chain(ca_dir(settings), signer.jws_kid)
+        chain = issued_chain(ca_dir(keys), signer.jws_kid)
         if chain is None or not _usable(chain, tenant.issuer_url, at):
             chain = _issue(keys, tenant, signer, at, replace=chain is not None)
             if not _usable(chain, tenant.issuer_url, at):

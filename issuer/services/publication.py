@@ -12,8 +12,9 @@ cheap token of what they were built from: one statement of aggregates over index
 (newest bundle `seq`, count/sum of tenant ids, count/sum of status list versions — versions
 only ever grow) plus the store's ring generation, bumped by its key rotation
 (`KeyStore.rotate`/`ensure_ring`). Key rings changed by another process (the `buergerid-keys`
-or `buergerid-issuer keys rotate` CLI) are noticed by a stat of each ring's ring.json (mtime,
-size, inode) at most once per `RING_STAT_SECONDS` (1 s); every key-window boundary (nbf,
+or `buergerid-issuer keys rotate` CLI, the job runner) are noticed by `KeyStore.ring_stamp`
+(a stat of each ring's ring.json, or one statement over the database rings' versions) at
+most once per `RING_STAT_SECONDS` (1 s); every key-window boundary (nbf,
 sign_until, exp) and half the bundle's freshness period end an entry too. Anything else goes
 the slow path above, which decides exactly as before.
 """
@@ -22,7 +23,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -34,11 +34,10 @@ from sqlalchemy.exc import IntegrityError
 from issuer.db.models import Tenant
 from issuer.db.permit_models import PublicationState, StatusList, TrustBundleRecord
 from issuer.errors import ErrorCode, NoSigningKey, NotFound
-from issuer.services import status_lists
+from issuer.services import signing, status_lists
 from issuer.services.clock import as_utc
 from keys.bundle import IssuerSource, build_trust_bundle
 from keys.errors import KeysCode, KeysError
-from keys.ring import METADATA
 from verifier.formats import JOSE_NAMES, key_to_jwk
 
 if TYPE_CHECKING:
@@ -81,30 +80,18 @@ def _etag(prefix: str, data: bytes) -> str:
     return f'"{prefix}-{hashlib.sha256(data).hexdigest()[:32]}"'
 
 
-RING_STAT_SECONDS = 1.0
+RING_STAT_SECONDS = signing.RING_STAT_SECONDS
 _FAR = 2**62
 
 
 @dataclass(frozen=True, slots=True)
 class _Entry:
     token: tuple[Any, ...]
-    ring_files: tuple[str, ...]
-    ring_stamp: tuple[tuple[int, int, int], ...]
+    ring_names: tuple[str, ...]
+    ring_stamp: tuple[Any, ...]
     stat_at: float  # time.monotonic() of the last stat
     valid_until: int  # unix seconds, exclusive
     artefact: Artefact
-
-
-def _stamp(files: tuple[str, ...]) -> tuple[tuple[int, int, int], ...]:
-    out = []
-    for name in files:
-        try:
-            st = os.stat(name)
-        except OSError:
-            out.append((-1, -1, -1))
-            continue
-        out.append((st.st_mtime_ns, st.st_size, st.st_ino))
-    return tuple(out)
 
 
 def _remembered(
@@ -117,7 +104,7 @@ def _remembered(
         return None
     mono = time.monotonic()
     if mono - entry.stat_at >= RING_STAT_SECONDS:
-        if _stamp(entry.ring_files) != entry.ring_stamp:
+        if keys.ring_stamp(list(entry.ring_names)) != entry.ring_stamp:
             keys.artefacts.discard(key, entry)
             return None
         keys.artefacts.put(key, replace(entry, stat_at=mono))
@@ -143,9 +130,8 @@ def _db_token(session: Session, keys: KeyStore) -> tuple[Any, ...]:
     return (keys.generation, *(None if v is None else int(v) for v in row))
 
 
-def _ring_files(keys: KeyStore, tenants: list[Tenant]) -> tuple[str, ...]:
-    names = [*(t.key_ring for t in tenants), keys.settings.root_key_ring]
-    return tuple(str(keys.ring_path(n) / METADATA) for n in names)
+def _ring_names(keys: KeyStore, tenants: list[Tenant]) -> tuple[str, ...]:
+    return (*(t.key_ring for t in tenants), keys.settings.root_key_ring)
 
 
 def _next_key_boundary(keys: KeyStore, tenants: list[Tenant], at: int) -> int:
@@ -255,8 +241,8 @@ def trust_bundle_artefact(session: Session, keys: KeyStore, *, now: datetime) ->
     if hit is not None:
         return hit
     tenants = list(session.scalars(select(Tenant).order_by(Tenant.ags)))
-    files = _ring_files(keys, tenants)
-    stamp = _stamp(files)  # before the rings are read: a later write shows as a change
+    files = _ring_names(keys, tenants)
+    stamp = keys.ring_stamp(list(files))  # before the rings are read: a later write shows
     record = _trust_bundle(session, keys, tenants, now=now)
     artefact = Artefact(record.body, record.etag, "application/vnd.buergerid.trust-bundle+cbor")
     fresh = keys.settings.trust_bundle_fresh_seconds
@@ -356,8 +342,8 @@ def jwks(session: Session, keys: KeyStore, *, now: datetime) -> Artefact:
     if hit is not None:
         return hit
     tenants = list(session.scalars(select(Tenant).order_by(Tenant.ags)))
-    files = _ring_files(keys, tenants)
-    stamp = _stamp(files)
+    files = _ring_names(keys, tenants)
+    stamp = keys.ring_stamp(list(files))
     body = json.dumps(public_jwks(keys, tenants, now), sort_keys=True).encode()
     artefact = Artefact(body, _etag("jwks", body), "application/jwk-set+json")
     until = _next_key_boundary(keys, tenants, at)

@@ -40,7 +40,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cached_property
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select, text
@@ -176,7 +175,7 @@ class ReadinessProbe:
             return exc.detail or exc.code.value
         except KeysError as exc:
             return exc.code.value
-        ring_path = str(Path(ring.path).resolve())
+        ring_path = ring.location
         for kid in kids:
             failed = self._failed_keys.get((ring_path, kid))
             if failed is not None and failed[1] > self._monotonic():

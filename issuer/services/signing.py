@@ -10,15 +10,20 @@ signs with that key:
     trust bundle         keys.build_trust_bundle      (issuer/services/publication.py)
     plate index          keys.build_plate_index       (issuer/services/plate_index.py)
 
-A `KeyStore` opens each key ring once (the tenants' rings and the operator's root ring under
-`keys_dir`) and keeps it, with its decrypted signers (an argon2id derivation per key file),
-until `close()`. `create_app` makes one and closes it at shutdown; the CLI makes its own for
-one command. It is the only place that knows where keys live. With a PKCS#11 token
+A `KeyStore` opens each key ring once (the tenants' rings and the operator's root ring, from
+the configured `key_store`: the shared database, or directories under `keys_dir`) and keeps
+it, with its decrypted signers (an argon2id derivation per key file), until `close()`.
+`create_app` makes one and closes it at shutdown; the CLI makes its own for one command. It
+is the only place that knows where keys live. With a PKCS#11 token
 configured (`pkcs11_token_label`, the PIN from the environment or a file) the store logs in
 once, on first use, and every ring it opens signs with that token's keys; new keys
 (`ensure_ring`, new tenants) are made in the token, a rotation makes its key where the ring's
-current key lives, and `withdraw` destroys a token key there. A ring re-reads its metadata
-on every call (keys/ring.py), so a key that another process added or rotated is seen.
+current key lives, and `withdraw` destroys a token key there.
+
+A key that another process added, rotated or withdrew is seen within `RING_STAT_SECONDS`: a
+directory ring re-reads its ring.json on every call; a database ring checks its version at
+most once per `RING_STAT_SECONDS` (no query per signature), and `ring_stamp` (the
+publication cache's check) tells the open rings when a version moved.
 
 The store also keeps what depends on its keys for as long as it lives: the certificate
 chains of its keys (`chains`), the signed artefacts the publication service serves again and
@@ -29,12 +34,15 @@ empties both.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
+from collections.abc import Hashable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 from issuer.errors import NoSigningKey
 from keys.errors import KeysCode, KeysError, Pkcs11Error
@@ -42,12 +50,17 @@ from keys.lifecycle import KeyType, Purpose
 from keys.ring import Backend, KeyInfo, KeyRing, RingKind
 from keys.storage.file import DEFAULT_KDF, KdfParams
 from keys.storage.pkcs11 import DEFAULT_MODULE, Pkcs11Token
+from keys.storage.rings import METADATA, DirectoryRingStore, RingStore
 from verifier import PermitType
 
 if TYPE_CHECKING:
+    from cryptography import x509
+    from sqlalchemy import Connection, Engine
+
     from issuer.db.models import Tenant
     from issuer.settings import Settings
     from keys.signer import Signer
+    from keys.storage.documents import Documents
 
 TENANT_PURPOSES: tuple[KeyType, ...] = (
     PermitType.BEW,
@@ -59,6 +72,9 @@ TENANT_PURPOSES: tuple[KeyType, ...] = (
 ROOT_PURPOSES: tuple[KeyType, ...] = (Purpose.BUNDLE,)
 
 V = TypeVar("V")
+RING_STAT_SECONDS = 1.0
+"""A ring change made by another process is seen within this bound (see the docstring)."""
+_CA_ROOT = ("issuing-ca-root",)
 LOGIN_RETRY_SECONDS = 300.0
 """After a refused PIN the store tries to log in again only this much later."""
 
@@ -103,11 +119,16 @@ class Chain:
 class KeyStore:
     """The issuer's key rings for one app (or one CLI command). See the module docstring."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, engine: Engine | None = None) -> None:
+        """`engine`: the app's database engine (database key store); without one the store
+        makes its own on first use and disposes it in `close`."""
         from issuer.settings import resolve_key_passphrase
 
         self.settings = settings
         self._keys_dir = Path(settings.keys_dir)
+        self._engine = engine
+        self._own_engine: Engine | None = None
+        self._store: RingStore | None = None
         self._passphrase = resolve_key_passphrase(settings)
         self._lock = threading.Lock()
         self._rings: dict[str, KeyRing] = {}
@@ -119,7 +140,76 @@ class KeyStore:
         self.artefacts: Memo[Any] = Memo()
 
     def __repr__(self) -> str:
-        return f"KeyStore(keys_dir={str(self._keys_dir)!r})"
+        return f"KeyStore(key_store={self.settings.key_store!r})"
+
+    @property
+    def in_database(self) -> bool:
+        """Whether rings live in the database (else in directories under keys_dir)."""
+        return self.settings.key_store == "database"
+
+    def store(self) -> RingStore:
+        """Where the rings live (the configured `key_store`)."""
+        with self._lock:
+            if self._store is None:
+                self._store = self._make_store()
+            return self._store
+
+    def _make_store(self) -> RingStore:
+        if not self.in_database:
+            return DirectoryRingStore(self._keys_dir)
+        from keys.storage.sql import SqlRingStore
+
+        engine = self._engine
+        if engine is None:
+            from issuer.db.session import make_engine
+
+            engine = self._own_engine = make_engine(self.settings.database_url)
+        return SqlRingStore(engine)
+
+    def key_directory(self, name: str) -> Path | Documents:
+        """A small key directory of the configured store, e.g. the issuing CA
+        (`issuing_ca_dir`) or the relying party's identity (`rp_dir`): the directory
+        keys_dir/<name>, or its rows in the database."""
+        return key_directory_in(self.store(), self._keys_dir, name)
+
+    def ca_root(self) -> x509.Certificate | None:
+        """The issuing CA's root certificate, None without a CA; read again at most once per
+        `RING_STAT_SECONDS` (the CA's root changes only when an operator makes a new CA)."""
+        from keys.issuing_ca import IssuingCa
+
+        now = time.monotonic()
+        cached = self.artefacts.get(_CA_ROOT)
+        if cached is not None and now < cached[1]:
+            return cast("x509.Certificate | None", cached[0])
+        try:
+            root: x509.Certificate | None = IssuingCa.open(
+                self.key_directory(self.settings.issuing_ca_dir)
+            ).certificate
+        except KeysError:
+            root = None
+        self.artefacts.put(_CA_ROOT, (root, now + RING_STAT_SECONDS))
+        return root
+
+    def ring_stamp(self, names: list[str]) -> tuple[Hashable, ...]:
+        """What moves when any of the named rings changes: each ring.json's (mtime, size,
+        inode), or the database rings' versions (one statement; rings this store has open
+        learn of a moved version, so their next read is fresh)."""
+        if not self.in_database:
+            return tuple(_file_stamp(self._keys_dir / n / METADATA) for n in names)
+        from keys.storage.sql import SqlRingStore
+
+        store = self.store()
+        assert isinstance(store, SqlRingStore)
+        try:
+            versions = store.versions(names)
+        except KeysError:
+            return (None,) * len(names)
+        with self._lock:
+            opened = {n: self._rings.get(n) for n in names}
+        for name, ring in opened.items():
+            if ring is not None:
+                ring.refresh(versions.get(name))
+        return tuple(versions.get(n, -1) for n in names)
 
     # --- where keys come from ---------------------------------------------------------------
 
@@ -146,11 +236,20 @@ class KeyStore:
         """Where new keys are made: the token when one is configured, else key files."""
         return Backend.FILE if self.settings.pkcs11_token_label is None else Backend.PKCS11
 
-    def _open(self, path: Path) -> KeyRing:
-        return KeyRing.open(path, passphrase=self._passphrase, pkcs11=self.token())
+    def _open(self, relative: str) -> KeyRing:
+        return KeyRing.open(
+            self.store().ring(relative),
+            passphrase=self._passphrase,
+            pkcs11=self.token(),
+            recheck_seconds=self._recheck_seconds(),
+        )
+
+    def _recheck_seconds(self) -> float:
+        """Database rings check their version at most this often; directory rings always."""
+        return RING_STAT_SECONDS if self.in_database else 0.0
 
     def ring_path(self, relative: str) -> Path:
-        """The directory of the ring `relative` to keys_dir."""
+        """The directory of the ring `relative` to keys_dir (directory key store)."""
         return self._keys_dir / relative
 
     def ring(self, relative: str) -> KeyRing:
@@ -161,7 +260,7 @@ class KeyStore:
         if ring is not None:
             return ring
         try:
-            ring = self._open(self.ring_path(relative))
+            ring = self._open(relative)
         except KeysError as exc:
             raise NoSigningKey(detail=exc.code.value) from exc
         with self._lock:
@@ -210,23 +309,36 @@ class KeyStore:
         now: datetime,
         kdf: KdfParams | None = None,
     ) -> KeyRing:
-        """Development and tests: the ring at keys_dir/<relative>, created with one active key
-        (valid from a day ago for two years) when it is missing or has no active key.
+        """Development and tests: the ring `relative`, created with one active key (valid from
+        a day ago for two years) when it is missing or has no active key.
 
         `kdf` lets tests use cheap argon2 parameters."""
-        path = self.ring_path(relative)
+        where = self.store().ring(relative)
         chosen = kdf or DEFAULT_KDF
         token = self.token()
         try:
-            ring = KeyRing.open(path, passphrase=self._passphrase, pkcs11=token, kdf=chosen)
+            ring = KeyRing.open(
+                where,
+                passphrase=self._passphrase,
+                pkcs11=token,
+                kdf=chosen,
+                recheck_seconds=self._recheck_seconds(),
+            )
         except KeysError:
-            ring = KeyRing.create(
-                path,
+            KeyRing.create(
+                where,
                 issuer_id,
                 kind=RingKind.ROOT if root else RingKind.ISSUER,
                 passphrase=self._passphrase,
                 pkcs11=token,
                 kdf=chosen,
+            )
+            ring = KeyRing.open(
+                where,
+                passphrase=self._passphrase,
+                pkcs11=token,
+                kdf=chosen,
+                recheck_seconds=self._recheck_seconds(),
             )
         at = int(now.timestamp())
         try:
@@ -286,6 +398,51 @@ class KeyStore:
         self.artefacts.clear()
         if token is not None:
             token.close()
+        with self._lock:
+            own, self._own_engine, self._store = self._own_engine, None, None
+        if own is not None:
+            own.dispose()
+
+
+def _file_stamp(path: Path) -> tuple[int, int, int]:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return (-1, -1, -1)
+    return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+
+@contextmanager
+def ring_store_for(
+    settings: Settings, bind: Engine | Connection | None = None
+) -> Iterator[RingStore]:
+    """The configured ring store for one operation (tenant creation, the CLI): directories
+    under keys_dir, or the database through `bind` (a connection: inside the caller's
+    transaction) or an engine made for the call and disposed after."""
+    if settings.key_store != "database":
+        yield DirectoryRingStore(settings.keys_dir)
+        return
+    from keys.storage.sql import SqlRingStore
+
+    if bind is not None:
+        yield SqlRingStore(bind)
+        return
+    from issuer.db.session import make_engine
+
+    engine = make_engine(settings.database_url)
+    try:
+        yield SqlRingStore(engine)
+    finally:
+        engine.dispose()
+
+
+def key_directory_in(store: RingStore, keys_dir: Path, name: str) -> Path | Documents:
+    """The key directory `name` (the issuing CA, the relying party's identity) next to the
+    rings of `store`: keys_dir/<name>, or its rows in the database."""
+    documents = getattr(store, "documents", None)
+    if documents is None:
+        return Path(keys_dir) / name
+    return cast("Documents", documents(name))
 
 
 def open_token(settings: Settings) -> Pkcs11Token | None:

@@ -1,7 +1,8 @@
 """Tenants (municipalities): creation with their audit chain and key ring, lookup.
 
-The key ring itself belongs to `keys/` (one KeyRing per tenant under keys_dir/<ags>/, an
-ES256 active key); `provision_key_ring` is the one place the issuer asks for it.
+The key ring itself belongs to `keys/` (one KeyRing per tenant, named by its AGS, in the
+configured key store: the database or keys_dir/<ags>/; an ES256 active key);
+`provision_key_ring` is the one place the issuer asks for it.
 
 `register_tenant` (CLI `tenant create`, `POST /api/v1/tenants`) makes a tenant all or nothing:
 every check runs before anything is made, and a failure after the ring was made removes that
@@ -20,6 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from sqlalchemy import select
@@ -30,7 +32,7 @@ from issuer.db.models import Tenant
 from issuer.errors import Conflict, ErrorCode, InvalidRequest, NotFound, Unavailable
 from issuer.schemas.tenants import TenantCreate
 from issuer.services import audit
-from issuer.services.signing import TENANT_PURPOSES, open_token
+from issuer.services.signing import TENANT_PURPOSES, open_token, ring_store_for
 from issuer.settings import Settings, resolve_key_passphrase
 from keys.errors import KeysCode, KeysError
 from keys.lifecycle import KeyType, Purpose
@@ -38,7 +40,11 @@ from keys.ring import Backend, KeyRing, RingKind
 from keys.storage import make_private_dir
 from keys.storage.file import DEFAULT_KDF, KdfParams
 from keys.storage.pkcs11 import Pkcs11Token
+from keys.storage.rings import DirectoryRing, RingStorage
 from verifier import PermitType
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection, Engine
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +138,7 @@ def key_ring_dir(keys_dir: Path, tenant: Tenant) -> Path:
 
 
 def _ensure_ring(
-    path: Path,
+    where: RingStorage,
     issuer_id: str,
     *,
     kind: RingKind,
@@ -148,12 +154,12 @@ def _ensure_ring(
 ) -> bool:
     at = int(now.timestamp())
     try:
-        ring = KeyRing.open(path, passphrase=passphrase, pkcs11=pkcs11, kdf=kdf)
+        ring = KeyRing.open(where, passphrase=passphrase, pkcs11=pkcs11, kdf=kdf)
     except KeysError as exc:
         if exc.code is not KeysCode.RING_NOT_FOUND:
             raise Unavailable(ErrorCode.UNAVAILABLE, "key ring") from exc
         ring = KeyRing.create(
-            path,
+            where,
             issuer_id,
             kind=kind,
             name=name,
@@ -199,8 +205,36 @@ def provision_key_ring(
     """
     validate_ags(ags)
     path = keys_dir / ags
+    _provision(
+        DirectoryRing(path),
+        ags,
+        passphrase=passphrase,
+        now=now,
+        name=name,
+        url=url,
+        kdf=kdf,
+        sign_days=sign_days,
+        verify_extra_days=verify_extra_days,
+        pkcs11=pkcs11,
+    )
+    return path
+
+
+def _provision(
+    where: RingStorage,
+    ags: str,
+    *,
+    passphrase: str,
+    now: datetime,
+    name: str,
+    url: str,
+    kdf: KdfParams,
+    sign_days: int,
+    verify_extra_days: int,
+    pkcs11: Pkcs11Token | None,
+) -> None:
     if _ensure_ring(
-        path,
+        where,
         ags,
         kind=RingKind.ISSUER,
         purpose=PermitType.BEW,
@@ -214,7 +248,6 @@ def provision_key_ring(
         pkcs11=pkcs11,
     ):
         log.info("tenant_key_created", extra={"tenant": ags})
-    return path
 
 
 def _kdf(settings: Settings) -> KdfParams:
@@ -236,12 +269,13 @@ def _token(settings: Settings) -> Iterator[Pkcs11Token | None]:
             token.close()
 
 
-def provision_root_ring(settings: Settings, *, now: datetime, relative: str = "root") -> Path:
-    """Development: the operator's root ring (signs trust bundles) with an active key."""
-    path = settings.keys_dir / relative
-    with _token(settings) as token:
+def provision_root_ring(settings: Settings, *, now: datetime, relative: str = "root") -> str:
+    """Development: the operator's root ring (signs trust bundles) with an active key, in the
+    configured key store; its location."""
+    with _token(settings) as token, ring_store_for(settings) as store:
+        where = store.ring(relative)
         made = _ensure_ring(
-            path,
+            where,
             "root",
             kind=RingKind.ROOT,
             purpose=Purpose.BUNDLE,
@@ -256,16 +290,26 @@ def provision_root_ring(settings: Settings, *, now: datetime, relative: str = "r
         )
     if made:
         log.warning("root_key_created")
-    return path
+    return where.location
 
 
 def provision_key_ring_for(
-    settings: Settings, ags: str, *, now: datetime, name: str = "", url: str = ""
-) -> Path:
-    """`provision_key_ring` with the passphrase, KDF parameters and token of `settings`."""
-    with _token(settings) as token:
-        return provision_key_ring(
-            settings.keys_dir,
+    settings: Settings,
+    ags: str,
+    *,
+    now: datetime,
+    name: str = "",
+    url: str = "",
+    bind: Engine | Connection | None = None,
+) -> str:
+    """`provision_key_ring` in the configured key store (`bind`: the database connection of
+    the caller's transaction) with the passphrase, KDF parameters and token of `settings`;
+    the ring's location."""
+    validate_ags(ags)
+    with _token(settings) as token, ring_store_for(settings, bind) as store:
+        where = store.ring(ags)
+        _provision(
+            where,
             ags,
             passphrase=resolve_key_passphrase(settings),
             now=now,
@@ -276,19 +320,22 @@ def provision_key_ring_for(
             verify_extra_days=settings.tenant_key_verify_extra_days,
             pkcs11=token,
         )
+    return where.location
 
 
 # the purposes a tenant's ring must sign from the first day
 
 
-def _check_adoptable(settings: Settings, path: Path, data: TenantCreate, now: datetime) -> None:
-    """The ring at `path` is this tenant's (issuer ring, same AGS and issuer URL) and the keys
+def _check_adoptable(
+    settings: Settings, where: RingStorage, data: TenantCreate, now: datetime
+) -> None:
+    """The ring `where` is this tenant's (issuer ring, same AGS and issuer URL) and the keys
     it signs with from now on load; else Conflict key_ring_unusable naming what failed."""
     at = int(now.timestamp())
     try:
         with _token(settings) as token:
             ring = KeyRing.open(
-                path, passphrase=resolve_key_passphrase(settings), pkcs11=token, kdf=_kdf(settings)
+                where, passphrase=resolve_key_passphrase(settings), pkcs11=token, kdf=_kdf(settings)
             )
             _check_ring(ring, data, at)
     except KeysError as exc:
@@ -329,18 +376,29 @@ def register_tenant(
     transaction. Refusals, all before anything is made: `already_exists` (409, the AGS has a
     tenant), `key_ring_exists` (409, a ring or directory is where the new ring would go and
     `adopt_key_ring` is false), `key_ring_unusable` (409, the ring to adopt is another issuer's
-    or its keys do not load), `invalid_request` (422, nothing to adopt)."""
+    or its keys do not load), `invalid_request` (422, nothing to adopt).
+
+    In the database key store the new ring is written in the tenant's own transaction, so a
+    refusal leaves neither."""
     path = settings.keys_dir / data.ags
+    in_database = settings.key_store == "database"
     made: Path | None = None
     try:
         with sessions() as session, session.begin():
             if session.scalars(select(Tenant.id).where(Tenant.ags == data.ags)).first():
                 raise Conflict(ErrorCode.ALREADY_EXISTS)
+            bind = session.connection() if in_database else None
+            with ring_store_for(settings, bind) as store:
+                where = store.ring(data.ags)
+                try:
+                    exists = where.exists()
+                except KeysError as exc:
+                    raise Unavailable(ErrorCode.UNAVAILABLE, f"key ring: {exc.code}") from exc
             if data.adopt_key_ring:
-                if not (path / "ring.json").is_file():
+                if not exists:
                     raise InvalidRequest(ErrorCode.INVALID_REQUEST, "no key ring to adopt")
-                _check_adoptable(settings, path, data, now)
-            elif path.exists() or path.is_symlink():
+                _check_adoptable(settings, where, data, now)
+            elif exists or (not in_database and (path.exists() or path.is_symlink())):
                 raise Conflict(ErrorCode.KEY_RING_EXISTS)
             resolve_key_passphrase(settings)  # a missing passphrase refuses before the row
             try:
@@ -356,10 +414,16 @@ def register_tenant(
             except IntegrityError as exc:  # a concurrent request created it first
                 raise Conflict(ErrorCode.ALREADY_EXISTS) from exc
             if not data.adopt_key_ring:
-                made = _new_ring_dir(settings, data.ags)
+                if not in_database:
+                    made = _new_ring_dir(settings, data.ags)
                 try:
                     provision_key_ring_for(
-                        settings, data.ags, now=now, name=data.name, url=data.issuer_url
+                        settings,
+                        data.ags,
+                        now=now,
+                        name=data.name,
+                        url=data.issuer_url,
+                        bind=bind,
                     )
                 except KeysError as exc:
                     raise Unavailable(ErrorCode.UNAVAILABLE, f"key ring: {exc.code}") from exc

@@ -98,7 +98,7 @@ class Runner:
             settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms
         )
         self.sessions: sessionmaker[Session] = make_session_factory(self.engine)
-        self.keys = KeyStore(settings)
+        self.keys = KeyStore(settings, engine=self.engine)
         self.jobs = tuple(jobs)
         self.owner = owner or f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.lock: JobLock = lock_for(self.engine, self.sessions, self.owner)

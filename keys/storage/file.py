@@ -166,7 +166,12 @@ def write_key_file(
     overwrite: bool = False,
 ) -> None:
     """Encrypt `private_key` into `path` (mode 0600, atomic); refuse an existing file by default."""
-    blob = encrypt_private_key(private_key, passphrase, kdf=kdf)
+    write_key_blob(path, encrypt_private_key(private_key, passphrase, kdf=kdf), overwrite=overwrite)
+
+
+def write_key_blob(path: Path, blob: bytes, *, overwrite: bool = False) -> None:
+    """Write already encrypted key file bytes to `path` (mode 0600, atomic), as
+    `write_key_file` does; refuse an existing file by default."""
     with locked(_lock_path(path)):
         write_atomic(path, blob, overwrite=overwrite)
 

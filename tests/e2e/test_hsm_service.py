@@ -12,9 +12,10 @@ token), status lists and the plate index (signed in the token) are synced by the
 finds it revoked, and the SD-JWT VC's status list says so too. The server's signing metric
 counts PKCS#11 signatures only. The job runner's key_rotation job and `keys rotate` make the
 next keys in the token; withdrawing one destroys it there. With a wrong PIN the service is
-not ready (`pkcs11_login`) and issuing answers 503 `no_signing_key`. Afterwards no private
-key is on disk: no key file, no PEM, PKCS#8 or SEC1 encoding, no raw scalar of any of the
-rings' keys.
+not ready (`pkcs11_login`) and issuing answers 503 `no_signing_key`. The rings live in the
+database (`key_store=database`, as in production). Afterwards no private key is on disk nor
+in the database's key store: no key file or blob, no PEM, PKCS#8 or SEC1 encoding, no raw
+scalar of any of the rings' keys.
 """
 
 from __future__ import annotations
@@ -35,9 +36,19 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import Engine, select
 
 from issuer.settings import Settings
+from keys.issuing_ca import IssuingCa
 from keys.ring import KeyRing
+from keys.storage.sql import (
+    SqlRingStore,
+    connect,
+    key_directories,
+    key_directory_files,
+    key_ring_blobs,
+    key_rings,
+)
 from mobile_sdk_stub.client import WalletClient
 from tests.support.db import make_test_settings
 from tests.support.handheld import verify
@@ -56,6 +67,7 @@ from verifier.formats import (
     decode_status_list_jwt,
     key_to_jwk,
     peek_jws_header,
+    validate_x5c,
 )
 from verifier.sdjwt import verify_sd_jwt_vc
 
@@ -144,6 +156,58 @@ def private_key_traces(root: Path, publics: list[PublicKey]) -> list[str]:
     return found
 
 
+def export_key_store(engine: Engine, out: Path) -> list[Path]:
+    """Every ring's metadata, every key blob and every document of the key directories (the
+    issuing CA, the relying party's identity) of the database, one file each (for the scan
+    above)."""
+    out.mkdir(parents=True)
+    files = []
+    with engine.connect() as conn:
+        for n, row in enumerate(conn.execute(select(key_rings.c.metadata))):
+            files.append(out / f"ring{n}.json")
+            files[-1].write_text(row.metadata)
+        for n, row in enumerate(conn.execute(select(key_ring_blobs.c.data))):
+            files.append(out / f"blob{n}.bin")
+            files[-1].write_bytes(bytes(row.data))
+        for n, row in enumerate(conn.execute(select(key_directory_files.c.data))):
+            files.append(out / f"document{n}.bin")
+            files[-1].write_bytes(bytes(row.data))
+    return files
+
+
+def test_the_key_scan_of_the_database_finds_a_private_key(tmp_path: Path) -> None:
+    """The database half of the scan finds a key planted in a blob, in ring metadata or in a
+    key directory's document."""
+    from issuer.migrations import upgrade
+
+    url = f"sqlite:///{tmp_path / 'k.db'}"
+    upgrade(url)
+    engine = connect(url)
+    try:
+        private = ec.generate_private_key(ec.SECP256R1())
+        scalar = private.private_numbers().private_value.to_bytes(32, "big")
+        with engine.begin() as conn:
+            conn.execute(
+                key_rings.insert().values(
+                    name="r", issuer_id="r", version=1, metadata=json.dumps({"d": scalar.hex()})
+                )
+            )
+            conn.execute(key_ring_blobs.insert().values(ring="r", name="k", data=b"z" + scalar))
+            conn.execute(key_directories.insert().values(name="ca", version=1))
+            conn.execute(
+                key_directory_files.insert().values(directory="ca", name="ca.json", data=scalar)
+            )
+        export_key_store(engine, tmp_path / "export")
+    finally:
+        engine.dispose()
+    traces = private_key_traces(tmp_path / "export", [private.public_key()])
+    assert traces == [
+        "blob0.bin: raw private key",
+        "document0.bin: raw private key",
+        "ring0.json: raw private key",
+    ]
+
+
 def test_the_key_scan_finds_a_private_key(tmp_path: Path) -> None:
     """The scan of the end-to-end test below finds what it looks for."""
     private = ec.generate_private_key(ec.SECP256R1())
@@ -206,6 +270,7 @@ def hsm_settings(db_url: str, tmp_path: Path) -> tuple[Settings, SoftHsm]:
         pkcs11_module=hsm.module,
         pkcs11_token_label=hsm.token_label,
         pkcs11_pin_file=pin_file,
+        key_store="database",
     )
     return settings, hsm
 
@@ -218,9 +283,13 @@ def test_the_whole_story_signed_in_softhsm_with_no_private_key_on_disk(
     base = settings.public_base_url
     env = {**settings_env(settings), "SOFTHSM2_CONF": str(hsm.conf)}
     metrics_port = free_port()
-    root_ring, tenant_ring = settings.keys_dir / "root", settings.keys_dir / AGS
+    root_ring, tenant_ring = "root", AGS
     _run([BUERGERID_ISSUER, "migrate"], env)
-    _run([KEYS, "create", str(root_ring), "--issuer", "GKD", "--root", "--backend", "pkcs11"], env)
+    # buergerid-keys: the database from BUERGERID_DATABASE_URL, as BUERGERID_KEY_STORE says
+    assert env["BUERGERID_KEY_STORE"] == "database"
+    _run([KEYS, "create", root_ring, "--issuer", "GKD", "--root", "--backend", "pkcs11"], env)
+    # the issuing CA: its key in the token, its certificate and handle in the database
+    _run([KEYS, "ca", "create", "ca", "--name", "GKD Issuing CA", "--backend", "pkcs11"], env)
     created = _run(
         [BUERGERID_ISSUER, "tenant", "create", "--ags", AGS, "--name", "Stadt Recklinghausen",
          "--issuer-url", f"https://bid.gkd.example/issuers/{AGS}"], env,
@@ -232,10 +301,16 @@ def test_the_whole_story_signed_in_softhsm_with_no_private_key_on_disk(
     )  # fmt: skip
     token = next(line.split()[1] for line in client.splitlines() if line.startswith("token"))
     now = int(datetime.now(UTC).timestamp())
-    rings = {path: KeyRing.open(path) for path in (root_ring, tenant_ring)}
+    engine = connect(settings.database_url)
+    cleanup = ExitStack()
+    cleanup.callback(engine.dispose)
+    store = SqlRingStore(engine)
+    rings = {name: KeyRing.open(store.ring(name)) for name in (root_ring, tenant_ring)}
     for ring in rings.values():
         assert {k.backend.value for k in ring.records(now)} == {"pkcs11"}
-    assert len(_token_key_ids(hsm)) == 2
+    assert len(_token_key_ids(hsm)) == 3  # root, tenant, issuing CA
+    ca = IssuingCa.open(store.documents("ca"))
+    assert ca.backend.value == "pkcs11"
 
     logs = tmp_path / "logs"
     logs.mkdir()
@@ -268,6 +343,10 @@ def test_the_whole_story_signed_in_softhsm_with_no_private_key_on_disk(
             (stored,) = wallet.redeem(offer.json()["credential_offer_url"], offer.json()["tx_code"])
             presentation = wallet.present(stored.id, [("plates",)], aud=OFFICER, nonce="n-1")
         assert stored.sd_jwt is not None and stored.qr_text is not None
+        # the CA key in the token certified the tenant key on first use: x5c to the root
+        x5c = peek_jws_header(stored.sd_jwt.split("~", 1)[0])["x5c"]
+        validate_x5c(x5c, [ca.certificate], int(datetime.now(UTC).timestamp()))
+        assert store.documents("ca").names("issued")  # the certificate is in the database
 
         # the worker signs the trust bundle (root key) and the plate index in the token, and
         # its key_rotation job makes the successor of a key that stops signing within the
@@ -276,7 +355,7 @@ def test_the_whole_story_signed_in_softhsm_with_no_private_key_on_disk(
         worked = _run([BUERGERID_ISSUER, "worker", "--once"], {**env, **lead})
         assert "trust_bundle: ok" in worked and "plate_indexes: ok built=1" in worked
         assert "key_rotation: ok rotated=1" in worked
-        assert len(_token_key_ids(hsm)) == 3
+        assert len(_token_key_ids(hsm)) == 4  # root, tenant, its successor, issuing CA
 
         # the officer's handheld: pin the root, sync, check the QR and the plate
         anchor = tmp_path / "root.jwk"
@@ -337,13 +416,12 @@ def test_the_whole_story_signed_in_softhsm_with_no_private_key_on_disk(
     assert "new pending key" in rotated
     records = rings[tenant_ring].records(now)
     assert len(records) == 3 and {k.backend.value for k in records} == {"pkcs11"}
-    ids = {
-        e["kid"]: e["ref"]["id"]
-        for e in json.loads((tenant_ring / "ring.json").read_text())["keys"]
-    }
+    with engine.connect() as conn:
+        metadata = conn.scalar(select(key_rings.c.metadata).where(key_rings.c.name == AGS))
+    ids = {e["kid"]: e["ref"]["id"] for e in json.loads(str(metadata))["keys"]}
     [new] = [k for k in records if ids[k.kid] not in before]
     assert _token_key_ids(hsm) == before | {ids[new.kid]}
-    _run([KEYS, "withdraw", str(tenant_ring), new.kid], env)
+    _run([KEYS, "withdraw", tenant_ring, new.kid], env)
     assert _token_key_ids(hsm) == before
     assert rings[tenant_ring].find(new.kid, now).withdrawn_at is not None
 
@@ -364,11 +442,17 @@ def test_the_whole_story_signed_in_softhsm_with_no_private_key_on_disk(
         stop([refused])
     assert "000000" not in "".join(refused.output())
 
-    # no private key bytes anywhere under the data directory (key store included)
+    # no private key bytes in the database's key store nor anywhere under the data directory
     publics = [k.public_key for ring in rings.values() for k in ring.records(now)]
     assert len(publics) == 4
-    assert not any(settings.keys_dir.glob("*/keys/*"))  # no key file
-    assert private_key_traces(settings.keys_dir, publics) == []
+    publics.append(ca.certificate.public_key())
+    with cleanup:
+        assert store.names() == [AGS, "root"] and store.count_blobs() == 0  # no key file
+        assert "ca.key" not in store.documents("ca").everything()
+        exported = export_key_store(engine, tmp_path / "key-store")
+    assert len(exported) >= 4  # two rings, the CA's ca.json and ca.pem (and what it issued)
+    assert private_key_traces(tmp_path / "key-store", publics) == []
+    assert not settings.keys_dir.exists()
     for path in (p for p in settings.data_dir.rglob("*") if p.is_file()):
         data = path.read_bytes()
         assert not [what for marker, what in PRIVATE_ENCODINGS.items() if marker in data], path

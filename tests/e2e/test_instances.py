@@ -1,6 +1,8 @@
 """Three `buergerid-issuer serve` instances and two `buergerid-issuer worker`s on one
-PostgreSQL, sharing nothing else but the key store, with a client spreading its requests
-over them (round robin, several threads):
+PostgreSQL, sharing nothing else: the key rings and their encrypted key files are in the
+database (`key_store=database`), every process has its own empty data directory, and none
+of them writes a key to it. A client spreads its requests over them (round robin, several
+threads):
 
 - issuance on every instance, concurrently: every permit gets its own status index (none
   twice), every permit is there once with its audit entries (nothing lost or doubled);
@@ -47,8 +49,10 @@ from issuer.services.publication import RING_STAT_SECONDS
 from issuer.settings import Settings
 from issuer.worker import jobs as catalogue
 from keys.ring import KeyRing
-from tests.support.db import TEST_PASSPHRASE
+from keys.storage.sql import SqlRingStore
+from tests.support.db import TEST_PASSPHRASE, make_test_settings
 from tests.support.http import HTTP_TIMEOUT
+from tests.support.key_material import key_material
 from tests.support.processes import (
     BUERGERID_ISSUER,
     Process,
@@ -82,6 +86,22 @@ def unit_command(unit: str, env: dict[str, str]) -> list[str]:
 
 
 @pytest.fixture
+def settings(db_url: str, tmp_path: Path) -> Settings:
+    """The test's own settings: rings in the database, a server secret every process shares
+    (as production has), a data directory only this test process uses."""
+    return make_test_settings(
+        db_url, tmp_path / "data", key_store="database", server_secret="s" * 40
+    )
+
+
+def own_data_dir(tmp_path: Path, name: str) -> str:
+    """A fresh, empty data directory for one process: instances share no directory."""
+    path = tmp_path / "instances" / name
+    path.mkdir(parents=True)
+    return str(path)
+
+
+@pytest.fixture
 def world(app: FastAPI, client: Any, clock: FixedClock, api_client: Any) -> World:
     # the served processes read the wall clock: keys and data are made at its time
     clock.set(datetime.now(UTC).replace(microsecond=0))
@@ -105,6 +125,7 @@ def cluster(
             BUERGERID_PORT=str(port),  # the unit's instance name, %i
             BUERGERID_PUBLIC_BASE_URL=public,
             BUERGERID_WORKERS="1",
+            BUERGERID_DATA_DIR=own_data_dir(tmp_path, f"serve{n}"),
         )
         command = unit_command("buergerid-serve@.service", env)
         servers.append(start(f"serve{n}", command, env, logs))
@@ -112,7 +133,15 @@ def cluster(
         settings, BUERGERID_PUBLIC_BASE_URL=public, BUERGERID_WORKER_INTERVALS=intervals
     )
     command = unit_command("buergerid-worker.service", env)
-    workers = [start(f"worker{n}", command, env, logs) for n in range(WORKERS)]
+    workers = [
+        start(
+            f"worker{n}",
+            command,
+            {**env, "BUERGERID_DATA_DIR": own_data_dir(tmp_path, f"worker{n}")},
+            logs,
+        )
+        for n in range(WORKERS)
+    ]
     try:
         for server, port in zip(servers, ports, strict=True):
             wait_http(server, f"http://127.0.0.1:{port}/healthz")
@@ -154,6 +183,7 @@ def test_three_instances_and_two_workers_share_nothing_but_postgresql(
     world: World,
     settings: Settings,
     api_client: Any,
+    tmp_path: Path,
 ) -> None:
     bases, workers = cluster
     clients = [httpx.Client(base_url=b, headers=world.headers, timeout=60) for b in bases]
@@ -215,8 +245,8 @@ def test_three_instances_and_two_workers_share_nothing_but_postgresql(
         if i == REVOKED + MOVERS:
             rotated = subprocess.run(
                 [BUERGERID_ISSUER, "keys", "rotate", "--tenant", world.ags, "--force"],
-                env=settings_env(settings), capture_output=True, text=True, timeout=120,
-                check=False,
+                env=settings_env(settings, BUERGERID_DATA_DIR=own_data_dir(tmp_path, "cli")),
+                capture_output=True, text=True, timeout=120, check=False,
             )  # fmt: skip
             assert rotated.returncode == 0, rotated.stdout + rotated.stderr
             return time.monotonic(), rotated.stdout
@@ -263,7 +293,9 @@ def test_three_instances_and_two_workers_share_nothing_but_postgresql(
 
     # the rotated key: every instance publishes it once the stated bound has passed
     assert "new pending key" in rotation_out, rotation_out
-    ring = KeyRing.open(Path(settings.keys_dir) / world.ags, passphrase=TEST_PASSPHRASE)
+    keys = world.app.state.keys.store()
+    assert isinstance(keys, SqlRingStore)
+    ring = KeyRing.open(keys.ring(world.ags), passphrase=TEST_PASSPHRASE)
     new_kids = {k.kid for k in ring.published(int(time.time()))}
     assert len(new_kids) >= 2  # the active key and its successor
     wait = RING_STAT_SECONDS - (time.monotonic() - rotation_done)
@@ -325,3 +357,12 @@ def test_three_instances_and_two_workers_share_nothing_but_postgresql(
     with world.app.state.session_factory() as session:
         recorded = dict(session.execute(select(WorkerJob.name, WorkerJob.runs)).all())
     assert recorded == dict(per_job)
+
+    # no process kept key material on its own disk (no ring, key file, encrypted key, PEM
+    # key or certificate), nor did this test's
+    own_dirs = sorted((tmp_path / "instances").iterdir())
+    assert [d.name for d in own_dirs] == ["cli", "serve0", "serve1", "serve2", "worker0", "worker1"]
+    on_disk = {
+        str(d.relative_to(tmp_path)): key_material(d) for d in [*own_dirs, settings.data_dir]
+    }
+    assert on_disk == {name: [] for name in on_disk}

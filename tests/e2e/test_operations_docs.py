@@ -1,7 +1,8 @@
 """docs/operations.md, "A first production start, step by step", executed as written by bash
 on a fresh PostgreSQL database: a SoftHSM2 token, production settings, migrate, the root ring
-in the token, a tenant (its key in the token), an API client, two `serve` instances, `worker
---once` and a `worker` in the background, readiness of both instances and metrics.
+in the database with its key in the token, a tenant (its key in the token), an API client,
+two `serve` instances, `worker --once` and a `worker` in the background, readiness of both
+instances and metrics.
 
 Only what differs on a test machine is replaced: the database URL, the directories, the
 files holding the secrets and the ports. The processes started in the background are
@@ -17,8 +18,11 @@ import uuid
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
+from keys.storage.sql import connect, key_directory_files, key_ring_blobs, key_rings
 from tests.support.db import PostgresServer, _admin_exec
+from tests.support.key_material import key_material
 from tests.support.processes import BIN, free_port, run_script
 from tests.support.softhsm import softhsm_module
 
@@ -39,7 +43,8 @@ def test_the_section_shows_the_whole_way() -> None:
     commands = "\n".join(doc_commands())
     for step in ("softhsm2-util --init-token", "BUERGERID_PKCS11_TOKEN_LABEL",
                  "BUERGERID_PKCS11_PIN_FILE", "BUERGERID_ENVIRONMENT=production", "migrate",
-                 "buergerid-keys create", "--backend pkcs11", "tenant create", "client create",
+                 "buergerid-keys create", "--backend pkcs11", "buergerid-keys ca create",
+                 "tenant create", "client create",
                  "BUERGERID_PORT=8000", "BUERGERID_PORT=8001", "worker --once", "worker &",
                  "/readyz", "/metrics"):  # fmt: skip
         assert step in commands, step
@@ -80,8 +85,27 @@ def test_every_command_of_the_production_start_runs(
     assert "plate_indexes: ok built=1" in out and "trust_bundle: ok built=1" in out
     assert out.count('"status":"ready"') == 2  # both instances
     assert re.search(r'^buergerid_job_runs_total\{job="plate_indexes"\} 1\.0$', out, re.M)
-    # every key is in the token: the rings record PKCS#11 keys only, no key file exists
-    for ring in ("root", "05562032"):
-        doc = json.loads((data / "keys" / ring / "ring.json").read_text())
-        assert [k["backend"] for k in doc["keys"]] == ["pkcs11"], ring
-    assert not list((data / "keys").glob("*/keys/*"))
+    # the rings are in the database and every key is in the token: PKCS#11 keys only, no
+    # key file in the database, nothing of the keys under the data directory
+    engine = connect(postgres_server.url(database))
+    try:
+        with engine.connect() as conn:
+            rings = dict(conn.execute(select(key_rings.c.name, key_rings.c.metadata)).all())
+            blobs = conn.execute(select(key_ring_blobs.c.name)).all()
+            ca = dict(
+                conn.execute(
+                    select(key_directory_files.c.name, key_directory_files.c.data).where(
+                        key_directory_files.c.directory == "ca"
+                    )
+                ).all()
+            )
+    finally:
+        engine.dispose()
+    assert sorted(rings) == ["05562032", "root"] and blobs == []
+    for ring, metadata in rings.items():
+        assert [k["backend"] for k in json.loads(metadata)["keys"]] == ["pkcs11"], ring
+    assert not (data / "keys").exists()
+    # the issuing CA is in the database too, its key in the token: a handle, no key file
+    assert {"ca.json", "ca.pem"} <= set(ca) and "ca.key" not in ca
+    assert json.loads(ca["ca.json"])["backend"] == "pkcs11"
+    assert key_material(data) == []

@@ -166,3 +166,24 @@ def test_production_with_a_token_needs_no_key_passphrase() -> None:
         pkcs11_pin="4711",
     )
     assert resolve_key_passphrase(s) == ""  # file keys then refuse: passphrase_required
+
+
+def test_key_rings_live_in_the_database_in_production_and_in_directories_otherwise(
+    tmp_path: Path,
+) -> None:
+    production = {
+        "environment": "production",
+        "key_passphrase": "x" * 20,
+        "server_secret": "s" * 32,
+        "public_base_url": "https://wallet.example",
+        "database_url": "postgresql+psycopg://buergerid@db.example/buergerid",
+    }
+    assert Settings(**production).key_store == "database"  # type: ignore[arg-type]
+    with pytest.raises(ValidationError, match="production keeps key rings in the database"):
+        Settings(**production, key_store="directory")  # type: ignore[arg-type]
+    assert Settings(data_dir=tmp_path).key_store == "directory"  # make run: no database server
+    with pytest.raises(ValidationError, match="key_store=database needs PostgreSQL"):
+        Settings(data_dir=tmp_path, key_store="database")
+    assert Settings(database_url=production["database_url"], key_store="database").key_store == (
+        "database"
+    )

@@ -121,10 +121,13 @@ def _seed(app: FastAPI, clock: FixedClock) -> tuple[int, uuid.UUID, uuid.UUID, u
     settings: Settings = app.state.settings
     now = clock.now()
     with app.state.session_factory() as sess, sess.begin():
-        ring_dir = tenants_service.provision_key_ring(
-            settings.keys_dir, AGS, passphrase=TEST_PASSPHRASE, now=now
-        )
-        ensure_ring(ring_dir, int(now.timestamp()))
+        if settings.key_store == "database":
+            tenants_service.provision_key_ring_for(settings, AGS, now=now)
+        else:
+            ring_dir = tenants_service.provision_key_ring(
+                settings.keys_dir, AGS, passphrase=TEST_PASSPHRASE, now=now
+            )
+            ensure_ring(ring_dir, int(now.timestamp()))
         tenant: Tenant = tenants_service.create_tenant(
             sess,
             ags=AGS,

@@ -1,11 +1,15 @@
 """Who the relying party is to a wallet: the access certificate that signs request objects,
 the client identifier derived from it, and the keys wallets encrypt responses to.
 
-The request-signing identity lives under keys_dir/<rp_dir> (keys/relying_party.py). When
-it is missing or no longer fits the public base URL, it is certified by the deployment's
-issuing CA, as long as the CA key is a file key under the server's key passphrase (the
-development setup, or a deployment that accepts that); otherwise the operator installs a
-chain (`buergerid-keys rp`), and without one every request answers 503 ``rp_unavailable``.
+The request-signing identity is the key directory <rp_dir> of the configured key store
+(keys/relying_party.py): keys_dir/<rp_dir>, or its rows in the database, so every instance
+uses the same one. When it is missing or no longer fits the public base URL, it is
+certified by the deployment's issuing CA, as long as the CA key is a file key under the
+server's key passphrase (the development setup, or a deployment that accepts that) or in
+the configured PKCS#11 token; otherwise the operator installs a chain, and without one
+every request answers 503 ``rp_unavailable``. In the database store an identity loaded
+here is checked against the directory's version at most once per `RING_STAT_SECONDS`, so
+a chain installed or renewed by another instance is used within that bound.
 
 Response encryption keys are per transaction and never stored: the P-256 private scalar is
 HKDF-SHA256 of the server secret with the transaction id as ``info``, reduced into
@@ -19,6 +23,8 @@ import hashlib
 import hmac
 import logging
 import threading
+import time
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,11 +35,13 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from issuer.services.clock import Clock
 from issuer.services.rate_limits import SharedCounters
-from issuer.services.signing import KeyStore
+from issuer.services.signing import RING_STAT_SECONDS, KeyStore
 from issuer.settings import Settings, resolve_key_passphrase, resolve_server_secret
 from keys.errors import KeysError
 from keys.issuing_ca import IssuingCa
 from keys.relying_party import RelyingPartyIdentity, ensure_identity, open_identity
+from keys.ring import Backend
+from keys.storage.documents import Documents
 from verifier.formats import jws_kid, key_to_jwk
 from wallet_api.errors import WalletProblem
 from wallet_api.relying_party.starts import StartBudget
@@ -60,6 +68,8 @@ class RelyingParty:
     starts: StartBudget  # anonymous login starts per client address (relying_party.starts)
     _secret: bytes = field(repr=False)
     _identity: RelyingPartyIdentity | None = field(default=None, repr=False)
+    _version: Hashable = field(default=None, repr=False)
+    _checked: float = field(default=0.0, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
@@ -88,19 +98,46 @@ class RelyingParty:
         with self._lock:
             now = int(self.clock.now().timestamp())
             current = self._identity
-            if current is not None and _still_fits(current, self.base_url, now):
+            if (
+                current is not None
+                and _still_fits(current, self.base_url, now)
+                and not self._moved()
+            ):
                 return current
             self._identity = self._load(now)
             return self._identity
 
+    def _moved(self) -> bool:
+        """Whether another instance changed the identity (database store; asked at most once
+        per `RING_STAT_SECONDS`)."""
+        if not self.keys.in_database:
+            return False
+        at = time.monotonic()
+        if at - self._checked < RING_STAT_SECONDS:
+            return False
+        self._checked = at
+        try:
+            version = self._documents().version()  # type: ignore[union-attr]
+        except KeysError:
+            return False  # the database is away: keep signing with what we have
+        return version != self._version
+
+    def _documents(self) -> Path | Documents:
+        return self.keys.key_directory(self.settings.rp_dir)
+
     def _load(self, now: int) -> RelyingPartyIdentity:
         settings = self.settings
-        directory = Path(settings.keys_dir) / settings.rp_dir
+        directory = self._documents()
         passphrase = resolve_key_passphrase(settings)
+        if not isinstance(directory, Path):
+            self._version = directory.version()
+            self._checked = time.monotonic()
         try:
             ca = IssuingCa.open(
-                Path(settings.keys_dir) / settings.issuing_ca_dir, passphrase=passphrase
+                self.keys.key_directory(settings.issuing_ca_dir), passphrase=passphrase
             )
+            if ca.backend is Backend.PKCS11:
+                ca = IssuingCa.open(ca.path, pkcs11=self.keys.token())
             identity = ensure_identity(
                 directory,
                 passphrase=passphrase,

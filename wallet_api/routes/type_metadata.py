@@ -86,7 +86,7 @@ def logo(ags: str, session: WalletSessionDep, request: Request) -> Response:
 @router.get("/wallet/issuing-ca.pem", response_class=Response)
 def issuing_ca(state: WalletStateDep) -> Response:
     """The root certificate of the issuing CA (the anchor of every x5c chain we send)."""
-    root = root_certificate(state.settings)
+    root = root_certificate(state.keys)
     if root is None:
         raise _not_found()
     return Response(
