@@ -27,11 +27,11 @@ def test_readyz_needs_database_and_key_rings(
     assert body["status"] == "ready"
     # no worker ran yet: every job is reported stale, and the instance is ready all the same
     assert {(j["last_success"], j["stale"]) for j in body["jobs"]} == {(None, True)}
-    shutil.rmtree(settings.keys_dir / "05513000")
+    shutil.rmtree(settings.keys_dir / "05513000")  # the tenant's whole ring is gone
     response = client.get("/readyz")
     assert response.status_code == 503
     assert response.headers["content-type"] == "application/problem+json"
     assert response.json()["code"] == "not_ready"
     assert response.json()["errors"] == [
-        {"check": "tenant_keys", "tenant": "05513000", "code": "key_file_missing"}
+        {"check": "tenant_keys", "tenant": "05513000", "code": "ring_not_found"}
     ]
