@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from issuer.services.clock import FixedClock
 from issuer.settings import Settings
 from mobile_sdk_stub import authorization
+from mobile_sdk_stub.client import WalletError
 from tests.support.http import live_server
 from tests.support.portal import AGS, PortalEnv, portal_env
 from tests.wallet_api.harness import RESIDENCE_CONFIG
@@ -168,6 +169,38 @@ def test_a_refused_authorization_start_leaves_the_request_uri_usable(
         page = env.browser().get(pending.authorization_url)
         assert page.status_code == 200 and "openid4vp://" in page.text
         assert _rows(env)[0] == before[0] + 1
+
+
+def test_pushed_authorization_requests_have_a_budget_of_their_own(
+    settings: Settings, clock: FixedClock, tmp_path: Path
+) -> None:
+    with rp_env(_limited(settings), clock, tmp_path) as env:
+        wallet, _presenter = env.wallet()
+        authorization.start(wallet, [RESIDENCE_CONFIG])  # its PAR and the DPoP nonce retry
+        with env.app.state.session_factory() as session:
+            assert session.scalar(select(func.count()).select_from(WalletAuthorization)) == 1
+        # the rest of the budget spent by a bare request from the same address (refused, 400)
+        spent = env.browser().post("/wallet/par", data={"client_id": "w"})
+        assert spent.status_code == 400 and spent.json()["error"] == "unsupported_response_type"
+        # beyond it: refused before anything is read or stored
+        refused = env.browser().post("/wallet/par", data={"client_id": "w"})
+        assert refused.status_code == 429
+        assert refused.json()["error"] == "slow_down"
+        assert int(refused.headers["retry-after"]) == _until_window_ends(clock)
+        with pytest.raises(WalletError) as info:
+            authorization.start(wallet, [RESIDENCE_CONFIG])
+        assert info.value.code == "slow_down"
+        with env.app.state.session_factory() as session:
+            assert session.scalar(select(func.count()).select_from(WalletAuthorization)) == 1
+        # a count of its own: the browser's login pages still start; another address pushes
+        assert env.browser().get(f"/rp/login/{AGS}").status_code == 200
+        other = _from(env, "198.51.100.9").post("/wallet/par", data={"client_id": "w"})
+        assert other.status_code == 400 and other.json()["error"] == "unsupported_response_type"
+        # the next window
+        clock.advance(seconds=_until_window_ends(clock))
+        authorization.start(wallet, [RESIDENCE_CONFIG])
+        with env.app.state.session_factory() as session:
+            assert session.scalar(select(func.count()).select_from(WalletAuthorization)) == 2
 
 
 def test_two_instances_on_one_database_share_the_budget(

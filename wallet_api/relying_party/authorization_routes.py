@@ -51,6 +51,14 @@ async def pushed_authorization_request(
 ) -> JSONResponse:
     """RFC 9126: store the authorization request, answer a single-use request_uri."""
     now = state.clock.now()
+    wait = await run_in_threadpool(rp.pushes.wait, request, now)
+    if wait is not None:  # each pushed request is stored: bounded per client address
+        raise TokenError(
+            "slow_down",
+            "too many pushed authorization requests",
+            status=429,
+            headers={"Retry-After": str(max(1, wait))},
+        )
     form = await read_form(request, MAX_PAR_BYTES, TokenError)
     nonce = nonce_header(state, now)
     client_id = form.get("client_id")

@@ -9,6 +9,10 @@ window of ``Settings.rp_start_window_seconds``, counted in the shared database c
 every worker and instance on the database counts together. An IPv6 client counts as its
 /64, the network one household or one phone gets (a single host can use all of it).
 
+The wallet's pushed authorization requests (``POST /wallet/par``, each stores an
+authorization for 60 s) have a budget of the same size under a count of their own
+(``PUSHED_LIMIT_NAME``), so a wallet and the browser it opens never spend each other's.
+
 Beyond the budget the start is refused with ``StartsSpent`` (429 ``slow_down`` and
 ``Retry-After`` until the window ends); nothing is stored. Starts of a logged-in citizen
 (the portal's fresh presentation before a sensitive step) and of municipal applications
@@ -31,6 +35,7 @@ from wallet_api.errors import WalletProblem
 from wallet_api.services.rate_limits import RateLimiter
 
 LIMIT_NAME = "rp-start"
+PUSHED_LIMIT_NAME = "wallet-par"  # pushed authorization requests: the same numbers, own count
 IPV6_PREFIX = 64
 
 
@@ -58,16 +63,21 @@ class StartBudget:
     limiter: RateLimiter
 
     @classmethod
-    def from_settings(cls, settings: Settings, counters: SharedCounters) -> StartBudget:
-        limit = RateLimit(
-            LIMIT_NAME, settings.rp_starts_per_address, settings.rp_start_window_seconds
-        )
+    def from_settings(
+        cls, settings: Settings, counters: SharedCounters, name: str = LIMIT_NAME
+    ) -> StartBudget:
+        limit = RateLimit(name, settings.rp_starts_per_address, settings.rp_start_window_seconds)
         return cls(RateLimiter(counters, limit))
+
+    def wait(self, request: Request, now: datetime) -> int | None:
+        """Count one start of the request's client: None while the budget lasts, else the
+        seconds until the window ends. Writes to the database: from a worker thread."""
+        return self.limiter.wait(subject(client_address(request)), int(now.timestamp()))
 
     def spend(self, request: Request, now: datetime) -> None:
         """Count one start of the request's client; ``StartsSpent`` once the window's budget
         is spent. Writes to the database: from a worker thread, before anything is stored."""
-        wait = self.limiter.wait(subject(client_address(request)), int(now.timestamp()))
+        wait = self.wait(request, now)
         if wait is not None:
             raise StartsSpent(
                 "slow_down",
