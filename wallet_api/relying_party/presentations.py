@@ -47,6 +47,7 @@ from verifier import Reason, VerifierError
 from verifier.formats import (
     MAX_STATUS_LIST_TOKEN_BYTES,
     PublicKey,
+    StatusListToken,
     decode_public_jwk,
     decode_status_list_jwt,
     peek_jws_header,
@@ -62,7 +63,7 @@ from verifier.sdjwt import (
 )
 from wallet_api.errors import WalletApiError
 from wallet_api.models import WalletCredential
-from wallet_api.relying_party.trust import PidProvider, TrustList
+from wallet_api.relying_party.trust import PidProvider, ProviderStatusLists, TrustList
 from wallet_api.services import bridge
 from wallet_api.services.credential_types import RESIDENCE
 from wallet_api.services.type_metadata import vct_for
@@ -314,7 +315,13 @@ def verify_presentation(
     provider = checked.provider
     assert provider is not None
     unix = int(now.timestamp())
-    _provider_status(provider, verified.status, now=unix, timeout_seconds=timeout_seconds)
+    _provider_status(
+        provider,
+        verified.status,
+        now=unix,
+        timeout_seconds=timeout_seconds,
+        kept=trust.status_lists,
+    )
     return Presented(
         kind=KIND_PID,
         vct=vct,
@@ -384,24 +391,25 @@ def _fetch(uri: str, timeout_seconds: float) -> str:
 
 
 def _provider_status(
-    provider: PidProvider, ref: StatusReference | None, *, now: int, timeout_seconds: float
+    provider: PidProvider,
+    ref: StatusReference | None,
+    *,
+    now: int,
+    timeout_seconds: float,
+    kept: ProviderStatusLists,
 ) -> None:
-    """A PID's status under its provider's policy (see ``trust``)."""
+    """A PID's status under its provider's policy (see ``trust``), from a list kept for its
+    ``ttl`` or fetched."""
     if provider.status == "ignore":
         return
     if ref is None:
         if provider.status == "required":
             raise PresentationError("status_unknown", "the PID carries no status reference")
         return
-    token = _fetch(ref.uri, timeout_seconds)
-    try:
-        header = peek_jws_header(token)
-        _, key = _provider_key((provider,), header, _status_issuer(token), now)
-        decoded = decode_status_list_jwt(token, key)
-    except (VerifierError, PresentationError) as exc:
-        raise PresentationError("status_unknown", "the status list does not verify") from exc
-    if decoded.sub != ref.uri or (decoded.exp is not None and now >= decoded.exp):
-        raise PresentationError("status_unknown", "the status list is not this one or stale")
+    decoded = kept.get(provider.name, ref.uri, now)
+    if decoded is None:
+        decoded = _fetch_verified(provider, ref.uri, now=now, timeout_seconds=timeout_seconds)
+        kept.keep(provider.name, ref.uri, decoded, now)
     if not 0 <= ref.idx < len(decoded.status_list):
         raise PresentationError("status_unknown", "index outside the list")
     value = decoded.status_list.get(ref.idx)
@@ -411,6 +419,22 @@ def _provider_status(
         raise PresentationError("suspended", "the PID is suspended")
     if value != 0:
         raise PresentationError("status_unknown", "unknown status value")
+
+
+def _fetch_verified(
+    provider: PidProvider, uri: str, *, now: int, timeout_seconds: float
+) -> StatusListToken:
+    """The provider's status list at `uri`, fetched, verified, for `uri` and not expired."""
+    token = _fetch(uri, timeout_seconds)
+    try:
+        header = peek_jws_header(token)
+        _, key = _provider_key((provider,), header, _status_issuer(token), now)
+        decoded = decode_status_list_jwt(token, key)
+    except (VerifierError, PresentationError) as exc:
+        raise PresentationError("status_unknown", "the status list does not verify") from exc
+    if decoded.sub != uri or (decoded.exp is not None and now >= decoded.exp):
+        raise PresentationError("status_unknown", "the status list is not this one or stale")
+    return decoded
 
 
 def _status_issuer(token: str) -> str:

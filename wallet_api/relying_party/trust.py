@@ -21,6 +21,11 @@ without a status reference and fetches the list (bounded, timed); ``when_present
 it when the PID has one; ``ignore`` never fetches (the provider's own assurance then
 covers revocation). A file that does not parse stops the service at start.
 
+A fetched status list that verified is kept (``ProviderStatusLists``, one per trust list,
+so it lives as long as the app) for the ``ttl`` its token states, never beyond its ``exp``
+and never longer than ``MAX_KEEP_SECONDS``; a token without ``ttl`` is not kept, and every
+PID presentation under it fetches the list again.
+
 The development PID provider (``rp_dev_pid_provider``, refused in production) is one
 provider made from ``<data_dir>/dev-pid-provider/ca.pem``, status ``when_present``.
 """
@@ -28,14 +33,15 @@ provider made from ``<data_dir>/dev-pid-provider/ca.pem``, status ``when_present
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from cryptography import x509
 
 from verifier import VerifierError
-from verifier.formats import PublicKey, decode_public_jwk
+from verifier.formats import PublicKey, StatusListToken, decode_public_jwk
 
 MAX_TRUST_LIST_BYTES = 64 * 1024
 MAX_PROVIDERS = 32
@@ -60,11 +66,53 @@ class PidProvider:
         return vct in self.vcts and (not self.issuers or iss in self.issuers)
 
 
+MAX_KEEP_SECONDS = 300  # a PID revoked shows at the latest this long after its list changed
+MAX_KEPT_LISTS = 256  # lists kept at once; the one closest to going stale makes room
+
+
+class ProviderStatusLists:
+    """Verified status lists of PID providers, by (provider, uri), each until it goes stale
+    (see the module docstring). Thread-safe; bounded to ``MAX_KEPT_LISTS`` lists."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._lists: dict[tuple[str, str], tuple[StatusListToken, int]] = {}
+
+    def get(self, provider: str, uri: str, now: int) -> StatusListToken | None:
+        """The list kept for `uri` from `provider`, while it is fresh at `now`."""
+        with self._lock:
+            kept = self._lists.get((provider, uri))
+            if kept is None:
+                return None
+            if now >= kept[1]:
+                del self._lists[(provider, uri)]
+                return None
+            return kept[0]
+
+    def keep(self, provider: str, uri: str, token: StatusListToken, now: int) -> None:
+        """Keep a list that verified at `now`, for its ``ttl`` (none: not kept)."""
+        if token.ttl is None or token.ttl <= 0:
+            return
+        until = now + min(token.ttl, MAX_KEEP_SECONDS)
+        if token.exp is not None:
+            until = min(until, token.exp)
+        if until <= now:
+            return
+        with self._lock:
+            if (provider, uri) not in self._lists and len(self._lists) >= MAX_KEPT_LISTS:
+                stalest = min(self._lists, key=lambda k: self._lists[k][1])
+                del self._lists[stalest]
+            self._lists[(provider, uri)] = (token, until)
+
+
 @dataclass(frozen=True, slots=True)
 class TrustList:
-    """Every trusted PID provider."""
+    """Every trusted PID provider, and the status lists fetched under their policies."""
 
     providers: tuple[PidProvider, ...] = ()
+    status_lists: ProviderStatusLists = field(
+        default_factory=ProviderStatusLists, compare=False, repr=False
+    )
 
     def for_credential(self, vct: str, iss: str) -> tuple[PidProvider, ...]:
         """The providers a credential of `vct` from `iss` may come from."""
