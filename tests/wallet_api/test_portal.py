@@ -8,10 +8,14 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
+from sqlalchemy import select
 
+from issuer.db.models import Tenant
+from issuer.services import fees
 from issuer.services.clock import FixedClock
 from issuer.settings import Settings
 from tests.support.pdf import pdf_text, rasterize
@@ -217,3 +221,43 @@ def test_unpaid_into_the_wallet_deferred_a_visitor_permit_and_a_lost_phone_remov
         new_phone, _ = env.wallet("new-phone")
         fresh = citizen.into_wallet(new_phone, permit)
         assert officer.check(next(c.qr_text for c in fresh if c.qr_text)) == "valid"
+
+
+def test_she_is_charged_the_fee_she_saw_or_shown_the_new_one(
+    settings: Settings, clock: FixedClock, tmp_path: Path
+) -> None:
+    with portal_env(settings, clock, tmp_path) as env:
+        wallet, presenter = env.wallet()
+        env.give_pid(wallet)
+        citizen = Citizen(env, env.browser(), presenter)
+        assert citizen.login("pid").status_code == 303
+        page = citizen.get("/permits")
+        assert "Gebühr für 12 Monate: 30,00 €" in page.text
+        assert 'name="fee" value="3000"' in page.text
+        # the city raises the fee while her page is open
+        with env.app.state.session_factory() as session, session.begin():
+            tenant = session.scalars(select(Tenant).where(Tenant.ags == AGS)).one()
+            fees.create_schedule(
+                session,
+                tenant_id=tenant.id,
+                permit_type="BEW",
+                kind="flat",
+                params={"amount_cents": 4000},
+                effective_from=clock.now() - timedelta(hours=1),
+                effective_until=None,
+                actor="test",
+                now=clock.now(),
+            )
+        vehicle = str(env.vehicles[CAR])
+        changed = citizen.post("/apply", page.text, vehicle=vehicle, fee="3000")
+        assert changed.status_code == 409
+        assert "Die Gebühr hat sich geändert" in changed.text
+        assert "Gebühr für 12 Monate: 40,00 €" in changed.text
+        assert "Sie haben noch keinen Parkausweis" in changed.text  # nothing was applied for
+        for forged in ("", "-1", "3000.0", "9" * 12):
+            assert citizen.post("/apply", page.text, vehicle=vehicle, fee=forged).status_code == 409
+        # with the amount now shown she applies, and that amount is charged
+        applied = citizen.post("/apply", changed.text, vehicle=vehicle, fee="4000")
+        assert applied.status_code == 303, applied.text
+        permit = permit_id_of(citizen.http.get(applied.headers["location"]).text)
+        assert "Offene Gebühr: 40,00 €" in citizen.get(f"/permits/{permit}").text

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from html import escape
@@ -39,7 +39,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.routing import APIRoute
 from sqlalchemy.orm import Session
 
-from issuer.db.models import Tenant
+from issuer.db.models import Tenant, Vehicle
 from issuer.db.permit_models import Permit
 from issuer.errors import IssuerError
 from issuer.services import windscreen
@@ -906,6 +906,7 @@ def _apply_section(ctx: Ctx, session: Session, names: dict[str, str], notice: st
             f'<li class="card"><form method="post" action="{ctx.base}/apply">'
             f"{html.hidden_csrf(ctx.frame)}"
             f'<input type="hidden" name="vehicle" value="{quote.vehicle_id}">'
+            f'<input type="hidden" name="fee" value="{quote.amount_cents}">'
             f'<h3 id="v{i}">{escape(quote.plate)}</h3><p>{escape(summary)}</p>'
             f"<p><strong>{escape(fee)}</strong></p>"
             f'<button type="submit">{escape(label)}'
@@ -915,6 +916,31 @@ def _apply_section(ctx: Ctx, session: Session, names: dict[str, str], notice: st
         f"{head}{notice}<p>{escape(t(lang, 'apply_intro'))}</p>"
         f'<ul class="plain">{"".join(items)}</ul></section>'
     )
+
+
+def _fee_as_shown(
+    ctx: Ctx,
+    session: Session,
+    shown: str | None,
+    vehicles: Sequence[Vehicle],
+    vehicle_id: uuid.UUID,
+    zone: str,
+) -> bool:
+    """Whether the fee her form showed (its hidden ``fee``, in cents) is what applying now
+    charges: she commits to the amount she saw, never to another one. A form without the
+    field (not one of our pages) is not checked."""
+    if shown is None:
+        return True
+    chosen = [v for v in vehicles if v.id == vehicle_id]
+    quoted = service.quotes(
+        session,
+        tenant_id=ctx.tenant.id,
+        resident_id=ctx.resident_id,
+        zone=zone,
+        vehicles=chosen,
+        now=ctx.now,
+    )
+    return shown.isdigit() and len(shown) <= 9 and int(shown) == quoted[0].amount_cents
 
 
 @router.post("/portal/{ags}/apply", response_class=HTMLResponse)
@@ -937,6 +963,8 @@ async def apply(ags: str, request: Request, session: WalletSessionDep) -> Respon
         return _permits_page(ctx, session, _alert(t(lang, "apply_choose")), 422)
     if zone is None:
         return _permits_page(ctx, session, _alert(t(lang, "no_zone")), 422)
+    if not _fee_as_shown(ctx, session, form.get("fee"), vehicles, vehicle_id, zone):
+        return _permits_page(ctx, session, _alert(t(lang, "fee_changed")), 409)
     outcome = service.apply(
         session,
         ctx.state.wallet.keys,

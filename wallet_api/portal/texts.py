@@ -100,6 +100,8 @@ TEXT: dict[str, dict[str, str]] = {
         "apply_summary": "Zone {zone}, Kennzeichen {plate}, gültig {start} bis {end}.",
         "apply_confirm": "Kostenpflichtig beantragen",
         "apply_choose": "Bitte wählen Sie ein Fahrzeug.",
+        "fee_changed": "Die Gebühr hat sich geändert, seit die Seite angezeigt wurde. Bitte "
+        "prüfen Sie den neuen Betrag unten und beantragen Sie dann erneut.",
         "no_zone": "Ihre Adresse liegt in keiner Bewohnerparkzone. Ein Bewohnerparkausweis ist "
         "für Ihre Straße nicht vorgesehen.",
         "pay_title": "Zahlung bestätigen",
@@ -235,6 +237,8 @@ TEXT: dict[str, dict[str, str]] = {
         "apply_summary": "Zone {zone}, plate {plate}, valid {start} to {end}.",
         "apply_confirm": "Apply (fee applies)",
         "apply_choose": "Please choose a vehicle.",
+        "fee_changed": "The fee has changed since this page was shown. Please check the new "
+        "amount below, then apply again.",
         "no_zone": "Your address is in no resident parking zone. A resident parking permit is "
         "not offered for your street.",
         "pay_title": "Confirm the payment",
