@@ -243,18 +243,7 @@ class SqlRing:
         return _bytes(stored[0]), int(stored[1])
 
     def create(self, issuer_id: str, metadata: bytes) -> None:
-        text = _text(metadata)
-        try:
-            with _writing(self.bind) as conn:
-                conn.execute(
-                    insert(key_rings).values(
-                        name=self.name, issuer_id=issuer_id, metadata=text, version=1
-                    )
-                )
-        except KeyRingError as exc:
-            if isinstance(exc.__cause__, IntegrityError):
-                raise KeyRingError(KeysCode.RING_EXISTS, "a ring of that name exists") from exc
-            raise
+        self.import_ring(issuer_id, metadata, {})
 
     def mutate(self, change: Change) -> tuple[bytes, Hashable]:
         with _writing(self.bind) as conn:
@@ -362,6 +351,18 @@ def _read_document(conn: Connection, directory: str, name: str) -> bytes | None:
     return data
 
 
+def _documents_of(conn: Connection, directory: str) -> dict[str, bytes]:
+    """Every document of `directory` (at most ``MAX_DOCUMENTS``), by name."""
+    table = key_directory_files
+    rows = conn.execute(
+        select(table.c.name, table.c.data)
+        .where(table.c.directory == directory)
+        .order_by(table.c.name)
+        .limit(MAX_DOCUMENTS)
+    ).all()
+    return {str(n): bytes(d) for n, d in rows}
+
+
 class SqlDocuments:
     """A key directory (the issuing CA, the relying party's identity) as rows of
     `key_directory_files`, its lock and version in `key_directories` (see
@@ -436,15 +437,8 @@ class SqlDocuments:
 
     def everything(self) -> dict[str, bytes]:
         """Every document of the directory, by name."""
-        table = key_directory_files
         with _reading(self.bind) as conn:
-            rows = conn.execute(
-                select(table.c.name, table.c.data)
-                .where(table.c.directory == self.name)
-                .order_by(table.c.name)
-                .limit(MAX_DOCUMENTS)
-            ).all()
-        return {str(n): bytes(d) for n, d in rows}
+            return _documents_of(conn, self.name)
 
     def import_documents(self, documents: dict[str, bytes]) -> str:
         """Copy a whole directory in one transaction, under its lock: "copied" into an empty
@@ -452,13 +446,7 @@ class SqlDocuments:
         nothing is written)."""
         with self._writing() as files:
             assert isinstance(files, _SqlDocumentWriter)
-            table = key_directory_files
-            stored = {
-                str(n): bytes(d)
-                for n, d in files._conn.execute(
-                    select(table.c.name, table.c.data).where(table.c.directory == self.name)
-                ).all()
-            }
+            stored = _documents_of(files._conn, self.name)
             if stored:
                 return "same" if stored == documents else "differs"
             for name, data in sorted(documents.items()):
