@@ -316,14 +316,18 @@ class KeyStore:
         where = self.store().ring(relative)
         chosen = kdf or DEFAULT_KDF
         token = self.token()
-        try:
-            ring = KeyRing.open(
+
+        def opened() -> KeyRing:
+            return KeyRing.open(
                 where,
                 passphrase=self._passphrase,
                 pkcs11=token,
                 kdf=chosen,
                 recheck_seconds=self._recheck_seconds(),
             )
+
+        try:
+            ring = opened()
         except KeysError:
             KeyRing.create(
                 where,
@@ -333,13 +337,7 @@ class KeyStore:
                 pkcs11=token,
                 kdf=chosen,
             )
-            ring = KeyRing.open(
-                where,
-                passphrase=self._passphrase,
-                pkcs11=token,
-                kdf=chosen,
-                recheck_seconds=self._recheck_seconds(),
-            )
+            ring = opened()
         at = int(now.timestamp())
         try:
             ring.active(at, Purpose.BUNDLE if root else PermitType.BEW)
