@@ -37,6 +37,7 @@ from wallet_api.resource_auth import nonce_header
 from wallet_api.routes._body import read_form
 from wallet_api.routes.token import authenticate_client
 from wallet_api.services.credential_types import RESIDENCE, TYPES
+from wallet_api.services.rate_limits import retry_after
 from wallet_api.services.token_grants import client_binding
 from wallet_api.services.type_metadata import vct_for
 
@@ -57,7 +58,7 @@ async def pushed_authorization_request(
             "slow_down",
             "too many pushed authorization requests",
             status=429,
-            headers={"Retry-After": str(max(1, wait))},
+            headers=retry_after(wait),
         )
     form = await read_form(request, MAX_PAR_BYTES, TokenError)
     nonce = nonce_header(state, now)

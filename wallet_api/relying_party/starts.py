@@ -32,7 +32,7 @@ from issuer.client_address import client_address
 from issuer.services.rate_limits import RateLimit, SharedCounters
 from issuer.settings import Settings
 from wallet_api.errors import WalletProblem
-from wallet_api.services.rate_limits import RateLimiter
+from wallet_api.services.rate_limits import RateLimiter, retry_after
 
 LIMIT_NAME = "rp-start"
 PUSHED_LIMIT_NAME = "wallet-par"  # pushed authorization requests: the same numbers, own count
@@ -82,7 +82,7 @@ class StartBudget:
             raise StartsSpent(
                 "slow_down",
                 "too many logins started from this address",
-                headers={"Retry-After": str(max(1, wait))},
+                headers=retry_after(wait),
             )
 
 

@@ -26,6 +26,7 @@ from wallet_api.services.attestations import (
     verify_wallet_attestation,
 )
 from wallet_api.services.offers import PRE_AUTHORIZED_GRANT, REFRESH_GRANT
+from wallet_api.services.rate_limits import retry_after
 from wallet_api.services.token_grants import client_binding, pre_authorized, refresh
 
 router = APIRouter(tags=["wallet"])
@@ -85,11 +86,6 @@ def authenticate_client(
     return jkt, attestation
 
 
-def _retry_after(seconds: int) -> dict[str, str]:
-    """Until the rate limit's window ends (at least a second)."""
-    return {"Retry-After": str(max(1, seconds))}
-
-
 @router.post("/wallet/token")
 async def token(request: Request, state: WalletStateDep, session: WalletSessionDep) -> JSONResponse:
     """Exchange a pre-authorized code (+ tx_code) or a refresh token for tokens."""
@@ -99,7 +95,7 @@ async def token(request: Request, state: WalletStateDep, session: WalletSessionD
     wait = await run_in_threadpool(state.token_limiter.wait, f"addr:{address}", unix)
     if wait is not None:
         raise TokenError(
-            "slow_down", "too many token requests", status=429, headers=_retry_after(wait)
+            "slow_down", "too many token requests", status=429, headers=retry_after(wait)
         )
     form = await read_form(request, MAX_FORM_BYTES, TokenError)
     nonce = nonce_header(state, now)
@@ -135,7 +131,7 @@ async def token(request: Request, state: WalletStateDep, session: WalletSessionD
                 "slow_down",
                 "too many attempts for this code",
                 status=429,
-                headers=_retry_after(wait),
+                headers=retry_after(wait),
             )
         result = await run_in_threadpool(
             pre_authorized,

@@ -30,3 +30,8 @@ class RateLimiter:
         until the window ends (for ``Retry-After``). From a worker thread, as ``allow``."""
         decision = self.counters.hit(self.limit, key, now=now)
         return None if decision.allowed else decision.retry_after_seconds
+
+
+def retry_after(seconds: int) -> dict[str, str]:
+    """The ``Retry-After`` header of a refusal: until the window ends, at least a second."""
+    return {"Retry-After": str(max(1, seconds))}
