@@ -44,6 +44,18 @@ class WalletApiError(Exception):
             self.status = status
 
 
+class PageProblem(WalletApiError):
+    """A refusal on a page a person opened in her browser: answered with ``html`` (a whole
+    page in her language) and ``headers``, never with problem+json. ``code`` stays the stable
+    name of the refusal."""
+
+    def __init__(
+        self, code: str, html: str, *, status: int, headers: dict[str, str] | None = None
+    ) -> None:
+        super().__init__(code, status=status, headers=headers)
+        self.html = html
+
+
 class OAuthError(WalletApiError):
     """Answered as ``{"error": code, "error_description": ...}`` (RFC 6749 §5.2 shape)."""
 

@@ -4,17 +4,18 @@
 ``{"error", "error_description"}`` with ``Cache-Control: no-store`` (RFC 6749 §5.2,
 OpenID4VCI 1.0 §8.3.1.2); a refused bearer token also gets ``WWW-Authenticate``
 (RFC 6750 §3). ``WalletProblem`` leaves as RFC 9457 problem+json with the issuer's shape
-(and the headers it carries, such as ``Retry-After``).
+(and the headers it carries, such as ``Retry-After``). ``PageProblem`` leaves as the HTML
+page it carries: a person in a browser reads a page, not JSON.
 """
 
 from __future__ import annotations
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from issuer.errors import PROBLEM_TYPE_PREFIX
 from issuer.problems import PROBLEM_JSON
-from wallet_api.errors import BearerError, DpopError, OAuthError, WalletApiError
+from wallet_api.errors import BearerError, DpopError, OAuthError, PageProblem, WalletApiError
 
 NO_STORE = {"Cache-Control": "no-store"}
 
@@ -43,6 +44,8 @@ def install_wallet_handlers(app: FastAPI) -> None:
     async def _wallet_error(request: Request, exc: WalletApiError) -> Response:
         if isinstance(exc, OAuthError):
             return oauth_response(exc)
+        if isinstance(exc, PageProblem):
+            return HTMLResponse(exc.html, status_code=exc.status, headers=exc.headers)
         body = {
             "type": PROBLEM_TYPE_PREFIX + exc.code,
             "title": exc.description or exc.code,

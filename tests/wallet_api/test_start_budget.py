@@ -119,7 +119,7 @@ def test_the_portal_refuses_the_start_beyond_the_budget_and_stores_nothing(
         assert _rows(env) == (BUDGET + 3, BUDGET + 3)
 
 
-def test_the_relying_party_pages_share_the_budget_and_answer_slow_down(
+def test_the_relying_party_pages_share_the_budget_and_ask_her_to_wait(
     settings: Settings, clock: FixedClock, tmp_path: Path
 ) -> None:
     with rp_env(_limited(settings), clock, tmp_path) as env:
@@ -130,9 +130,16 @@ def test_the_relying_party_pages_share_the_budget_and_answer_slow_down(
         for path in paths[:2]:
             refused = _from(env, "198.51.100.7").get(path)
             assert refused.status_code == 429
-            assert refused.headers["content-type"].startswith("application/problem+json")
-            assert refused.json()["code"] == "slow_down"
+            # a person in a browser reads a page in her language, not problem+json
+            assert refused.headers["content-type"].startswith("text/html")
+            assert "sehr viele Anmeldungen begonnen" in refused.text
+            assert f'href="{path}"' in refused.text  # starting again is one click
             assert int(refused.headers["retry-after"]) == _until_window_ends(clock)
+            assert "frame-ancestors 'none'" in refused.headers["content-security-policy"]
+        english = _from(env, "198.51.100.7").get(f"{paths[0]}?lang=en")
+        assert english.status_code == 429 and 'lang="en"' in english.text
+        assert "Very many logins were started" in english.text
+        assert f'href="{paths[0]}?lang=en"' in english.text
         assert _rows(env) == before
 
         # an IPv6 client counts as its /64: another host of that network shares its budget
@@ -158,7 +165,7 @@ def test_a_refused_authorization_start_leaves_the_request_uri_usable(
         pending = authorization.start(wallet, [RESIDENCE_CONFIG])
         before = _rows(env)
         refused = env.browser().get(pending.authorization_url)
-        assert refused.status_code == 429 and refused.json()["code"] == "slow_down"
+        assert refused.status_code == 429 and "sehr viele Anmeldungen" in refused.text
         assert int(refused.headers["retry-after"]) == _until_window_ends(clock)
         assert _rows(env) == before
         with env.app.state.session_factory() as session:

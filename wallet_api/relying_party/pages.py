@@ -38,6 +38,9 @@ TEXT: dict[str, dict[str, str]] = {
         "refused": "Das hat nicht geklappt. Bitte versuchen Sie es erneut.",
         "expired": "Die Anfrage ist abgelaufen. Bitte starten Sie neu.",
         "retry": "Neu starten",
+        "wait_title": "Bitte warten Sie kurz",
+        "too_many_starts": "Von Ihrem Internetanschluss aus wurden in kurzer Zeit sehr viele "
+        "Anmeldungen begonnen. Bitte warten Sie eine Minute und starten Sie dann neu.",
         "logged_in": "Sie sind angemeldet",
         "issued_by": "Ausgestellt von",
         "offer_title": "Ihre Bürger-ID liegt bereit",
@@ -77,6 +80,9 @@ TEXT: dict[str, dict[str, str]] = {
         "refused": "That did not work. Please try again.",
         "expired": "The request has expired. Please start again.",
         "retry": "Start again",
+        "wait_title": "Please wait a moment",
+        "too_many_starts": "Very many logins were started from your internet connection in a "
+        "short time. Please wait a minute, then start again.",
         "logged_in": "You are logged in",
         "issued_by": "Issued by",
         "offer_title": "Your Bürger-ID is ready",

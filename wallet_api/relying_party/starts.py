@@ -14,8 +14,10 @@ authorization for 60 s) have a budget of the same size under a count of their ow
 (``PUSHED_LIMIT_NAME``), so a wallet and the browser it opens never spend each other's.
 
 Beyond the budget the start is refused with ``StartsSpent`` (429 ``slow_down`` and
-``Retry-After`` until the window ends); nothing is stored. Starts of a logged-in citizen
-(the portal's fresh presentation before a sensitive step) and of municipal applications
+``Retry-After`` until the window ends); nothing is stored. A person's browser gets that
+answer as a page in her language asking her to wait and start again (``spend_start``); the
+wallet's pushed authorization requests get OAuth JSON. Starts of a logged-in citizen (the
+portal's fresh presentation before a sensitive step) and of municipal applications
 (``POST /api/v1/presentations``, behind an API key) are not counted here.
 """
 
@@ -26,12 +28,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 
 from issuer.client_address import client_address
 from issuer.services.rate_limits import RateLimit, SharedCounters
 from issuer.settings import Settings
-from wallet_api.errors import WalletProblem
+from wallet_api.errors import PageProblem, WalletProblem
+from wallet_api.relying_party import pages
 from wallet_api.services.rate_limits import RateLimiter, retry_after
 
 LIMIT_NAME = "rp-start"
@@ -91,12 +94,20 @@ class Spent:
     """That this request's start was counted (``spend_start``); ``start_page`` asks for it."""
 
 
-def spend_start(request: Request) -> Spent:
+def spend_start(request: Request, lang: Annotated[str | None, Query(max_length=2)] = None) -> Spent:
     """Dependency of the relying party's anonymous start pages: the start is counted before
     the route touches the database (on SQLite every transaction holds the write lock, so
-    the count cannot wait until the route has read), and refused with 429 ``slow_down``."""
+    the count cannot wait until the route has read). Refused: 429 ``slow_down`` with
+    ``Retry-After``, as a page asking her to wait, with a link that starts again."""
     rp = request.app.state.relying_party
-    rp.starts.spend(request, rp.clock.now())
+    try:
+        rp.starts.spend(request, rp.clock.now())
+    except StartsSpent as exc:
+        again = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        page = pages.message_page(pages.lang_of(lang), "wait_title", "too_many_starts", again)
+        raise PageProblem(
+            exc.code, page.html, status=exc.status, headers={**page.headers, **exc.headers}
+        ) from None
     return Spent()
 
 
