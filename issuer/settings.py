@@ -172,6 +172,9 @@ class Settings(BaseSettings):
     # IPv6 client: its /64) and window, across every worker and instance; beyond it 429
     rp_starts_per_address: int = Field(default=30, ge=1)
     rp_start_window_seconds: int = Field(default=60, ge=1, le=3600)
+    # presentations a municipal application (one API client) starts per window of
+    # rp_start_window_seconds, across every worker and instance; beyond it 429
+    rp_client_starts_per_window: int = Field(default=600, ge=1)
     # JSON file naming the PID providers whose credentials are accepted, with their root
     # certificates or keys (docs/relying-party.md); None: only this deployment's credentials
     rp_pid_trust_list: Path | None = None

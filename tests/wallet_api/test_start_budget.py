@@ -14,6 +14,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from issuer.services import clients as clients_service
 from issuer.services.clock import FixedClock
 from issuer.settings import Settings
 from mobile_sdk_stub import authorization
@@ -25,6 +26,8 @@ from tests.wallet_api.rp_harness import RpEnv, rp_env
 from wallet_api.app import create_combined_app
 from wallet_api.portal.models import PortalSession
 from wallet_api.relying_party.models import RpTransaction, WalletAuthorization
+from wallet_api.services.credential_types import RESIDENCE
+from wallet_api.services.type_metadata import vct_for
 
 BUDGET = 3
 WINDOW = 60
@@ -37,6 +40,7 @@ def _limited(settings: Settings) -> Settings:
         update={
             "rp_starts_per_address": BUDGET,
             "rp_start_window_seconds": WINDOW,
+            "rp_client_starts_per_window": BUDGET,
             "trusted_proxies": PROXY,
         }
     )
@@ -237,8 +241,72 @@ def test_the_documented_settings_are_the_settings_and_their_defaults(
     text = (Path(__file__).parents[2] / "docs" / "operations.md").read_text(encoding="utf-8")
     section = text.split("### Anonymous login starts")[1].split("\n#")[0]
     rows = re.findall(r"^\| `([A-Z_]+)` \| (\d+)", section, flags=re.MULTILINE)
-    assert [name for name, _ in rows] == ["RP_STARTS_PER_ADDRESS", "RP_START_WINDOW_SECONDS"]
+    assert [name for name, _ in rows] == [
+        "RP_STARTS_PER_ADDRESS",
+        "RP_START_WINDOW_SECONDS",
+        "RP_CLIENT_STARTS_PER_WINDOW",
+    ]
     for name, default in rows:
         assert Settings.model_fields[name.lower()].default == int(default), name
         monkeypatch.setenv(f"BUERGERID_{name}", "7")
         assert getattr(Settings(), name.lower()) == 7
+
+
+def _application(env: RpEnv, http: httpx.Client, name: str) -> dict[str, str]:
+    """A municipal application of the tenant, allowed to ask for names: its Authorization."""
+    with env.app.state.session_factory() as session, session.begin():
+        now = env.clock.now()
+        admin, app = (
+            clients_service.create_client(
+                session,
+                env.app.state.hasher,
+                tenant_id=env.tenant_id,
+                name=f"{name}-{scope}",
+                scopes=[scope],
+                actor="test",
+                now=now,
+            )
+            for scope in ("admin", "residents:identify")
+        )
+    policy = {"allowed_claims": {"residence": ["given_name", "family_name"]}}
+    answer = http.put(
+        f"/api/v1/rp-clients/{app.client.id}/policy",
+        json=policy,
+        headers={"Authorization": f"Bearer {admin.token}"},
+    )
+    assert answer.status_code == 200, answer.text
+    return {"Authorization": f"Bearer {app.token}"}
+
+
+def test_a_municipal_application_has_a_budget_of_its_own(
+    settings: Settings, clock: FixedClock, tmp_path: Path
+) -> None:
+    with rp_env(_limited(settings), clock, tmp_path) as env:
+        # mid-window, so that the whole budget is spent in one window
+        clock.advance(seconds=(WINDOW // 2 - int(clock.now().timestamp()) % WINDOW) % WINDOW)
+        http = env.browser()
+        dogs, bins = _application(env, http, "dogs"), _application(env, http, "bins")
+        query = {
+            "credentials": [
+                {
+                    "id": "bid",
+                    "format": "dc+sd-jwt",
+                    "meta": {"vct_values": [vct_for("https://05513000.example.de", RESIDENCE)]},
+                    "claims": [{"path": ["given_name"]}, {"path": ["family_name"]}],
+                }
+            ]
+        }
+        body = {"dcql_query": query}
+        for _ in range(BUDGET):
+            assert http.post("/api/v1/presentations", json=body, headers=dogs).status_code == 201
+        before = _rows(env)
+        refused = http.post("/api/v1/presentations", json=body, headers=dogs)
+        assert refused.status_code == 429 and refused.json()["code"] == "slow_down"
+        assert int(refused.headers["retry-after"]) == _until_window_ends(clock)
+        assert _rows(env) == before  # nothing stored
+        # anonymous visitors and other applications do not share its budget
+        assert http.post("/api/v1/presentations", json=body, headers=bins).status_code == 201
+        assert env.browser().get(f"/rp/login/{AGS}").status_code == 200
+
+        clock.advance(seconds=_until_window_ends(clock))
+        assert http.post("/api/v1/presentations", json=body, headers=dogs).status_code == 201

@@ -20,8 +20,10 @@ from issuer.deps import ClockDep, SessionDep, TenantAdmin, TenantDep, require_sc
 from issuer.schemas.common import ApiModel
 from issuer.services.clients import Principal
 from issuer.text import JsonObject
+from wallet_api.errors import WalletProblem
 from wallet_api.relying_party import clients
 from wallet_api.relying_party.identity import RelyingParty
+from wallet_api.services.rate_limits import retry_after
 
 router = APIRouter(prefix="/api/v1", tags=["relying party (municipal services)"])
 Identifier = Annotated[Principal, Depends(require_scope("residents:identify"))]
@@ -130,16 +132,34 @@ def delete_policy(
     session.commit()
 
 
+def _spend_client_start(request: Request, principal: Identifier) -> None:
+    """Count one start of the calling application; 429 ``slow_down`` once its window's
+    budget is spent. Runs before the route's session reads anything (on SQLite every
+    transaction holds the write lock, and the count writes in a transaction of its own)."""
+    rp = _rp(request)
+    wait = rp.client_starts.wait(str(principal.client_id), int(rp.clock.now().timestamp()))
+    if wait is not None:
+        raise WalletProblem(
+            "slow_down",
+            "too many presentations started by this application",
+            status=429,
+            headers=retry_after(wait),
+        )
+
+
 @router.post("/presentations", status_code=201)
 async def start_presentation(
     body: PresentationIn,
     request: Request,
     principal: Identifier,
+    _budget: Annotated[None, Depends(_spend_client_start)],
     tenant: TenantDep,
     session: SessionDep,
     clock: ClockDep,
 ) -> PresentationOut:
-    """Ask a resident to show her Bürger-ID (within the client's allow-list)."""
+    """Ask a resident to show her Bürger-ID (within the client's allow-list). Each
+    application may start `rp_client_starts_per_window` presentations per window; beyond
+    that 429 `slow_down` with `Retry-After`, and nothing is stored."""
     rp = _rp(request)
 
     def run() -> PresentationOut:

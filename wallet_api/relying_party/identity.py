@@ -44,8 +44,9 @@ from keys.ring import Backend
 from keys.storage.documents import Documents
 from verifier.formats import jws_kid, key_to_jwk
 from wallet_api.errors import WalletProblem
-from wallet_api.relying_party.starts import PUSHED_LIMIT_NAME, StartBudget
+from wallet_api.relying_party.starts import PUSHED_LIMIT_NAME, StartBudget, client_starts
 from wallet_api.relying_party.trust import TrustList, load_trust_list
+from wallet_api.services.rate_limits import RateLimiter
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +68,7 @@ class RelyingParty:
     trust: TrustList
     starts: StartBudget  # anonymous login starts per client address (relying_party.starts)
     pushes: StartBudget  # pushed authorization requests per client address (the same)
+    client_starts: RateLimiter  # presentations each municipal application starts
     _secret: bytes = field(repr=False)
     _identity: RelyingPartyIdentity | None = field(default=None, repr=False)
     _version: Hashable = field(default=None, repr=False)
@@ -87,6 +89,7 @@ class RelyingParty:
             trust=load_trust_list(settings.rp_pid_trust_list, dev_provider_dir=dev_dir),
             starts=StartBudget.from_settings(settings, counters),
             pushes=StartBudget.from_settings(settings, counters, PUSHED_LIMIT_NAME),
+            client_starts=client_starts(settings, counters),
             _secret=resolve_server_secret(settings),
         )
 

@@ -18,7 +18,9 @@ Beyond the budget the start is refused with ``StartsSpent`` (429 ``slow_down`` a
 answer as a page in her language asking her to wait and start again (``spend_start``); the
 wallet's pushed authorization requests get OAuth JSON. Starts of a logged-in citizen (the
 portal's fresh presentation before a sensitive step) and of municipal applications
-(``POST /api/v1/presentations``, behind an API key) are not counted here.
+(``POST /api/v1/presentations``, behind an API key) are not counted here: each municipal
+application has a budget of its own, ``Settings.rp_client_starts_per_window`` per window,
+counted per API client (``client_starts``), so a leaked or runaway key fills no table.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from wallet_api.relying_party import pages
 from wallet_api.services.rate_limits import RateLimiter, retry_after
 
 LIMIT_NAME = "rp-start"
+CLIENT_LIMIT_NAME = "rp-client-start"  # municipal applications' starts, per API client
 PUSHED_LIMIT_NAME = "wallet-par"  # pushed authorization requests: the same numbers, own count
 IPV6_PREFIX = 64
 
@@ -87,6 +90,14 @@ class StartBudget:
                 "too many logins started from this address",
                 headers=retry_after(wait),
             )
+
+
+def client_starts(settings: Settings, counters: SharedCounters) -> RateLimiter:
+    """The budget of presentations one municipal application starts per window."""
+    limit = RateLimit(
+        CLIENT_LIMIT_NAME, settings.rp_client_starts_per_window, settings.rp_start_window_seconds
+    )
+    return RateLimiter(counters, limit)
 
 
 @dataclass(frozen=True, slots=True)
