@@ -16,6 +16,11 @@ password belongs in the environment, not on a command line. `import-rings KEYS_D
 directory rings, the issuing CA and the relying party's identity into the database once (the
 upgrade path).
 
+The relying party's access certificate (`rp show|request|install`) follows it too: its `DIR`
+is `relying-party` (the issuer's `rp_dir`) in the database. `rp request` makes the key when
+there is none and prints a certificate request for a registrar of relying parties; `rp
+install` installs the chain the registrar issued for that key.
+
 The issuing CA (`ca ...`) follows the same store: with the database store its `DIR` is the
 CA's name (`ca`, the issuer's `issuing_ca_dir`); an argument with a `/` in it is always a
 directory, e.g. an offline CA that certifies database rings.
@@ -36,9 +41,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from cryptography import x509
 from rich.console import Console
 from rich.table import Table
 
+from keys import relying_party
 from keys.bundle import IssuerSource, build_trust_bundle, issuer_from_ring
 from keys.errors import KeyRingError, KeysCode, KeysError
 from keys.issuing_ca import IssuingCa, describe
@@ -84,6 +91,11 @@ ALGS = {"es256": Alg.ES256, "ed25519": Alg.EDDSA}
 CA_VALID_DAYS = 3650
 DEFAULT_KEY_DIRS = ("ca", "relying-party")
 CA_DIR_HELP = "the CA's directory, or its name in the database store (a path has a /)"
+RP_DIR_HELP = (
+    "the relying party's directory, or its name in the database store (the issuer's rp_dir, "
+    "default relying-party; a path has a /)"
+)
+MAX_CHAIN_FILE_BYTES = 64 * 1024
 
 
 class UsageError(Exception):
@@ -231,6 +243,24 @@ def _parser() -> argparse.ArgumentParser:
     c = ca.add_parser("export", parents=[common, store], help="the root certificate (PEM)")
     c.add_argument("dir", help=CA_DIR_HELP)
     c.add_argument("--out", type=Path, help="file to write (default stdout)")
+
+    p = sub.add_parser("rp", help="the relying party's access certificate (OpenID4VP)")
+    rp = p.add_subparsers(dest="rp_command", required=True, parser_class=_Parser)
+    c = rp.add_parser("show", parents=[common, store], help="client identifiers and validity")
+    c.add_argument("dir", help=RP_DIR_HELP)
+    c.add_argument("--json", action="store_true")
+    c = rp.add_parser(
+        "request", parents=[common, store], help="a certificate request for a registrar (PEM)"
+    )
+    c.add_argument("dir", help=RP_DIR_HELP)
+    c.add_argument("--base-url", required=True, help="the public base URL, https://host")
+    c.add_argument("--name", required=True, help="the certificate's CN, e.g. 'Stadt Gelsenkirchen'")
+    c.add_argument("--out", type=Path, help="file to write (default stdout)")
+    c = rp.add_parser(
+        "install", parents=[common, store], help="install the chain a registrar issued"
+    )
+    c.add_argument("dir", help=RP_DIR_HELP)
+    c.add_argument("chain", type=Path, help="PEM file: the access certificate first")
     return parser
 
 
@@ -561,6 +591,63 @@ def _cmd_ca(args: argparse.Namespace, now: int, environ: Mapping[str, str]) -> i
     return EXIT_OK
 
 
+def _rp_summary(chain: Sequence[x509.Certificate], now: int) -> dict[str, Any]:
+    """What an operator checks of the access certificate (no key material)."""
+    leaf = chain[0]
+    info = describe(leaf)
+    try:
+        names = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        names = x509.SubjectAlternativeName([])
+    return {
+        "client_ids": relying_party.client_ids(tuple(chain)),
+        **info,
+        "valid_now": info["not_before"] <= now < info["not_after"],
+        "names": [str(name.value) for name in names],
+        "chain": len(chain),
+    }
+
+
+def _cmd_rp(args: argparse.Namespace, now: int, environ: Mapping[str, str]) -> int:
+    where = args.rings.key_directory(args.dir)
+    if args.rp_command == "show":
+        summary = _rp_summary(relying_party.read_chain(where), now)
+        if args.json:
+            _out(json.dumps(summary, indent=2))
+        else:
+            for prefix, client_id in summary["client_ids"].items():
+                _out(f"{prefix:<13} {client_id}")
+            _out(f"subject       {summary['subject']}")
+            _out(f"issuer        {summary['issuer']}")
+            _out(f"names         {', '.join(summary['names'])}")
+            state = "valid" if summary["valid_now"] else "NOT valid now"
+            _out(f"until         {_time(summary['not_after'])} ({state})")
+        return EXIT_OK
+    if args.rp_command == "request":
+        pem = relying_party.certificate_request(
+            where,
+            passphrase=_passphrase(environ, confirm=False)(),
+            common_name=args.name,
+            base_url=args.base_url,
+        )
+        if args.out is None:
+            sys.stdout.buffer.write(pem)
+            sys.stdout.buffer.flush()
+        else:
+            write_atomic(args.out, pem, overwrite=True, mode=0o644)
+        return EXIT_OK
+    try:
+        with args.chain.open("rb") as fh:
+            chain_pem = fh.read(MAX_CHAIN_FILE_BYTES + 1)
+    except OSError as exc:
+        raise UsageError(f"cannot read {str(args.chain)!r}: {exc.strerror}") from None
+    identity = relying_party.install_chain(
+        where, chain_pem, passphrase=_passphrase(environ, confirm=False)()
+    )
+    _out(json.dumps(_rp_summary(identity.chain, now)))
+    return EXIT_OK
+
+
 def _status_inputs(values: Sequence[str]) -> dict[str, dict[int, bytes]]:
     result: dict[str, dict[int, bytes]] = {}
     for value in values:
@@ -685,6 +772,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, int, Mapping[str, str]], int]]
     "bundle": _cmd_bundle,
     "import-rings": _cmd_import,
     "ca": _cmd_ca,
+    "rp": _cmd_rp,
 }
 
 

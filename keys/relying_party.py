@@ -35,7 +35,7 @@ from keys.issuing_ca import IssuingCa
 from keys.signer import SoftwareSigner, generate_private_key
 from keys.storage.documents import Documents, DocumentWriter, as_documents
 from keys.storage.file import DEFAULT_KDF, KdfParams, decrypt_private_key, encrypt_private_key
-from keys.x509 import access_certificate, to_pem, x5c_value
+from keys.x509 import access_certificate, access_certificate_request, to_pem, x5c_value
 from verifier.formats import Alg
 
 KEY_FILE = "signing.key"
@@ -64,8 +64,7 @@ class RelyingPartyIdentity:
     @property
     def x509_hash(self) -> str:
         """base64url (unpadded) SHA-256 of the end-entity certificate's DER."""
-        der = self.chain[0].public_bytes(serialization.Encoding.DER)
-        return base64.urlsafe_b64encode(hashlib.sha256(der).digest()).rstrip(b"=").decode()
+        return _x509_hash(self.chain[0])
 
     @property
     def dns_names(self) -> tuple[str, ...]:
@@ -82,6 +81,11 @@ class RelyingPartyIdentity:
                 raise CertificateError(KeysCode.BAD_INPUT, "the certificate names no DNS host")
             return f"x509_san_dns:{self.dns_names[0]}"
         raise ValueError("prefix must be x509_hash or x509_san_dns")
+
+
+def _x509_hash(certificate: x509.Certificate) -> str:
+    der = certificate.public_bytes(serialization.Encoding.DER)
+    return base64.urlsafe_b64encode(hashlib.sha256(der).digest()).rstrip(b"=").decode()
 
 
 def _san(certificate: x509.Certificate, kind: type[x509.GeneralName]) -> tuple[str, ...]:
@@ -123,6 +127,48 @@ def open_identity(
     if chain[0].public_key() != signer.public_key:
         raise CertificateError(KeysCode.KEY_MISMATCH, "signing.pem certifies another key")
     return RelyingPartyIdentity(signer=signer, chain=chain)
+
+
+def read_chain(directory: Path | str | Documents) -> tuple[x509.Certificate, ...]:
+    """The stored chain, end-entity first, without opening the key (for listings);
+    `rp_not_found` when there is none."""
+    raw = as_documents(directory, lock=LOCK).read(CHAIN_FILE)
+    if raw is None:
+        raise CertificateError(KeysCode.RP_NOT_FOUND, "no access certificate")
+    return _load_chain(raw)
+
+
+def client_ids(chain: tuple[x509.Certificate, ...]) -> dict[str, str]:
+    """The client identifiers wallets know this relying party by, per prefix
+    (`x509_san_dns` only when the certificate names a DNS host)."""
+    ids = {"x509_hash": f"x509_hash:{_x509_hash(chain[0])}"}
+    names = _san(chain[0], x509.DNSName)
+    if names:
+        ids["x509_san_dns"] = f"x509_san_dns:{names[0]}"
+    return ids
+
+
+def certificate_request(
+    directory: Path | str | Documents,
+    *,
+    passphrase: str | bytes,
+    common_name: str,
+    base_url: str,
+    kdf: KdfParams = DEFAULT_KDF,
+) -> bytes:
+    """A PEM certificate request for the key in `directory` (made when missing, under the
+    lock, as `ensure_identity` makes it), for a registrar's access certificate; the chain it
+    issues is installed with `install_chain`."""
+    documents = as_documents(directory, lock=LOCK)
+    with documents.writing() as files:
+        if files.read(KEY_FILE) is None:
+            blob = encrypt_private_key(generate_private_key(Alg.ES256), passphrase, kdf=kdf)
+            files.write(KEY_FILE, blob, overwrite=False)
+        signer = _signer(files, passphrase)
+    request = access_certificate_request(
+        signer, common_name=common_name, base_url=base_url.rstrip("/")
+    )
+    return request.public_bytes(serialization.Encoding.PEM)
 
 
 def _fits(chain: tuple[x509.Certificate, ...], signer: SoftwareSigner, url: str, at: int) -> bool:

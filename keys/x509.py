@@ -313,6 +313,23 @@ def access_certificate(
     return sign_certificate(builder, ca_signer, ca_public)
 
 
+def access_certificate_request(
+    signer: SoftwareSigner, *, common_name: str, base_url: str
+) -> x509.CertificateSigningRequest:
+    """A PKCS#10 request for a relying party's access certificate, signed by the key it
+    names, with the alternative names `access_certificate` gives (host and `base_url`): for
+    a registrar of relying parties that certifies it outside this deployment."""
+    if not base_url.startswith(("https://", "http://")) or not _host_names(base_url):
+        raise CertificateError(KeysCode.BAD_INPUT, "base URL must be http(s) with a host")
+    names = [*_host_names(base_url), x509.UniformResourceIdentifier(base_url)]
+    builder = (
+        x509.CertificateSigningRequestBuilder()
+        .subject_name(_name(common_name))
+        .add_extension(x509.SubjectAlternativeName(names), critical=False)
+    )
+    return builder.sign(signer.private_key, _hash_for(signer.alg))
+
+
 def tls_server_certificate(
     ca_signer: Signer,
     ca_cert: x509.Certificate,

@@ -214,3 +214,71 @@ def test_import_rings_copies_the_ca_and_the_relying_party_once(
                lambda: float(T0)) == 0  # fmt: skip
     assert "ca/: already in the database" in capsys.readouterr().out
     assert (keys_dir / "ca" / "ca.key").is_file()  # the directories stay as they were
+
+
+def test_a_registrar_certifies_the_relying_party_through_the_cli(
+    db_url: str, engine: Engine, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    import base64
+    import hashlib
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from keys.issuing_ca import IssuingCa
+    from keys.relying_party import open_identity
+    from keys.storage.sql import SqlDocuments
+    from keys.x509 import access_certificate, to_pem
+
+    env = _env(db_url, BUERGERID_KEY_STORE="database")
+    assert run(["rp", "show", "relying-party", *AT], env, lambda: T0) == 2
+    assert "rp_not_found" in capsys.readouterr().err
+    base = "https://buergerid.gelsenkirchen.example"
+    ask = ["rp", "request", "relying-party", "--base-url", base, "--name", "Stadt GE"]
+    request = x509.load_pem_x509_csr(_run(ask, env, capsys).encode())
+    assert request.is_signature_valid
+    names = request.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert names.get_values_for_type(x509.DNSName) == ["buergerid.gelsenkirchen.example"]
+    assert names.get_values_for_type(x509.UniformResourceIdentifier) == [base]
+    # a second request is for the same key: the key is made once
+    again = x509.load_pem_x509_csr(_run(ask, env, capsys).encode())
+    assert again.public_key() == request.public_key()
+
+    # the registrar (its own CA, elsewhere) certifies the requested key
+    registrar = IssuingCa.create(tmp_path / "registrar", common_name="Registrar",
+                                 organization=None, now=T0, valid_seconds=10**8, passphrase="r",
+                                 kdf=CHEAP_KDF)  # fmt: skip
+    requested = request.public_key()
+    assert isinstance(requested, ec.EllipticCurvePublicKey)
+    leaf = access_certificate(registrar.signer(), registrar.certificate, requested,
+                              common_name="Stadt GE", base_url=base, not_before=T0,
+                              not_after=T0 + 10**7)  # fmt: skip
+    chain_file = tmp_path / "chain.pem"
+    chain_file.write_bytes(to_pem([leaf]))
+    installed = json.loads(_run(["rp", "install", "relying-party", str(chain_file), *AT],
+                                env, capsys))  # fmt: skip
+    digest = hashlib.sha256(leaf.public_bytes(serialization.Encoding.DER)).digest()
+    x509_hash = "x509_hash:" + base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+    assert installed["client_ids"] == {
+        "x509_hash": x509_hash,
+        "x509_san_dns": "x509_san_dns:buergerid.gelsenkirchen.example",
+    }
+    shown = json.loads(_run(["rp", "show", "relying-party", "--json", *AT], env, capsys))
+    assert shown["client_ids"] == installed["client_ids"] and shown["valid_now"] is True
+    assert shown["issuer"] == registrar.certificate.subject.rfc4514_string()
+    text = _run(["rp", "show", "relying-party", "--at", str(T0 + 10**7 + 1)], env, capsys)
+    assert x509_hash in text and "NOT valid now" in text
+    identity = open_identity(SqlDocuments(engine, "relying-party"), passphrase=PASS)
+    assert identity.client_id("x509_hash") == x509_hash
+
+    # a chain for another key is refused, and the installed one stays
+    stranger = registrar.signer().public_key
+    other = access_certificate(registrar.signer(), registrar.certificate, stranger,
+                               common_name="x", base_url=base, not_before=T0,
+                               not_after=T0 + 10**7)  # fmt: skip
+    chain_file.write_bytes(to_pem([other]))
+    assert run(["rp", "install", "relying-party", str(chain_file), *AT], env, lambda: T0) == 2
+    assert "key_mismatch" in capsys.readouterr().err
+    kept = json.loads(_run(["rp", "show", "relying-party", "--json", *AT], env, capsys))
+    assert kept["client_ids"] == installed["client_ids"]
