@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from verifier._errors import DecodeError, Reason, VerifierError
 from verifier._keys import PublicKey
@@ -26,7 +26,6 @@ from verifier.sdjwt._parsing import (
     MAX_TOKEN_CHARS,
     ParsedSdJwt,
     Signed,
-    decode_disclosure,
     parse,
 )
 from verifier.sdjwt._processing import ClaimPath, Processor
@@ -114,6 +113,63 @@ def verify_sd_jwt(
     and the holder's algorithms. `presentation` is the text as received or what
     `parse_sd_jwt` made of it (its size bounds were applied there).
     """
+    checked = check_sd_jwt(
+        presentation,
+        issuer_key,
+        now,
+        require_key_binding,
+        expected_aud,
+        expected_nonce,
+        algorithms,
+        kb_algorithms,
+        expected_typ,
+        leeway_seconds,
+        kb_max_age_seconds,
+        max_chars,
+        max_disclosures,
+        max_depth,
+    )
+    vct = checked.claims.get("vct")
+    return VerifiedSdJwt(
+        claims=checked.claims,
+        disclosed_paths=checked.disclosed_paths,
+        header=checked.header,
+        holder_jwk=checked.holder_jwk,
+        key_bound=checked.key_bound,
+        vct=vct if isinstance(vct, str) else None,
+        status=None,
+        holder_kid=checked.holder_kid,
+    )
+
+
+class CheckedSdJwt(NamedTuple):
+    """What `check_sd_jwt` found, for `verify_sd_jwt` and the SD-JWT VC profile to return."""
+
+    claims: dict[str, Any]
+    disclosed_paths: tuple[ClaimPath, ...]
+    header: dict[str, Any]
+    holder_jwk: dict[str, Any] | None
+    key_bound: bool
+    holder_kid: str | None
+
+
+def check_sd_jwt(
+    presentation: str | ParsedSdJwt,
+    issuer_key: PublicKey,
+    now: int,
+    require_key_binding: bool,
+    expected_aud: str | None,
+    expected_nonce: str | None,
+    algorithms: Collection[str],
+    kb_algorithms: Collection[str],
+    expected_typ: str | None,
+    leeway_seconds: int,
+    kb_max_age_seconds: int,
+    max_chars: int,
+    max_disclosures: int,
+    max_depth: int,
+) -> CheckedSdJwt:
+    """The steps of `verify_sd_jwt` (see there), its parameters in their order."""
     if require_key_binding and (expected_aud is None or expected_nonce is None):
         raise ValueError("key binding needs expected_aud and expected_nonce")
     pinned = {*algorithms, *kb_algorithms}
@@ -144,9 +200,9 @@ def verify_sd_jwt(
         raise DecodeError(Reason.BAD_SD_JWT, "unsupported _sd_alg")
 
     # RFC 9901 §7.1 steps 3-5
-    processor = Processor((decode_disclosure(d) for d in parsed.disclosures), max_depth)
+    processor = Processor(parsed.disclosures, max_depth)
     claims = processor.obj(payload, ())
-    if len(processor.used) != len(processor.by_digest):
+    if processor.used != len(processor.by_digest):
         raise DecodeError(Reason.UNREFERENCED_DISCLOSURE, "Disclosure not referenced")
 
     # RFC 9901 §7.1 step 6 (exp/nbf/iat are plain claims here)
@@ -180,14 +236,4 @@ def verify_sd_jwt(
         )
         key_bound = True
         holder_kid = holder.kid
-    vct = claims.get("vct")
-    return VerifiedSdJwt(
-        claims=claims,
-        disclosed_paths=tuple(processor.paths),
-        header=header,
-        holder_jwk=holder_jwk,
-        key_bound=key_bound,
-        vct=vct if isinstance(vct, str) else None,
-        status=None,
-        holder_kid=holder_kid,
-    )
+    return CheckedSdJwt(claims, tuple(processor.paths), header, holder_jwk, key_bound, holder_kid)
