@@ -14,6 +14,7 @@ ClaimPath: TypeAlias = tuple[str | int, ...]
 """A claim by keys and array indexes from the top: ("address", "locality"), ("nationalities", 0)."""
 
 _NO_DIGESTS: list[Any] = []  # an object without `_sd`; only ever read
+_CONTAINERS = (dict, list)
 
 
 class Processor:
@@ -24,15 +25,14 @@ class Processor:
     """
 
     def __init__(self, disclosures: Iterable[str], max_depth: int) -> None:
-        self.by_digest: dict[str, tuple[str | None, Any]] = {}
+        by_digest: dict[str, tuple[str | None, Any]] = {}
         for text in disclosures:
             content = disclosure_content(text)
             hashed = digest(text)
-            if hashed in self.by_digest:
+            if hashed in by_digest:
                 raise DecodeError(Reason.DUPLICATE_DISCLOSURE, "Disclosure sent twice")
-            self.by_digest[hashed] = (
-                (content[1], content[2]) if len(content) == 3 else (None, content[1])
-            )
+            by_digest[hashed] = (content[1], content[2]) if len(content) == 3 else (None, content[1])
+        self.by_digest = by_digest
         self.seen: set[str] = set()
         self.used = 0  # Disclosures found behind a digest; each digest is seen once
         self.paths: list[ClaimPath] = []
@@ -71,10 +71,11 @@ class Processor:
         if out and len(path) >= self.max_depth:
             raise DecodeError(Reason.TOO_LARGE, "claims nested too deeply")
         for key, value in out.items():
-            if isinstance(value, dict):
-                out[key] = self.obj(value, (*path, key))
-            elif isinstance(value, list):
-                out[key] = self.array(value, (*path, key))
+            if isinstance(value, _CONTAINERS):  # one test for the many scalars
+                if isinstance(value, dict):
+                    out[key] = self.obj(value, (*path, key))
+                else:
+                    out[key] = self.array(value, (*path, key))
         seen, by_digest = self.seen, self.by_digest
         for hashed in digests:
             # `_claim`, written out: an object carries most of the digests
@@ -93,7 +94,11 @@ class Processor:
             if name in out:
                 raise DecodeError(Reason.CLAIM_COLLISION, "claim name already present")
             claim_path = (*path, name)
-            out[name] = self.value(value, claim_path)
+            if isinstance(value, _CONTAINERS):
+                value = self.value(value, claim_path)
+            elif len(claim_path) > self.max_depth:  # `value` for a scalar
+                raise DecodeError(Reason.TOO_LARGE, "claims nested too deeply")
+            out[name] = value
             self.paths.append(claim_path)
         return out
 

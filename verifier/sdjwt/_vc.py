@@ -14,6 +14,7 @@ from verifier._keys import PublicKey
 from verifier.sdjwt._key_binding import DEFAULT_KB_MAX_AGE_SECONDS
 from verifier.sdjwt._parsing import MAX_DEPTH, MAX_DISCLOSURES, MAX_TOKEN_CHARS, ParsedSdJwt
 from verifier.sdjwt._verifying import (
+    DEFAULT_ALGORITHMS,
     DEFAULT_LEEWAY_SECONDS,
     StatusReference,
     VerifiedSdJwt,
@@ -53,8 +54,8 @@ def verify_sd_jwt_vc(
     expected_nonce: str | None = None,
     expected_vct: str | None = None,
     expected_iss: str | None = None,
-    algorithms: Collection[str] = ("ES256",),
-    kb_algorithms: Collection[str] = ("ES256",),
+    algorithms: Collection[str] = DEFAULT_ALGORITHMS,
+    kb_algorithms: Collection[str] = DEFAULT_ALGORITHMS,
     leeway_seconds: int = DEFAULT_LEEWAY_SECONDS,
     kb_max_age_seconds: int = DEFAULT_KB_MAX_AGE_SECONDS,
     max_chars: int = MAX_TOKEN_CHARS,

@@ -31,6 +31,8 @@ from verifier.sdjwt._parsing import (
 from verifier.sdjwt._processing import ClaimPath, Processor
 
 DEFAULT_LEEWAY_SECONDS = 60
+DEFAULT_ALGORITHMS: tuple[str, ...] = ("ES256",)
+"""The issuer's and the holder's algorithm unless the caller pins others."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,9 +67,11 @@ def _int_claim(payload: Mapping[str, Any], name: str) -> int | None:
 
 
 def _check_times(payload: Mapping[str, Any], now: int, leeway_seconds: int) -> None:
-    exp = _int_claim(payload, "exp")
-    nbf = _int_claim(payload, "nbf")
-    _int_claim(payload, "iat")
+    exp, nbf, iat = payload.get("exp"), payload.get("nbf"), payload.get("iat")
+    if not (type(exp) is int and type(nbf) is int and type(iat) is int):  # else each alone
+        exp = _int_claim(payload, "exp")
+        nbf = _int_claim(payload, "nbf")
+        _int_claim(payload, "iat")
     # RFC 7519 §4.1.4: on or after exp it is expired (exp is exclusive)
     if exp is not None and now >= exp + leeway_seconds:
         raise VerifierError(Reason.EXPIRED, "credential expired")
@@ -96,8 +100,8 @@ def verify_sd_jwt(
     require_key_binding: bool,
     expected_aud: str | None = None,
     expected_nonce: str | None = None,
-    algorithms: Collection[str] = ("ES256",),
-    kb_algorithms: Collection[str] = ("ES256",),
+    algorithms: Collection[str] = DEFAULT_ALGORITHMS,
+    kb_algorithms: Collection[str] = DEFAULT_ALGORITHMS,
     expected_typ: str | None = None,
     leeway_seconds: int = DEFAULT_LEEWAY_SECONDS,
     kb_max_age_seconds: int = DEFAULT_KB_MAX_AGE_SECONDS,
@@ -172,9 +176,10 @@ def check_sd_jwt(
     """The steps of `verify_sd_jwt` (see there), its parameters in their order."""
     if require_key_binding and (expected_aud is None or expected_nonce is None):
         raise ValueError("key binding needs expected_aud and expected_nonce")
-    pinned = {*algorithms, *kb_algorithms}
-    if "none" in pinned or not pinned <= ALGS_BY_NAME.keys():
-        raise ValueError("alg none is never accepted; only the JOSE names of Alg")
+    if algorithms is not DEFAULT_ALGORITHMS or kb_algorithms is not DEFAULT_ALGORITHMS:
+        pinned = {*algorithms, *kb_algorithms}
+        if "none" in pinned or not pinned <= ALGS_BY_NAME.keys():
+            raise ValueError("alg none is never accepted; only the JOSE names of Alg")
     if isinstance(presentation, ParsedSdJwt):
         parsed = presentation
     else:
