@@ -12,7 +12,7 @@ import binascii
 import functools
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from verifier._errors import DecodeError, Reason, SignatureError
@@ -23,7 +23,6 @@ from verifier._keys import (
     PublicKey,
     Sign,
     b64url_decode,
-    b64url_encode,
     verify_signature,
 )
 
@@ -54,7 +53,9 @@ def _reject_constant(name: str) -> Any:
 
 # one decoder for every call (json.loads with hooks builds a new one each time)
 _JSON_DECODER = json.JSONDecoder(object_pairs_hook=_no_duplicates, parse_constant=_reject_constant)
-_SCAN_JSON = _JSON_DECODER.scan_once
+# the decoder's own scanner (set in JSONDecoder.__init__; typeshed does not declare it)
+_SCAN_JSON: Callable[[str, int], tuple[Any, int]]
+_SCAN_JSON = _JSON_DECODER.scan_once  # type: ignore[attr-defined]
 
 
 def json_loads(data: bytes, reason: Reason) -> Any:

@@ -31,7 +31,8 @@ class Processor:
             hashed = digest(text)
             if hashed in by_digest:
                 raise DecodeError(Reason.DUPLICATE_DISCLOSURE, "Disclosure sent twice")
-            by_digest[hashed] = (content[1], content[2]) if len(content) == 3 else (None, content[1])
+            name = content[1] if len(content) == 3 else None
+            by_digest[hashed] = (name, content[-1])
         self.by_digest = by_digest
         self.seen: set[str] = set()
         self.used = 0  # Disclosures found behind a digest; each digest is seen once
