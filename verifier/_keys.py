@@ -119,19 +119,21 @@ _B64URL_VALUES: dict[str, int] = {
 }
 # a final group of 2 (3) characters carries 4 (2) bits that must be zero
 _B64URL_UNUSED_BITS: dict[int, int] = {2: 0x0F, 3: 0x03}
-_B64URL_TO_STD = bytes.maketrans(b"-_", b"+/")
+# "-" and "_" to the standard alphabet; "+", "/" and "=" to "!", which is in neither
+_B64URL_TO_STD = bytes.maketrans(b"-_+/=", b"+/!!!")
+_B64_PADDING = (b"", b"", b"==", b"=")  # by the length of the final group
 
 
 def b64url_decode(text: str, *, reason: Reason) -> bytes:
     """Strict unpadded base64url (RFC 7515 §2): canonical, no padding, no other characters.
 
     binascii's strict mode refuses every character outside the standard alphabet once
-    ``-``/``_`` are mapped to ``+``/``/``, so ``+``, ``/`` and ``=`` are refused before.
-    Canonical form is checked on the last character's unused bits rather than by encoding
-    the result again: with the alphabet fixed and no padding, both accept the same strings
-    (a property test compares the two).
+    ``-``/``_`` are mapped to ``+``/``/``; ``+``, ``/`` and ``=`` are mapped to ``!`` by the
+    same translation, so it refuses them too. Canonical form is checked on the last
+    character's unused bits rather than by encoding the result again: with the alphabet
+    fixed and no padding, both accept the same strings (a property test compares the two).
     """
-    if not isinstance(text, str) or "=" in text or "+" in text or "/" in text:
+    if not isinstance(text, str):
         raise DecodeError(reason, "not base64url")
     tail = len(text) % 4
     if tail == 1:
@@ -139,7 +141,7 @@ def b64url_decode(text: str, *, reason: Reason) -> bytes:
     if tail and _B64URL_VALUES.get(text[-1], 0) & _B64URL_UNUSED_BITS[tail]:
         raise DecodeError(reason, "not canonical base64url")
     try:
-        data = text.encode("ascii").translate(_B64URL_TO_STD) + b"=" * (-tail % 4)
+        data = text.encode("ascii").translate(_B64URL_TO_STD) + _B64_PADDING[tail]
         return binascii.a2b_base64(data, strict_mode=True)
     except (UnicodeEncodeError, binascii.Error):
         raise DecodeError(reason, "not base64url") from None

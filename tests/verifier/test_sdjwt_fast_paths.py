@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 from typing import Any
 
 import pytest
@@ -14,7 +15,7 @@ from tests.support.verifier_internals import sdjwt_holder_key as _holder_key
 from tests.support.verifier_internals import sdjwt_json_loads as _json_loads
 from verifier import DecodeError, Reason
 from verifier.formats import b64url_decode, key_to_jwk, software_signer
-from verifier.sdjwt import issue_sd_jwt, verify_sd_jwt
+from verifier.sdjwt import Sd, issue_sd_jwt, parse_sd_jwt, verify_sd_jwt
 
 ISSUER = ec.generate_private_key(ec.SECP256R1())
 HOLDER_JWK = key_to_jwk(ec.generate_private_key(ec.SECP256R1()).public_key())
@@ -108,3 +109,97 @@ def test_depth_bound_counts_scalars_like_before(depth: int) -> None:
             max_depth=depth,
         )
     assert info.value.reason is Reason.TOO_LARGE
+
+
+def _strict_reference(data: bytes) -> Any:
+    """The strict JSON rule written out with json.loads: no duplicates, no NaN/Infinity."""
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        if len({name for name, _ in items}) != len(items):
+            raise ValueError("duplicate")
+        return dict(items)
+
+    def constant(name: str) -> Any:
+        raise ValueError(name)
+
+    try:
+        return json.loads(data.decode("utf-8"), object_pairs_hook=pairs, parse_constant=constant)
+    except RecursionError:
+        return Reason.TOO_LARGE
+    except ValueError:  # UnicodeDecodeError and JSONDecodeError included
+        return Reason.BAD_JWS
+
+
+def _strict_fast(data: bytes) -> Any:
+    try:
+        return _json_loads(data, Reason.BAD_JWS)
+    except DecodeError as exc:
+        return exc.reason
+
+
+JSON_PIECES = ["{", "}", "[", "]", '"a"', '"b"', ":", ",", "1", "-0", "1e999", "NaN"]
+JSON_PIECES += ["-Infinity", "true", "null", " ", "\n", "\t", '"\\u00e9"', '"é"', "x", '"']
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.lists(st.sampled_from(JSON_PIECES), max_size=10))
+def test_json_loads_agrees_with_the_strict_rule(pieces: list[str]) -> None:
+    data = "".join(pieces).encode()
+    assert repr(_strict_fast(data)) == repr(_strict_reference(data))
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b' {"a": 1} ', b'{"a": 1}\n', b'{"a": 1} x', b"\xff", b"[" * 100_000, b'  "s"', b""],
+)
+def test_json_loads_agrees_around_the_value(data: bytes) -> None:
+    assert repr(_strict_fast(data)) == repr(_strict_reference(data))
+
+
+def _issued_with_chain() -> str:
+    chain = ["MIIB" + "A" * 40, "MIIC" + "B" * 40]
+    return issue_sd_jwt(
+        {"iss": "https://x.example", "vct": "https://x.example/vct"},
+        sign=software_signer(ISSUER),
+        kid="issuer-key",
+        extra_header={"x5c": chain, "jwk_hint": {"k": ["v"]}},
+    )
+
+
+def test_a_remembered_header_is_a_copy_for_every_caller() -> None:
+    token = _issued_with_chain()
+    first = verify_sd_jwt(token, issuer_key=ISSUER.public_key(), now=NOW, require_key_binding=False)
+    expected = json.loads(json.dumps(first.header))
+    first.header["x5c"].append("changed")
+    first.header["jwk_hint"]["k"].clear()
+    first.header["kid"] = "changed"
+    parsed = parse_sd_jwt(token)
+    assert parsed.header == expected
+    again = verify_sd_jwt(token, issuer_key=ISSUER.public_key(), now=NOW, require_key_binding=False)
+    assert again.header == expected
+    assert again.header is not first.header and again.header["x5c"] is not parsed.header["x5c"]
+
+
+def test_a_refused_header_is_refused_again() -> None:
+    header = base64.urlsafe_b64encode(b'{"alg":"ES256","alg":"none"}').rstrip(b"=").decode()
+    token = _issued_with_chain()
+    _, payload, signature = token.split("~")[0].split(".")
+    for _ in range(2):
+        with pytest.raises(DecodeError) as info:
+            parse_sd_jwt(f"{header}.{payload}.{signature}~")
+        assert info.value.reason is Reason.BAD_JWS
+
+
+def test_disclosure_bound_is_exact() -> None:
+    token = issue_sd_jwt(
+        {"iss": "https://x.example", Sd("a"): 1, Sd("b"): 2, Sd("c"): 3},
+        sign=software_signer(ISSUER),
+        typ="example+sd-jwt",
+    )
+    assert len(parse_sd_jwt(token, max_disclosures=3).disclosures) == 3
+    for bound in (0, 1, 2):
+        with pytest.raises(DecodeError) as info:
+            parse_sd_jwt(token, max_disclosures=bound)
+        assert info.value.reason is Reason.TOO_LARGE
+    with_kb = token + "e30.e30.sig"
+    assert parse_sd_jwt(with_kb, max_disclosures=3).kb_jwt == "e30.e30.sig"

@@ -20,6 +20,7 @@ from verifier.sdjwt._parsing import ParsedSdJwt
 KB_JWT_TYP = "kb+jwt"
 DEFAULT_KB_MAX_AGE_SECONDS = 300
 HOLDER_KEY_CACHE_SIZE = 256
+_MEMBER_TYPES = frozenset({str, type(None)})  # what a remembered JWK's members may be
 
 
 def kb_jwt(presentation: str, *, sign: Sign, alg: str, aud: str, nonce: str, iat: int) -> str:
@@ -41,10 +42,10 @@ def holder_public_jwk(jwk: dict[str, Any]) -> PublicJwk:
     holders seen (a point check costs about as much as a signature check). Keyed by exactly
     the members `key_from_jwk` reads, so a key is its value, never a name that could be
     rebound; a JWK it refuses is never remembered (lru_cache keeps no exceptions)."""
-    members = (jwk.get("kty"), jwk.get("crv"), jwk.get("x"), jwk.get("y"))
-    if "d" in jwk or not all(m is None or type(m) is str for m in members):
+    kty, crv, x, y = jwk.get("kty"), jwk.get("crv"), jwk.get("x"), jwk.get("y")
+    if "d" in jwk or not {type(kty), type(crv), type(x), type(y)} <= _MEMBER_TYPES:
         return decode_public_jwk(jwk)  # refused there, with its reason
-    return _jwk_from_members(*members)
+    return _jwk_from_members(kty, crv, x, y)
 
 
 def holder_key(jwk: dict[str, Any]) -> PublicKey:

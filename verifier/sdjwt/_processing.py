@@ -8,28 +8,38 @@ from typing import Any, TypeAlias
 
 from verifier._errors import DecodeError, Reason
 from verifier.sdjwt._encoding import digest
-from verifier.sdjwt._parsing import Disclosure
+from verifier.sdjwt._parsing import disclosure_content
 
 ClaimPath: TypeAlias = tuple[str | int, ...]
 """A claim by keys and array indexes from the top: ("address", "locality"), ("nationalities", 0)."""
 
+_NO_DIGESTS: list[Any] = []  # an object without `_sd`; only ever read
+_CONTAINERS = (dict, list)
+
 
 class Processor:
-    """RFC 9901 §7.1 step 3: replace digests by the disclosed values, bounded."""
+    """RFC 9901 §7.1 step 3: replace digests by the disclosed values, bounded.
 
-    def __init__(self, disclosures: Iterable[Disclosure], max_depth: int) -> None:
-        self.by_digest: dict[str, Disclosure] = {}
-        for disclosure in disclosures:
-            hashed = digest(disclosure.text)
-            if hashed in self.by_digest:
+    Takes the Disclosures as received; each is checked (``disclosure_content``) and kept
+    under its digest as ``(claim name or None, value)``.
+    """
+
+    def __init__(self, disclosures: Iterable[str], max_depth: int) -> None:
+        by_digest: dict[str, tuple[str | None, Any]] = {}
+        for text in disclosures:
+            content = disclosure_content(text)
+            hashed = digest(text)
+            if hashed in by_digest:
                 raise DecodeError(Reason.DUPLICATE_DISCLOSURE, "Disclosure sent twice")
-            self.by_digest[hashed] = disclosure
+            name = content[1] if len(content) == 3 else None
+            by_digest[hashed] = (name, content[-1])
+        self.by_digest = by_digest
         self.seen: set[str] = set()
-        self.used: set[str] = set()
+        self.used = 0  # Disclosures found behind a digest; each digest is seen once
         self.paths: list[ClaimPath] = []
         self.max_depth = max_depth
 
-    def _claim(self, hashed: Any) -> Disclosure | None:
+    def _claim(self, hashed: Any) -> tuple[str | None, Any] | None:
         if not isinstance(hashed, str):
             raise DecodeError(Reason.BAD_SD_JWT, "digest must be a string")
         if hashed in self.seen:
@@ -37,7 +47,7 @@ class Processor:
         self.seen.add(hashed)
         found = self.by_digest.get(hashed)
         if found is not None:
-            self.used.add(hashed)
+            self.used += 1
         return found
 
     def value(self, node: Any, path: ClaimPath) -> Any:
@@ -50,33 +60,46 @@ class Processor:
         return node
 
     def obj(self, node: dict[str, Any], path: ClaimPath) -> dict[str, Any]:
-        digests = node.get("_sd", [])
+        digests = node.get("_sd", _NO_DIGESTS)
         if not isinstance(digests, list):
             raise DecodeError(Reason.BAD_SD_JWT, "_sd must be an array")
-        out: dict[str, Any] = {}
+        out = dict(node)  # scalars are kept as they are; containers are walked below
+        if digests is not _NO_DIGESTS:
+            del out["_sd"]
+        if not path:
+            out.pop("_sd_alg", None)
         # what `value` checks per child, once: a child's path is one longer than ours
-        too_deep = len(path) >= self.max_depth
-        for key, value in node.items():
-            if key == "_sd" or (not path and key == "_sd_alg"):
-                continue
-            if too_deep:
-                raise DecodeError(Reason.TOO_LARGE, "claims nested too deeply")
-            if isinstance(value, dict):
-                out[key] = self.obj(value, (*path, key))
-            elif isinstance(value, list):
-                out[key] = self.array(value, (*path, key))
-            else:
-                out[key] = value  # a scalar needs no walk
+        if out and len(path) >= self.max_depth:
+            raise DecodeError(Reason.TOO_LARGE, "claims nested too deeply")
+        for key, value in out.items():
+            if isinstance(value, _CONTAINERS):  # one test for the many scalars
+                if isinstance(value, dict):
+                    out[key] = self.obj(value, (*path, key))
+                else:
+                    out[key] = self.array(value, (*path, key))
+        seen, by_digest = self.seen, self.by_digest
         for hashed in digests:
-            found = self._claim(hashed)
+            # `_claim`, written out: an object carries most of the digests
+            if not isinstance(hashed, str):
+                raise DecodeError(Reason.BAD_SD_JWT, "digest must be a string")
+            if hashed in seen:
+                raise DecodeError(Reason.DUPLICATE_DIGEST, "digest appears more than once")
+            seen.add(hashed)
+            found = by_digest.get(hashed)
             if found is None:
                 continue  # decoy or not disclosed
-            if found.name is None:
+            self.used += 1
+            name, value = found
+            if name is None:
                 raise DecodeError(Reason.BAD_DISCLOSURE, "array Disclosure behind an object digest")
-            if found.name in out:
+            if name in out:
                 raise DecodeError(Reason.CLAIM_COLLISION, "claim name already present")
-            claim_path = (*path, found.name)
-            out[found.name] = self.value(found.value, claim_path)
+            claim_path = (*path, name)
+            if isinstance(value, _CONTAINERS):
+                value = self.value(value, claim_path)
+            elif len(claim_path) > self.max_depth:  # `value` for a scalar
+                raise DecodeError(Reason.TOO_LARGE, "claims nested too deeply")
+            out[name] = value
             self.paths.append(claim_path)
         return out
 
@@ -88,12 +111,13 @@ class Processor:
                 found = self._claim(element["..."])
                 if found is None:
                     continue
-                if found.name is not None:
+                name, value = found
+                if name is not None:
                     raise DecodeError(
                         Reason.BAD_DISCLOSURE, "object Disclosure behind an array digest"
                     )
                 element_path = (*path, len(out))
-                out.append(self.value(found.value, element_path))
+                out.append(self.value(value, element_path))
                 self.paths.append(element_path)
             elif too_deep:
                 raise DecodeError(Reason.TOO_LARGE, "claims nested too deeply")

@@ -14,10 +14,11 @@ from verifier._keys import PublicKey
 from verifier.sdjwt._key_binding import DEFAULT_KB_MAX_AGE_SECONDS
 from verifier.sdjwt._parsing import MAX_DEPTH, MAX_DISCLOSURES, MAX_TOKEN_CHARS, ParsedSdJwt
 from verifier.sdjwt._verifying import (
+    DEFAULT_ALGORITHMS,
     DEFAULT_LEEWAY_SECONDS,
     StatusReference,
     VerifiedSdJwt,
-    verify_sd_jwt,
+    check_sd_jwt,
 )
 
 SD_JWT_VC_TYP = "dc+sd-jwt"
@@ -53,8 +54,8 @@ def verify_sd_jwt_vc(
     expected_nonce: str | None = None,
     expected_vct: str | None = None,
     expected_iss: str | None = None,
-    algorithms: Collection[str] = ("ES256",),
-    kb_algorithms: Collection[str] = ("ES256",),
+    algorithms: Collection[str] = DEFAULT_ALGORITHMS,
+    kb_algorithms: Collection[str] = DEFAULT_ALGORITHMS,
     leeway_seconds: int = DEFAULT_LEEWAY_SECONDS,
     kb_max_age_seconds: int = DEFAULT_KB_MAX_AGE_SECONDS,
     max_chars: int = MAX_TOKEN_CHARS,
@@ -66,24 +67,24 @@ def verify_sd_jwt_vc(
     `expected_vct` and `expected_iss`, when given, must equal `vct` and `iss`; the
     `status.status_list` reference is returned for the caller's status check.
     """
-    result = verify_sd_jwt(
+    checked = check_sd_jwt(
         presentation,
-        issuer_key=issuer_key,
-        now=now,
-        require_key_binding=require_key_binding,
-        expected_aud=expected_aud,
-        expected_nonce=expected_nonce,
-        algorithms=algorithms,
-        kb_algorithms=kb_algorithms,
-        expected_typ=SD_JWT_VC_TYP,
-        leeway_seconds=leeway_seconds,
-        kb_max_age_seconds=kb_max_age_seconds,
-        max_chars=max_chars,
-        max_disclosures=max_disclosures,
-        max_depth=max_depth,
+        issuer_key,
+        now,
+        require_key_binding,
+        expected_aud,
+        expected_nonce,
+        algorithms,
+        kb_algorithms,
+        SD_JWT_VC_TYP,
+        leeway_seconds,
+        kb_max_age_seconds,
+        max_chars,
+        max_disclosures,
+        max_depth,
     )
-    claims = result.claims
-    disclosed_top = {p[0] for p in result.disclosed_paths if len(p) == 1}
+    claims = checked.claims
+    disclosed_top = {p[0] for p in checked.disclosed_paths if len(p) == 1}
     if disclosed_top & VC_NEVER_DISCLOSABLE:
         raise DecodeError(Reason.BAD_CLAIMS, "a claim that must be plain was disclosable")
     vct = claims.get("vct")
@@ -97,11 +98,11 @@ def verify_sd_jwt_vc(
         raise VerifierError(Reason.UNKNOWN_ISSUER, "iss is not the issuer of the pinned key")
     return VerifiedSdJwt(
         claims=claims,
-        disclosed_paths=result.disclosed_paths,
-        header=result.header,
-        holder_jwk=result.holder_jwk,
-        key_bound=result.key_bound,
+        disclosed_paths=checked.disclosed_paths,
+        header=checked.header,
+        holder_jwk=checked.holder_jwk,
+        key_bound=checked.key_bound,
         vct=vct,
         status=_status_reference(claims),
-        holder_kid=result.holder_kid,
+        holder_kid=checked.holder_kid,
     )

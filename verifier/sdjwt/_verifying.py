@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from verifier._errors import DecodeError, Reason, VerifierError
 from verifier._keys import PublicKey
@@ -26,12 +26,13 @@ from verifier.sdjwt._parsing import (
     MAX_TOKEN_CHARS,
     ParsedSdJwt,
     Signed,
-    decode_disclosure,
     parse,
 )
 from verifier.sdjwt._processing import ClaimPath, Processor
 
 DEFAULT_LEEWAY_SECONDS = 60
+DEFAULT_ALGORITHMS: tuple[str, ...] = ("ES256",)
+"""The issuer's and the holder's algorithm unless the caller pins others."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,9 +67,11 @@ def _int_claim(payload: Mapping[str, Any], name: str) -> int | None:
 
 
 def _check_times(payload: Mapping[str, Any], now: int, leeway_seconds: int) -> None:
-    exp = _int_claim(payload, "exp")
-    nbf = _int_claim(payload, "nbf")
-    _int_claim(payload, "iat")
+    exp, nbf, iat = payload.get("exp"), payload.get("nbf"), payload.get("iat")
+    if not (type(exp) is int and type(nbf) is int and type(iat) is int):  # else each alone
+        exp = _int_claim(payload, "exp")
+        nbf = _int_claim(payload, "nbf")
+        _int_claim(payload, "iat")
     # RFC 7519 §4.1.4: on or after exp it is expired (exp is exclusive)
     if exp is not None and now >= exp + leeway_seconds:
         raise VerifierError(Reason.EXPIRED, "credential expired")
@@ -97,8 +100,8 @@ def verify_sd_jwt(
     require_key_binding: bool,
     expected_aud: str | None = None,
     expected_nonce: str | None = None,
-    algorithms: Collection[str] = ("ES256",),
-    kb_algorithms: Collection[str] = ("ES256",),
+    algorithms: Collection[str] = DEFAULT_ALGORITHMS,
+    kb_algorithms: Collection[str] = DEFAULT_ALGORITHMS,
     expected_typ: str | None = None,
     leeway_seconds: int = DEFAULT_LEEWAY_SECONDS,
     kb_max_age_seconds: int = DEFAULT_KB_MAX_AGE_SECONDS,
@@ -114,11 +117,69 @@ def verify_sd_jwt(
     and the holder's algorithms. `presentation` is the text as received or what
     `parse_sd_jwt` made of it (its size bounds were applied there).
     """
+    checked = check_sd_jwt(
+        presentation,
+        issuer_key,
+        now,
+        require_key_binding,
+        expected_aud,
+        expected_nonce,
+        algorithms,
+        kb_algorithms,
+        expected_typ,
+        leeway_seconds,
+        kb_max_age_seconds,
+        max_chars,
+        max_disclosures,
+        max_depth,
+    )
+    vct = checked.claims.get("vct")
+    return VerifiedSdJwt(
+        claims=checked.claims,
+        disclosed_paths=checked.disclosed_paths,
+        header=checked.header,
+        holder_jwk=checked.holder_jwk,
+        key_bound=checked.key_bound,
+        vct=vct if isinstance(vct, str) else None,
+        status=None,
+        holder_kid=checked.holder_kid,
+    )
+
+
+class CheckedSdJwt(NamedTuple):
+    """What `check_sd_jwt` found, for `verify_sd_jwt` and the SD-JWT VC profile to return."""
+
+    claims: dict[str, Any]
+    disclosed_paths: tuple[ClaimPath, ...]
+    header: dict[str, Any]
+    holder_jwk: dict[str, Any] | None
+    key_bound: bool
+    holder_kid: str | None
+
+
+def check_sd_jwt(
+    presentation: str | ParsedSdJwt,
+    issuer_key: PublicKey,
+    now: int,
+    require_key_binding: bool,
+    expected_aud: str | None,
+    expected_nonce: str | None,
+    algorithms: Collection[str],
+    kb_algorithms: Collection[str],
+    expected_typ: str | None,
+    leeway_seconds: int,
+    kb_max_age_seconds: int,
+    max_chars: int,
+    max_disclosures: int,
+    max_depth: int,
+) -> CheckedSdJwt:
+    """The steps of `verify_sd_jwt` (see there), its parameters in their order."""
     if require_key_binding and (expected_aud is None or expected_nonce is None):
         raise ValueError("key binding needs expected_aud and expected_nonce")
-    pinned = {*algorithms, *kb_algorithms}
-    if "none" in pinned or not pinned <= ALGS_BY_NAME.keys():
-        raise ValueError("alg none is never accepted; only the JOSE names of Alg")
+    if algorithms is not DEFAULT_ALGORITHMS or kb_algorithms is not DEFAULT_ALGORITHMS:
+        pinned = {*algorithms, *kb_algorithms}
+        if "none" in pinned or not pinned <= ALGS_BY_NAME.keys():
+            raise ValueError("alg none is never accepted; only the JOSE names of Alg")
     if isinstance(presentation, ParsedSdJwt):
         parsed = presentation
     else:
@@ -144,9 +205,9 @@ def verify_sd_jwt(
         raise DecodeError(Reason.BAD_SD_JWT, "unsupported _sd_alg")
 
     # RFC 9901 §7.1 steps 3-5
-    processor = Processor((decode_disclosure(d) for d in parsed.disclosures), max_depth)
+    processor = Processor(parsed.disclosures, max_depth)
     claims = processor.obj(payload, ())
-    if len(processor.used) != len(processor.by_digest):
+    if processor.used != len(processor.by_digest):
         raise DecodeError(Reason.UNREFERENCED_DISCLOSURE, "Disclosure not referenced")
 
     # RFC 9901 §7.1 step 6 (exp/nbf/iat are plain claims here)
@@ -180,14 +241,4 @@ def verify_sd_jwt(
         )
         key_bound = True
         holder_kid = holder.kid
-    vct = claims.get("vct")
-    return VerifiedSdJwt(
-        claims=claims,
-        disclosed_paths=tuple(processor.paths),
-        header=header,
-        holder_jwk=holder_jwk,
-        key_bound=key_bound,
-        vct=vct if isinstance(vct, str) else None,
-        status=None,
-        holder_kid=holder_kid,
-    )
+    return CheckedSdJwt(claims, tuple(processor.paths), header, holder_jwk, key_bound, holder_kid)
