@@ -370,26 +370,28 @@ def test_automatic_renewal_writes_each_table_once_per_batch(
             assert len(writes) == 3, head
 
 
-def test_jobs_give_back_frozen_objects_and_keep_a_freeze_of_the_process() -> None:
+def test_jobs_give_the_collector_back_as_they_found_it() -> None:
     import gc
 
-    from issuer.services.permits.jobs import _old_objects_frozen
+    from issuer.services.permits.jobs import FULL_COLLECTION_EVERY, _collector_for_batches
 
     assert gc.get_freeze_count() == 0
-    with pytest.raises(RuntimeError), _old_objects_frozen():  # a batch fails: still unfrozen
+    before = gc.get_threshold()
+    with pytest.raises(RuntimeError), _collector_for_batches():  # a batch fails
         assert gc.get_freeze_count() > 0
+        assert gc.get_threshold()[2] == max(before[2], FULL_COLLECTION_EVERY)
         raise RuntimeError("batch failed")
-    assert gc.get_freeze_count() == 0
-    with _old_objects_frozen():  # jobs at once: the first to end leaves the freeze in place
-        with _old_objects_frozen():
+    assert (gc.get_freeze_count(), gc.get_threshold()) == (0, before)
+    with _collector_for_batches():  # jobs at once: the first to end leaves the setting
+        with _collector_for_batches():
             pass
         assert gc.get_freeze_count() > 0
-    assert gc.get_freeze_count() == 0
+        assert gc.get_threshold()[2] == max(before[2], FULL_COLLECTION_EVERY)
+    assert (gc.get_freeze_count(), gc.get_threshold()) == (0, before)
     gc.freeze()  # the process froze objects itself (e.g. before forking workers)
     try:
-        kept = gc.get_freeze_count()
-        with _old_objects_frozen():
+        with _collector_for_batches():
             pass
-        assert gc.get_freeze_count() == kept
+        assert gc.get_freeze_count() > 0 and gc.get_threshold() == before  # still frozen
     finally:
         gc.unfreeze()

@@ -37,37 +37,46 @@ if TYPE_CHECKING:
 
 BATCH = 2000
 
-_frozen_lock = threading.Lock()
-_frozen_jobs = 0
+# the collector's settings while batches run (see `_collector_for_batches`)
+FULL_COLLECTION_EVERY = 100  # young collections between full ones (Python's default: 10)
+_collector_lock = threading.Lock()
+_collector_jobs = 0
+_collector_saved = (700, 10, 10)
+_collector_froze = False
 
 
 @contextmanager
-def _old_objects_frozen() -> Iterator[None]:
-    """Keep the objects the process held before the job out of the garbage collector's full
-    collections while the job runs (`gc.freeze`), and give them back after (`gc.unfreeze`).
+def _collector_for_batches() -> Iterator[None]:
+    """Set the garbage collector for a job of many batches while it runs, and back after.
 
-    Each batch makes tens of thousands of objects (rows, ORM states, claims) that live
-    until the batch ends, so the collector's full collections come every batch or two, and
-    each one walks every object of the process — the app, its modules and caches, which the
-    job does not touch — for nothing. Frozen, those are left out; the job's own objects are
-    still collected. A process that froze objects itself keeps its freeze; jobs running at
-    once in threads freeze once, and the last to end unfreezes."""
-    global _frozen_jobs
-    with _frozen_lock:
-        if _frozen_jobs == 0 and gc.get_freeze_count() == 0:
-            gc.freeze()
-            _frozen_jobs = 1
-        elif _frozen_jobs:
-            _frozen_jobs += 1
-        owner = _frozen_jobs > 0
+    Each batch makes tens of thousands of objects (rows, ORM states, claims) that live until
+    the batch ends; they are promoted to the oldest generation, and with Python's defaults a
+    full collection followed every batch or two, each walking every object of the process.
+    While the job runs, the objects the process held before (the app, its modules and
+    caches, which the job does not touch) are frozen (`gc.freeze`: left out of
+    collections), and a full collection waits for `FULL_COLLECTION_EVERY` young ones instead
+    of 10; the job's own garbage is still collected, a few batches later at most. Jobs
+    running at once in threads set this once, and the last to end restores it; a process
+    that froze objects itself keeps its freeze."""
+    global _collector_jobs, _collector_saved, _collector_froze
+    with _collector_lock:
+        if _collector_jobs == 0:
+            _collector_saved = gc.get_threshold()
+            young, middle, full = _collector_saved
+            gc.set_threshold(young, middle, max(full, FULL_COLLECTION_EVERY))
+            _collector_froze = gc.get_freeze_count() == 0
+            if _collector_froze:
+                gc.freeze()
+        _collector_jobs += 1
     try:
         yield
     finally:
-        if owner:
-            with _frozen_lock:
-                _frozen_jobs -= 1
-                if _frozen_jobs == 0:
+        with _collector_lock:
+            _collector_jobs -= 1
+            if _collector_jobs == 0:
+                if _collector_froze:
                     gc.unfreeze()
+                gc.set_threshold(*_collector_saved)
 
 
 def _batches(ids: Sequence[uuid.UUID]) -> Iterator[list[uuid.UUID]]:
@@ -149,7 +158,7 @@ def auto_renew(
     if len(ids) > BATCH:
         _refresh_statistics(session)
     renewed = refused = 0
-    with _old_objects_frozen():
+    with _collector_for_batches():
         for batch in _batches(ids):
             permits = _locked(session, batch)
             outcomes = renew_many(
