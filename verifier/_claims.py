@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, TypeGuard
 
-from verifier._cbor import dumps, loads_deterministic
+from verifier._cbor import dumps_in_key_order, loads_deterministic
 from verifier._errors import DecodeError, Reason
 from verifier._plates import is_canonical_plate, is_canonical_zone
 
@@ -226,11 +226,41 @@ def permit_claims_map(c: PermitClaims) -> dict[int, Any]:
     return claims
 
 
+def _claims_in_key_order(c: PermitClaims) -> dict[int, Any]:
+    """:func:`permit_claims_map` with every map in bytewise key order (RFC 8949 §4.2.1):
+    ``1, 4, 5, 6, -65537`` (``-65537`` is ``3a 00 01 00 00``, after every key below 24) and
+    the permit map's keys ``1`` to ``9`` ascending."""
+    permit: dict[int, Any] = {
+        P_TYPE: str(c.type),
+        P_ZONES: list(c.zones),
+        P_PLATES: list(c.plates),
+        P_NUMBER: c.number,
+        P_LIST: c.status_list,
+        P_IDX: c.status_idx,
+    }
+    if c.fleet is not None:
+        permit[P_FLEET] = c.fleet
+    if c.max_stay is not None:
+        permit[P_MAX_STAY] = c.max_stay
+    if c.windows is not None:
+        permit[P_WINDOWS] = [[w.days, w.start_minute, w.end_minute] for w in c.windows]
+    claims: dict[int, Any] = {CLAIM_ISS: c.issuer, CLAIM_EXP: c.exp}
+    if c.nbf is not None:
+        claims[CLAIM_NBF] = c.nbf
+    claims[CLAIM_IAT] = c.iat
+    claims[CLAIM_PERMIT] = permit
+    return claims
+
+
 def encode_permit_payload(c: PermitClaims) -> bytes:
-    """Deterministic CBOR of the permit claims; ``ValueError`` if ``c`` would not decode."""
-    claims = permit_claims_map(c)
+    """Deterministic CBOR of the permit claims; ``ValueError`` if ``c`` would not decode.
+
+    The strict decoder checks the claims first, so every value is an integer, a text or a
+    list of those (no float, no other type); with the maps built in key order, writing them
+    as they are is the deterministic encoding."""
+    claims = _claims_in_key_order(c)
     try:
         decode_permit_claims(claims)
     except DecodeError as exc:
         raise ValueError(f"permit claims are not valid: {exc.detail}") from None
-    return dumps(claims)
+    return dumps_in_key_order(claims)

@@ -105,6 +105,31 @@ def sig_structure(protected_bytes: bytes, payload: bytes, external_aad: bytes = 
     )
 
 
+# protected headers by (alg, kid, content type): the same bytes for every message one key
+# signs (a few keys per process; bounded all the same)
+_PROTECTED: dict[tuple[int, bytes, str | None], bytes] = {}
+_MAX_PROTECTED = 256
+
+
+def _protected_header(alg: Alg, kid: bytes, content_type: str | None) -> bytes:
+    """The encoded protected header ``{1: alg, 4: kid[, 16: content_type]}``."""
+    key = (int(alg), bytes(kid), content_type)
+    protected = _PROTECTED.get(key)
+    if protected is None:
+        header: dict[int, Any] = {HEADER_ALG: key[0], HEADER_KID: key[1]}
+        if content_type is not None:
+            header[HEADER_CONTENT_TYPE] = content_type
+        protected = dumps(header)
+        if len(_PROTECTED) < _MAX_PROTECTED:
+            _PROTECTED[key] = protected
+    return protected
+
+
+# tag 18, an array of 4 (RFC 8949: d2 = major type 6, value 18; 84 = array, 4 items)
+_SIGN1_HEAD = b"\xd2\x84"
+_EMPTY_MAP = b"\xa0"
+
+
 def encode_sign1(
     payload: bytes,
     *,
@@ -113,13 +138,25 @@ def encode_sign1(
     sign: Sign,
     content_type: str | None = None,
 ) -> bytes:
-    """A tagged COSE_Sign1 with protected ``{1: alg, 4: kid[, 16: content_type]}``, signed."""
-    header: dict[int, Any] = {HEADER_ALG: int(alg), HEADER_KID: bytes(kid)}
-    if content_type is not None:
-        header[HEADER_CONTENT_TYPE] = content_type
-    protected = dumps(header)
-    signature = sign(sig_structure(protected, payload))
-    return dumps(cbor2.CBORTag(TAG_SIGN1, [protected, {}, payload, signature]))
+    """A tagged COSE_Sign1 with protected ``{1: alg, 4: kid[, 16: content_type]}``, signed.
+
+    Written directly, ``18([protected, {}, payload, signature])``: three byte strings and an
+    empty map have one encoding each, the same as :func:`verifier._cbor.dumps` gives."""
+    protected = _protected_header(alg, kid, content_type)
+    payload = bytes(payload)
+    signature = bytes(sign(sig_structure(protected, payload)))
+    return b"".join(
+        (
+            _SIGN1_HEAD,
+            _bstr_header(len(protected)),
+            protected,
+            _EMPTY_MAP,
+            _bstr_header(len(payload)),
+            payload,
+            _bstr_header(len(signature)),
+            signature,
+        )
+    )
 
 
 def decode_sign1(

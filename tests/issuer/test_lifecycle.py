@@ -322,3 +322,76 @@ def test_automatic_renewal_job(world: World) -> None:
     permit = world.get(f"/api/v1/permits/{out['id']}").json()
     assert datetime.fromisoformat(permit["valid_until"]) > until
     assert "permit.renewed" in audit_actions(world, out["id"])
+
+
+def test_automatic_renewal_writes_each_table_once_per_batch(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 5 permits due in batches of 2: three batches, and each batch writes its new ends, its
+    # charges and its tokens with one statement per table on PostgreSQL (rows per statement
+    # on SQLite, in the process); the objects the process held before stay frozen meanwhile
+    import gc
+
+    from sqlalchemy import event
+
+    from issuer.services.permits import jobs
+
+    monkeypatch.setattr(jobs, "BATCH", 2)
+    issued = [world.issue(months=12, auto_renew=True) for _ in range(5)]
+    world.clock.set(min(datetime.fromisoformat(o["valid_until"]) for o in issued) - timedelta(10))
+    frozen_during: list[int] = []
+    renew_many = jobs.renew_many
+
+    def watched(*args: Any, **kwargs: Any) -> Any:
+        frozen_during.append(gc.get_freeze_count())
+        return renew_many(*args, **kwargs)
+
+    monkeypatch.setattr(jobs, "renew_many", watched)
+    seen: list[tuple[str, bool]] = []
+
+    def record(*args: Any) -> None:
+        seen.append((" ".join(str(args[2]).split()[:3]), bool(args[5])))
+
+    engine = world.app.state.engine
+    frozen_before = gc.get_freeze_count()
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        counts = world.post("/api/v1/permits:run-jobs").json()["counts"]
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert counts == {"expired": 0, "renewed": 5, "refused": 0}
+    assert len(frozen_during) == 3 and all(n > frozen_before for n in frozen_during)
+    assert gc.get_freeze_count() == frozen_before
+    for head in ("UPDATE permits SET", "INSERT INTO permit_charges", "INSERT INTO permit_tokens"):
+        writes = [many for statement, many in seen if statement == head]
+        if engine.dialect.name == "postgresql":
+            assert writes == [False, False, False], head
+        else:
+            assert len(writes) == 3, head
+
+
+def test_jobs_give_the_collector_back_as_they_found_it() -> None:
+    import gc
+
+    from issuer.services.permits.jobs import FULL_COLLECTION_EVERY, _collector_for_batches
+
+    assert gc.get_freeze_count() == 0
+    before = gc.get_threshold()
+    with pytest.raises(RuntimeError), _collector_for_batches():  # a batch fails
+        assert gc.get_freeze_count() > 0
+        assert gc.get_threshold()[2] == max(before[2], FULL_COLLECTION_EVERY)
+        raise RuntimeError("batch failed")
+    assert (gc.get_freeze_count(), gc.get_threshold()) == (0, before)
+    with _collector_for_batches():  # jobs at once: the first to end leaves the setting
+        with _collector_for_batches():
+            pass
+        assert gc.get_freeze_count() > 0
+        assert gc.get_threshold()[2] == max(before[2], FULL_COLLECTION_EVERY)
+    assert (gc.get_freeze_count(), gc.get_threshold()) == (0, before)
+    gc.freeze()  # the process froze objects itself (e.g. before forking workers)
+    try:
+        with _collector_for_batches():
+            pass
+        assert gc.get_freeze_count() > 0 and gc.get_threshold() == before  # still frozen
+    finally:
+        gc.unfreeze()

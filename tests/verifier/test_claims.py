@@ -16,6 +16,7 @@ from verifier import DecodeError, PermitType, Reason
 from verifier.formats import (
     PermitClaims,
     Window,
+    cbor_dumps,
     decode_claims_map,
     decode_permit_claims,
     encode_permit_payload,
@@ -35,6 +36,8 @@ def test_encoding_is_the_design_map() -> None:
         -65537: {1: "BEW", 2: ["A3"], 3: ["GE-AB 1234"], 4: 4711, 5: 1, 6: 90_210},
     }
     assert payload.hex().startswith("a40168303535313330303004")  # bytewise key order
+    for claims in (CLAIMS, CARE):
+        assert encode_permit_payload(claims) == cbor_dumps(permit_claims_map(claims))
 
 
 @pytest.mark.parametrize("claims", [CLAIMS, CARE], ids=["resident", "care"])
@@ -155,6 +158,9 @@ def test_round_trip_property(claims: PermitClaims) -> None:
     except ValueError:
         return  # hypothesis drew claims the design refuses (exp <= iat, no plate nor fleet)
     assert decode_permit_claims(decode_claims_map(payload)) == claims
+    # written in key order without a walk of the value: the general deterministic encoder's
+    # bytes exactly
+    assert payload == cbor_dumps(permit_claims_map(claims))
 
 
 @settings(max_examples=300, deadline=None)

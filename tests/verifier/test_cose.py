@@ -163,6 +163,34 @@ def test_fast_path_equals_general_path(alg: Alg, kid: bytes, payload: bytes, sig
     assert info.value.reason is Reason.UNSUPPORTED_ALG
 
 
+@settings(max_examples=200, deadline=None)
+@given(
+    st.sampled_from(list(Alg)),
+    st.binary(max_size=40),
+    st.binary(max_size=70_000),
+    st.binary(max_size=300),
+    st.none() | st.text(max_size=30),
+)
+def test_encoding_is_the_deterministic_cbor_of_the_message(
+    alg: Alg, kid: bytes, payload: bytes, sig: bytes, content_type: str | None
+) -> None:
+    # written directly: the bytes the general encoder gives for 18([protected, {}, payload,
+    # signature]), at every byte-string length boundary hypothesis finds
+    header: dict[int, Any] = {1: int(alg), 4: kid}
+    if content_type is not None:
+        header[16] = content_type
+    protected = cbor_dumps(header)
+    signed: list[bytes] = []
+
+    def sign(message: bytes) -> bytes:
+        signed.append(message)
+        return sig
+
+    data = encode_sign1(payload, alg=alg, kid=kid, sign=sign, content_type=content_type)
+    assert data == cbor_dumps(cbor2.CBORTag(18, [protected, {}, payload, sig]))
+    assert signed == [sig_structure(protected, payload)]
+
+
 @pytest.mark.parametrize(
     ("protected", "reason"),
     [

@@ -23,6 +23,7 @@ from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
+from issuer.db import bulk
 from issuer.db.models import Resident, Tenant
 from issuer.db.permit_models import Permit, PermitCharge, PermitCounter, PermitPlate
 from issuer.errors import Conflict, ErrorCode, InvalidRequest, IssuerError
@@ -514,28 +515,50 @@ def _extend(
         return
     session.flush()
     table = cast(Table, Permit.__table__)
-    stmt = (
-        table.update()
-        .where(table.c.id == bindparam("b_id"), table.c.version == bindparam("b_version"))
-        .values(
-            valid_until=bindparam("b_until"),
-            is_provisional=False,
-            updated_at=now,
-            version=table.c.version + 1,
-        )
-    )
     connection = session.connection()
-    result = connection.execute(
-        stmt,
-        [
-            {"b_id": permit.id, "b_version": permit.version, "b_until": until}
-            for permit, until, _, _ in renewals
-        ],
-    )
-    if connection.dialect.supports_sane_multi_rowcount and result.rowcount != len(renewals):
+    values = [
+        {"id": permit.id, "version": permit.version, "valid_until": until}
+        for permit, until, _, _ in renewals
+    ]
+    if bulk.is_postgresql(connection):
+        # one statement for all: the new ends arrive as one JSON array (issuer/db/bulk.py)
+        source, params = bulk.rows_source(table, ("id", "version", "valid_until"), values)
+        stmt = (
+            table.update()
+            .where(table.c.id == source.c.id, table.c.version == source.c.version)
+            .values(
+                valid_until=source.c.valid_until,
+                is_provisional=False,
+                updated_at=now,
+                version=table.c.version + 1,
+            )
+        )
+        result = connection.execute(stmt, params)
+        written: int | None = result.rowcount
+    else:
+        stmt = (
+            table.update()
+            .where(table.c.id == bindparam("b_id"), table.c.version == bindparam("b_version"))
+            .values(
+                valid_until=bindparam("b_until"),
+                is_provisional=False,
+                updated_at=now,
+                version=table.c.version + 1,
+            )
+        )
+        result = connection.execute(
+            stmt,
+            [
+                {"b_id": v["id"], "b_version": v["version"], "b_until": v["valid_until"]}
+                for v in values
+            ],
+        )
+        written = result.rowcount if connection.dialect.supports_sane_multi_rowcount else None
+    if written is not None and written != len(renewals):
         raise StaleDataError("a renewed permit was changed meanwhile")
-    connection.execute(
-        insert(cast(Table, PermitCharge.__table__)),
+    bulk.insert_rows(
+        connection,
+        cast(Table, PermitCharge.__table__),
         [
             {
                 "permit_id": permit.id,

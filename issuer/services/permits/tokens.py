@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, cast
 
 from sqlalchemy import Table, insert, select
 
+from issuer.db import bulk
 from issuer.db.models import Tenant
 from issuer.db.permit_models import Permit, PermitToken
 from issuer.errors import Conflict, ErrorCode, InvalidRequest
@@ -124,8 +125,8 @@ def issue_qr_tokens(
                 "created_at": now,
             }
         )
-    # through the table (Core): no ORM bookkeeping per row
-    session.execute(insert(cast(Table, PermitToken.__table__)), rows)
+    # through the table (Core): no ORM bookkeeping per row, one statement for all
+    bulk.insert_rows(session.connection(), cast(Table, PermitToken.__table__), rows)
     return texts
 
 
