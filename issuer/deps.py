@@ -11,7 +11,7 @@ require_scope("permits:issue", ...)  a dependency: 403 unless the principal has 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -61,9 +61,25 @@ def get_session(request: Request) -> Iterator[Session]:
         yield session
 
 
-SettingsDep = Annotated[Settings, Depends(get_settings)]
-ClockDep = Annotated[Clock, Depends(get_clock)]
-KeysDep = Annotated[KeyStore, Depends(get_keys)]
+# The dependencies below only read app.state: as coroutines FastAPI calls them on the event
+# loop, where a plain function would cost a trip to a worker thread each (every request).
+
+
+async def _settings(request: Request) -> Settings:
+    return get_settings(request)
+
+
+async def _clock(request: Request) -> Clock:
+    return get_clock(request)
+
+
+async def _keys(request: Request) -> KeyStore:
+    return get_keys(request)
+
+
+SettingsDep = Annotated[Settings, Depends(_settings)]
+ClockDep = Annotated[Clock, Depends(_clock)]
+KeysDep = Annotated[KeyStore, Depends(_keys)]
 # scope="function": commit before the response leaves, so a client never sees an answer
 # whose transaction could still fail
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
@@ -120,11 +136,11 @@ async def get_principal(
 ApiClientDep = Annotated[Principal, Depends(get_principal)]
 
 
-def require_scope(*scopes: str) -> Callable[[Principal], Principal]:
+def require_scope(*scopes: str) -> Callable[[Principal], Awaitable[Principal]]:
     """A dependency: the principal, if it holds at least one of `scopes`, else 403."""
     wanted = tuple(clients_service.Scope(s).value for s in scopes)
 
-    def _check(principal: ApiClientDep) -> Principal:
+    async def _check(principal: ApiClientDep) -> Principal:  # no I/O: on the event loop
         if not principal.has_any(wanted):
             raise Forbidden(ErrorCode.INSUFFICIENT_SCOPE)
         return principal
@@ -143,7 +159,7 @@ def get_tenant(principal: ApiClientDep, session: SessionDep) -> Tenant:
     return tenant
 
 
-def require_operator(principal: ApiClientDep) -> Principal:
+async def require_operator(principal: ApiClientDep) -> Principal:  # no I/O
     """An operator-level client with the admin scope, else 403."""
     if not principal.is_operator or "admin" not in principal.scopes:
         raise Forbidden(ErrorCode.OPERATOR_REQUIRED)
