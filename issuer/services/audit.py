@@ -104,19 +104,17 @@ def record(
     )
 
 
-# built once, run with the values bound (record_many runs in every write)
+# built once, run with the values bound (record_many runs in every write); on the table
+# (Core): the ORM's statement handling would cost more than the statement
+_HEADS = cast(Table, AuditHead.__table__)
 _ADVANCE = (
-    update(AuditHead)
-    .where(AuditHead.chain == bindparam("b_chain"))
-    .values(seq=AuditHead.seq + bindparam("b_n"))
-    .returning(AuditHead.seq, AuditHead.hash)
-    .execution_options(synchronize_session=False)
+    update(_HEADS)
+    .where(_HEADS.c.chain == bindparam("b_chain"))
+    .values(seq=_HEADS.c.seq + bindparam("b_n"))
+    .returning(_HEADS.c.seq, _HEADS.c.hash)
 )
 _STORE_HEAD = (
-    update(AuditHead)
-    .where(AuditHead.chain == bindparam("b_chain"))
-    .values(hash=bindparam("b_hash"))
-    .execution_options(synchronize_session=False)
+    update(_HEADS).where(_HEADS.c.chain == bindparam("b_chain")).values(hash=bindparam("b_hash"))
 )
 
 

@@ -108,16 +108,19 @@ def request_of(permit: Permit) -> PermitRequest:
 
 # ------------------------------------------------------------------------ shared steps
 
-# statements every application runs, built once and run with their values bound
+# statements every application runs, built once and run with their values bound, on the
+# tables (Core): the ORM's statement handling would cost more than the statements
+_COUNTERS = cast(Table, PermitCounter.__table__)
 _NEXT_NUMBER = (
-    update(PermitCounter)
-    .where(PermitCounter.tenant_id == bindparam("tenant"))
-    .values(next_number=PermitCounter.next_number + 1)
-    .returning(PermitCounter.next_number)
+    update(_COUNTERS)
+    .where(_COUNTERS.c.tenant_id == bindparam("tenant"))
+    .values(next_number=_COUNTERS.c.next_number + 1)
+    .returning(_COUNTERS.c.next_number)
 )
+_RESIDENTS = cast(Table, Resident.__table__)
 _LOCK_RESIDENT = (
-    select(Resident.id)
-    .where(Resident.id == bindparam("id"), Resident.tenant_id == bindparam("tenant"))
+    select(_RESIDENTS.c.id)
+    .where(_RESIDENTS.c.id == bindparam("id"), _RESIDENTS.c.tenant_id == bindparam("tenant"))
     .with_for_update()
 )
 
