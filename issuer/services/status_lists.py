@@ -18,9 +18,9 @@ import math
 import secrets
 from collections.abc import Iterable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import Float, bindparam, func, select, update
+from sqlalchemy import Float, Table, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from issuer.db.permit_models import StatusEntry, StatusList
@@ -43,23 +43,40 @@ FILL_LIMIT = 0.5  # a list takes new indices until half full
 MAX_DRAWS = 64
 _VALUES = frozenset(StatusValue)
 _RANDOM = secrets.SystemRandom()
-# statements built once and run with their values bound (each costs more to build than to run)
+# statements built once and run with their values bound (each costs more to build than to
+# run), on the tables (Core): the ORM's statement handling adds nothing to plain rows
 _LOCK_HEAD: Any = None  # built on first use: the audit models import this module
+_LISTS = cast(Table, StatusList.__table__)
+_HAS_ROOM = (
+    _LISTS.c.tenant_id == bindparam("tenant"),
+    _LISTS.c.allocated < _LISTS.c.size * bindparam("fill", type_=Float),
+)
 _ROOM = (
-    select(StatusList.id, StatusList.list_no, StatusList.size, StatusList.allocated)
-    .where(
-        StatusList.tenant_id == bindparam("tenant"),
-        StatusList.allocated < StatusList.size * bindparam("fill", type_=Float),
-    )
-    .order_by(StatusList.list_no)
+    select(_LISTS.c.id, _LISTS.c.list_no, _LISTS.c.size, _LISTS.c.allocated)
+    .where(*_HAS_ROOM)
+    .order_by(_LISTS.c.list_no)
     .limit(1)
     .with_for_update()
 )
 _TAKE = (
-    update(StatusList)
-    .where(StatusList.id == bindparam("b_id"))
-    .values(allocated=StatusList.allocated + bindparam("b_n"))
-    .execution_options(synchronize_session=False)
+    update(_LISTS)
+    .where(_LISTS.c.id == bindparam("b_id"))
+    .values(allocated=_LISTS.c.allocated + bindparam("b_n"))
+)
+# one index (a single permit's token): the first list with room takes it in one statement
+_TAKE_ONE = (
+    update(_LISTS)
+    .where(
+        _LISTS.c.id
+        == select(_LISTS.c.id)
+        .where(*_HAS_ROOM)
+        .order_by(_LISTS.c.list_no)
+        .limit(1)
+        .scalar_subquery(),
+        *_HAS_ROOM,
+    )
+    .values(allocated=_LISTS.c.allocated + 1)
+    .returning(_LISTS.c.list_no, _LISTS.c.size)
 )
 _ENTRIES: Any = StatusEntry.__table__
 _FREE_INSERTS = {
@@ -94,8 +111,9 @@ def lock_tenant(session: Session, tenant_id: int) -> None:
             txn = txn.parent
     global _LOCK_HEAD
     if _LOCK_HEAD is None:
+        heads = cast(Table, AuditHead.__table__)
         _LOCK_HEAD = (
-            select(AuditHead.chain).where(AuditHead.chain == bindparam("chain")).with_for_update()
+            select(heads.c.chain).where(heads.c.chain == bindparam("chain")).with_for_update()
         )
     session.execute(_LOCK_HEAD, {"chain": chain_for(tenant_id)})
     current = current or session.get_transaction()  # the statement may have begun it
@@ -109,6 +127,11 @@ def _reserve(
     """(list_no, list size, n): `n` ≤ `want` indices counted as allocated on the first list of
     the tenant with room, created with `size` entries when there is none. Room is judged by
     each list's own size: a list takes indices while fewer than FILL_LIMIT of it are taken."""
+    if want == 1:
+        taken = session.execute(_TAKE_ONE, {"tenant": tenant_id, "fill": FILL_LIMIT}).first()
+        if taken is None:
+            return _open_list(session, tenant_id, want, now, size)
+        return int(taken[0]), int(taken[1]), 1
     found = session.execute(_ROOM, {"tenant": tenant_id, "fill": FILL_LIMIT}).first()
     if found is None:
         return _open_list(session, tenant_id, want, now, size)
