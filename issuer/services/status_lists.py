@@ -96,9 +96,11 @@ def lock_tenant(session: Session, tenant_id: int) -> None:
     Taken once per transaction: a second call while the transaction (or savepoint) that took
     the lock, or one of its ancestors, is still active costs no statement. A lock taken inside
     a savepoint that ended is taken again (PostgreSQL releases it on rollback to the savepoint).
+    The head's seq and hash, read with the lock, are noted for the audit append that follows
+    (`audit.remember_head`).
     """
     from issuer.db.models import AuditHead
-    from issuer.services.audit import chain_for
+    from issuer.services.audit import chain_for, remember_head
 
     current = session.get_nested_transaction() or session.get_transaction()
     held: dict[int, Any] = session.info.setdefault("buergerid_locked_tenants", {})
@@ -113,12 +115,17 @@ def lock_tenant(session: Session, tenant_id: int) -> None:
     if _LOCK_HEAD is None:
         heads = cast(Table, AuditHead.__table__)
         _LOCK_HEAD = (
-            select(heads.c.chain).where(heads.c.chain == bindparam("chain")).with_for_update()
+            select(heads.c.seq, heads.c.hash)
+            .where(heads.c.chain == bindparam("chain"))
+            .with_for_update()
         )
-    session.execute(_LOCK_HEAD, {"chain": chain_for(tenant_id)})
+    chain = chain_for(tenant_id)
+    head = session.execute(_LOCK_HEAD, {"chain": chain}).first()
     current = current or session.get_transaction()  # the statement may have begun it
     if current is not None:
         held[tenant_id] = current
+    if head is not None:  # the append that follows needs no statement to read it
+        remember_head(session, chain, int(head[0]), str(head[1]))
 
 
 def _reserve(
