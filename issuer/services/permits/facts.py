@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from sqlalchemy import Table, bindparam, func, select
+from sqlalchemy import Table, bindparam, func, literal_column, select, union_all
 from sqlalchemy.orm import selectinload
 
 from issuer.db.models import Residence as ResidenceRow
@@ -178,6 +178,23 @@ _PLATES_PERMITS = (
         _HOLDING.c.lock_key.in_(bindparam("ids", expanding=True)),
     )
 )
+# both in one statement when each list fits one chunk (an application): each part keeps its
+# own key look-up; `by_plate` tells the rows of the second part
+_BOTH_HOLDERS = union_all(
+    select(*_HOLDER_COLUMNS, literal_column("0").label("by_plate"))
+    .select_from(_PERMITS)
+    .outerjoin(_PLATES, _PLATES.c.permit_id == _PERMITS.c.id)
+    .where(_PERMITS.c.resident_id.in_(bindparam("resident_ids", expanding=True))),
+    select(*_HOLDER_COLUMNS, literal_column("1").label("by_plate"))
+    .select_from(_HOLDING)
+    .join(_PERMITS, _PERMITS.c.id == _HOLDING.c.permit_id)
+    .outerjoin(_PLATES, _PLATES.c.permit_id == _PERMITS.c.id)
+    .where(
+        _HOLDING.c.tenant_id == bindparam("tenant"),
+        _HOLDING.c.permit_type.in_(bindparam("kinds", expanding=True)),
+        _HOLDING.c.lock_key.in_(bindparam("plate_ids", expanding=True)),
+    ),
+)
 
 
 def residences_of(
@@ -247,12 +264,22 @@ def holders_of(
     kinds = sorted(set(types))
     residents, locked = list(dict.fromkeys(resident_ids)), list(dict.fromkeys(plates))
     rows: list[Any] = []
+
+    def by_resident(found: Iterable[Any]) -> Iterator[Any]:
+        for row in found:
+            if row.tenant_id == tenant_id and row.permit_type in kinds and row.state in LIVE_STATES:
+                yield row
+
+    if 0 < len(residents) <= CHUNK and 0 < len(locked) <= CHUNK:
+        both = session.execute(
+            _BOTH_HOLDERS,
+            {"resident_ids": residents, "tenant": tenant_id, "kinds": kinds, "plate_ids": locked},
+        ).all()
+        rows.extend(by_resident(row for row in both if not row.by_plate))
+        rows.extend(row for row in both if row.by_plate)
+        residents, locked = [], []
     for chunk in _chunks(residents):
-        rows.extend(
-            row
-            for row in session.execute(_RESIDENTS_PERMITS, {"ids": chunk})
-            if row.tenant_id == tenant_id and row.permit_type in kinds and row.state in LIVE_STATES
-        )
+        rows.extend(by_resident(session.execute(_RESIDENTS_PERMITS, {"ids": chunk})))
     for some_plates in _chunks(locked):
         rows.extend(
             session.execute(
