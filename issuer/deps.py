@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.dependencies.models import Dependant
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
@@ -56,9 +57,18 @@ def get_session_factory(request: Request) -> sessionmaker[Session]:
 
 
 def get_session(request: Request) -> Iterator[Session]:
-    """One session and transaction per request; rolled back on any exception."""
-    with get_session_factory(request)() as session, session.begin():
-        yield session
+    """One session and transaction per request; rolled back on any exception.
+
+    The transaction begins with the first statement: for a route with an API key, reading
+    the credential (`get_principal`), so one connection and one transaction serve the whole
+    request. It is committed when the route returns."""
+    with get_session_factory(request)() as session:
+        try:
+            yield session
+        except BaseException:
+            session.rollback()
+            raise
+        session.commit()
 
 
 # The dependencies below only read app.state: as coroutines FastAPI calls them on the event
@@ -109,17 +119,29 @@ async def get_principal(
     clock: ClockDep,
     settings: SettingsDep,
     _declared: Annotated[HTTPAuthorizationCredentials | None, Depends(API_KEY)] = None,
+    session: SessionDep = None,  # type: ignore[assignment]  # None: called directly
 ) -> Principal:
     """Authenticate the bearer token (services/authentication.py) and claim an Idempotency-Key.
 
-    The credential is read in a short transaction; the argon2 verification (at most one, none
-    on a verification-cache hit) runs after it ended, so it never holds a database lock."""
+    The credential is read in the request's session. When the verification cache vouches for
+    the secret and the route itself works in that session (and no Idempotency-Key is to be
+    claimed), its transaction goes on for the route: one connection, one transaction. In
+    every other case the read's transaction ends at once, and the argon2 verification (at most
+    one, none on a cache hit) runs after it ended, so it never holds a database lock."""
     token = _bearer(request)
     guard: AuthGuard = request.app.state.auth_guard
     now = clock.now()
-    principal = await guard.authenticate(token, address=client_address(request), now=now)
     ctx = request.scope.get(IDEMPOTENCY_SCOPE_KEY)
-    if isinstance(ctx, IdempotencyContext) and ctx.record_id is None:
+    claims = isinstance(ctx, IdempotencyContext) and ctx.record_id is None
+    principal = await guard.authenticate(
+        token,
+        address=client_address(request),
+        now=now,
+        session=session,
+        keep=not claims and _route_works_in_session(request),
+    )
+    if claims:
+        assert isinstance(ctx, IdempotencyContext)
         await run_in_threadpool(
             claim_idempotency_key,
             get_session_factory(request),
@@ -134,6 +156,35 @@ async def get_principal(
 
 
 ApiClientDep = Annotated[Principal, Depends(get_principal)]
+
+
+def _works_in_session(dependant: Dependant) -> bool:
+    """True when `dependant` or one of its dependencies, other than `get_principal`, takes
+    the request's session."""
+    for dep in dependant.dependencies:
+        if dep.call is get_principal:
+            continue
+        if dep.call is get_session or _works_in_session(dep):
+            return True
+    return False
+
+
+def _route_works_in_session(request: Request) -> bool:
+    """True when the matched route takes the request's session beyond authenticating (a
+    route without one works in transactions of its own: the read's must not stay open).
+    Worked out once per route, kept on app.state."""
+    route = request.scope.get("route")
+    dependant = getattr(route, "dependant", None)
+    if not isinstance(dependant, Dependant):
+        return False
+    state = request.app.state
+    known: dict[int, bool] | None = getattr(state, "routes_in_session", None)
+    if known is None:
+        known = state.routes_in_session = {}
+    found = known.get(id(route))
+    if found is None:
+        found = known[id(route)] = _works_in_session(dependant)
+    return found
 
 
 def require_scope(*scopes: str) -> Callable[[Principal], Awaitable[Principal]]:
