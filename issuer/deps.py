@@ -11,9 +11,11 @@ require_scope("permits:issue", ...)  a dependency: 403 unless the principal has 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated
 
+import anyio
+import anyio.to_thread
 from fastapi import Depends, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -25,7 +27,7 @@ from issuer.db.models import Tenant
 from issuer.errors import ErrorCode, Forbidden, Unauthenticated
 from issuer.middleware import IDEMPOTENCY_SCOPE_KEY, IdempotencyContext, claim_idempotency_key
 from issuer.services import clients as clients_service
-from issuer.services.authentication import AuthGuard
+from issuer.services.authentication import AuthGuard, tenant_read_with_credential
 from issuer.services.clients import Principal
 from issuer.services.clock import Clock
 from issuer.services.signing import KeyStore
@@ -56,19 +58,33 @@ def get_session_factory(request: Request) -> sessionmaker[Session]:
     return factory
 
 
-def get_session(request: Request) -> Iterator[Session]:
+async def get_session(request: Request) -> AsyncIterator[Session]:
     """One session and transaction per request; rolled back on any exception.
 
     The transaction begins with the first statement: for a route with an API key, reading
     the credential (`get_principal`), so one connection and one transaction serve the whole
-    request. It is committed when the route returns."""
-    with get_session_factory(request)() as session:
-        try:
-            yield session
-        except BaseException:
+    request. It is committed when the route returns. The session is made on the event loop
+    (no connection yet); the commit or rollback and the close run in a worker thread, never
+    cancelled halfway."""
+    session = get_session_factory(request)()
+    try:
+        yield session
+    except BaseException:
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(_end, session, False, limiter=anyio.CapacityLimiter(1))
+        raise
+    with anyio.CancelScope(shield=True):
+        await anyio.to_thread.run_sync(_end, session, True, limiter=anyio.CapacityLimiter(1))
+
+
+def _end(session: Session, commit: bool) -> None:
+    # own limiter above: ending a session never waits for a free worker thread (the threads
+    # in use may be waiting for this session's connection)
+    with session:
+        if commit:
+            session.commit()
+        else:
             session.rollback()
-            raise
-        session.commit()
 
 
 # The dependencies below only read app.state: as coroutines FastAPI calls them on the event
@@ -200,11 +216,16 @@ def require_scope(*scopes: str) -> Callable[[Principal], Awaitable[Principal]]:
     return _check
 
 
-def get_tenant(principal: ApiClientDep, session: SessionDep) -> Tenant:
-    """The tenant of a tenant-level client; operator clients get 403 tenant_required."""
+async def get_tenant(principal: ApiClientDep, session: SessionDep) -> Tenant:
+    """The tenant of a tenant-level client; operator clients get 403 tenant_required.
+
+    Mostly the row read with the credential in the request's transaction (on the event loop:
+    no statement, no worker thread); else read in a worker thread."""
     if principal.tenant_id is None:
         raise Forbidden(ErrorCode.TENANT_REQUIRED)
-    tenant = session.get(Tenant, principal.tenant_id)
+    tenant = tenant_read_with_credential(session, principal.tenant_id)
+    if tenant is None:
+        tenant = await run_in_threadpool(session.get, Tenant, principal.tenant_id)
     if tenant is None:  # deleted under us
         raise Unauthenticated()
     return tenant

@@ -36,8 +36,10 @@ from functools import partial
 
 import anyio
 import anyio.to_thread
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session, sessionmaker
 
+from issuer.db.models import Tenant
 from issuer.errors import ErrorCode, TooManyRequests, Unauthenticated, Unavailable
 from issuer.services import clients
 from issuer.services.clients import CredentialLookup, Principal, SecretHasher
@@ -45,6 +47,21 @@ from issuer.services.rate_limits import RateLimit, SharedCounters
 from issuer.settings import Settings
 
 BUSY_RETRY_AFTER_SECONDS = 1
+
+
+_TENANT_READ = "buergerid_tenant_read_with_credential"
+
+
+def tenant_read_with_credential(session: Session, tenant_id: int) -> Tenant | None:
+    """The tenant `authenticate` read with the credential in `session`'s transaction, still
+    loaded there (no statement); None when there is none."""
+    tenant = session.info.get(_TENANT_READ)
+    if not isinstance(tenant, Tenant):
+        return None
+    state = sa_inspect(tenant)
+    if state.session is not session or state.identity != (tenant_id,) or state.expired_attributes:
+        return None
+    return tenant
 
 
 class AuthGuard:
@@ -159,13 +176,15 @@ class AuthGuard:
         self, session: Session, token: str, now: datetime, keep: bool
     ) -> tuple[CredentialLookup, Principal | None]:
         try:
-            found = clients.lookup(session, token, now=now)
+            found, tenant = clients.lookup_with_tenant(session, token, now=now)
             principal = clients.verify_from_cache(self._hasher, found, now=now)
         except BaseException:
             session.rollback()
             raise
         if principal is None or not keep:
             session.rollback()  # ends the read: no lock held while hashing or counting
+        elif tenant is not None:
+            session.info[_TENANT_READ] = tenant  # held: the session keeps objects weakly
         return found, principal
 
     def _blocked(self, found: CredentialLookup, address: str, now: datetime) -> int | None:
