@@ -63,9 +63,10 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
 
     The transaction begins with the first statement: for a route with an API key, reading
     the credential (`get_principal`), so one connection and one transaction serve the whole
-    request. It is committed when the route returns. The session is made on the event loop
-    (no connection yet); the commit or rollback and the close run in a worker thread, never
-    cancelled halfway."""
+    request. It is committed when the route returns, unless the route committed already (in
+    its worker thread: the database's locks are let go without a trip through the event
+    loop). The session is made on the event loop (no connection yet); a commit or rollback
+    and the close run in a worker thread, never cancelled halfway."""
     session = get_session_factory(request)()
     try:
         yield session
@@ -73,6 +74,9 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
         with anyio.CancelScope(shield=True):
             await anyio.to_thread.run_sync(_end, session, False, limiter=anyio.CapacityLimiter(1))
         raise
+    if not session.in_transaction():  # the route committed: no connection left, no I/O
+        session.close()
+        return
     with anyio.CancelScope(shield=True):
         await anyio.to_thread.run_sync(_end, session, True, limiter=anyio.CapacityLimiter(1))
 

@@ -73,8 +73,8 @@ async def apply_for_permit(
     clock: ClockDep,
 ) -> PermitOut:
     """Check eligibility and issue; 422 `application_refused` lists every failed rule."""
-    # the database work and the mapping in one worker thread; FastAPI then checks the answer
-    # on the event loop (a plain function would cost it a second trip to a thread)
+    # the database work, the mapping and the commit in one worker thread; FastAPI then checks
+    # the answer on the event loop (a plain function would cost it a second trip to a thread)
     return await run_in_threadpool(_apply, body, principal, tenant, session, keys, clock.now())
 
 
@@ -106,7 +106,11 @@ def _apply(
     issued = service.apply(
         session, keys, tenant=tenant, request=request, actor=principal.key_id, now=now
     )
-    return PermitOut.of(issued.permit, issued.qr)
+    answer = PermitOut.of(issued.permit, issued.qr)
+    # committed here, in this thread: the tenant's locks are let go at once (the answer
+    # leaves only after the commit, as for every route)
+    session.commit()
+    return answer
 
 
 @router.get("/permits", response_model=PermitList)
