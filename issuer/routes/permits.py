@@ -11,7 +11,10 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Response, status
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
+from issuer.db.models import Tenant
 from issuer.deps import ClockDep, KeysDep, SessionDep, TenantDep, require_scope
 from issuer.schemas.common import PROBLEM_RESPONSES, ProblemOut
 from issuer.schemas.permits import (
@@ -39,6 +42,7 @@ from issuer.services import permits as service
 from issuer.services import windscreen
 from issuer.services.clients import Principal
 from issuer.services.permits import PermitState
+from issuer.services.signing import KeyStore
 from verifier import PermitType
 
 router = APIRouter(prefix="/api/v1", tags=["permits"], responses=PROBLEM_RESPONSES)
@@ -60,7 +64,7 @@ PermitTypePath = Annotated[
 
 
 @router.post("/permits", status_code=status.HTTP_201_CREATED, response_model=PermitOut)
-def apply_for_permit(
+async def apply_for_permit(
     body: PermitCreate,
     principal: Issuer,
     tenant: TenantDep,
@@ -69,6 +73,19 @@ def apply_for_permit(
     clock: ClockDep,
 ) -> PermitOut:
     """Check eligibility and issue; 422 `application_refused` lists every failed rule."""
+    # the database work, the mapping and the commit in one worker thread; FastAPI then checks
+    # the answer on the event loop (a plain function would cost it a second trip to a thread)
+    return await run_in_threadpool(_apply, body, principal, tenant, session, keys, clock.now())
+
+
+def _apply(
+    body: PermitCreate,
+    principal: Principal,
+    tenant: Tenant,
+    session: Session,
+    keys: KeyStore,
+    now: datetime,
+) -> PermitOut:
     request = service.PermitRequest(
         permit_type=body.permit_type,
         resident_id=body.resident_id,
@@ -87,9 +104,13 @@ def apply_for_permit(
         display_required=body.display_required,
     )
     issued = service.apply(
-        session, keys, tenant=tenant, request=request, actor=principal.key_id, now=clock.now()
+        session, keys, tenant=tenant, request=request, actor=principal.key_id, now=now
     )
-    return PermitOut.of(issued.permit, issued.qr)
+    answer = PermitOut.of(issued.permit, issued.qr)
+    # committed here, in this thread: the tenant's locks are let go at once (the answer
+    # leaves only after the commit, as for every route)
+    session.commit()
+    return answer
 
 
 @router.get("/permits", response_model=PermitList)

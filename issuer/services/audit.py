@@ -14,7 +14,7 @@ import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
@@ -104,39 +104,100 @@ def record(
     )
 
 
-# built once, run with the values bound (record_many runs in every write)
+# built once, run with the values bound (record_many runs in every write); on the table
+# (Core): the ORM's statement handling would cost more than the statement
+_HEADS = cast(Table, AuditHead.__table__)
 _ADVANCE = (
-    update(AuditHead)
-    .where(AuditHead.chain == bindparam("b_chain"))
-    .values(seq=AuditHead.seq + bindparam("b_n"))
-    .returning(AuditHead.seq, AuditHead.hash)
-    .execution_options(synchronize_session=False)
+    update(_HEADS)
+    .where(_HEADS.c.chain == bindparam("b_chain"))
+    .values(seq=_HEADS.c.seq + bindparam("b_n"))
+    .returning(_HEADS.c.seq, _HEADS.c.hash)
 )
 _STORE_HEAD = (
-    update(AuditHead)
-    .where(AuditHead.chain == bindparam("b_chain"))
-    .values(hash=bindparam("b_hash"))
-    .execution_options(synchronize_session=False)
+    update(_HEADS).where(_HEADS.c.chain == bindparam("b_chain")).values(hash=bindparam("b_hash"))
 )
+
+
+_SET_HEAD = (
+    update(_HEADS)
+    .where(
+        _HEADS.c.chain == bindparam("b_chain"),
+        _HEADS.c.seq == bindparam("b_seq"),
+        _HEADS.c.hash == bindparam("b_hash"),
+    )
+    .values(seq=bindparam("b_new_seq"), hash=bindparam("b_new_hash"))
+)
+_KNOWN_HEADS = "buergerid_audit_heads"
+
+
+def remember_head(session: Session, chain: str, seq: int, head_hash: str) -> None:
+    """Note a chain head read under its row lock in the session's current transaction
+    (`status_lists.lock_tenant`), so the next append there needs no statement to read it."""
+    known: dict[str, tuple[object, int, str]] = session.info.setdefault(_KNOWN_HEADS, {})
+    known[chain] = (session.get_transaction(), seq, head_hash)
+
+
+def _known_head(session: Session, chain: str) -> tuple[int, str] | None:
+    known: dict[str, tuple[object, int, str]] = session.info.get(_KNOWN_HEADS, {})
+    found = known.get(chain)
+    if found is None or found[0] is not session.get_transaction():
+        return None
+    return found[1], found[2]
 
 
 def record_many(
     session: Session, *, tenant_id: int | None, entries: Sequence[Entry], now: datetime
 ) -> None:
-    """Append entries in their order in the caller's transaction: three statements however
-    many (take the head, insert the entries, store the new head hash)."""
+    """Append entries in their order in the caller's transaction.
+
+    When this transaction read the head under its lock (`remember_head`), two statements
+    however many entries: the head moves from exactly that seq and hash to the new ones (a
+    compare-and-set: a head changed meanwhile, e.g. by a savepoint rolled back, matches no
+    row) and the entries are inserted. Otherwise, or when the compare-and-set matched
+    nothing, three: take the head (UPDATE … RETURNING), insert the entries, store the new
+    head hash."""
     if not entries:
         return
     chain = chain_for(tenant_id)
+    known = _known_head(session, chain)
+    if known is not None:
+        seq, prev_hash = known
+        rows = _rows(chain, seq, prev_hash, tenant_id, entries, now)
+        moved = session.execute(
+            _SET_HEAD,
+            {
+                "b_chain": chain,
+                "b_seq": seq,
+                "b_hash": prev_hash,
+                "b_new_seq": rows[-1]["seq"],
+                "b_new_hash": rows[-1]["hash"],
+            },
+        )
+        if moved.rowcount == 1:  # type: ignore[attr-defined]
+            _append(session, chain, tenant_id, entries, rows)
+            return
     # the UPDATE takes the head's row lock; RETURNING gives the new seq and the *old* hash
     row = session.execute(_ADVANCE, {"b_chain": chain, "b_n": len(entries)}).one_or_none()
     if row is None:
         ensure_chain(session, tenant_id)
         record_many(session, tenant_id=tenant_id, entries=entries, now=now)
         return
-    seq, prev_hash = int(row[0]) - len(entries), str(row[1])
+    rows = _rows(chain, int(row[0]) - len(entries), str(row[1]), tenant_id, entries, now)
+    session.execute(_STORE_HEAD, {"b_chain": chain, "b_hash": rows[-1]["hash"]})
+    _append(session, chain, tenant_id, entries, rows)
+
+
+def _rows(
+    chain: str,
+    seq: int,
+    prev_hash: str,
+    tenant_id: int | None,
+    entries: Sequence[Entry],
+    now: datetime,
+) -> list[dict[str, Any]]:
+    """The rows of `entries` appended after the head (`seq`, `prev_hash`), hashes chained."""
     at = now.astimezone(UTC)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for entry in entries:
         seq += 1
         digest = entry_hash(
@@ -167,9 +228,21 @@ def record_many(
             }
         )
         prev_hash = digest
+    return rows
+
+
+def _append(
+    session: Session,
+    chain: str,
+    tenant_id: int | None,
+    entries: Sequence[Entry],
+    rows: list[dict[str, Any]],
+) -> None:
+    """Insert the rows (the head already points at the last) and note the new head."""
     # through the table (Core): no ORM bookkeeping per row
     session.execute(insert(cast(Table, AuditEntry.__table__)), rows)
-    session.execute(_STORE_HEAD, {"b_chain": chain, "b_hash": prev_hash})
+    # the head row stays locked by this transaction: the next append here starts from it
+    remember_head(session, chain, int(rows[-1]["seq"]), str(rows[-1]["hash"]))
     for entry in entries:
         metrics.audited(
             session, tenant_id=tenant_id, action=entry.action, object_id=entry.object_id

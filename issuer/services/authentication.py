@@ -5,9 +5,11 @@ step below makes sure an outsider cannot multiply it (`AuthGuard.authenticate`):
 
 1. A token that is not `bid_<16 hex>.<secret>` is refused (401) without hashing; the failure
    counts against the client address.
-2. One statement reads the credential (`clients.lookup`). A secret the verification cache
-   vouches for (verified less than five minutes ago against the same stored hash) is answered
-   at once: no counters, no hashing. A busy legitimate client is never slowed by a flood.
+2. One statement reads the credential (`clients.lookup`), in the request's own transaction
+   when the route has one (`deps.get_principal`). A secret the verification cache vouches
+   for (verified less than five minutes ago against the same stored hash) is answered at
+   once: no counters, no hashing. A busy legitimate client is never slowed by a flood. Any
+   other answer ends that transaction first: nothing below runs inside it.
 3. Otherwise, an address or a key id at its failure limit is refused with 429
    `too_many_authentication_failures` and `Retry-After`, without hashing. Once this process
    has seen an address or key id at its limit, `issuer.throttle` answers its next requests
@@ -34,8 +36,10 @@ from functools import partial
 
 import anyio
 import anyio.to_thread
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session, sessionmaker
 
+from issuer.db.models import Tenant
 from issuer.errors import ErrorCode, TooManyRequests, Unauthenticated, Unavailable
 from issuer.services import clients
 from issuer.services.clients import CredentialLookup, Principal, SecretHasher
@@ -43,6 +47,21 @@ from issuer.services.rate_limits import RateLimit, SharedCounters
 from issuer.settings import Settings
 
 BUSY_RETRY_AFTER_SECONDS = 1
+
+
+_TENANT_READ = "buergerid_tenant_read_with_credential"
+
+
+def tenant_read_with_credential(session: Session, tenant_id: int) -> Tenant | None:
+    """The tenant `authenticate` read with the credential in `session`'s transaction, still
+    loaded there (no statement); None when there is none."""
+    tenant = session.info.get(_TENANT_READ)
+    if not isinstance(tenant, Tenant):
+        return None
+    state = sa_inspect(tenant)
+    if state.session is not session or state.identity != (tenant_id,) or state.expired_attributes:
+        return None
+    return tenant
 
 
 class AuthGuard:
@@ -69,15 +88,39 @@ class AuthGuard:
         self._slots: anyio.Semaphore | None = None
         self._threads: anyio.CapacityLimiter | None = None
 
-    async def authenticate(self, token: str, *, address: str, now: datetime) -> Principal:
-        """The principal of `token` presented from `address`, or 401, 429 or 503."""
+    async def authenticate(
+        self,
+        token: str,
+        *,
+        address: str,
+        now: datetime,
+        session: Session | None = None,
+        keep: bool = True,
+    ) -> Principal:
+        """The principal of `token` presented from `address`, or 401, 429 or 503.
+
+        With `session` (the request's, no transaction begun yet) the credential is read in
+        its transaction, which goes on for the request when the verification cache vouches
+        for the secret and `keep`; otherwise that transaction ends at once (nothing was
+        written), before any other transaction or hashing. Without, in a short transaction
+        of its own."""
         unix = int(now.timestamp())
         if not clients.is_well_formed(token):
             await self._failed(address, None, unix)
             raise Unauthenticated()
-        found, principal, wait = await anyio.to_thread.run_sync(self._look_up, token, address, now)
-        if principal is not None:
-            return principal
+        if session is not None:
+            found, principal = await anyio.to_thread.run_sync(
+                self._look_up_in, session, token, now, keep
+            )
+            if principal is not None:
+                return principal
+            wait = await anyio.to_thread.run_sync(self._blocked, found, address, now)
+        else:
+            found, principal, wait = await anyio.to_thread.run_sync(
+                self._look_up, token, address, now
+            )
+            if principal is not None:
+                return principal
         if wait is not None:
             raise TooManyRequests(retry_after_seconds=wait)
         try:
@@ -127,10 +170,29 @@ class AuthGuard:
         principal = clients.verify_from_cache(self._hasher, found, now=now)
         if principal is not None:
             return found, principal, None
+        return found, None, self._blocked(found, address, now)
+
+    def _look_up_in(
+        self, session: Session, token: str, now: datetime, keep: bool
+    ) -> tuple[CredentialLookup, Principal | None]:
+        try:
+            found, tenant = clients.lookup_with_tenant(session, token, now=now)
+            principal = clients.verify_from_cache(self._hasher, found, now=now)
+        except BaseException:
+            session.rollback()
+            raise
+        if principal is None or not keep:
+            session.rollback()  # ends the read: no lock held while hashing or counting
+        elif tenant is not None:
+            session.info[_TENANT_READ] = tenant  # held: the session keeps objects weakly
+        return found, principal
+
+    def _blocked(self, found: CredentialLookup, address: str, now: datetime) -> int | None:
+        """Seconds to wait when the address or the key id is at its failure limit."""
         pairs = [(self.by_address, address)]
         if found.key_id is not None:
             pairs.append((self.by_key, found.key_id))
-        return found, None, self._counters.blocked(pairs, now=int(now.timestamp()))
+        return self._counters.blocked(pairs, now=int(now.timestamp()))
 
     async def _failed(self, address: str, key_id: str | None, unix: int) -> None:
         """Count a failure; 429 once the address is past its limit."""

@@ -27,10 +27,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import cast
 
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import bindparam, select
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.orm import Session
 
 from issuer.db.models import ApiClient, ApiCredential, Tenant
@@ -325,34 +326,66 @@ class CredentialLookup:
     principal: Principal | None
 
 
-# built once and run with the key id bound: every authenticated request runs it
+# built once and run with the key id bound: every authenticated request runs it. On the
+# tables (Core), not the mapped classes: the ORM adds nothing to a row of plain columns, and
+# its statement handling costs more than the statement itself.
+_CREDENTIALS = cast(Table, ApiCredential.__table__)
+_CLIENTS = cast(Table, ApiClient.__table__)
+_TENANTS = cast(Table, Tenant.__table__)
 _CREDENTIAL = (
     select(
-        ApiCredential.key_id,
-        ApiCredential.secret_hash,
-        ApiCredential.expires_at,
-        ApiCredential.revoked_at,
-        ApiClient.id.label("client_id"),
-        ApiClient.tenant_id,
-        ApiClient.scopes,
-        ApiClient.revoked_at.label("client_revoked_at"),
-        Tenant.id.label("tenant_present"),
+        _CREDENTIALS.c.key_id,
+        _CREDENTIALS.c.secret_hash,
+        _CREDENTIALS.c.expires_at,
+        _CREDENTIALS.c.revoked_at,
+        _CLIENTS.c.id.label("client_id"),
+        _CLIENTS.c.tenant_id,
+        _CLIENTS.c.scopes,
+        _CLIENTS.c.revoked_at.label("client_revoked_at"),
+        _TENANTS.c.id.label("tenant_present"),
     )
-    .join(ApiClient, ApiClient.id == ApiCredential.client_id)
-    .outerjoin(Tenant, Tenant.id == ApiClient.tenant_id)
-    .where(ApiCredential.key_id == bindparam("key_id"))
+    .select_from(_CREDENTIALS)
+    .join(_CLIENTS, _CLIENTS.c.id == _CREDENTIALS.c.client_id)
+    .outerjoin(_TENANTS, _TENANTS.c.id == _CLIENTS.c.tenant_id)
+    .where(_CREDENTIALS.c.key_id == bindparam("key_id"))
+)
+
+
+# the same, with the client's tenant as a mapped object (the request that goes on in the
+# look-up's transaction needs it next)
+_CREDENTIAL_AND_TENANT = (
+    select(Tenant, *_CREDENTIAL.selected_columns)
+    .select_from(_CREDENTIALS)
+    .join(_CLIENTS, _CLIENTS.c.id == _CREDENTIALS.c.client_id)
+    .outerjoin(Tenant, Tenant.id == _CLIENTS.c.tenant_id)
+    .where(_CREDENTIALS.c.key_id == bindparam("key_id"))
 )
 
 
 def lookup(session: Session, token: str, *, now: datetime) -> CredentialLookup:
     """Read the credential of `token` with its client and tenant in one statement."""
+    return _lookup(session, token, now, with_tenant=False)[0]
+
+
+def lookup_with_tenant(
+    session: Session, token: str, *, now: datetime
+) -> tuple[CredentialLookup, Tenant | None]:
+    """`lookup`, and in the same statement the client's tenant as an object of `session`
+    (None: an operator client, an unknown key id, a tenant gone)."""
+    return _lookup(session, token, now, with_tenant=True)
+
+
+def _lookup(
+    session: Session, token: str, now: datetime, *, with_tenant: bool
+) -> tuple[CredentialLookup, Tenant | None]:
     match = _TOKEN_RE.match(token)
     row = None
     if match:
-        row = session.execute(_CREDENTIAL, {"key_id": match.group(1)}).first()
+        statement = _CREDENTIAL_AND_TENANT if with_tenant else _CREDENTIAL
+        row = session.execute(statement, {"key_id": match.group(1)}).first()
     secret = match.group(2) if match else token[:128]
     if row is None:
-        return CredentialLookup(secret, None, None, False, None)
+        return CredentialLookup(secret, None, None, False, None), None
     usable = not (
         row.revoked_at is not None
         or (row.expires_at is not None and row.expires_at <= now)
@@ -365,7 +398,8 @@ def lookup(session: Session, token: str, *, now: datetime) -> CredentialLookup:
         tenant_id=row.tenant_id,
         scopes=frozenset(row.scopes.split()),
     )
-    return CredentialLookup(secret, row.key_id, row.secret_hash, usable, principal)
+    tenant = row[0] if with_tenant else None
+    return CredentialLookup(secret, row.key_id, row.secret_hash, usable, principal), tenant
 
 
 def is_well_formed(token: str) -> bool:

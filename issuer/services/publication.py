@@ -26,9 +26,9 @@ import json
 import time
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from issuer.db.models import Tenant
@@ -46,11 +46,11 @@ if TYPE_CHECKING:
     from issuer.services.signing import KeyStore
 
 
-_BUMP = (  # built once: every permit change runs it
-    update(PublicationState)
-    .where(PublicationState.tenant_id == bindparam("tenant"))
-    .values(version=PublicationState.version + 1)
-    .execution_options(synchronize_session=False)
+_STATES = cast(Table, PublicationState.__table__)
+_BUMP = (  # built once: every permit change runs it (on the table: no ORM statement handling)
+    update(_STATES)
+    .where(_STATES.c.tenant_id == bindparam("tenant"))
+    .values(version=_STATES.c.version + 1)
 )
 
 

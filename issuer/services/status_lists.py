@@ -18,9 +18,9 @@ import math
 import secrets
 from collections.abc import Iterable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import Float, bindparam, func, select, update
+from sqlalchemy import Float, Table, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from issuer.db.permit_models import StatusEntry, StatusList
@@ -43,23 +43,40 @@ FILL_LIMIT = 0.5  # a list takes new indices until half full
 MAX_DRAWS = 64
 _VALUES = frozenset(StatusValue)
 _RANDOM = secrets.SystemRandom()
-# statements built once and run with their values bound (each costs more to build than to run)
+# statements built once and run with their values bound (each costs more to build than to
+# run), on the tables (Core): the ORM's statement handling adds nothing to plain rows
 _LOCK_HEAD: Any = None  # built on first use: the audit models import this module
+_LISTS = cast(Table, StatusList.__table__)
+_HAS_ROOM = (
+    _LISTS.c.tenant_id == bindparam("tenant"),
+    _LISTS.c.allocated < _LISTS.c.size * bindparam("fill", type_=Float),
+)
 _ROOM = (
-    select(StatusList.id, StatusList.list_no, StatusList.size, StatusList.allocated)
-    .where(
-        StatusList.tenant_id == bindparam("tenant"),
-        StatusList.allocated < StatusList.size * bindparam("fill", type_=Float),
-    )
-    .order_by(StatusList.list_no)
+    select(_LISTS.c.id, _LISTS.c.list_no, _LISTS.c.size, _LISTS.c.allocated)
+    .where(*_HAS_ROOM)
+    .order_by(_LISTS.c.list_no)
     .limit(1)
     .with_for_update()
 )
 _TAKE = (
-    update(StatusList)
-    .where(StatusList.id == bindparam("b_id"))
-    .values(allocated=StatusList.allocated + bindparam("b_n"))
-    .execution_options(synchronize_session=False)
+    update(_LISTS)
+    .where(_LISTS.c.id == bindparam("b_id"))
+    .values(allocated=_LISTS.c.allocated + bindparam("b_n"))
+)
+# one index (a single permit's token): the first list with room takes it in one statement
+_TAKE_ONE = (
+    update(_LISTS)
+    .where(
+        _LISTS.c.id
+        == select(_LISTS.c.id)
+        .where(*_HAS_ROOM)
+        .order_by(_LISTS.c.list_no)
+        .limit(1)
+        .scalar_subquery(),
+        *_HAS_ROOM,
+    )
+    .values(allocated=_LISTS.c.allocated + 1)
+    .returning(_LISTS.c.list_no, _LISTS.c.size)
 )
 _ENTRIES: Any = StatusEntry.__table__
 _FREE_INSERTS = {
@@ -79,9 +96,11 @@ def lock_tenant(session: Session, tenant_id: int) -> None:
     Taken once per transaction: a second call while the transaction (or savepoint) that took
     the lock, or one of its ancestors, is still active costs no statement. A lock taken inside
     a savepoint that ended is taken again (PostgreSQL releases it on rollback to the savepoint).
+    The head's seq and hash, read with the lock, are noted for the audit append that follows
+    (`audit.remember_head`).
     """
     from issuer.db.models import AuditHead
-    from issuer.services.audit import chain_for
+    from issuer.services.audit import chain_for, remember_head
 
     current = session.get_nested_transaction() or session.get_transaction()
     held: dict[int, Any] = session.info.setdefault("buergerid_locked_tenants", {})
@@ -94,13 +113,19 @@ def lock_tenant(session: Session, tenant_id: int) -> None:
             txn = txn.parent
     global _LOCK_HEAD
     if _LOCK_HEAD is None:
+        heads = cast(Table, AuditHead.__table__)
         _LOCK_HEAD = (
-            select(AuditHead.chain).where(AuditHead.chain == bindparam("chain")).with_for_update()
+            select(heads.c.seq, heads.c.hash)
+            .where(heads.c.chain == bindparam("chain"))
+            .with_for_update()
         )
-    session.execute(_LOCK_HEAD, {"chain": chain_for(tenant_id)})
+    chain = chain_for(tenant_id)
+    head = session.execute(_LOCK_HEAD, {"chain": chain}).first()
     current = current or session.get_transaction()  # the statement may have begun it
     if current is not None:
         held[tenant_id] = current
+    if head is not None:  # the append that follows needs no statement to read it
+        remember_head(session, chain, int(head[0]), str(head[1]))
 
 
 def _reserve(
@@ -109,6 +134,11 @@ def _reserve(
     """(list_no, list size, n): `n` ≤ `want` indices counted as allocated on the first list of
     the tenant with room, created with `size` entries when there is none. Room is judged by
     each list's own size: a list takes indices while fewer than FILL_LIMIT of it are taken."""
+    if want == 1:
+        taken = session.execute(_TAKE_ONE, {"tenant": tenant_id, "fill": FILL_LIMIT}).first()
+        if taken is None:
+            return _open_list(session, tenant_id, want, now, size)
+        return int(taken[0]), int(taken[1]), 1
     found = session.execute(_ROOM, {"tenant": tenant_id, "fill": FILL_LIMIT}).first()
     if found is None:
         return _open_list(session, tenant_id, want, now, size)

@@ -8,10 +8,11 @@ from datetime import timedelta
 
 from fastapi import FastAPI
 from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 
-from issuer.db.models import AuditEntry
-from issuer.services import audit
+from issuer.db.models import AuditEntry, AuditHead
+from issuer.services import audit, status_lists
 from issuer.services.clock import FixedClock
 from tests.support.db import ApiClientFactory
 
@@ -61,6 +62,45 @@ def test_concurrent_appends_keep_one_chain(
         assert sorted(seqs) == list(range(1, len(seqs) + 1))
         assert len(seqs) >= 20
         assert audit.verify_chains(s) == []
+
+
+def test_appends_after_the_lock_and_a_rolled_back_savepoint_keep_one_chain(
+    app: FastAPI, api_client: ApiClientFactory, clock: FixedClock
+) -> None:
+    """The head read with the tenant lock serves the next append; an append inside a
+    savepoint that is rolled back leaves that note stale, and the next append still chains
+    from the head the database holds."""
+    tid = api_client().tenant_id
+    assert tid is not None
+    _append(app, tid, 2, clock)
+    chain = audit.chain_for(tid)
+
+    def record(s: Session, object_id: str) -> None:
+        audit.record(
+            s,
+            tenant_id=tid,
+            actor="k1",
+            action="thing_changed",
+            object_type="thing",
+            object_id=object_id,
+            now=clock.now(),
+        )
+
+    with app.state.session_factory() as s, s.begin():
+        status_lists.lock_tenant(s, tid)
+        record(s, "kept-1")
+        savepoint = s.begin_nested()
+        record(s, "dropped")
+        savepoint.rollback()
+        record(s, "kept-2")
+        record(s, "kept-3")
+    with app.state.session_factory() as s:
+        rows = audit.list_entries(s, tenant_id=tid, limit=100)
+        assert [r.object_id for r in rows[-4:]] == ["1", "kept-1", "kept-2", "kept-3"]
+        assert [r.seq for r in rows] == list(range(1, len(rows) + 1))
+        head = s.get(AuditHead, chain)
+        assert head is not None and (head.seq, head.hash) == (len(rows), rows[-1].hash)
+        assert audit.verify_chains(s, chain=chain) == []
 
 
 def test_verify_finds_a_changed_row(

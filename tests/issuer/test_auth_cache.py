@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import update
@@ -14,6 +15,7 @@ from issuer.services.clients import SecretHasher
 from issuer.services.clock import FixedClock
 from tests.support.clock import T0
 from tests.support.db import ApiClientFactory
+from tests.support.http import HTTP_TIMEOUT, live_server
 
 URL = "/api/v1/clients"
 
@@ -185,3 +187,39 @@ def test_cache_size_zero_disables_it() -> None:
     hasher.remember("a", stored, "s", now=T0)
     assert hasher.cache_len() == 0
     assert not hasher.verify_cached("a", stored, "s", now=T0)
+
+
+class _Watching(_Counting):
+    """Counts argon2 verifications and notes how many of the app's pooled connections were
+    checked out while each ran."""
+
+    def __init__(self, inner: object, app: FastAPI) -> None:
+        super().__init__(inner)
+        self.app = app
+        self.in_use: list[int] = []
+
+    def verify(self, *args: object) -> bool:
+        self.in_use.append(self.app.state.engine.pool.checkedout())
+        return super().verify(*args)
+
+
+def test_argon2_runs_after_the_credential_read_ended(
+    app: FastAPI, api_client: ApiClientFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The credential is read in the request's session; when the cache cannot vouch for the
+    secret, that read's transaction ends first: no connection (on SQLite, no write lock) is
+    held while argon2 runs. The request then goes on in a transaction of its own, and later
+    requests answered from the cache in the read's one."""
+    creds = api_client(scopes=["admin"])
+    hasher: SecretHasher = app.state.hasher
+    watching = _Watching(hasher._hasher, app)
+    monkeypatch.setattr(hasher, "_hasher", watching)
+    wrong = {"Authorization": creds.headers["Authorization"][:-4] + "AAAA"}
+    with live_server(app) as base, httpx.Client(base_url=base, timeout=HTTP_TIMEOUT) as http:
+        assert http.get(URL, headers=wrong).status_code == 401
+        for _ in range(3):
+            answer = http.get(URL, headers=creds.headers)
+            assert answer.status_code == 200, answer.text
+            assert str(creds.client_id) in answer.text
+    assert watching.calls == 2  # the wrong secret and the first right one
+    assert watching.in_use == [0, 0]

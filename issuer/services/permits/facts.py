@@ -20,10 +20,10 @@ import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from sqlalchemy import bindparam, func, select
-from sqlalchemy.orm import aliased, selectinload
+from sqlalchemy import Table, bindparam, func, literal_column, select, union_all
+from sqlalchemy.orm import selectinload
 
 from issuer.db.models import Residence as ResidenceRow
 from issuer.db.models import Resident, Vehicle, Zone, ZoneSegment
@@ -98,71 +98,102 @@ def _day(value: date | None) -> datetime | None:
 # chunk): an application is judged in a few milliseconds, and building a statement anew for
 # each would cost more than running it. Each statement looks rows up by their key alone; the
 # tenant is checked on the rows read (with a condition on it, a planner without statistics
-# may walk the tenant's whole index instead of looking the keys up).
+# may walk the tenant's whole index instead of looking the keys up). They are built on the
+# tables (Core): rows of plain columns, without the ORM's statement handling.
 
+_RESIDENTS = cast(Table, Resident.__table__)
+_RESIDENCE_ROWS = cast(Table, ResidenceRow.__table__)
+_VEHICLE_ROWS = cast(Table, Vehicle.__table__)
+_ZONE_ROWS = cast(Table, Zone.__table__)
+_SEGMENTS = cast(Table, ZoneSegment.__table__)
+_PERMITS = cast(Table, Permit.__table__)
+_PLATES = cast(Table, PermitPlate.__table__)
 _RESIDENCES = (
     select(
-        Resident.id,
-        Resident.tenant_id,
-        ResidenceRow.kind,
-        ResidenceRow.street,
-        ResidenceRow.house_number,
-        ResidenceRow.valid_from,
-        ResidenceRow.valid_until,
+        _RESIDENTS.c.id,
+        _RESIDENTS.c.tenant_id,
+        _RESIDENCE_ROWS.c.kind,
+        _RESIDENCE_ROWS.c.street,
+        _RESIDENCE_ROWS.c.house_number,
+        _RESIDENCE_ROWS.c.valid_from,
+        _RESIDENCE_ROWS.c.valid_until,
     )
-    .outerjoin(ResidenceRow, ResidenceRow.resident_id == Resident.id)
-    .where(Resident.id.in_(bindparam("ids", expanding=True)))
-    .order_by(Resident.id, ResidenceRow.id)
+    .select_from(_RESIDENTS)
+    .outerjoin(_RESIDENCE_ROWS, _RESIDENCE_ROWS.c.resident_id == _RESIDENTS.c.id)
+    .where(_RESIDENTS.c.id.in_(bindparam("ids", expanding=True)))
+    .order_by(_RESIDENTS.c.id, _RESIDENCE_ROWS.c.id)
 )
 _ZONES = (
     select(
-        Zone.code,
-        ZoneSegment.street,
-        ZoneSegment.number_from,
-        ZoneSegment.number_to,
-        ZoneSegment.parity,
+        _ZONE_ROWS.c.code,
+        _SEGMENTS.c.street,
+        _SEGMENTS.c.number_from,
+        _SEGMENTS.c.number_to,
+        _SEGMENTS.c.parity,
     )
-    .outerjoin(ZoneSegment, ZoneSegment.zone_id == Zone.id)
-    .where(Zone.tenant_id == bindparam("tenant"), Zone.code.in_(bindparam("ids", expanding=True)))
-    .order_by(Zone.code, ZoneSegment.position)
+    .select_from(_ZONE_ROWS)
+    .outerjoin(_SEGMENTS, _SEGMENTS.c.zone_id == _ZONE_ROWS.c.id)
+    .where(
+        _ZONE_ROWS.c.tenant_id == bindparam("tenant"),
+        _ZONE_ROWS.c.code.in_(bindparam("ids", expanding=True)),
+    )
+    .order_by(_ZONE_ROWS.c.code, _SEGMENTS.c.position)
 )
 _VEHICLES = select(
-    Vehicle.id,
-    Vehicle.tenant_id,
-    Vehicle.plate,
-    Vehicle.kind,
-    Vehicle.proof_ref,
-    Vehicle.holder_id,
-    Vehicle.vehicle_class,
-    Vehicle.length_mm,
-    Vehicle.width_mm,
-    Vehicle.valid_until,
-).where(Vehicle.id.in_(bindparam("ids", expanding=True)))
+    _VEHICLE_ROWS.c.id,
+    _VEHICLE_ROWS.c.tenant_id,
+    _VEHICLE_ROWS.c.plate,
+    _VEHICLE_ROWS.c.kind,
+    _VEHICLE_ROWS.c.proof_ref,
+    _VEHICLE_ROWS.c.holder_id,
+    _VEHICLE_ROWS.c.vehicle_class,
+    _VEHICLE_ROWS.c.length_mm,
+    _VEHICLE_ROWS.c.width_mm,
+    _VEHICLE_ROWS.c.valid_until,
+).where(_VEHICLE_ROWS.c.id.in_(bindparam("ids", expanding=True)))
 _HOLDER_COLUMNS = (
-    Permit.id,
-    Permit.tenant_id,
-    Permit.permit_type,
-    Permit.resident_id,
-    Permit.state,
-    Permit.valid_until,
-    PermitPlate.lock_key,
+    _PERMITS.c.id,
+    _PERMITS.c.tenant_id,
+    _PERMITS.c.permit_type,
+    _PERMITS.c.resident_id,
+    _PERMITS.c.state,
+    _PERMITS.c.valid_until,
+    _PLATES.c.lock_key,
 )
-_HOLDING = aliased(PermitPlate)
+_HOLDING = _PLATES.alias("holding")
 _RESIDENTS_PERMITS = (
     select(*_HOLDER_COLUMNS)
-    .outerjoin(PermitPlate, PermitPlate.permit_id == Permit.id)
-    .where(Permit.resident_id.in_(bindparam("ids", expanding=True)))
+    .select_from(_PERMITS)
+    .outerjoin(_PLATES, _PLATES.c.permit_id == _PERMITS.c.id)
+    .where(_PERMITS.c.resident_id.in_(bindparam("ids", expanding=True)))
 )
 _PLATES_PERMITS = (
     select(*_HOLDER_COLUMNS)
     .select_from(_HOLDING)
-    .join(Permit, Permit.id == _HOLDING.permit_id)
-    .outerjoin(PermitPlate, PermitPlate.permit_id == Permit.id)
+    .join(_PERMITS, _PERMITS.c.id == _HOLDING.c.permit_id)
+    .outerjoin(_PLATES, _PLATES.c.permit_id == _PERMITS.c.id)
     .where(
-        _HOLDING.tenant_id == bindparam("tenant"),
-        _HOLDING.permit_type.in_(bindparam("kinds", expanding=True)),
-        _HOLDING.lock_key.in_(bindparam("ids", expanding=True)),
+        _HOLDING.c.tenant_id == bindparam("tenant"),
+        _HOLDING.c.permit_type.in_(bindparam("kinds", expanding=True)),
+        _HOLDING.c.lock_key.in_(bindparam("ids", expanding=True)),
     )
+)
+# both in one statement when each list fits one chunk (an application): each part keeps its
+# own key look-up; `by_plate` tells the rows of the second part
+_BOTH_HOLDERS = union_all(
+    select(*_HOLDER_COLUMNS, literal_column("0").label("by_plate"))
+    .select_from(_PERMITS)
+    .outerjoin(_PLATES, _PLATES.c.permit_id == _PERMITS.c.id)
+    .where(_PERMITS.c.resident_id.in_(bindparam("resident_ids", expanding=True))),
+    select(*_HOLDER_COLUMNS, literal_column("1").label("by_plate"))
+    .select_from(_HOLDING)
+    .join(_PERMITS, _PERMITS.c.id == _HOLDING.c.permit_id)
+    .outerjoin(_PLATES, _PLATES.c.permit_id == _PERMITS.c.id)
+    .where(
+        _HOLDING.c.tenant_id == bindparam("tenant"),
+        _HOLDING.c.permit_type.in_(bindparam("kinds", expanding=True)),
+        _HOLDING.c.lock_key.in_(bindparam("plate_ids", expanding=True)),
+    ),
 )
 
 
@@ -233,12 +264,22 @@ def holders_of(
     kinds = sorted(set(types))
     residents, locked = list(dict.fromkeys(resident_ids)), list(dict.fromkeys(plates))
     rows: list[Any] = []
+
+    def by_resident(found: Iterable[Any]) -> Iterator[Any]:
+        for row in found:
+            if row.tenant_id == tenant_id and row.permit_type in kinds and row.state in LIVE_STATES:
+                yield row
+
+    if 0 < len(residents) <= CHUNK and 0 < len(locked) <= CHUNK:
+        both = session.execute(
+            _BOTH_HOLDERS,
+            {"resident_ids": residents, "tenant": tenant_id, "kinds": kinds, "plate_ids": locked},
+        ).all()
+        rows.extend(by_resident(row for row in both if not row.by_plate))
+        rows.extend(row for row in both if row.by_plate)
+        residents, locked = [], []
     for chunk in _chunks(residents):
-        rows.extend(
-            row
-            for row in session.execute(_RESIDENTS_PERMITS, {"ids": chunk})
-            if row.tenant_id == tenant_id and row.permit_type in kinds and row.state in LIVE_STATES
-        )
+        rows.extend(by_resident(session.execute(_RESIDENTS_PERMITS, {"ids": chunk})))
     for some_plates in _chunks(locked):
         rows.extend(
             session.execute(

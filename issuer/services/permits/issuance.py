@@ -9,17 +9,18 @@ writes it, and an active permit gets a new QR token in the same transaction.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm import Mapper, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -109,16 +110,19 @@ def request_of(permit: Permit) -> PermitRequest:
 
 # ------------------------------------------------------------------------ shared steps
 
-# statements every application runs, built once and run with their values bound
+# statements every application runs, built once and run with their values bound, on the
+# tables (Core): the ORM's statement handling would cost more than the statements
+_COUNTERS = cast(Table, PermitCounter.__table__)
 _NEXT_NUMBER = (
-    update(PermitCounter)
-    .where(PermitCounter.tenant_id == bindparam("tenant"))
-    .values(next_number=PermitCounter.next_number + 1)
-    .returning(PermitCounter.next_number)
+    update(_COUNTERS)
+    .where(_COUNTERS.c.tenant_id == bindparam("tenant"))
+    .values(next_number=_COUNTERS.c.next_number + 1)
+    .returning(_COUNTERS.c.next_number)
 )
+_RESIDENTS = cast(Table, Resident.__table__)
 _LOCK_RESIDENT = (
-    select(Resident.id)
-    .where(Resident.id == bindparam("id"), Resident.tenant_id == bindparam("tenant"))
+    select(_RESIDENTS.c.id)
+    .where(_RESIDENTS.c.id == bindparam("id"), _RESIDENTS.c.tenant_id == bindparam("tenant"))
     .with_for_update()
 )
 
@@ -273,7 +277,7 @@ def _add_new(session: Session, permit: Permit, *, taken: Sequence[Rule]) -> None
     for charge in charges:
         charge.permit_id = permit.id
     try:
-        session.execute(insert(cast(Table, Permit.__table__)), [permit_row])
+        session.execute(_INSERT_PERMIT, permit_row)
         _insert_numbered(session, cast(Table, PermitPlate.__table__), plates)
         _insert_numbered(session, cast(Table, PermitCharge.__table__), charges)
     except IntegrityError as exc:
@@ -283,16 +287,49 @@ def _add_new(session: Session, permit: Permit, *, taken: Sequence[Rule]) -> None
     session.add(permit)  # cascades to the plates and charges: persistent, nothing to flush
 
 
+# built once per table (a statement costs more to build than to run)
+_INSERT_PERMIT = insert(cast(Table, Permit.__table__))
+
+
+@functools.cache
+def _numbered_inserts(table: Table) -> tuple[Any, Any]:
+    """INSERT … RETURNING id of `table`: for one row, and for many in their order."""
+    return (
+        insert(table).returning(table.c.id),
+        insert(table).returning(table.c.id, sort_by_parameter_order=True),
+    )
+
+
 def _insert_numbered(
     session: Session, table: Table, objs: Sequence[PermitPlate | PermitCharge]
 ) -> None:
     """Insert new rows the database numbers (plates, charges); each object gets its id."""
     if not objs:
         return
-    stmt = insert(table).returning(table.c.id, sort_by_parameter_order=True)
-    ids = session.execute(stmt, [_complete_row(obj) for obj in objs]).scalars().all()
+    one, many = _numbered_inserts(table)
+    if len(objs) == 1:
+        objs[0].id = session.execute(one, _complete_row(objs[0])).scalar_one()
+        return
+    ids = session.execute(many, [_complete_row(obj) for obj in objs]).scalars().all()
     for obj, new_id in zip(objs, ids, strict=True):
         obj.id = new_id
+
+
+@functools.cache
+def _columns_of(mapper: Mapper[Any]) -> tuple[tuple[str, str, bool, object], ...]:
+    """Per column of a mapped class: (attribute, column, left to the INSERT when unset, the
+    scalar default or None). Left to the INSERT: a key the database numbers, a callable or
+    a server default."""
+    columns = []
+    for attr in mapper.column_attrs:
+        column = attr.columns[0]
+        default = column.default
+        left = (column.primary_key and default is None) or (
+            column.server_default is not None or (default is not None and not default.is_scalar)
+        )
+        value = default.arg if default is not None and default.is_scalar else None
+        columns.append((attr.key, column.key, left, value))
+    return tuple(columns)
 
 
 def _complete_row(obj: object) -> dict[str, object]:
@@ -300,21 +337,14 @@ def _complete_row(obj: object) -> dict[str, object]:
     default (set on the object too), else NULL. A key the database numbers, a callable or a
     server default is left to the INSERT (the object reads such a value when asked)."""
     state = sa_inspect(obj)
+    values = state.dict
     row: dict[str, object] = {}
-    for attr in state.mapper.column_attrs:
-        column = attr.columns[0]
-        if attr.key in state.dict:
-            value = state.dict[attr.key]
-        elif column.primary_key and column.default is None:
-            continue  # numbered by the database, read back
-        elif column.server_default is not None or (
-            column.default is not None and not column.default.is_scalar
-        ):
-            continue
-        else:
-            value = column.default.arg if column.default is not None else None
-            set_committed_value(obj, attr.key, value)
-        row[column.key] = value
+    for key, column_key, left, default in _columns_of(state.mapper):
+        if key in values:
+            row[column_key] = values[key]
+        elif not left:
+            set_committed_value(obj, key, default)
+            row[column_key] = default
     return row
 
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 import calendar
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Table, bindparam, select
 
 from issuer.db.permit_models import PermitRuleSet
 from issuer.errors import ErrorCode, InvalidRequest
@@ -36,8 +36,9 @@ def parse_permit_type(value: str) -> PermitType:
     return PermitType(value)
 
 
-_RULES = select(PermitRuleSet.rules).where(  # built once, run with the values bound
-    PermitRuleSet.tenant_id == bindparam("tenant"), PermitRuleSet.permit_type == bindparam("kind")
+_RULE_SETS = cast(Table, PermitRuleSet.__table__)
+_RULES = select(_RULE_SETS.c.rules).where(  # built once, run with the values bound, on the table
+    _RULE_SETS.c.tenant_id == bindparam("tenant"), _RULE_SETS.c.permit_type == bindparam("kind")
 )
 
 
