@@ -204,32 +204,10 @@ def decode_permit_claims(payload: Mapping[Any, Any]) -> PermitClaims:
 
 
 def permit_claims_map(c: PermitClaims) -> dict[int, Any]:
-    """The claims set of ``c`` as a CBOR-ready map (the keys of the module docstring)."""
-    permit: dict[int, Any] = {
-        P_TYPE: str(c.type),
-        P_ZONES: list(c.zones),
-        P_PLATES: list(c.plates),
-        P_NUMBER: c.number,
-        P_LIST: c.status_list,
-        P_IDX: c.status_idx,
-    }
-    if c.fleet is not None:
-        permit[P_FLEET] = c.fleet
-    if c.max_stay is not None:
-        permit[P_MAX_STAY] = c.max_stay
-    if c.windows is not None:
-        permit[P_WINDOWS] = [[w.days, w.start_minute, w.end_minute] for w in c.windows]
-    claims: dict[int, Any] = {CLAIM_ISS: c.issuer, CLAIM_IAT: c.iat, CLAIM_EXP: c.exp}
-    if c.nbf is not None:
-        claims[CLAIM_NBF] = c.nbf
-    claims[CLAIM_PERMIT] = permit
-    return claims
-
-
-def _claims_in_key_order(c: PermitClaims) -> dict[int, Any]:
-    """:func:`permit_claims_map` with every map in bytewise key order (RFC 8949 §4.2.1):
-    ``1, 4, 5, 6, -65537`` (``-65537`` is ``3a 00 01 00 00``, after every key below 24) and
-    the permit map's keys ``1`` to ``9`` ascending."""
+    """The claims set of ``c`` as a CBOR-ready map (the keys of the module docstring), every
+    map in bytewise key order (RFC 8949 §4.2.1): ``1, 4, 5, 6, -65537`` (``-65537`` is
+    ``3a 00 01 00 00``, after every key below 24) and the permit map's keys ``1`` to ``9``
+    ascending, so that writing it as it is gives the deterministic encoding."""
     permit: dict[int, Any] = {
         P_TYPE: str(c.type),
         P_ZONES: list(c.zones),
@@ -258,7 +236,7 @@ def encode_permit_payload(c: PermitClaims) -> bytes:
     The strict decoder checks the claims first, so every value is an integer, a text or a
     list of those (no float, no other type); with the maps built in key order, writing them
     as they are is the deterministic encoding."""
-    claims = _claims_in_key_order(c)
+    claims = permit_claims_map(c)
     try:
         decode_permit_claims(claims)
     except DecodeError as exc:
