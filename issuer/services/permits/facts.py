@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from sqlalchemy import Table, bindparam, func, literal_column, select, union_all
+from sqlalchemy import Select, Table, bindparam, func, literal_column, select, union_all
 from sqlalchemy.orm import selectinload
 
 from issuer.db.models import Residence as ResidenceRow
@@ -161,39 +161,40 @@ _HOLDER_COLUMNS = (
     _PLATES.c.lock_key,
 )
 _HOLDING = _PLATES.alias("holding")
-_RESIDENTS_PERMITS = (
-    select(*_HOLDER_COLUMNS)
-    .select_from(_PERMITS)
-    .outerjoin(_PLATES, _PLATES.c.permit_id == _PERMITS.c.id)
-    .where(_PERMITS.c.resident_id.in_(bindparam("ids", expanding=True)))
-)
-_PLATES_PERMITS = (
-    select(*_HOLDER_COLUMNS)
-    .select_from(_HOLDING)
-    .join(_PERMITS, _PERMITS.c.id == _HOLDING.c.permit_id)
-    .outerjoin(_PLATES, _PLATES.c.permit_id == _PERMITS.c.id)
-    .where(
-        _HOLDING.c.tenant_id == bindparam("tenant"),
-        _HOLDING.c.permit_type.in_(bindparam("kinds", expanding=True)),
-        _HOLDING.c.lock_key.in_(bindparam("ids", expanding=True)),
+
+
+def _residents_holders(ids: str, *extra: Any) -> Select[Any]:
+    """The permits (with their plates) of the residents in the list bound as `ids`."""
+    return (
+        select(*_HOLDER_COLUMNS, *extra)
+        .select_from(_PERMITS)
+        .outerjoin(_PLATES, _PLATES.c.permit_id == _PERMITS.c.id)
+        .where(_PERMITS.c.resident_id.in_(bindparam(ids, expanding=True)))
     )
-)
+
+
+def _plates_holders(ids: str, *extra: Any) -> Select[Any]:
+    """The permits (with their plates) holding a plate lock key in the list bound as `ids`."""
+    return (
+        select(*_HOLDER_COLUMNS, *extra)
+        .select_from(_HOLDING)
+        .join(_PERMITS, _PERMITS.c.id == _HOLDING.c.permit_id)
+        .outerjoin(_PLATES, _PLATES.c.permit_id == _PERMITS.c.id)
+        .where(
+            _HOLDING.c.tenant_id == bindparam("tenant"),
+            _HOLDING.c.permit_type.in_(bindparam("kinds", expanding=True)),
+            _HOLDING.c.lock_key.in_(bindparam(ids, expanding=True)),
+        )
+    )
+
+
+_RESIDENTS_PERMITS = _residents_holders("ids")
+_PLATES_PERMITS = _plates_holders("ids")
 # both in one statement when each list fits one chunk (an application): each part keeps its
 # own key look-up; `by_plate` tells the rows of the second part
 _BOTH_HOLDERS = union_all(
-    select(*_HOLDER_COLUMNS, literal_column("0").label("by_plate"))
-    .select_from(_PERMITS)
-    .outerjoin(_PLATES, _PLATES.c.permit_id == _PERMITS.c.id)
-    .where(_PERMITS.c.resident_id.in_(bindparam("resident_ids", expanding=True))),
-    select(*_HOLDER_COLUMNS, literal_column("1").label("by_plate"))
-    .select_from(_HOLDING)
-    .join(_PERMITS, _PERMITS.c.id == _HOLDING.c.permit_id)
-    .outerjoin(_PLATES, _PLATES.c.permit_id == _PERMITS.c.id)
-    .where(
-        _HOLDING.c.tenant_id == bindparam("tenant"),
-        _HOLDING.c.permit_type.in_(bindparam("kinds", expanding=True)),
-        _HOLDING.c.lock_key.in_(bindparam("plate_ids", expanding=True)),
-    ),
+    _residents_holders("resident_ids", literal_column("0").label("by_plate")),
+    _plates_holders("plate_ids", literal_column("1").label("by_plate")),
 )
 
 
