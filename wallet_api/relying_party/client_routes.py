@@ -132,10 +132,12 @@ def delete_policy(
     session.commit()
 
 
-def _spend_client_start(request: Request, principal: Identifier) -> None:
+def _spend_client_start(request: Request, principal: Identifier, session: SessionDep) -> None:
     """Count one start of the calling application; 429 ``slow_down`` once its window's
-    budget is spent. Runs before the route's session reads anything (on SQLite every
-    transaction holds the write lock, and the count writes in a transaction of its own)."""
+    budget is spent. The count writes in a transaction of its own, so the request's
+    transaction (the credential read) ends first: on SQLite every transaction holds the
+    database's write lock. The route's own statements begin a new one."""
+    session.commit()
     rp = _rp(request)
     wait = rp.client_starts.wait(str(principal.client_id), int(rp.clock.now().timestamp()))
     if wait is not None:
