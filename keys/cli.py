@@ -348,6 +348,15 @@ def _out(line: str) -> None:
     sys.stdout.write(line + "\n")
 
 
+def _write_out(path: Path | None, data: bytes) -> None:
+    """Public data (keys, certificates, requests) to ``path``, or standard output without one."""
+    if path is None:
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+    else:
+        write_atomic(path, data, overwrite=True, mode=0o644)
+
+
 def _err(line: str) -> None:
     sys.stderr.write(line.replace("\n", " ") + "\n")
 
@@ -529,11 +538,7 @@ def _cmd_export(args: argparse.Namespace, now: int, environ: Mapping[str, str]) 
     else:
         cose = [key_to_cose(k.public_key) for k in keys]
         data = cbor_dumps(cose[0] if args.kid else cose)
-    if args.out is None:
-        sys.stdout.buffer.write(data)
-        sys.stdout.buffer.flush()
-    else:
-        write_atomic(args.out, data, overwrite=True, mode=0o644)
+    _write_out(args.out, data)
     return EXIT_OK
 
 
@@ -574,11 +579,7 @@ def _cmd_ca(args: argparse.Namespace, now: int, environ: Mapping[str, str]) -> i
         return EXIT_OK
     ca = IssuingCa.open(args.rings.key_directory(args.dir))
     if args.ca_command == "export":
-        if args.out is None:
-            sys.stdout.buffer.write(ca.certificate_pem())
-            sys.stdout.buffer.flush()
-        else:
-            write_atomic(args.out, ca.certificate_pem(), overwrite=True, mode=0o644)
+        _write_out(args.out, ca.certificate_pem())
         return EXIT_OK
     issued = {kid: describe(chain[0]) for kid, chain in ca.issued().items()}
     if args.json:
@@ -630,11 +631,7 @@ def _cmd_rp(args: argparse.Namespace, now: int, environ: Mapping[str, str]) -> i
             common_name=args.name,
             base_url=args.base_url,
         )
-        if args.out is None:
-            sys.stdout.buffer.write(pem)
-            sys.stdout.buffer.flush()
-        else:
-            write_atomic(args.out, pem, overwrite=True, mode=0o644)
+        _write_out(args.out, pem)
         return EXIT_OK
     try:
         with args.chain.open("rb") as fh:
