@@ -508,15 +508,17 @@ def main() -> None:
             upgrade(server.url("bench_w"))
             _admin_exec(server, "CREATE DATABASE bench_i")
             upgrade(server.url("bench_i"))
+            # the serve rounds, import, status list and plate index: not in the issuing runs
+            everything = not (args.issuing_only or args.post_only)
             per_instances: dict[int, float] = {}
-            if not (args.issuing_only or args.post_only):
+            if everything:
                 per_instances = serve_bench(
                     make_settings(server.url("bench_i"), root / "d-instances"),
                     n_http // 2,
                     instances=True,
                 )
             per_workers: dict[int, float] = {}
-            if not (args.instances_only or args.issuing_only or args.post_only):
+            if everything and not args.instances_only:
                 per_workers = serve_bench(
                     make_settings(server.url("bench_w"), root / "d-workers"),
                     n_http // 2,
@@ -528,7 +530,7 @@ def main() -> None:
                 upgrade(big_urls[kind])
                 upgrade(renew_urls[kind])
                 res = http_bench(make_settings(urls[kind], root / f"d-{kind}"), n_http)
-                if not (args.issuing_only or args.post_only):
+                if everything:
                     big_settings = make_settings(big_urls[kind], root / f"e-{kind}")
                     res.update(big_bench(big_settings, n_import, n_plates))
                 if not args.post_only:
