@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
+import os
 import stat
 import threading
 from pathlib import Path
@@ -15,6 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from keys.errors import KeyFileError, KeysCode, KeysError
+from keys.storage._atomic import read_bounded
 from keys.storage.file import (
     HEADER_BYTES,
     MAGIC,
@@ -339,3 +341,47 @@ def test_concurrent_processes(tmp_path: Path, overwrite: bool) -> None:
     assert _raw(read_key_file(path, PASS)) in {_raw(k) for k in keys}
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert [p.name for p in tmp_path.iterdir() if p.suffix == ".tmp"] == []
+
+
+@pytest.mark.parametrize("length", [0, 1, 63, 64])
+def test_read_bounded_reads_a_file_up_to_the_bound(tmp_path: Path, length: int) -> None:
+    path = tmp_path / "f"
+    path.write_bytes(bytes(range(length)))
+    assert read_bounded(path, 64) == bytes(range(length))
+
+
+@pytest.mark.parametrize("length", [65, 66, 10_000])
+def test_read_bounded_refuses_a_file_past_the_bound(tmp_path: Path, length: int) -> None:
+    path = tmp_path / "f"
+    path.write_bytes(b"x" * length)
+    with pytest.raises(KeyFileError) as info:
+        read_bounded(path, 64)
+    assert info.value.code is KeysCode.KEY_FILE_FORMAT
+
+
+@pytest.mark.parametrize(("length", "refused"), [(64, False), (65, True), (5000, True)])
+def test_read_bounded_holds_the_bound_for_a_file_without_a_size(
+    tmp_path: Path, length: int, refused: bool
+) -> None:
+    """A pipe reports size 0: the read goes on past the size, never past the bound."""
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    writer = threading.Thread(target=lambda: _write_and_close(fifo, b"y" * length))
+    writer.start()
+    try:
+        if refused:
+            with pytest.raises(KeyFileError) as info:
+                read_bounded(fifo, 64)
+            assert info.value.code is KeysCode.KEY_FILE_FORMAT
+        else:
+            assert read_bounded(fifo, 64) == b"y" * length
+    finally:
+        writer.join(timeout=10)
+
+
+def _write_and_close(path: Path, data: bytes) -> None:
+    try:
+        with path.open("wb") as fh:
+            fh.write(data)
+    except BrokenPipeError:
+        pass  # the reader stopped at its bound
