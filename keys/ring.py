@@ -290,6 +290,23 @@ def _parse_meta(raw: bytes) -> _Meta:
     return _Meta(issuer_id, kind, _int(doc, "bundle_seq"), entries, name, url)
 
 
+def _records(meta: _Meta, now: int) -> list[KeyInfo]:
+    """Every key of `meta`, with its state at `now`, oldest `nbf` first."""
+    entries = sorted(meta.entries, key=lambda e: (e.window.nbf, e.kid))
+    return [e.info(now) for e in entries]
+
+
+def _active(meta: _Meta, now: int, purpose: KeyType | str) -> KeyInfo:
+    """The key of `meta` that signs `purpose` at `now`: active, allowed that type, newest `nbf`."""
+    wanted = key_type(purpose)
+    candidates = [
+        k for k in _records(meta, now) if k.state is KeyState.ACTIVE and wanted in k.types
+    ]
+    if not candidates:
+        raise KeyRingError(KeysCode.NO_ACTIVE_KEY, f"no active key for {wanted.value}")
+    return max(candidates, key=lambda k: (k.window.nbf, k.kid))
+
+
 class KeyRing:
     """An issuer's (or the root's) keys. See the module docstring."""
 
@@ -452,8 +469,7 @@ class KeyRing:
 
     def records(self, now: int) -> list[KeyInfo]:
         """Every key, with its state at `now`, oldest `nbf` first."""
-        entries = sorted(self._load().entries, key=lambda e: (e.window.nbf, e.kid))
-        return [e.info(now) for e in entries]
+        return _records(self._load(), now)
 
     def find(self, kid: str, now: int) -> KeyInfo:
         """The key whose JWS kid is `kid` or starts with it (≥ 6 characters, unique)."""
@@ -496,22 +512,23 @@ class KeyRing:
 
     def active(self, now: int, purpose: KeyType | str) -> KeyInfo:
         """The key that signs `purpose` at `now`: active, allowed that type, newest `nbf`."""
-        wanted = key_type(purpose)
-        candidates = [
-            k for k in self.records(now) if k.state is KeyState.ACTIVE and wanted in k.types
-        ]
-        if not candidates:
-            raise KeyRingError(KeysCode.NO_ACTIVE_KEY, f"no active key for {wanted.value}")
-        return max(candidates, key=lambda k: (k.window.nbf, k.kid))
+        return _active(self._load(), now, purpose)
 
     def signer_for(self, now: int, purpose: KeyType | str) -> Signer:
         """A signer for the key that signs `purpose` at `now` (see `active`)."""
-        info = self.active(now, purpose)
-        return self.signer(info.kid)
+        return self.active_signer(now, purpose)[1]
+
+    def active_signer(self, now: int, purpose: KeyType | str) -> tuple[KeyInfo, Signer]:
+        """`active` and `signer_for` from one reading of the ring: the key and its signer."""
+        meta = self._load()
+        info = _active(meta, now, purpose)
+        return info, self._signer(self._find(meta, info.kid))
 
     def signer(self, kid: str) -> Signer:
         """The signer of the key `kid`, whatever its state (loaded once, then cached)."""
-        entry = self._find(self._load(), kid)
+        return self._signer(self._find(self._load(), kid))
+
+    def _signer(self, entry: _Entry) -> Signer:
         with self._cache_lock:
             cached = self._signers.get(entry.kid)
         if cached is not None:

@@ -290,6 +290,17 @@ class KeyStore:
         except KeysError as exc:
             raise NoSigningKey(detail=str(purpose)) from exc
 
+    def signing_key(
+        self, tenant: Tenant, purpose: KeyType | str, now: datetime
+    ) -> tuple[Signer, int]:
+        """`signer` and `key_end` from one reading of the tenant's ring (a directory ring is
+        read from its file each time). 503 no_signing_key as `signer`."""
+        try:
+            info, signer = self.tenant_ring(tenant).active_signer(int(now.timestamp()), purpose)
+        except KeysError as exc:
+            raise NoSigningKey(detail=str(purpose)) from exc
+        return signer, info.window.exp
+
     def key_end(self, tenant: Tenant, purpose: KeyType | str, now: datetime) -> int:
         """Until when (unix seconds, exclusive) the key that signs `purpose` at `now`
         verifies: no token it signs may expire later. 503 no_signing_key as `signer`."""

@@ -126,6 +126,25 @@ def test_signer_for_picks_the_active_key(tmp_path: Path, now: int, expected: str
         assert ring.signer_for(now, "BEW").jws_kid == kids[expected]
 
 
+@pytest.mark.parametrize("now", [T0, T0 + 90 * DAY - 1, T0 + 90 * DAY])
+def test_active_signer_is_active_and_signer_for_from_one_reading(
+    tmp_path: Path, now: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ring = _ring(tmp_path)
+    _add(ring)
+    _add(ring, nbf=T0 + 90 * DAY)
+    expected = (ring.active(now, "BEW"), ring.signer_for(now, "BEW").jws_kid)
+    reads: list[object] = []
+    read = ring.storage.read_if_changed
+    monkeypatch.setattr(
+        ring.storage, "read_if_changed", lambda known: reads.append(known) or read(known)
+    )
+    info, signer = ring.active_signer(now, "BEW")
+    assert (info, signer.jws_kid) == expected
+    assert info.kid == signer.jws_kid
+    assert len(reads) == 1
+
+
 def test_overlapping_active_keys_newest_signs(tmp_path: Path) -> None:
     ring = _ring(tmp_path)
     _add(ring)

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from issuer.services.signing import KeyStore
+    from keys.signer import Signer
 
 
 def permit_claims(
@@ -87,12 +88,12 @@ def issue_qr_tokens(
     for permit in permits:
         require_active(permit)
     iat = int(now.timestamp())
-    ends: dict[str, int] = {}
+    keyed: dict[str, tuple[Signer, int]] = {}  # per permit type: the signer and its key's end
     for permit in permits:
         kind = permit.permit_type
-        if kind not in ends:
-            ends[kind] = keys.key_end(tenant, kind, now)
-        if int(as_utc(permit.valid_until).timestamp()) > ends[kind]:
+        if kind not in keyed:
+            keyed[kind] = keys.signing_key(tenant, kind, now)
+        if int(as_utc(permit.valid_until).timestamp()) > keyed[kind][1]:
             raise InvalidRequest(ErrorCode.VALIDITY_BEYOND_KEY, "the signing key ends earlier")
     indices = status_lists.allocate_indices(
         session,
@@ -101,7 +102,6 @@ def issue_qr_tokens(
         now=now,
         size=keys.settings.status_list_size,
     )
-    signers = {kind: keys.signer(tenant, kind, now) for kind in ends}
     texts: list[str] = []
     rows = []
     for permit, (list_no, idx) in zip(permits, indices, strict=True):
@@ -109,7 +109,7 @@ def issue_qr_tokens(
         claims = permit_claims(
             tenant=tenant, permit=permit, list_no=list_no, idx=idx, iat=iat, exp=exp
         )
-        text = build_permit_qr(signers[permit.permit_type], claims)
+        text = build_permit_qr(keyed[permit.permit_type][0], claims)
         texts.append(text)
         rows.append(
             {
