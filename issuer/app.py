@@ -9,7 +9,7 @@ from functools import partial
 import anyio.to_thread
 from fastapi import FastAPI
 
-from issuer import metrics
+from issuer import collector, metrics
 from issuer.db.session import make_engine, make_session_factory
 from issuer.docs_ui import install_docs
 from issuer.metrics_middleware import MetricsMiddleware
@@ -58,7 +58,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         # at start-up, so a wrong passphrase or a missing ring is in the log at once
         now = int(app.state.clock.now().timestamp())
         await anyio.to_thread.run_sync(app.state.readiness.check, now)
-        yield
+        with collector.frozen():  # what the server keeps for its life: out of collections
+            yield
         app.state.keys.close()
         metrics.uninstrument_engine(engine)
         engine.dispose()

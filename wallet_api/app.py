@@ -15,7 +15,7 @@ from functools import partial
 
 from fastapi import FastAPI
 
-from issuer import metrics
+from issuer import collector, metrics
 from issuer.app import create_app
 from issuer.db.session import make_engine, make_session_factory
 from issuer.docs_ui import install_docs
@@ -116,7 +116,8 @@ def create_wallet_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        yield
+        with collector.frozen():  # what the server keeps for its life: out of collections
+            yield
         app.state.keys.close()
         metrics.uninstrument_engine(engine)
         engine.dispose()

@@ -329,7 +329,7 @@ def test_automatic_renewal_writes_each_table_once_per_batch(
 ) -> None:
     # 5 permits due in batches of 2: three batches, and each batch writes its new ends, its
     # charges and its tokens with one statement per table on PostgreSQL (rows per statement
-    # on SQLite, in the process); the objects the process held before stay frozen meanwhile
+    # on SQLite, in the process); the objects the server held at its start stay frozen
     import gc
 
     from sqlalchemy import event
@@ -360,8 +360,10 @@ def test_automatic_renewal_writes_each_table_once_per_batch(
     finally:
         event.remove(engine, "before_cursor_execute", record)
     assert counts == {"expired": 0, "renewed": 5, "refused": 0}
-    assert len(frozen_during) == 3 and all(n > frozen_before for n in frozen_during)
-    assert gc.get_freeze_count() == frozen_before
+    # the server froze what it holds at its start (issuer.collector); the job keeps that
+    # freeze and adds none of its own, which would keep the garbage alive at its start
+    assert len(frozen_during) == 3 and all(0 < n <= frozen_before for n in frozen_during)
+    assert 0 < gc.get_freeze_count() <= frozen_before
     for head in ("UPDATE permits SET", "INSERT INTO permit_charges", "INSERT INTO permit_tokens"):
         writes = [many for statement, many in seen if statement == head]
         if engine.dialect.name == "postgresql":

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import and_, or_, select, text
 from sqlalchemy.orm import selectinload
 
+from issuer import collector
 from issuer.db.models import Tenant
 from issuer.db.permit_models import Permit
 from issuer.errors import IssuerError
@@ -37,12 +38,11 @@ if TYPE_CHECKING:
 
 BATCH = 2000
 
-# the collector's settings while batches run (see `_collector_for_batches`)
+# the collector's setting while batches run (see `_collector_for_batches`)
 FULL_COLLECTION_EVERY = 100  # young collections between full ones (Python's default: 10)
 _collector_lock = threading.Lock()
 _collector_jobs = 0
 _collector_saved = (700, 10, 10)
-_collector_froze = False
 
 
 @contextmanager
@@ -53,29 +53,24 @@ def _collector_for_batches() -> Iterator[None]:
     the batch ends; they are promoted to the oldest generation, and with Python's defaults a
     full collection followed every batch or two, each walking every object of the process.
     While the job runs, the objects the process held before (the app, its modules and
-    caches, which the job does not touch) are frozen (`gc.freeze`: left out of
-    collections), and a full collection waits for `FULL_COLLECTION_EVERY` young ones instead
-    of 10; the job's own garbage is still collected, a few batches later at most. Jobs
-    running at once in threads set this once, and the last to end restores it; a process
-    that froze objects itself keeps its freeze."""
-    global _collector_jobs, _collector_saved, _collector_froze
+    caches, which the job does not touch) are frozen (`issuer.collector.frozen`; in a
+    server they already are), and a full collection waits for `FULL_COLLECTION_EVERY` young
+    ones instead of 10; the job's own garbage is still collected, a few batches later at
+    most. Jobs running at once in threads set this once, and the last to end restores it."""
+    global _collector_jobs, _collector_saved
     with _collector_lock:
         if _collector_jobs == 0:
             _collector_saved = gc.get_threshold()
             young, middle, full = _collector_saved
             gc.set_threshold(young, middle, max(full, FULL_COLLECTION_EVERY))
-            _collector_froze = gc.get_freeze_count() == 0
-            if _collector_froze:
-                gc.freeze()
         _collector_jobs += 1
     try:
-        yield
+        with collector.frozen():
+            yield
     finally:
         with _collector_lock:
             _collector_jobs -= 1
             if _collector_jobs == 0:
-                if _collector_froze:
-                    gc.unfreeze()
                 gc.set_threshold(*_collector_saved)
 
 
