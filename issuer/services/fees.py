@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from issuer.errors import Conflict, ErrorCode, InvalidRequest, NotFound
 from issuer.services.clock import as_utc
@@ -240,25 +240,33 @@ def void_schedule(
 @functools.cache
 def _schedules() -> Any:
     """The statement of `schedule_at`, built once (on first use: the models import this
-    module) and run with its values bound."""
-    from sqlalchemy import bindparam, select
+    module) and run with its values bound: the columns a price needs, read through the
+    table (rows, not mapped objects: nothing is changed through them)."""
+    from sqlalchemy import Table, bindparam, select
 
     from issuer.db.permit_models import FeeSchedule
 
+    table = cast(Table, FeeSchedule.__table__)
     return (
-        select(FeeSchedule)
-        .where(
-            FeeSchedule.tenant_id == bindparam("tenant"),
-            FeeSchedule.permit_type == bindparam("kind"),
-            FeeSchedule.voided_at.is_(None),
+        select(
+            table.c.id,
+            table.c.kind,
+            table.c.params,
+            table.c.effective_from,
+            table.c.effective_until,
         )
-        .order_by(FeeSchedule.effective_from.desc(), FeeSchedule.id.desc())
+        .where(
+            table.c.tenant_id == bindparam("tenant"),
+            table.c.permit_type == bindparam("kind"),
+            table.c.voided_at.is_(None),
+        )
+        .order_by(table.c.effective_from.desc(), table.c.id.desc())
     )
 
 
 def schedule_at(session: Session, *, tenant_id: Any, permit_type: str, at: datetime) -> Any:
     """The schedule in force at `at` (latest effective_from, not voided), or None (no fee)."""
-    rows = session.scalars(_schedules(), {"tenant": tenant_id, "kind": permit_type}).all()
+    rows = session.execute(_schedules(), {"tenant": tenant_id, "kind": permit_type}).all()
     for row in rows:
         if as_utc(row.effective_from) <= at and (
             row.effective_until is None or at < as_utc(row.effective_until)

@@ -424,8 +424,11 @@ def apply(
 
 
 def _lock_resident(session: Session, tenant_id: int, resident_id: uuid.UUID) -> None:
-    """Serialise applications of one resident (PostgreSQL row lock; SQLite locks the file)."""
-    session.execute(_LOCK_RESIDENT, {"id": resident_id, "tenant": tenant_id})
+    """Serialise applications of one resident: a row lock on PostgreSQL. On SQLite every
+    transaction holds the database's write lock from its start (`BEGIN IMMEDIATE`), which
+    serialises them all; a row lock is no statement there (SQLite has none)."""
+    if session.get_bind().dialect.name != "sqlite":
+        session.execute(_LOCK_RESIDENT, {"id": resident_id, "tenant": tenant_id})
 
 
 # ------------------------------------------------------------------------------- renew
