@@ -285,16 +285,14 @@ class KeyStore:
     def signer(self, tenant: Tenant, purpose: KeyType | str, now: datetime) -> Signer:
         """The tenant's active signer for a permit type or purpose at `now`; 503
         no_signing_key when the ring has no active key for it."""
-        try:
-            return self.tenant_ring(tenant).signer_for(int(now.timestamp()), purpose)
-        except KeysError as exc:
-            raise NoSigningKey(detail=str(purpose)) from exc
+        return self.signing_key(tenant, purpose, now)[0]
 
     def signing_key(
         self, tenant: Tenant, purpose: KeyType | str, now: datetime
     ) -> tuple[Signer, int]:
         """`signer` and `key_end` from one reading of the tenant's ring (a directory ring is
-        read from its file each time). 503 no_signing_key as `signer`."""
+        read from its file each time). 503 no_signing_key when the ring has no active key
+        for it."""
         try:
             info, signer = self.tenant_ring(tenant).active_signer(int(now.timestamp()), purpose)
         except KeysError as exc:
